@@ -1,0 +1,127 @@
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** The server's configuration after validation. */
+export interface Config {
+  host: string;
+  port: number;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  logLevel: LogLevel;
+  tlsCertFile: string | undefined;
+  tlsKeyFile: string | undefined;
+  shutdownTimeoutMs: number;
+}
+
+/** One setting: its name in a config file, its environment variable, its parser and its help text. */
+export interface Setting<K extends keyof Config = keyof Config> {
+  key: K;
+  env: string;
+  flag?: string;
+  description: string;
+  defaultValue: Config[K];
+  /** Holds a credential: shown as "(set)" when configuration is printed. */
+  isSecret?: boolean;
+  /** Returns the value, or a phrase saying what a valid value looks like. */
+  parse(raw: unknown): Config[K] | { problem: string };
+}
+
+function text(raw: unknown, what: string): string | { problem: string } {
+  if (typeof raw !== 'string' || raw.trim() === '') return { problem: `must be ${what}` };
+  return raw.trim();
+}
+
+function integer(raw: unknown, min: number, max: number, what: string): number | { problem: string } {
+  const value = typeof raw === 'string' && /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    return { problem: `must be ${what} (a whole number from ${min} to ${max})` };
+  }
+  return value;
+}
+
+function optionalFile(raw: unknown): string | undefined | { problem: string } {
+  if (raw === undefined || raw === '') return undefined;
+  return text(raw, 'a file path');
+}
+
+export const settings: readonly Setting[] = [
+  {
+    key: 'host',
+    env: 'INDICIA_HOST',
+    flag: '--host',
+    description: 'Address to listen on. 127.0.0.1 keeps the server private to this machine.',
+    defaultValue: '127.0.0.1',
+    parse: (raw) => text(raw, 'a host name or IP address'),
+  },
+  {
+    key: 'port',
+    env: 'INDICIA_PORT',
+    flag: '--port',
+    description: 'TCP port to listen on; 0 picks a free one.',
+    defaultValue: 8080,
+    parse: (raw) => integer(raw, 0, 65535, 'a port number'),
+  },
+  {
+    key: 'dataDir',
+    env: 'INDICIA_DATA_DIR',
+    flag: '--data-dir',
+    description: 'Folder for the SQLite database and the server keys; created on first start.',
+    defaultValue: 'indicia-data',
+    parse: (raw) => text(raw, 'a folder path'),
+  },
+  {
+    key: 'databaseUrl',
+    env: 'INDICIA_DATABASE_URL',
+    flag: '--database-url',
+    description: 'postgres://user:password@host:port/db to use PostgreSQL instead of the SQLite file.',
+    defaultValue: undefined,
+    isSecret: true,
+    parse: (raw) => {
+      if (raw === undefined || raw === '') return undefined;
+      if (typeof raw !== 'string' || !/^postgres(ql)?:\/\/\S+$/.test(raw.trim())) {
+        return { problem: 'must be a URL like postgres://user:password@localhost:5432/indicia' };
+      }
+      try {
+        new URL(raw.trim());
+      } catch {
+        return { problem: 'must be a URL like postgres://user:password@localhost:5432/indicia' };
+      }
+      return raw.trim();
+    },
+  },
+  {
+    key: 'logLevel',
+    env: 'INDICIA_LOG_LEVEL',
+    description: `Log level: ${LOG_LEVELS.join(', ')}.`,
+    defaultValue: 'info',
+    parse: (raw) =>
+      typeof raw === 'string' && (LOG_LEVELS as readonly string[]).includes(raw.trim())
+        ? (raw.trim() as LogLevel)
+        : { problem: `must be one of ${LOG_LEVELS.join(', ')}` },
+  },
+  {
+    key: 'tlsCertFile',
+    env: 'INDICIA_TLS_CERT_FILE',
+    description: 'PEM certificate (chain) file; with tlsKeyFile, the server speaks HTTPS.',
+    defaultValue: undefined,
+    parse: optionalFile,
+  },
+  {
+    key: 'tlsKeyFile',
+    env: 'INDICIA_TLS_KEY_FILE',
+    description: 'PEM private key file for tlsCertFile.',
+    defaultValue: undefined,
+    parse: optionalFile,
+  },
+  {
+    key: 'shutdownTimeoutMs',
+    env: 'INDICIA_SHUTDOWN_TIMEOUT_MS',
+    description: 'How long a graceful shutdown waits for requests in flight before closing anyway.',
+    defaultValue: 10_000,
+    parse: (raw) => integer(raw, 0, 600_000, 'a duration in milliseconds'),
+  },
+];
+
+/** The environment variable naming an optional JSON config file. */
+export const CONFIG_FILE_ENV = 'INDICIA_CONFIG';
+

@@ -1,0 +1,14 @@
+export { redactDatabaseUrl } from './dialect/postgres/index.ts';
+export { SQLITE_PRAGMAS } from './dialect/sqlite/index.ts';
+export type { DatabaseTarget, DialectName } from './dialect/store-dialect.ts';
+export {
+  MIGRATION_TABLE,
+  appliedMigrationNames,
+  assertSchemaNotNewer,
+  knownMigrationNames,
+  migrateToLatest,
+  type MigrationReport,
+} from './migrate.ts';
+export { openStore, type Store } from './open-store.ts';
+export type { AccountRole, AccountsTable, DatabaseSchema, InstallationTable } from './schema.ts';
+export { StoreError, type StoreErrorCode } from './store-error.ts';

@@ -1,0 +1,10 @@
+import type { Migration } from 'kysely/migration';
+import { migration0001 } from './0001-installation-and-accounts.ts';
+
+/**
+ * Every migration, in order, for both dialects. Names are permanent: a database that holds a
+ * name missing here was written by a newer Indicia, and the server refuses to start on it.
+ */
+export const migrations: Readonly<Record<string, Migration>> = {
+  '0001-installation-and-accounts': migration0001,
+};

@@ -1,0 +1,10 @@
+import { IndiciaError } from '../errors/index.ts';
+
+export type StoreErrorCode =
+  | 'store.unavailable'
+  | 'store.schema_newer'
+  | 'store.migration_failed'
+  | 'store.integer_out_of_range'
+  | 'store.conflict';
+
+export class StoreError extends IndiciaError<StoreErrorCode> {}
