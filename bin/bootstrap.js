@@ -41,11 +41,21 @@ function installNode24() {
   writeFileSync(join(node24Prefix, 'package.json'), '{ "private": true }\n');
   const status = run(
     'npm',
-    ['install', '--prefix', node24Prefix, '--no-audit', '--no-fund', '--loglevel=error', `node@${REQUIRED_NODE_MAJOR}`],
+    [
+      'install',
+      '--prefix',
+      node24Prefix,
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+      `node@${REQUIRED_NODE_MAJOR}`,
+    ],
     { shell: process.platform === 'win32' },
   );
   if (status !== 0 || !existsSync(node24Binary)) {
-    fail(`installing node@${REQUIRED_NODE_MAJOR} failed; install Node.js ${REQUIRED_NODE_MAJOR} yourself and retry.`);
+    fail(
+      `installing node@${REQUIRED_NODE_MAJOR} failed; install Node.js ${REQUIRED_NODE_MAJOR} yourself and retry.`,
+    );
   }
   return node24Binary;
 }
@@ -59,7 +69,10 @@ function ensureDependencies(nodeBinDir) {
   const marker = join(projectRoot, 'node_modules', '.indicia-lock-sha256');
   if (existsSync(marker) && readFileSync(marker, 'utf8').trim() === lockHash) return;
   process.stderr.write('indicia: installing dependencies (npm ci)...\n');
-  const env = { ...process.env, PATH: `${nodeBinDir}${process.platform === 'win32' ? ';' : ':'}${process.env.PATH ?? ''}` };
+  const env = {
+    ...process.env,
+    PATH: `${nodeBinDir}${process.platform === 'win32' ? ';' : ':'}${process.env.PATH ?? ''}`,
+  };
   const status = run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], {
     cwd: projectRoot,
     env,
@@ -83,11 +96,17 @@ export function bootstrap() {
   }
   const node = installNode24();
   ensureDependencies(dirname(node));
-  const child = spawn(node, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+  // Its own process group, so a terminal's Ctrl+C reaches it once (forwarded below), not twice.
+  const child = spawn(node, [...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    detached: true,
+  });
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     process.on(signal, () => child.kill(signal));
   }
   child.on('error', (error) => fail(`could not start Node.js ${REQUIRED_NODE_MAJOR}: ${error.message}`));
-  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + (signal === 'SIGINT' ? 2 : 15) : 1)));
+  child.on('exit', (code, signal) =>
+    process.exit(code ?? (signal ? 128 + (signal === 'SIGINT' ? 2 : 15) : 1)),
+  );
   return new Promise(() => {});
 }

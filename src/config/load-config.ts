@@ -23,7 +23,11 @@ function suggest(name: string, candidates: readonly string[]): string {
       row[0] = i;
       for (let j = 1; j <= b.length; j += 1) {
         const current = row[j] ?? 0;
-        row[j] = Math.min((row[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+        row[j] = Math.min(
+          (row[j] ?? 0) + 1,
+          (row[j - 1] ?? 0) + 1,
+          previous + (a[i - 1] === b[j - 1] ? 0 : 1),
+        );
         previous = current;
       }
     }
@@ -60,7 +64,7 @@ function readConfigFile(path: string): Record<string, unknown> {
 
 function applySetting(config: Record<string, unknown>, setting: Setting, raw: unknown, origin: string): void {
   const parsed = setting.parse(raw);
-  if (typeof parsed === 'object' && parsed !== null && 'problem' in parsed) {
+  if (typeof parsed === 'object' && 'problem' in parsed) {
     const shown = setting.isSecret === true ? '(hidden)' : JSON.stringify(raw);
     throw new ConfigError('config.invalid', `${origin}: ${shown} ${parsed.problem}.`, {
       details: { setting: setting.key },

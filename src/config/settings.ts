@@ -96,7 +96,7 @@ export const settings: readonly Setting[] = [
     defaultValue: 'info',
     parse: (raw) =>
       typeof raw === 'string' && (LOG_LEVELS as readonly string[]).includes(raw.trim())
-        ? (raw.trim() as LogLevel)
+        ? raw.trim()
         : { problem: `must be one of ${LOG_LEVELS.join(', ')}` },
   },
   {
@@ -124,4 +124,3 @@ export const settings: readonly Setting[] = [
 
 /** The environment variable naming an optional JSON config file. */
 export const CONFIG_FILE_ENV = 'INDICIA_CONFIG';
-

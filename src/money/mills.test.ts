@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { MoneyError, add, compare, mills, multiply, nonNegativeMills, shareFloor, subtract } from './index.ts';
+import {
+  MoneyError,
+  add,
+  compare,
+  mills,
+  multiply,
+  nonNegativeMills,
+  shareFloor,
+  subtract,
+} from './index.ts';
 
 const safeInteger = fc.integer({ min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
 const moderate = fc.integer({ min: -(2 ** 40), max: 2 ** 40 });

@@ -77,7 +77,10 @@ export function multiply(amount: Mills, count: number): Mills {
  */
 export function shareFloor(amount: Mills, basisPoints: number): Mills {
   if (!Number.isInteger(basisPoints) || basisPoints < 0) {
-    throw new MoneyError('money.not_integer', `Basis points must be a whole, non-negative number; got ${basisPoints}.`);
+    throw new MoneyError(
+      'money.not_integer',
+      `Basis points must be a whole, non-negative number; got ${basisPoints}.`,
+    );
   }
   // BigInt keeps the intermediate product exact for amounts near the safe-integer limit.
   const share = (BigInt(amount) * BigInt(basisPoints)) / 10_000n;

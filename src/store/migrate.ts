@@ -10,7 +10,7 @@ export interface MigrationReport {
   alreadyApplied: string[];
 }
 
-function createMigrator(db: Kysely<unknown>): Migrator {
+function createMigrator<DB>(db: Kysely<DB>): Migrator {
   return new Migrator({
     db,
     migrationTableName: MIGRATION_TABLE,
@@ -19,10 +19,12 @@ function createMigrator(db: Kysely<unknown>): Migrator {
 }
 
 /** Names of migrations recorded in the database, or an empty list for a new database. Reads only. */
-export async function appliedMigrationNames(db: Kysely<unknown>): Promise<string[]> {
+export async function appliedMigrationNames<DB>(db: Kysely<DB>): Promise<string[]> {
   const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
   if (!tables.some((table) => table.name === MIGRATION_TABLE)) return [];
-  const rows = await sql<{ name: string }>`select name from ${sql.table(MIGRATION_TABLE)} order by name`.execute(db);
+  const rows = await sql<{
+    name: string;
+  }>`select name from ${sql.table(MIGRATION_TABLE)} order by name`.execute(db);
   return rows.rows.map((row) => row.name);
 }
 
@@ -30,7 +32,7 @@ export async function appliedMigrationNames(db: Kysely<unknown>): Promise<string
  * Refuses a database written by a newer Indicia, before anything is written to it.
  * Throws `store.schema_newer` naming the unknown migrations.
  */
-export async function assertSchemaNotNewer(db: Kysely<unknown>, location: string): Promise<void> {
+export async function assertSchemaNotNewer<DB>(db: Kysely<DB>, location: string): Promise<void> {
   const known = new Set(Object.keys(migrations));
   const unknown = (await appliedMigrationNames(db)).filter((name) => !known.has(name));
   if (unknown.length > 0) {
@@ -44,7 +46,7 @@ export async function assertSchemaNotNewer(db: Kysely<unknown>, location: string
 }
 
 /** Applies every pending migration in one run; reports what it did. */
-export async function migrateToLatest(db: Kysely<unknown>, location: string): Promise<MigrationReport> {
+export async function migrateToLatest<DB>(db: Kysely<DB>, location: string): Promise<MigrationReport> {
   await assertSchemaNotNewer(db, location);
   const before = new Set(await appliedMigrationNames(db));
   const { error, results } = await createMigrator(db).migrateToLatest();
@@ -52,12 +54,14 @@ export async function migrateToLatest(db: Kysely<unknown>, location: string): Pr
     const failed = results?.find((result) => result.status === 'Error')?.migrationName ?? 'unknown';
     throw new StoreError(
       'store.migration_failed',
-      `migration ${failed} failed on ${location}: ${error instanceof Error ? error.message : String(error)}`,
+      `migration ${failed} failed on ${location}: ${error instanceof Error ? error.message : 'unknown error'}`,
       { cause: error },
     );
   }
   return {
-    applied: (results ?? []).filter((result) => result.status === 'Success').map((result) => result.migrationName),
+    applied: (results ?? [])
+      .filter((result) => result.status === 'Success')
+      .map((result) => result.migrationName),
     alreadyApplied: [...before],
   };
 }

@@ -12,8 +12,8 @@ export interface Store {
   /** File path or redacted URL, for messages. */
   readonly location: string;
   /** Resolves when the database answers a trivial query. */
-  ping(): Promise<void>;
-  close(): Promise<void>;
+  readonly ping: () => Promise<void>;
+  readonly close: () => Promise<void>;
 }
 
 function dialectFor(target: DatabaseTarget): StoreDialect {
@@ -41,9 +41,13 @@ export async function openStore(target: DatabaseTarget): Promise<Store> {
   } catch (error) {
     await db.destroy().catch(() => undefined);
     const reason = error instanceof Error ? error.message : String(error);
-    throw new StoreError('store.unavailable', `cannot open the ${dialect.name} database ${dialect.location}: ${reason}`, {
-      cause: error,
-    });
+    throw new StoreError(
+      'store.unavailable',
+      `cannot open the ${dialect.name} database ${dialect.location}: ${reason}`,
+      {
+        cause: error,
+      },
+    );
   }
   return {
     db,

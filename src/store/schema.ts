@@ -1,4 +1,3 @@
-
 /**
  * Tables as the application sees them, identical on SQLite and PostgreSQL.
  * Conventions (both dialects): amounts are BIGINT mills read back as safe-integer numbers,

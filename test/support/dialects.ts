@@ -15,7 +15,7 @@ export interface DialectFixture {
 export interface FreshDatabase {
   readonly target: DatabaseTarget;
   /** Drops the database; call after the store using it is closed. */
-  dispose(): Promise<void>;
+  readonly dispose: () => Promise<void>;
 }
 
 const sqliteFixture: DialectFixture = {

@@ -33,9 +33,13 @@ function findBinDir(): string | undefined {
 export async function startPostgresCluster(): Promise<PostgresCluster> {
   let binDir = findBinDir();
   if (binDir === undefined) {
-    installDebianPackages([`postgresql-${POSTGRES_MAJOR}`], `PostgreSQL ${POSTGRES_MAJOR} is needed for the storage tests`);
+    installDebianPackages(
+      [`postgresql-${POSTGRES_MAJOR}`],
+      `PostgreSQL ${POSTGRES_MAJOR} is needed for the storage tests`,
+    );
     binDir = findBinDir();
-    if (binDir === undefined) throw new Error(`PostgreSQL was installed but no initdb was found under /usr/lib/postgresql.`);
+    if (binDir === undefined)
+      throw new Error(`PostgreSQL was installed but no initdb was found under /usr/lib/postgresql.`);
   }
   // initdb and postgres refuse to run as root; Debian's package creates the postgres user.
   const asUser = isRoot() ? 'postgres' : undefined;
@@ -44,7 +48,10 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
   if (asUser !== undefined) {
     const ids = runCommand('id', ['-u', asUser]);
     const groups = runCommand('id', ['-g', asUser]);
-    if (ids.status !== 0) throw new Error(`the "${asUser}" user is missing; reinstall the Debian package postgresql-${POSTGRES_MAJOR}.`);
+    if (ids.status !== 0)
+      throw new Error(
+        `the "${asUser}" user is missing; reinstall the Debian package postgresql-${POSTGRES_MAJOR}.`,
+      );
     chownSync(folder, Number(ids.output.trim()), Number(groups.output.trim()));
   }
   const initdb = runCommand(
@@ -65,10 +72,14 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
     '-c max_connections=200',
   ].join(' ');
   const logFile = join(folder, 'postgres.log');
-  const start = runCommand(join(binDir, 'pg_ctl'), ['-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', serverOptions, 'start'], {
-    asUser,
-    cwd: folder,
-  });
+  const start = runCommand(
+    join(binDir, 'pg_ctl'),
+    ['-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', serverOptions, 'start'],
+    {
+      asUser,
+      cwd: folder,
+    },
+  );
   if (start.status !== 0) {
     const log = existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';
     rmSync(folder, { recursive: true, force: true });

@@ -4,7 +4,7 @@ import type { DialectFixture } from './dialects.ts';
 export interface TestStore {
   readonly store: Store;
   /** Closes the store and drops its database. */
-  dispose(): Promise<void>;
+  readonly dispose: () => Promise<void>;
 }
 
 /** Opens a new, migrated database of the fixture's dialect. */

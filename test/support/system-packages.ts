@@ -27,7 +27,9 @@ let aptUpdated = false;
  */
 export function installDebianPackages(packages: readonly string[], reason: string): void {
   if (!isRoot()) {
-    throw new Error(`${reason}: install the Debian package(s) ${packages.join(' ')} (needs root), then rerun.`);
+    throw new Error(
+      `${reason}: install the Debian package(s) ${packages.join(' ')} (needs root), then rerun.`,
+    );
   }
   const env = { DEBIAN_FRONTEND: 'noninteractive' };
   Object.assign(process.env, env);

@@ -3,13 +3,14 @@ import pg from 'pg';
 import { StoreError } from '../../store-error.ts';
 import type { StoreDialect } from '../store-dialect.ts';
 
-const INT8_OID = 20;
-
 /** BIGINT columns come back as numbers, as on SQLite; a value beyond 2^53 is an error, never rounded. */
 function parseInt8(text: string): number {
   const value = Number(text);
   if (!Number.isSafeInteger(value)) {
-    throw new StoreError('store.integer_out_of_range', `A stored integer (${text}) is too large to read exactly.`);
+    throw new StoreError(
+      'store.integer_out_of_range',
+      `A stored integer (${text}) is too large to read exactly.`,
+    );
   }
   return value;
 }
@@ -31,6 +32,8 @@ export function redactDatabaseUrl(url: string): string {
  * @example createPostgresDialect('postgres://indicia@127.0.0.1:5432/indicia')
  */
 export function createPostgresDialect(url: string, options: { maxConnections?: number } = {}): StoreDialect {
+  const types = new pg.TypeOverrides();
+  types.setTypeParser(pg.types.builtins.INT8, parseInt8);
   return {
     name: 'postgres',
     location: redactDatabaseUrl(url),
@@ -38,10 +41,7 @@ export function createPostgresDialect(url: string, options: { maxConnections?: n
       pool: new pg.Pool({
         connectionString: url,
         max: options.maxConnections ?? 10,
-        types: {
-          getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-            oid === INT8_OID ? parseInt8 : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-        },
+        types,
       }),
     }),
   };

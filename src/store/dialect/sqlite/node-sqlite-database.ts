@@ -1,4 +1,5 @@
-import { DatabaseSync, type SQLInputValue, type StatementSync } from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
+import { type SQLInputValue, type StatementSync } from 'node:sqlite';
 import type { SqliteDatabase, SqliteStatement } from 'kysely';
 
 const STATEMENT_CACHE_SIZE = 256;
@@ -39,7 +40,8 @@ export class NodeSqliteDatabase implements SqliteDatabase {
       // node:sqlite rows have a null prototype; plain objects keep both dialects alike.
       all: (parameters) => statement.all(...parameters.map(toSqliteValue)).map((row) => ({ ...row })),
       run: (parameters) => statement.run(...parameters.map(toSqliteValue)),
-      iterate: (parameters) => Iterator.from(statement.iterate(...parameters.map(toSqliteValue))).map((row) => ({ ...row })),
+      iterate: (parameters) =>
+        Iterator.from(statement.iterate(...parameters.map(toSqliteValue))).map((row) => ({ ...row })),
     };
   }
 

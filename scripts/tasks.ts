@@ -1,0 +1,111 @@
+// The project's tasks, run on Node.js 24 after bin/bootstrap.js: test (type check, lint, format
+// check, then every test suite with a private PostgreSQL cluster), typecheck, lint, format, bench.
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startPostgresCluster, TEST_POSTGRES_URL_ENV } from '../test/support/postgres-cluster.ts';
+
+const root = join(import.meta.dirname, '..');
+const bin = (path: string): string => join(root, 'node_modules', path);
+
+function run(label: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+  const startedAt = Date.now();
+  console.log(`\n▶ ${label}`);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: root, env, stdio: 'inherit' });
+    child.on('error', (error) => {
+      console.error(`${label}: ${error.message}`);
+      resolve(false);
+    });
+    child.on('exit', (code) => {
+      const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
+      console.log(`${code === 0 ? '✔' : '✖'} ${label} (${seconds} s)`);
+      resolve(code === 0);
+    });
+  });
+}
+
+const typecheck = (): Promise<boolean> =>
+  run('type check (tsc)', [bin('typescript/bin/tsc'), '-p', 'tsconfig.json']);
+const lint = (): Promise<boolean> =>
+  run('lint (eslint)', [bin('eslint/bin/eslint.js'), '--max-warnings=0', '.']);
+const formatCheck = (): Promise<boolean> =>
+  run('format check (prettier)', [bin('prettier/bin/prettier.cjs'), '--check', '--log-level=warn', '.']);
+
+/** Every test file: unit tests beside the code, integration tests under test/. */
+function testFiles(): string[] {
+  return ['src/**/*.test.ts', 'test/**/*.test.ts'];
+}
+
+async function runTests(patterns: readonly string[]): Promise<boolean> {
+  // One PostgreSQL cluster for the whole run; each storage test makes its own database in it.
+  console.log('\n▶ starting a private PostgreSQL cluster for the storage contract suite');
+  const cluster = await startPostgresCluster();
+  const stop = (): void => cluster.stop();
+  process.once('SIGINT', () => {
+    stop();
+    process.exit(130);
+  });
+  process.once('SIGTERM', () => {
+    stop();
+    process.exit(143);
+  });
+  console.log(`  PostgreSQL is up at ${cluster.url}`);
+  try {
+    return await run(
+      'tests (node --test)',
+      ['--test', '--test-reporter=spec', '--test-timeout=120000', ...patterns],
+      { ...process.env, [TEST_POSTGRES_URL_ENV]: cluster.url },
+    );
+  } finally {
+    stop();
+  }
+}
+
+async function test(args: readonly string[]): Promise<number> {
+  if (args.length > 0) return (await runTests(args)) ? 0 : 1;
+  const checks = [await typecheck(), await lint(), await formatCheck()];
+  const testsPassed = await runTests(testFiles());
+  return checks.every(Boolean) && testsPassed ? 0 : 1;
+}
+
+async function bench(args: readonly string[]): Promise<number> {
+  const available = readdirSync(join(root, 'bench'))
+    .filter((file) => file.endsWith('.ts') && !file.startsWith('_'))
+    .map((file) => file.slice(0, -3));
+  const [name, ...rest] = args;
+  if (name === undefined || !available.includes(name)) {
+    console.error(`usage: npm run bench -- <name> [options]; benchmarks: ${available.join(', ')}`);
+    return 2;
+  }
+  const { runBenchmark } = (await import(`../bench/${name}.ts`)) as {
+    runBenchmark: (args: readonly string[]) => Promise<number>;
+  };
+  return runBenchmark(rest);
+}
+
+/** Runs one task by name and returns the process exit status. */
+export async function runTask(name: string, args: readonly string[]): Promise<number> {
+  switch (name) {
+    case 'test':
+      return test(args);
+    case 'typecheck':
+      return (await typecheck()) ? 0 : 1;
+    case 'lint':
+      return (await lint()) ? 0 : 1;
+    case 'format':
+      return (await run('format (prettier --write)', [
+        bin('prettier/bin/prettier.cjs'),
+        '--write',
+        '--log-level=warn',
+        '.',
+      ]))
+        ? 0
+        : 1;
+    case 'bench':
+      return bench(args);
+    default:
+      console.error(`unknown task ${name}; tasks: test, typecheck, lint, format, bench`);
+      return 2;
+  }
+}

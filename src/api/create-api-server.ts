@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger, ServerMetrics } from '../telemetry/index.ts';
+import { installErrorHandler } from './error-handler.ts';
+import { type HealthDependencies, healthRoutes } from './routes/health-routes.ts';
+import { metricsRoutes } from './routes/metrics-routes.ts';
+import { ErrorResponse } from './schemas.ts';
+
+export interface ApiServerDependencies {
+  readonly logger: Logger;
+  readonly metrics: ServerMetrics;
+  readonly health: HealthDependencies;
+  /** PEM key and certificate; when given the server speaks HTTPS only. */
+  readonly tls?: { readonly key: Buffer; readonly cert: Buffer } | undefined;
+}
+
+const REQUEST_ID_HEADER = 'x-request-id';
+const ACCEPTABLE_REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+
+/**
+ * Builds the HTTP server: request ids, logging, metrics, OpenAPI at `/openapi.json`, the docs page
+ * at `/docs`, the error handler and the routes. Does not listen; the composition root does.
+ *
+ * @example const app = await createApiServer({ logger, metrics, health }); await app.listen({ port: 8080 });
+ */
+export async function createApiServer(dependencies: ApiServerDependencies): Promise<FastifyInstance> {
+  const { logger, metrics, health } = dependencies;
+  // Typed as Fastify's logger so the instance keeps FastifyInstance's default generics.
+  const fastifyLogger: FastifyBaseLogger = logger;
+  const app = Fastify({
+    loggerInstance: fastifyLogger,
+    ...(dependencies.tls ? { https: dependencies.tls } : {}),
+    // An upstream proxy's id is kept when it looks sane, so one id follows a request end to end.
+    genReqId: (request) => {
+      const incoming = request.headers[REQUEST_ID_HEADER];
+      return typeof incoming === 'string' && ACCEPTABLE_REQUEST_ID.test(incoming)
+        ? incoming
+        : `req_${randomUUID()}`;
+    },
+    requestIdLogLabel: 'requestId',
+    // One line per request, written in onResponse below, instead of Fastify's two.
+    disableRequestLogging: true,
+    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addHook('onRequest', (request, reply, done) => {
+    void reply.header(REQUEST_ID_HEADER, request.id);
+    done();
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpRequestDuration.observe(
+      { method: request.method, route, status_code: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+    request.log.info(
+      {
+        method: request.method,
+        route,
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+      },
+      'request',
+    );
+    done();
+  });
+
+  app.addSchema(ErrorResponse);
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Indicia API',
+        version: health.version,
+        description:
+          'Online postage meter and value-bearing-item server. Amounts are integers in mills ' +
+          '(1/1000 dollar) with the unit in the field name. Every error has the shape ' +
+          '`{ error: { code, message, requestId } }` with a stable code.',
+      },
+      tags: [{ name: 'operations', description: 'Health, readiness and metrics for operators' }],
+    },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } });
+
+  installErrorHandler(app, metrics);
+  await app.register(healthRoutes(health));
+  await app.register(metricsRoutes(metrics));
+  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+  app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/docs'));
+  return app;
+}

@@ -1,0 +1,53 @@
+import type { ConfigErrorCode } from '../config/index.ts';
+import type { MoneyErrorCode } from '../money/index.ts';
+import type { StoreErrorCode } from '../store/index.ts';
+import type { VaultErrorCode } from '../vault/index.ts';
+import type { ApiErrorCode } from './api-error.ts';
+
+/** Every stable error code a module can raise. Adding a module's codes here is compulsory. */
+export type KnownErrorCode =
+  ApiErrorCode | ConfigErrorCode | MoneyErrorCode | StoreErrorCode | VaultErrorCode;
+
+export interface ErrorPresentation {
+  readonly status: number;
+  /**
+   * Whether the error's own message may be shown to the client. Internal failures show a generic
+   * message instead, so file paths, SQL or key names never leave the server.
+   */
+  readonly isMessagePublic: boolean;
+}
+
+const invalid = { status: 400, isMessagePublic: true } as const;
+const hidden = { status: 500, isMessagePublic: false } as const;
+
+/** The one table from error code to HTTP status. `Record` makes a missing code a type error. */
+export const errorPresentations: Readonly<Record<KnownErrorCode, ErrorPresentation>> = {
+  'request.invalid': invalid,
+  'request.not_found': { status: 404, isMessagePublic: true },
+  'request.unsupported_media_type': { status: 415, isMessagePublic: true },
+  'request.too_large': { status: 413, isMessagePublic: true },
+  'service.not_ready': { status: 503, isMessagePublic: true },
+  internal: hidden,
+  'money.not_integer': invalid,
+  'money.overflow': invalid,
+  'money.negative': invalid,
+  'money.invalid_amount': invalid,
+  'config.invalid': hidden,
+  'config.unknown_key': hidden,
+  'config.file_unreadable': hidden,
+  'store.unavailable': { status: 503, isMessagePublic: false },
+  'store.schema_newer': hidden,
+  'store.migration_failed': hidden,
+  'store.integer_out_of_range': hidden,
+  'store.conflict': { status: 409, isMessagePublic: true },
+  'vault.key_file_invalid': hidden,
+};
+
+export const GENERIC_MESSAGES: Readonly<Record<number, string>> = {
+  500: 'Something went wrong on our side. Nothing was changed; quote the request id if you contact support.',
+  503: 'The service is temporarily unavailable. Try again in a moment.',
+};
+
+export function presentationFor(code: string): ErrorPresentation {
+  return (errorPresentations as Readonly<Record<string, ErrorPresentation>>)[code] ?? hidden;
+}

@@ -1,0 +1,4 @@
+export { ApiError, type ApiErrorCode } from './api-error.ts';
+export { createApiServer, type ApiServerDependencies } from './create-api-server.ts';
+export { errorPresentations, type KnownErrorCode } from './error-statuses.ts';
+export type { HealthDependencies } from './routes/health-routes.ts';

@@ -1,0 +1,92 @@
+import { parseArgs } from 'node:util';
+import { type Config, type ConfigSources, loadConfig, settings } from '../config/index.ts';
+import { type RunningIndicia, VERSION, openMigratedStore, startIndicia } from '../main.ts';
+import { printStartBanner } from './start-banner.ts';
+
+/** A mistake in how the command was called (unknown flag, stray argument). */
+export class UsageError extends Error {}
+
+const settingOptions = Object.fromEntries(
+  settings
+    .filter((setting) => setting.flag !== undefined)
+    .map((setting) => [(setting.flag ?? '').slice(2), { type: 'string' as const }]),
+);
+
+/** Parses the flags shared by `serve` and `migrate` into a validated configuration. */
+export function configFromArguments(args: readonly string[], env: ConfigSources['env'], cwd: string): Config {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      options: { ...settingOptions, config: { type: 'string' } },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (error) {
+    throw new UsageError(
+      `${(error as Error).message.split('\n')[0] ?? 'invalid arguments'} (see indicia --help)`,
+    );
+  }
+  const values = parsed.values as Record<string, string | undefined>;
+  const overrides: Partial<Record<keyof Config, unknown>> = {};
+  for (const setting of settings) {
+    if (setting.flag === undefined) continue;
+    const value = values[setting.flag.slice(2)];
+    if (value !== undefined) overrides[setting.key] = value;
+  }
+  return loadConfig({ env, cwd, overrides, configFile: values['config'] });
+}
+
+export interface CommandIo {
+  readonly env: ConfigSources['env'];
+  readonly cwd: string;
+  readonly write: (text: string) => void;
+}
+
+/** `indicia serve`: starts the server and resolves when it has shut down after a signal. */
+export async function serveCommand(args: readonly string[], io: CommandIo): Promise<number> {
+  const config = configFromArguments(args, io.env, io.cwd);
+  const running: RunningIndicia = await startIndicia(config);
+  printStartBanner(running, io.write);
+  return new Promise<number>((resolve) => {
+    let firstSignalAt: number | undefined;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      // A signal sent to a whole process group (systemd, pkill -f, the bootstrap forwarding a
+      // terminal's Ctrl+C) arrives more than once; only a repeat after a pause means "force".
+      if (firstSignalAt !== undefined && Date.now() - firstSignalAt < 1000) return;
+      if (firstSignalAt !== undefined) {
+        io.write(`indicia: second ${signal}; exiting without waiting.\n`);
+        process.exit(1);
+      }
+      firstSignalAt = Date.now();
+      io.write(`indicia: ${signal} received; shutting down gracefully (send it again to force).\n`);
+      running.close().then(
+        () => resolve(0),
+        (error: unknown) => {
+          io.write(`indicia: shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`);
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}
+
+/** `indicia migrate`: applies pending migrations and reports them. */
+export async function migrateCommand(args: readonly string[], io: CommandIo): Promise<number> {
+  const config = configFromArguments(args, io.env, io.cwd);
+  const { store, migrations } = await openMigratedStore(config);
+  await store.close();
+  const applied =
+    migrations.applied.length === 0 ? 'none (already up to date)' : migrations.applied.join(', ');
+  io.write(
+    `Database ${store.location} (${store.dialect}) is at the latest schema. Applied now: ${applied}.\n`,
+  );
+  return 0;
+}
+
+export function versionCommand(io: CommandIo): number {
+  io.write(`${VERSION}\n`);
+  return 0;
+}

@@ -1,0 +1,48 @@
+import { isIndiciaError } from '../errors/index.ts';
+import { VERSION } from '../main.ts';
+import { type CommandIo, UsageError, migrateCommand, serveCommand, versionCommand } from './commands.ts';
+import { helpText } from './help-text.ts';
+
+/**
+ * Runs the `indicia` command line and returns the exit status: 0 success, 1 a start or run
+ * failure (one line on standard error), 2 a usage mistake.
+ *
+ * @example process.exitCode = await runCli(['serve', '--port', '9000']);
+ */
+export async function runCli(
+  argv: readonly string[],
+  io: CommandIo = { env: process.env, cwd: process.cwd(), write: (text) => process.stdout.write(text) },
+): Promise<number> {
+  const [command, ...rest] = argv;
+  const fail = (message: string, status: number): number => {
+    process.stderr.write(`indicia: ${message}\n`);
+    return status;
+  };
+  try {
+    switch (command) {
+      case 'serve':
+        return await serveCommand(rest, io);
+      case 'migrate':
+        return await migrateCommand(rest, io);
+      case '--version':
+      case '-v':
+      case 'version':
+        return versionCommand(io);
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.write(`${helpText(VERSION)}\n`);
+        return command === undefined ? 2 : 0;
+      default:
+        return fail(
+          `unknown command "${command}"; the commands are serve, migrate and help (see indicia --help).`,
+          2,
+        );
+    }
+  } catch (error) {
+    if (error instanceof UsageError) return fail(error.message, 2);
+    if (isIndiciaError(error)) return fail(error.message, 1);
+    return fail(`unexpected failure: ${error instanceof Error ? error.message : String(error)}`, 1);
+  }
+}

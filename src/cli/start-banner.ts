@@ -1,0 +1,34 @@
+import type { RunningIndicia } from '../main.ts';
+
+/** What a person sees after `indicia serve` starts: the URL, where data lives, first-start secrets. */
+export function printStartBanner(running: RunningIndicia, write: (text: string) => void): void {
+  const { url, store, config, demoCredentials, keyEncryptionKey } = running;
+  const lines = [
+    '',
+    `Indicia is running at ${url}`,
+    `  API docs   ${url}/docs`,
+    `  health     ${url}/healthz`,
+    `  database   ${store.dialect} ${store.location}`,
+    `  data dir   ${config.dataDir}`,
+  ];
+  if (keyEncryptionKey.isNew) {
+    lines.push(
+      '',
+      `Created the key-encryption key ${keyEncryptionKey.path} (fingerprint ${keyEncryptionKey.fingerprint}).`,
+      'Back it up apart from the database: sealed data cannot be read without it.',
+    );
+  }
+  if (demoCredentials.length > 0) {
+    lines.push(
+      '',
+      'First start: demo accounts created. Their passwords are shown this once and stored only as hashes:',
+    );
+    for (const credential of demoCredentials) {
+      lines.push(
+        `  ${`${credential.label} (${credential.role})`.padEnd(26)} ${credential.email.padEnd(30)} ${credential.password}`,
+      );
+    }
+  }
+  lines.push('', 'Press Ctrl+C to stop.', '');
+  write(lines.join('\n'));
+}

@@ -1,0 +1,145 @@
+// The composition root: the one place that builds every part and wires them together, in order
+// (checks → database → migrations → keys → first-start data → HTTP server), and tears them down
+// in reverse on shutdown. Everything else receives its dependencies as arguments.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import packageJson from '../package.json' with { type: 'json' };
+import { type DemoCredential, createDemoAccountsIfEmpty } from './accounts/index.ts';
+import { createApiServer } from './api/index.ts';
+import type { Config } from './config/index.ts';
+import { assertDataDirWritable, assertPortFree, readTlsFiles } from './startup/index.ts';
+import {
+  type DatabaseTarget,
+  type MigrationReport,
+  type Store,
+  migrateToLatest,
+  openStore,
+} from './store/index.ts';
+import { type Logger, createLogger, createMetrics } from './telemetry/index.ts';
+import { type KeyEncryptionKeyFile, ensureKeyEncryptionKey } from './vault/index.ts';
+
+export const VERSION: string = packageJson.version;
+export const SQLITE_FILE_NAME = 'indicia.sqlite';
+
+export interface RunningIndicia {
+  /** Base URL clients use, e.g. http://127.0.0.1:8080 */
+  readonly url: string;
+  readonly port: number;
+  readonly config: Config;
+  readonly store: Store;
+  readonly app: FastifyInstance;
+  readonly logger: Logger;
+  readonly migrations: MigrationReport;
+  readonly keyEncryptionKey: KeyEncryptionKeyFile;
+  /** Credentials of demo accounts created by this start; empty on every later start. */
+  readonly demoCredentials: readonly DemoCredential[];
+  /** Stops accepting requests, waits for those in flight (bounded), closes the database. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Where log lines go; standard output when omitted. */
+  logDestination?: NodeJS.WritableStream;
+}
+
+/** Where the database is for a configuration: PostgreSQL when a URL is set, else the SQLite file. */
+export function databaseTargetFor(config: Config): DatabaseTarget {
+  return config.databaseUrl === undefined
+    ? { dialect: 'sqlite', file: join(config.dataDir, SQLITE_FILE_NAME) }
+    : { dialect: 'postgres', url: config.databaseUrl };
+}
+
+/** Opens and migrates the configured database; used by `serve` and `migrate`. */
+export async function openMigratedStore(
+  config: Config,
+): Promise<{ store: Store; migrations: MigrationReport }> {
+  assertDataDirWritable(config.dataDir);
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const store = await openStore(databaseTargetFor(config));
+  try {
+    return { store, migrations: await migrateToLatest(store.db, store.location) };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+function publicUrl(protocol: string, host: string, port: number): string {
+  const shownHost =
+    host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  return `${protocol}://${shownHost}:${port}`;
+}
+
+/**
+ * Starts Indicia with a validated configuration. Every check that can fail on bad input (data
+ * directory, port, TLS files) runs before anything is written, so a failed start changes nothing.
+ *
+ * @example const indicia = await startIndicia(loadConfig({ env: process.env, cwd: process.cwd() }));
+ */
+export async function startIndicia(config: Config, options: StartOptions = {}): Promise<RunningIndicia> {
+  assertDataDirWritable(config.dataDir);
+  await assertPortFree(config.host, config.port);
+  const tls =
+    config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined
+      ? readTlsFiles(config.tlsCertFile, config.tlsKeyFile)
+      : undefined;
+
+  const logger = createLogger({
+    level: config.logLevel,
+    ...(options.logDestination ? { destination: options.logDestination } : {}),
+  });
+  const metrics = createMetrics();
+  const { store, migrations } = await openMigratedStore(config);
+  let isShuttingDown = false;
+  let app: FastifyInstance | undefined;
+  try {
+    const keyEncryptionKey = ensureKeyEncryptionKey(config.dataDir);
+    const demoCredentials = await createDemoAccountsIfEmpty(store.db);
+    app = await createApiServer({
+      logger,
+      metrics,
+      tls,
+      health: { version: VERSION, pingDatabase: store.ping, isShuttingDown: () => isShuttingDown },
+    });
+    await app.listen({ host: config.host, port: config.port });
+    const address = app.server.address();
+    const port = typeof address === 'object' && address !== null ? address.port : config.port;
+    const url = publicUrl(tls ? 'https' : 'http', config.host, port);
+    logger.info(
+      { url, database: store.dialect, migrationsApplied: migrations.applied, version: VERSION },
+      'indicia is listening',
+    );
+
+    const server = app;
+    let closing: Promise<void> | undefined;
+    const close = (): Promise<void> => {
+      closing ??= (async () => {
+        isShuttingDown = true;
+        logger.info('shutting down: finishing requests in flight');
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<void>((resolve) => {
+          timer = setTimeout(() => {
+            logger.warn(
+              { timeoutMs: config.shutdownTimeoutMs },
+              'shutdown timeout reached; closing connections',
+            );
+            server.server.closeAllConnections();
+            resolve();
+          }, config.shutdownTimeoutMs);
+        });
+        await Promise.race([server.close(), timeout]);
+        clearTimeout(timer);
+        await store.close();
+        logger.info('shutdown complete');
+        logger.flush();
+      })();
+      return closing;
+    };
+    return { url, port, config, store, app, logger, migrations, keyEncryptionKey, demoCredentials, close };
+  } catch (error) {
+    await app?.close();
+    await store.close();
+    throw error;
+  }
+}

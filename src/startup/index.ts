@@ -1,0 +1,2 @@
+export { assertDataDirWritable, assertPortFree, readTlsFiles } from './preflight.ts';
+export { StartupError, type StartupErrorCode } from './startup-error.ts';
