@@ -7,7 +7,7 @@ import type { Logger, ServerMetrics } from '../telemetry/index.ts';
 import { installErrorHandler } from './error-handler.ts';
 import { type HealthDependencies, healthRoutes } from './routes/health-routes.ts';
 import { metricsRoutes } from './routes/metrics-routes.ts';
-import { ErrorResponse } from './schemas.ts';
+import { ErrorResponse, errorResponseRef } from './schemas.ts';
 
 export interface ApiServerDependencies {
   readonly logger: Logger;
@@ -70,7 +70,20 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
   });
 
   app.addSchema(ErrorResponse);
+  // Every documented route can fail with the one error envelope; say so in its OpenAPI entry.
+  app.addHook('onRoute', (route) => {
+    if (route.schema === undefined || route.schema.hide === true) return;
+    const responses = (route.schema.response ?? {}) as Record<string, unknown>;
+    responses['4XX'] ??= errorResponseRef;
+    responses['5XX'] ??= errorResponseRef;
+    route.schema.response = responses;
+  });
   await app.register(fastifySwagger, {
+    // Component names are the schemas' $id (ErrorResponse), not generated def-N names.
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, index) =>
+        typeof json.$id === 'string' ? json.$id : `def-${index}`,
+    },
     openapi: {
       openapi: '3.1.0',
       info: {

@@ -43,34 +43,40 @@ export interface CommandIo {
   readonly write: (text: string) => void;
 }
 
-/** `indicia serve`: starts the server and resolves when it has shut down after a signal. */
+/**
+ * `indicia serve`: starts the server and resolves when it has shut down after a signal. Signal
+ * handlers are installed before anything starts, so a signal during start-up or right after the
+ * URL is printed still leads to a graceful shutdown.
+ */
 export async function serveCommand(args: readonly string[], io: CommandIo): Promise<number> {
   const config = configFromArguments(args, io.env, io.cwd);
-  const running: RunningIndicia = await startIndicia(config);
-  printStartBanner(running, io.write);
-  return new Promise<number>((resolve) => {
-    let firstSignalAt: number | undefined;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      // A signal sent to a whole process group (systemd, pkill -f, the bootstrap forwarding a
-      // terminal's Ctrl+C) arrives more than once; only a repeat after a pause means "force".
-      if (firstSignalAt !== undefined && Date.now() - firstSignalAt < 1000) return;
-      if (firstSignalAt !== undefined) {
-        io.write(`indicia: second ${signal}; exiting without waiting.\n`);
-        process.exit(1);
-      }
-      firstSignalAt = Date.now();
-      io.write(`indicia: ${signal} received; shutting down gracefully (send it again to force).\n`);
-      running.close().then(
-        () => resolve(0),
-        (error: unknown) => {
-          io.write(`indicia: shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`);
-          resolve(1);
-        },
-      );
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+  let firstSignalAt: number | undefined;
+  let signalled: () => void = () => undefined;
+  const stopRequested = new Promise<void>((resolve) => (signalled = resolve));
+  const onSignal = (signal: NodeJS.Signals): void => {
+    // A signal sent to a whole process group (systemd, pkill -f, the bootstrap forwarding a
+    // terminal's Ctrl+C) arrives more than once; only a repeat after a pause means "force".
+    if (firstSignalAt !== undefined && Date.now() - firstSignalAt < 1000) return;
+    if (firstSignalAt !== undefined) {
+      io.write(`indicia: second ${signal}; exiting without waiting.\n`);
+      process.exit(1);
+    }
+    firstSignalAt = Date.now();
+    io.write(`indicia: ${signal} received; shutting down gracefully (send it again to force).\n`);
+    signalled();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const running: RunningIndicia = await startIndicia(config);
+    printStartBanner(running, io.write);
+    await stopRequested;
+    await running.close();
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }
 
 /** `indicia migrate`: applies pending migrations and reports them. */

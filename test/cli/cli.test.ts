@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { describe, it } from 'node:test';
+import { runIndicia, serveIndicia, snapshotFolder } from '../support/cli-process.ts';
+
+function newFolder(): string {
+  return mkdtempSync(join(tmpdir(), 'indicia-cli-'));
+}
+
+/** One clear line on standard error, exit status 1, nothing on disk. */
+async function assertRefusedStart(
+  args: readonly string[],
+  env: Record<string, string>,
+  pattern: RegExp,
+  dataDir: string,
+): Promise<void> {
+  const before = snapshotFolder(dataDir);
+  const existedBefore = existsSync(dataDir);
+  const result = await runIndicia(['serve', ...args], env);
+  assert.equal(result.status, 1, `exit status; stderr: ${result.stderr}`);
+  const lines = result.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line, got:\n${result.stderr}`);
+  assert.match(lines[0] ?? '', /^indicia: /);
+  assert.match(lines[0] ?? '', pattern);
+  assert.doesNotMatch(result.stderr, /\bat .*:\d+:\d+/, 'no stack trace');
+  assert.equal(existsSync(dataDir), existedBefore, 'data directory created or removed');
+  assert.deepEqual(snapshotFolder(dataDir), before, 'data directory changed');
+}
+
+describe('indicia command line', () => {
+  it('explains itself with --help', async () => {
+    const result = await runIndicia(['--help']);
+    assert.equal(result.status, 0);
+    for (const expected of [
+      'indicia serve',
+      'indicia migrate',
+      '--port',
+      'INDICIA_PORT',
+      '--data-dir',
+      'INDICIA_DATA_DIR',
+      '/docs',
+    ]) {
+      assert.ok(result.stdout.includes(expected), `help mentions ${expected}`);
+    }
+  });
+
+  it('prints its version', async () => {
+    const result = await runIndicia(['--version']);
+    assert.equal(result.status, 0);
+    assert.match(result.stdout.trim(), /^\d+\.\d+\.\d+$/);
+  });
+
+  it('refuses unknown commands and flags as usage mistakes (status 2)', async () => {
+    const command = await runIndicia(['serv']);
+    assert.equal(command.status, 2);
+    assert.match(command.stderr, /unknown command "serv"/);
+    const flag = await runIndicia(['serve', '--prot', '9000']);
+    assert.equal(flag.status, 2);
+    assert.match(flag.stderr, /--prot/);
+  });
+
+  describe('refuses a bad start with one line and changes nothing on disk', () => {
+    it('unknown setting in the environment', async () => {
+      const dataDir = join(newFolder(), 'data');
+      await assertRefusedStart(
+        ['--data-dir', dataDir],
+        { INDICIA_PROT: '9000' },
+        /INDICIA_PROT.*did you mean INDICIA_PORT/,
+        dataDir,
+      );
+    });
+
+    it('unknown setting in the config file', async () => {
+      const folder = newFolder();
+      const dataDir = join(folder, 'data');
+      const file = join(folder, 'indicia.json');
+      writeFileSync(file, JSON.stringify({ dataDir, colour: 'blue' }));
+      await assertRefusedStart(['--config', file], {}, /unknown setting "colour"/, dataDir);
+    });
+
+    it('malformed values', async () => {
+      const dataDir = join(newFolder(), 'data');
+      await assertRefusedStart(
+        ['--data-dir', dataDir],
+        { INDICIA_PORT: 'http' },
+        /INDICIA_PORT: "http" must be a port number/,
+        dataDir,
+      );
+      await assertRefusedStart(['--data-dir', dataDir, '--port', '99999'], {}, /--port: "99999"/, dataDir);
+      await assertRefusedStart(
+        ['--data-dir', dataDir],
+        { INDICIA_DATABASE_URL: 'mysql://x' },
+        /must be a URL like postgres/,
+        dataDir,
+      );
+    });
+
+    it('an unwritable data directory', async () => {
+      const folder = newFolder();
+      const aFile = join(folder, 'not-a-folder');
+      writeFileSync(aFile, 'x');
+      await assertRefusedStart(['--data-dir', join(aFile, 'data')], {}, /is not a folder/, folder);
+      // /proc refuses new files even to root, so this holds whoever runs the tests.
+      await assertRefusedStart(['--data-dir', '/proc/indicia-data'], {}, /not writable/, folder);
+    });
+
+    it('a port in use', async () => {
+      const blocker = createServer();
+      await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+      const address = blocker.address();
+      assert.ok(typeof address === 'object' && address !== null);
+      const dataDir = join(newFolder(), 'data');
+      try {
+        await assertRefusedStart(
+          ['--data-dir', dataDir, '--port', String(address.port)],
+          {},
+          /another program is using it/,
+          dataDir,
+        );
+      } finally {
+        blocker.close();
+      }
+    });
+
+    it('a database file from a newer schema', async () => {
+      const dataDir = join(newFolder(), 'data');
+      const migrated = await runIndicia(['migrate', '--data-dir', dataDir]);
+      assert.equal(migrated.status, 0, migrated.stderr);
+      assert.match(migrated.stdout, /Applied now: 0001/);
+      const database = new DatabaseSync(join(dataDir, 'indicia.sqlite'));
+      database.exec(
+        `insert into kysely_migration (name, timestamp) values ('9999-from-the-future', '2099-01-01T00:00:00Z')`,
+      );
+      database.close();
+      await assertRefusedStart(
+        ['--data-dir', dataDir, '--port', '0'],
+        {},
+        /written by a newer Indicia.*9999-from-the-future/,
+        dataDir,
+      );
+    });
+  });
+
+  it('starts on an empty data directory, shows demo credentials once, and shuts down on SIGTERM', async () => {
+    const dataDir = join(newFolder(), 'data');
+    const first = await serveIndicia(['--data-dir', dataDir, '--port', '0']);
+    try {
+      assert.match(first.url, /^http:\/\/127\.0\.0\.1:\d+$/);
+      const health = await fetch(`${first.url}/healthz`);
+      assert.equal(health.status, 200);
+      assert.equal((await fetch(`${first.url}/docs`)).status, 200);
+      assert.match(first.output(), /operator@demo\.indicia\.test\s+[A-Za-z0-9]{20}/);
+      assert.match(first.output(), /customer@demo\.indicia\.test\s+[A-Za-z0-9]{20}/);
+      assert.match(first.output(), /key-encryption key .*kek-v1\.key/);
+      assert.ok(existsSync(join(dataDir, 'indicia.sqlite')));
+    } finally {
+      assert.equal(await first.stop(), 0);
+    }
+    assert.match(first.output(), /shutdown complete/);
+
+    const second = await serveIndicia(['--data-dir', dataDir, '--port', '0']);
+    try {
+      assert.doesNotMatch(second.output(), /demo\.indicia\.test/);
+      assert.doesNotMatch(second.output(), /key-encryption key/);
+    } finally {
+      assert.equal(await second.stop(), 0);
+    }
+  });
+});
