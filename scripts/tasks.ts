@@ -8,7 +8,12 @@ import { startPostgresCluster, TEST_POSTGRES_URL_ENV } from '../test/support/pos
 const root = join(import.meta.dirname, '..');
 const bin = (path: string): string => join(root, 'node_modules', path);
 
-function run(label: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+function run(
+  label: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  options: { isLastOutput?: boolean } = {},
+): Promise<boolean> {
   const startedAt = Date.now();
   console.log(`\n▶ ${label}`);
   return new Promise((resolve) => {
@@ -19,7 +24,8 @@ function run(label: string, args: readonly string[], env: NodeJS.ProcessEnv = pr
     });
     child.on('exit', (code) => {
       const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
-      console.log(`${code === 0 ? '✔' : '✖'} ${label} (${seconds} s)`);
+      // After the tests, the test runner's own summary stays the last thing printed.
+      if (options.isLastOutput !== true) console.log(`${code === 0 ? '✔' : '✖'} ${label} (${seconds} s)`);
       resolve(code === 0);
     });
   });
@@ -56,6 +62,7 @@ async function runTests(patterns: readonly string[]): Promise<boolean> {
       'tests (node --test)',
       ['--test', '--test-reporter=spec', '--test-timeout=120000', ...patterns],
       { ...process.env, [TEST_POSTGRES_URL_ENV]: cluster.url },
+      { isLastOutput: true },
     );
   } finally {
     stop();

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger, ServerMetrics } from '../telemetry/index.ts';
 import { installErrorHandler } from './error-handler.ts';
 import { type HealthDependencies, healthRoutes } from './routes/health-routes.ts';
@@ -40,9 +40,8 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
         ? incoming
         : `req_${randomUUID()}`;
     },
-    requestIdLogLabel: 'requestId',
     // One line per request, written in onResponse below, instead of Fastify's two.
-    disableRequestLogging: true,
+    logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();

@@ -157,6 +157,7 @@ describe('indicia command line', () => {
       assert.match(first.output(), /customer@demo\.indicia\.test\s+[A-Za-z0-9]{20}/);
       assert.match(first.output(), /key-encryption key .*kek-v1\.key/);
       assert.ok(existsSync(join(dataDir, 'indicia.sqlite')));
+      assert.doesNotMatch(first.output(), /Deprecation|Warning/, 'a clean start prints no runtime warnings');
     } finally {
       assert.equal(await first.stop(), 0);
     }
