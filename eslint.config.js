@@ -8,6 +8,7 @@ export default tseslint.config(
       'node_modules/**',
       '.tools/**',
       'indicia-data/**',
+      'dist/**',
       'bin/**',
       'scripts/run.js',
       'eslint.config.js',

@@ -14,7 +14,7 @@ const node24Prefix = join(toolsDir, 'node24');
 const node24Binary = join(node24Prefix, 'node_modules', '.bin', 'node');
 
 /** True when this copy runs from inside someone else's node_modules (installed as a package). */
-const isInstalledPackage = projectRoot.split(/[\\/]/).includes('node_modules');
+export const isInstalledPackage = projectRoot.split(/[\\/]/).includes('node_modules');
 
 function majorOf(version) {
   return Number(version.replace(/^v/, '').split('.')[0]);

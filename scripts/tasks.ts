@@ -1,7 +1,7 @@
 // The project's tasks, run on Node.js 24 after bin/bootstrap.js: test (type check, lint, format
 // check, then every test suite with a private PostgreSQL cluster), typecheck, lint, format, bench.
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startPostgresCluster, TEST_POSTGRES_URL_ENV } from '../test/support/postgres-cluster.ts';
 
@@ -37,6 +37,12 @@ const lint = (): Promise<boolean> =>
   run('lint (eslint)', [bin('eslint/bin/eslint.js'), '--max-warnings=0', '.']);
 const formatCheck = (): Promise<boolean> =>
   run('format check (prettier)', [bin('prettier/bin/prettier.cjs'), '--check', '--log-level=warn', '.']);
+
+/** Compiles src/ to dist/ for the published package (Node will not strip types inside node_modules). */
+async function build(): Promise<boolean> {
+  rmSync(join(root, 'dist'), { recursive: true, force: true });
+  return run('build (tsc -p tsconfig.build.json)', [bin('typescript/bin/tsc'), '-p', 'tsconfig.build.json']);
+}
 
 /** Every test file: unit tests beside the code, integration tests under test/. */
 function testFiles(): string[] {
@@ -111,8 +117,10 @@ export async function runTask(name: string, args: readonly string[]): Promise<nu
         : 1;
     case 'bench':
       return bench(args);
+    case 'build':
+      return (await build()) ? 0 : 1;
     default:
-      console.error(`unknown task ${name}; tasks: test, typecheck, lint, format, bench`);
+      console.error(`unknown task ${name}; tasks: test, typecheck, lint, format, bench, build`);
       return 2;
   }
 }

@@ -1,10 +1,9 @@
 // The composition root: the one place that builds every part and wires them together, in order
 // (checks → database → migrations → keys → first-start data → HTTP server), and tears them down
 // in reverse on shutdown. Everything else receives its dependencies as arguments.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import packageJson from '../package.json' with { type: 'json' };
 import { type DemoCredential, createDemoAccountsIfEmpty } from './accounts/index.ts';
 import { createApiServer } from './api/index.ts';
 import type { Config } from './config/index.ts';
@@ -19,6 +18,10 @@ import {
 import { type Logger, createLogger, createMetrics } from './telemetry/index.ts';
 import { type KeyEncryptionKeyFile, ensureKeyEncryptionKey } from './vault/index.ts';
 
+// package.json sits one folder up from both src/main.ts and the packaged dist/main.js.
+const packageJson = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as {
+  version: string;
+};
 export const VERSION: string = packageJson.version;
 export const SQLITE_FILE_NAME = 'indicia.sqlite';
 
