@@ -4,7 +4,10 @@ import type { StoreErrorCode } from '../store/index.ts';
 import type { VaultErrorCode } from '../vault/index.ts';
 import type { ApiErrorCode } from './api-error.ts';
 
-/** Every stable error code a module can raise. Adding a module's codes here is compulsory. */
+/**
+ * Every stable error code a module below the API can raise; adding a module's codes here is
+ * compulsory. (`startup.*` codes stop the process before it serves, so they never reach HTTP.)
+ */
 export type KnownErrorCode =
   ApiErrorCode | ConfigErrorCode | MoneyErrorCode | StoreErrorCode | VaultErrorCode;
 
