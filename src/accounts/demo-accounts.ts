@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { AccountRole, DatabaseSchema } from '../store/index.ts';
-import { hashPassword } from './password.ts';
+import { hashPassword } from '../passwords/index.ts';
 
 export interface DemoCredential {
   readonly role: AccountRole;

@@ -1,8 +1,1 @@
 export { createDemoAccountsIfEmpty, generatePassword, type DemoCredential } from './demo-accounts.ts';
-export {
-  PASSWORD_HASH_PARAMETERS,
-  hashPassword,
-  verifyPassword,
-  type PasswordCheck,
-  type PasswordHashParameters,
-} from './password.ts';

@@ -44,6 +44,28 @@ export const errorPresentations: Readonly<Record<KnownErrorCode, ErrorPresentati
   'store.integer_out_of_range': hidden,
   'store.conflict': { status: 409, isMessagePublic: true },
   'vault.key_file_invalid': hidden,
+  'vault.kek_missing': hidden,
+  'vault.backend_unavailable': { status: 503, isMessagePublic: false },
+  'vault.error_state': { status: 503, isMessagePublic: false },
+  'vault.wrong_state': hidden,
+  'vault.role_required': hidden,
+  'vault.authentication_failed': { status: 401, isMessagePublic: true },
+  'vault.package_invalid': hidden,
+  'vault.package_meter_mismatch': hidden,
+  'vault.package_stale': hidden,
+  'vault.key_version_retired': hidden,
+  'vault.key_version_unknown': hidden,
+  'vault.checkpoint_invalid': hidden,
+  'vault.module_inhibited': { status: 503, isMessagePublic: false },
+  'vault.service_stopped': {
+    status: 503,
+    isMessagePublic: true,
+  },
+  'vault.algorithm_unsupported': invalid,
+  'psd.insufficient_funds': { status: 422, isMessagePublic: true },
+  'psd.max_dr_exceeded': { status: 422, isMessagePublic: true },
+  'psd.not_active': { status: 409, isMessagePublic: true },
+  'psd.invalid_amount': invalid,
 };
 
 export const GENERIC_MESSAGES: Readonly<Record<number, string>> = {

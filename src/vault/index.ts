@@ -1,6 +1,35 @@
+export type {
+  BackendKind,
+  CryptoBackend,
+  GeneratedSigningKey,
+  KeyInventory,
+  MacKeyName,
+  SigningAlgorithm,
+} from './backend/crypto-backend.ts';
+export { SoftwareBackend, SoftwareKeystore } from './backend/software/index.ts';
+export { openCheckpoint, type CheckpointRecord, type TransactionType } from './checkpoint.ts';
+export { compareCheckpoints, type CheckpointDecision } from './checkpoint-comparison.ts';
 export {
-  KEY_ENCRYPTION_KEY_BYTES,
-  ensureKeyEncryptionKey,
-  type KeyEncryptionKeyFile,
-} from './key-encryption-key.ts';
+  CryptoModule,
+  DEFAULT_RING_SIZE,
+  viewOf,
+  type CommandRequest,
+  type CommandResult,
+  type CommandStep,
+  type CryptoModuleOptions,
+  type NewPackageRequest,
+  type PsdView,
+} from './crypto-module.ts';
+export { KEY_ENCRYPTION_KEY_BYTES, ensureKeyEncryptionKey, type KeyEncryptionKeyFile } from './key-encryption-key.ts';
+export {
+  STANDARD_VECTORS,
+  runKnownAnswerTests,
+  verifySignature,
+  type KnownAnswerVectors,
+  type SelfTestResult,
+} from './known-answer-tests.ts';
+export type { ModuleRole, ModuleState, ModuleStatus } from './module-status.ts';
+export { applyOperation, type PsdOperation } from './psd-operations.ts';
+export { readPackageHeader, type PackageExpectation, type PsdOperationalState, type PsdState } from './psd-package.ts';
 export { VaultError, type VaultErrorCode } from './vault-error.ts';
+export { ModulePool, type ModulePoolOptions, type PoolStatus } from './module-pool.ts';

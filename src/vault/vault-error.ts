@@ -1,5 +1,25 @@
 import { IndiciaError } from '../errors/index.ts';
 
-export type VaultErrorCode = 'vault.key_file_invalid';
+export type VaultErrorCode =
+  | 'vault.key_file_invalid'
+  | 'vault.kek_missing'
+  | 'vault.backend_unavailable'
+  | 'vault.error_state'
+  | 'vault.wrong_state'
+  | 'vault.role_required'
+  | 'vault.authentication_failed'
+  | 'vault.package_invalid'
+  | 'vault.package_meter_mismatch'
+  | 'vault.package_stale'
+  | 'vault.key_version_retired'
+  | 'vault.key_version_unknown'
+  | 'vault.checkpoint_invalid'
+  | 'vault.module_inhibited'
+  | 'vault.service_stopped'
+  | 'vault.algorithm_unsupported'
+  | 'psd.insufficient_funds'
+  | 'psd.max_dr_exceeded'
+  | 'psd.not_active'
+  | 'psd.invalid_amount';
 
 export class VaultError extends IndiciaError<VaultErrorCode> {}

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PASSWORD_HASH_PARAMETERS, generatePassword, hashPassword, verifyPassword } from './index.ts';
+import { generatePassword } from '../accounts/index.ts';
+import { PASSWORD_HASH_PARAMETERS, hashPassword, verifyPassword } from './index.ts';
 
 describe('password hashing', () => {
   it('hashes with argon2id at OWASP parameters in PHC format and verifies', async () => {

@@ -1,0 +1,7 @@
+export {
+  PASSWORD_HASH_PARAMETERS,
+  hashPassword,
+  verifyPassword,
+  type PasswordCheck,
+  type PasswordHashParameters,
+} from './password.ts';

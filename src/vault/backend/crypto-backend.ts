@@ -1,0 +1,68 @@
+/**
+ * The cryptographic boundary: what a backend (software keys under a KEK, or a PKCS#11 token)
+ * does with keys that never leave it. The module logic above (state machine, roles, packages,
+ * checkpoints) is shared; each backend passes the same contract suite in test/vault/.
+ */
+export type BackendKind = 'software' | 'pkcs11';
+export type SigningAlgorithm = 'ecdsa-p256' | 'ed25519';
+export type MacKeyName = 'control' | 'checkpoint';
+
+export interface KeyInventory {
+  /** Master (package-sealing) key versions present, ascending. Empty before initialization. */
+  readonly masterKeyVersions: readonly number[];
+  /** Packages sealed under an older version are refused. */
+  readonly minimumMasterKeyVersion: number;
+  readonly hasMacKeys: boolean;
+}
+
+export interface GeneratedSigningKey {
+  /** SubjectPublicKeyInfo, DER. */
+  readonly publicKey: Buffer;
+  /** The private key wrapped under a master key version; opaque outside the backend. */
+  readonly wrappedPrivateKey: Buffer;
+}
+
+export interface CryptoBackend {
+  readonly kind: BackendKind;
+  /** Stable identity of this module instance, e.g. SW-1A2B3C4D5E or HSM-<token serial>-1. */
+  readonly serial: string;
+
+  /** Checks a crypto-officer credential without changing anything. */
+  verifyOfficerCredential(credential: string): Promise<boolean>;
+
+  // Known-answer test primitives: they run on caller-supplied test keys, never module keys.
+  digestSha256(data: Buffer): Promise<Buffer>;
+  encryptAesGcmWithTestKey(key: Buffer, iv: Buffer, plaintext: Buffer, aad: Buffer): Promise<Buffer>;
+  hmacSha256WithTestKey(key: Buffer, data: Buffer): Promise<Buffer>;
+
+  inventory(): Promise<KeyInventory>;
+  /** Creates master key version 1 and the MAC keys; sets the crypto-officer credential where the backend keeps it. */
+  initializeKeys(officerCredential: string): Promise<void>;
+  /** Adds the next master key version and returns it. */
+  addMasterKeyVersion(): Promise<number>;
+  setMinimumMasterKeyVersion(version: number): Promise<void>;
+  /** Destroys every key and the checkpoint ring. */
+  zeroize(): Promise<void>;
+
+  /** AES-256-GCM under a master key version: returns ciphertext ‖ 16-byte tag. */
+  encrypt(version: number, iv: Buffer, plaintext: Buffer, aad: Buffer): Promise<Buffer>;
+  /** Inverse of encrypt; throws when authentication fails. */
+  decrypt(version: number, iv: Buffer, sealed: Buffer, aad: Buffer): Promise<Buffer>;
+  mac(key: MacKeyName, data: Buffer): Promise<Buffer>;
+  /** Constant-time check of a MAC. */
+  verifyMac(key: MacKeyName, data: Buffer, mac: Buffer): Promise<boolean>;
+
+  generateSigningKey(algorithm: SigningAlgorithm, version: number): Promise<GeneratedSigningKey>;
+  /** Power-up pairwise test: a throw-away key pair signs the data; the caller verifies outside. */
+  signWithEphemeralKey(algorithm: SigningAlgorithm, data: Buffer): Promise<{ publicKey: Buffer; signature: Buffer }>;
+  /** Signs with a wrapped key: ECDSA as raw r‖s (IEEE P1363) over SHA-256, Ed25519 as pure EdDSA. */
+  sign(algorithm: SigningAlgorithm, version: number, wrappedPrivateKey: Buffer, data: Buffer): Promise<Buffer>;
+  rewrapSigningKey(algorithm: SigningAlgorithm, fromVersion: number, toVersion: number, wrapped: Buffer): Promise<Buffer>;
+  randomBytes(length: number): Promise<Buffer>;
+
+  /** The module's own non-volatile store for its checkpoint ring. */
+  readRing(): Promise<Buffer | undefined>;
+  writeRing(bytes: Buffer): Promise<void>;
+
+  close(): Promise<void>;
+}

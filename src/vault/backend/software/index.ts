@@ -1,0 +1,187 @@
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  createPrivateKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+  timingSafeEqual,
+} from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { VaultError } from '../../vault-error.ts';
+import type { CryptoBackend, GeneratedSigningKey, KeyInventory, MacKeyName, SigningAlgorithm } from '../crypto-backend.ts';
+import { writeFileDurably } from './durable-file.ts';
+import { SoftwareKeystore } from './software-keystore.ts';
+
+export { SoftwareKeystore } from './software-keystore.ts';
+
+function gcmEncrypt(key: Buffer, iv: Buffer, plaintext: Buffer, aad: Buffer): Buffer {
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(aad);
+  return Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]);
+}
+
+function gcmDecrypt(key: Buffer, iv: Buffer, sealed: Buffer, aad: Buffer): Buffer {
+  const decipher = createDecipheriv('aes-256-gcm', key, iv);
+  decipher.setAAD(aad);
+  decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+  return Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - 16)), decipher.final()]);
+}
+
+const wrapAad = (algorithm: SigningAlgorithm, version: number): Buffer =>
+  Buffer.from(`indicia-signing-key|${algorithm}|${version}`);
+
+/**
+ * A software crypto module: its keys come from a {@link SoftwareKeystore} (wrapped under the
+ * operator's KEK), its checkpoint ring is a file it alone writes, `<vaultDir>/modules/<n>/ring.bin`.
+ * The keys are in this process's memory while it runs; use the PKCS#11 backend where that is not
+ * acceptable.
+ */
+export class SoftwareBackend implements CryptoBackend {
+  readonly kind = 'software' as const;
+  readonly serial: string;
+  readonly #keystore: SoftwareKeystore;
+  readonly #ringPath: string;
+
+  constructor(keystore: SoftwareKeystore, moduleNumber: number) {
+    this.#keystore = keystore;
+    const folder = join(keystore.vaultDir, 'modules', String(moduleNumber));
+    mkdirSync(folder, { recursive: true, mode: 0o700 });
+    const identityPath = join(folder, 'identity.json');
+    if (!existsSync(identityPath)) {
+      const serial = `SW-${randomBytes(5).toString('hex').toUpperCase()}`;
+      writeFileDurably(identityPath, `${JSON.stringify({ serial, createdAt: new Date().toISOString() })}\n`);
+    }
+    this.serial = (JSON.parse(readFileSync(identityPath, 'utf8')) as { serial: string }).serial;
+    this.#ringPath = join(folder, 'ring.bin');
+  }
+
+  verifyOfficerCredential(credential: string): Promise<boolean> {
+    return this.#keystore.verifyOfficerCredential(credential);
+  }
+
+  digestSha256(data: Buffer): Promise<Buffer> {
+    return Promise.resolve(createHash('sha256').update(data).digest());
+  }
+
+  encryptAesGcmWithTestKey(key: Buffer, iv: Buffer, plaintext: Buffer, aad: Buffer): Promise<Buffer> {
+    return Promise.resolve(gcmEncrypt(key, iv, plaintext, aad));
+  }
+
+  hmacSha256WithTestKey(key: Buffer, data: Buffer): Promise<Buffer> {
+    return Promise.resolve(createHmac('sha256', key).update(data).digest());
+  }
+
+  inventory(): Promise<KeyInventory> {
+    return Promise.resolve(this.#keystore.inventory());
+  }
+
+  initializeKeys(officerCredential: string): Promise<void> {
+    return this.#keystore.initialize(officerCredential);
+  }
+
+  addMasterKeyVersion(): Promise<number> {
+    return Promise.resolve(this.#keystore.addMasterKeyVersion());
+  }
+
+  setMinimumMasterKeyVersion(version: number): Promise<void> {
+    this.#keystore.setMinimumMasterKeyVersion(version);
+    return Promise.resolve();
+  }
+
+  zeroize(): Promise<void> {
+    this.#keystore.zeroize();
+    rmSync(this.#ringPath, { force: true });
+    return Promise.resolve();
+  }
+
+  encrypt(version: number, iv: Buffer, plaintext: Buffer, aad: Buffer): Promise<Buffer> {
+    return Promise.resolve(gcmEncrypt(this.#keystore.key('master', version), iv, plaintext, aad));
+  }
+
+  decrypt(version: number, iv: Buffer, sealed: Buffer, aad: Buffer): Promise<Buffer> {
+    return Promise.resolve(gcmDecrypt(this.#keystore.key('master', version), iv, sealed, aad));
+  }
+
+  mac(key: MacKeyName, data: Buffer): Promise<Buffer> {
+    return Promise.resolve(createHmac('sha256', this.#keystore.key(`mac-${key}`, 1)).update(data).digest());
+  }
+
+  async verifyMac(key: MacKeyName, data: Buffer, mac: Buffer): Promise<boolean> {
+    const expected = await this.mac(key, data);
+    return expected.length === mac.length && timingSafeEqual(expected, mac);
+  }
+
+  generateSigningKey(algorithm: SigningAlgorithm, version: number): Promise<GeneratedSigningKey> {
+    const pair =
+      algorithm === 'ecdsa-p256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
+    const pkcs8 = pair.privateKey.export({ format: 'der', type: 'pkcs8' });
+    const iv = randomBytes(12);
+    const wrapped = Buffer.concat([iv, gcmEncrypt(this.#keystore.key('master', version), iv, pkcs8, wrapAad(algorithm, version))]);
+    pkcs8.fill(0);
+    return Promise.resolve({ publicKey: pair.publicKey.export({ format: 'der', type: 'spki' }), wrappedPrivateKey: wrapped });
+  }
+
+  signWithEphemeralKey(algorithm: SigningAlgorithm, data: Buffer): Promise<{ publicKey: Buffer; signature: Buffer }> {
+    const pair =
+      algorithm === 'ecdsa-p256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
+    const signature =
+      algorithm === 'ecdsa-p256'
+        ? sign('sha256', data, { key: pair.privateKey, dsaEncoding: 'ieee-p1363' })
+        : sign(null, data, pair.privateKey);
+    return Promise.resolve({ publicKey: pair.publicKey.export({ format: 'der', type: 'spki' }), signature });
+  }
+
+  sign(algorithm: SigningAlgorithm, version: number, wrappedPrivateKey: Buffer, data: Buffer): Promise<Buffer> {
+    const pkcs8 = this.#unwrap(algorithm, version, wrappedPrivateKey);
+    try {
+      const key = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
+      return Promise.resolve(
+        algorithm === 'ecdsa-p256' ? sign('sha256', data, { key, dsaEncoding: 'ieee-p1363' }) : sign(null, data, key),
+      );
+    } finally {
+      pkcs8.fill(0);
+    }
+  }
+
+  rewrapSigningKey(algorithm: SigningAlgorithm, fromVersion: number, toVersion: number, wrapped: Buffer): Promise<Buffer> {
+    const pkcs8 = this.#unwrap(algorithm, fromVersion, wrapped);
+    try {
+      const iv = randomBytes(12);
+      return Promise.resolve(
+        Buffer.concat([iv, gcmEncrypt(this.#keystore.key('master', toVersion), iv, pkcs8, wrapAad(algorithm, toVersion))]),
+      );
+    } finally {
+      pkcs8.fill(0);
+    }
+  }
+
+  randomBytes(length: number): Promise<Buffer> {
+    return Promise.resolve(randomBytes(length));
+  }
+
+  readRing(): Promise<Buffer | undefined> {
+    return Promise.resolve(existsSync(this.#ringPath) ? readFileSync(this.#ringPath) : undefined);
+  }
+
+  writeRing(bytes: Buffer): Promise<void> {
+    writeFileDurably(this.#ringPath, bytes);
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  #unwrap(algorithm: SigningAlgorithm, version: number, wrapped: Buffer): Buffer {
+    try {
+      return gcmDecrypt(this.#keystore.key('master', version), wrapped.subarray(0, 12), wrapped.subarray(12), wrapAad(algorithm, version));
+    } catch (error) {
+      if (error instanceof VaultError) throw error;
+      throw new VaultError('vault.package_invalid', 'The wrapped signing key is not authentic or is damaged.');
+    }
+  }
+}

@@ -1,0 +1,51 @@
+import type { BackendKind } from './backend/crypto-backend.ts';
+import type { SelfTestResult } from './known-answer-tests.ts';
+
+/** Seed 004's module states. */
+export type ModuleState = 'self-test' | 'uninitialized' | 'key-entry' | 'idle' | 'user' | 'crypto-officer' | 'error';
+export type ModuleRole = 'crypto-user' | 'crypto-officer';
+
+/** What `GetStatus` reports for one module (seed 003). */
+export interface ModuleStatus {
+  readonly serial: string;
+  readonly backend: BackendKind;
+  readonly state: ModuleState;
+  /** Why the module is in the error state. */
+  readonly errorReason: string | null;
+  /** Set when the module refused to act on a database it cannot account for. */
+  readonly inhibited: { readonly reason: string; readonly since: string } | null;
+  readonly keys: {
+    readonly currentMasterKeyVersion: number | null;
+    readonly minimumMasterKeyVersion: number;
+    readonly masterKeyVersions: readonly number[];
+  };
+  readonly startedAt: string;
+  readonly uptimeSeconds: number;
+  readonly totalOperations: number;
+  /** Commands completed in the last 60 seconds, divided by 60. */
+  readonly operationsPerSecond: number;
+  /** 1 while a command runs, else 0. */
+  readonly load: number;
+  readonly checkpointRingLength: number;
+  readonly lastSelfTest: { readonly at: string; readonly results: readonly SelfTestResult[] } | null;
+}
+
+/** Counts completed commands per second over the last minute, in 60 buckets. */
+export class ThroughputMeter {
+  readonly #buckets = new Map<number, number>();
+  total = 0;
+
+  record(now = Date.now()): void {
+    const second = Math.floor(now / 1000);
+    this.#buckets.set(second, (this.#buckets.get(second) ?? 0) + 1);
+    this.total += 1;
+    for (const key of this.#buckets.keys()) if (key <= second - 60) this.#buckets.delete(key);
+  }
+
+  perSecond(now = Date.now()): number {
+    const second = Math.floor(now / 1000);
+    let count = 0;
+    for (const [key, value] of this.#buckets) if (key > second - 60) count += value;
+    return Math.round((count / 60) * 100) / 100;
+  }
+}

@@ -1,0 +1,131 @@
+import { type Mills, add, compare, subtract } from '../money/index.ts';
+import type { PsdState } from './psd-package.ts';
+import { VaultError } from './vault-error.ts';
+
+/** What a command does to a PSD. Register rules are enforced here, inside the module boundary. */
+export type PsdOperation =
+  | { readonly type: 'fund'; readonly amount: Mills }
+  | { readonly type: 'debit'; readonly amount: Mills }
+  | { readonly type: 'refund'; readonly amount: Mills }
+  | { readonly type: 'suspend' }
+  | { readonly type: 'resume' }
+  | { readonly type: 'withdraw' }
+  | {
+      readonly type: 'update';
+      readonly certificateSerial?: string | null;
+      readonly licensingZip?: string | null;
+      readonly hmk?: string | null;
+      readonly lastChallenge?: string | null;
+      readonly passphraseHash?: string;
+    };
+
+function positive(amount: Mills, what: string): void {
+  if (!Number.isSafeInteger(amount) || amount <= 0) {
+    throw new VaultError('psd.invalid_amount', `A ${what} must be a positive whole number of mills; got ${amount}.`);
+  }
+}
+
+function requireActive(state: PsdState, what: string): void {
+  if (state.state !== 'active') {
+    throw new VaultError('psd.not_active', `Meter ${state.meterId} is ${state.state}; it cannot ${what}.`);
+  }
+}
+
+const PASSPHRASE_HISTORY_LENGTH = 5;
+
+/**
+ * Applies one operation and returns the new state (sequence unchanged; the module bumps it once
+ * per command). Invariant kept: AR + DR = everything ever funded minus refunds, all ≥ 0, DR ≤ max DR.
+ */
+export function applyOperation(state: PsdState, operation: PsdOperation, now: string): PsdState {
+  switch (operation.type) {
+    case 'fund': {
+      positive(operation.amount, 'funding');
+      requireActive(state, 'be funded');
+      const descendingRegister = add(state.descendingRegister, operation.amount);
+      if (compare(descendingRegister, state.maxDescendingRegister) > 0) {
+        throw new VaultError(
+          'psd.max_dr_exceeded',
+          `Funding ${operation.amount} mills would put meter ${state.meterId} above its maximum of ${state.maxDescendingRegister} mills.`,
+          { details: { maxDescendingRegisterMills: state.maxDescendingRegister, descendingRegisterMills: state.descendingRegister } },
+        );
+      }
+      return { ...state, descendingRegister, updatedAt: now };
+    }
+    case 'debit': {
+      positive(operation.amount, 'postage amount');
+      requireActive(state, 'print');
+      if (compare(operation.amount, state.descendingRegister) > 0) {
+        throw new VaultError(
+          'psd.insufficient_funds',
+          `Meter ${state.meterId} has ${state.descendingRegister} mills left; ${operation.amount} mills are needed.`,
+          { details: { descendingRegisterMills: state.descendingRegister, amountMills: operation.amount } },
+        );
+      }
+      return {
+        ...state,
+        ascendingRegister: add(state.ascendingRegister, operation.amount),
+        descendingRegister: subtract(state.descendingRegister, operation.amount),
+        updatedAt: now,
+      };
+    }
+    case 'refund': {
+      positive(operation.amount, 'refund');
+      if (state.state === 'withdrawn') requireActive(state, 'refund');
+      if (compare(operation.amount, state.descendingRegister) > 0) {
+        throw new VaultError(
+          'psd.insufficient_funds',
+          `Meter ${state.meterId} holds ${state.descendingRegister} mills; it cannot refund ${operation.amount}.`,
+        );
+      }
+      return {
+        ...state,
+        descendingRegister: subtract(state.descendingRegister, operation.amount),
+        refundRegister: add(state.refundRegister, operation.amount),
+        updatedAt: now,
+      };
+    }
+    case 'suspend':
+      requireActive(state, 'be suspended');
+      return { ...state, state: 'suspended', updatedAt: now };
+    case 'resume':
+      if (state.state !== 'suspended') {
+        throw new VaultError('psd.not_active', `Meter ${state.meterId} is ${state.state}, not suspended.`);
+      }
+      return { ...state, state: 'active', updatedAt: now };
+    case 'withdraw':
+      if (state.state === 'withdrawn') requireActive(state, 'be withdrawn again');
+      // A withdrawal refunds whatever is left and closes the meter for good.
+      return {
+        ...state,
+        state: 'withdrawn',
+        refundRegister: add(state.refundRegister, state.descendingRegister),
+        descendingRegister: subtract(state.descendingRegister, state.descendingRegister),
+        updatedAt: now,
+      };
+    case 'update': {
+      const { type: _type, passphraseHash, ...fields } = operation;
+      const passphraseHistory =
+        passphraseHash === undefined
+          ? state.passphraseHistory
+          : [passphraseHash, ...state.passphraseHistory].slice(0, PASSPHRASE_HISTORY_LENGTH);
+      return { ...state, ...fields, passphraseHistory, updatedAt: now };
+    }
+  }
+}
+
+/** Value an operation moved, for checkpoint records and module totals. */
+export function amountOf(operation: PsdOperation, before: PsdState): Mills {
+  switch (operation.type) {
+    case 'fund':
+    case 'debit':
+    case 'refund':
+      return operation.amount;
+    case 'withdraw':
+      return before.descendingRegister;
+    case 'suspend':
+    case 'resume':
+    case 'update':
+      return 0 as Mills;
+  }
+}
