@@ -12,7 +12,13 @@ export const projectRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const toolsDir = join(projectRoot, '.tools');
 const node24Prefix = join(toolsDir, 'node24');
 const node24Binary = join(node24Prefix, 'node_modules', '.bin', 'node');
-const node24HeadersRoot = join(node24Prefix, 'node_modules', 'node', 'node_modules', `node-${process.platform}-${process.arch}`);
+const node24HeadersRoot = join(
+  node24Prefix,
+  'node_modules',
+  'node',
+  'node_modules',
+  `node-${process.platform}-${process.arch}`,
+);
 const node24Headers = join(node24HeadersRoot, 'include', 'node', 'node_api.h');
 
 /** True when this copy runs from inside someone else's node_modules (installed as a package). */

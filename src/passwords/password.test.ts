@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { generatePassword } from '../accounts/index.ts';
 import { PASSWORD_HASH_PARAMETERS, hashPassword, verifyPassword } from './index.ts';
 
 describe('password hashing', () => {
@@ -35,15 +34,5 @@ describe('password hashing', () => {
     ]) {
       assert.equal((await verifyPassword('pw', hash)).isMatch, false);
     }
-  });
-
-  it('generates typeable passwords without look-alike characters', () => {
-    const seen = new Set<string>();
-    for (let index = 0; index < 200; index += 1) {
-      const password = generatePassword();
-      assert.match(password, /^[a-km-np-zA-HJ-NP-Z2-9]{20}$/);
-      seen.add(password);
-    }
-    assert.equal(seen.size, 200);
   });
 });

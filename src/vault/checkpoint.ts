@@ -4,15 +4,7 @@ import type { CryptoBackend } from './backend/crypto-backend.ts';
 import { VaultError } from './vault-error.ts';
 
 export type TransactionType =
-  | 'create'
-  | 'fund'
-  | 'debit'
-  | 'refund'
-  | 'suspend'
-  | 'resume'
-  | 'withdraw'
-  | 'update'
-  | 'reseal';
+  'create' | 'fund' | 'debit' | 'refund' | 'suspend' | 'resume' | 'withdraw' | 'update' | 'reseal';
 
 /** One transaction as a module remembers it (seed 001's checkpoint record). */
 export interface CheckpointRecord {
@@ -27,7 +19,11 @@ export interface CheckpointRecord {
   readonly descendingRegisterMills: Mills;
   readonly packageSequence: number;
   /** The module's running totals across all meters. */
-  readonly totals: { readonly fundedMills: Mills; readonly printedMills: Mills; readonly refundedMills: Mills };
+  readonly totals: {
+    readonly fundedMills: Mills;
+    readonly printedMills: Mills;
+    readonly refundedMills: Mills;
+  };
 }
 
 const MAGIC = Buffer.from('ICKP');
@@ -43,7 +39,10 @@ export async function sealCheckpoint(backend: CryptoBackend, record: CheckpointR
 /** Verifies a sealed checkpoint's MAC and returns the record; throws `vault.checkpoint_invalid`. */
 export async function openCheckpoint(backend: CryptoBackend, sealed: Buffer): Promise<CheckpointRecord> {
   const fail = (reason: string): VaultError =>
-    new VaultError('vault.checkpoint_invalid', `A checkpoint record is not authentic or is damaged (${reason}).`);
+    new VaultError(
+      'vault.checkpoint_invalid',
+      `A checkpoint record is not authentic or is damaged (${reason}).`,
+    );
   let body: Buffer;
   try {
     const reader = new ByteReader(sealed);
@@ -76,7 +75,10 @@ export async function decodeRing(backend: CryptoBackend, stored: Buffer): Promis
   const body = stored.subarray(0, Math.max(0, stored.length - MAC_LENGTH));
   const mac = stored.subarray(body.length);
   if (mac.length !== MAC_LENGTH || !(await backend.verifyMac('checkpoint', body, mac))) {
-    throw new VaultError('vault.checkpoint_invalid', "The module's checkpoint ring is not authentic or is damaged.");
+    throw new VaultError(
+      'vault.checkpoint_invalid',
+      "The module's checkpoint ring is not authentic or is damaged.",
+    );
   }
   const reader = new ByteReader(body);
   if (!reader.take(4).equals(RING_MAGIC)) {

@@ -1,8 +1,19 @@
 import { type Mills, add } from '../money/index.ts';
 import type { CryptoBackend, SigningAlgorithm } from './backend/crypto-backend.ts';
-import { type CheckpointRecord, decodeRing, encodeRing, openCheckpoint, sealCheckpoint } from './checkpoint.ts';
+import {
+  type CheckpointRecord,
+  decodeRing,
+  encodeRing,
+  openCheckpoint,
+  sealCheckpoint,
+} from './checkpoint.ts';
 import { compareCheckpoints } from './checkpoint-comparison.ts';
-import { type KnownAnswerVectors, type SelfTestResult, runKnownAnswerTests, verifySignature } from './known-answer-tests.ts';
+import {
+  type KnownAnswerVectors,
+  type SelfTestResult,
+  runKnownAnswerTests,
+  verifySignature,
+} from './known-answer-tests.ts';
 import { type ModuleRole, type ModuleState, type ModuleStatus, ThroughputMeter } from './module-status.ts';
 import { type PsdOperation, amountOf, applyOperation } from './psd-operations.ts';
 import {
@@ -16,7 +27,11 @@ import { VaultError } from './vault-error.ts';
 
 /** A PSD as callers may see it: registers and public facts, no key material, no client secrets. */
 export type PsdView = Omit<PsdState, 'signingKey' | 'hmk' | 'passphraseHistory'> & {
-  readonly signingKey: { readonly algorithm: SigningAlgorithm; readonly publicKey: string; readonly expiresAt: string };
+  readonly signingKey: {
+    readonly algorithm: SigningAlgorithm;
+    readonly publicKey: string;
+    readonly expiresAt: string;
+  };
   readonly hasHmk: boolean;
 };
 
@@ -42,7 +57,11 @@ export interface CommandResult {
   readonly checkpoint: Buffer;
   readonly record: CheckpointRecord;
   /** One entry per step that asked for a signature, in order. */
-  readonly signatures: readonly { readonly step: number; readonly data: Buffer; readonly signature: Buffer }[];
+  readonly signatures: readonly {
+    readonly step: number;
+    readonly data: Buffer;
+    readonly signature: Buffer;
+  }[];
   /** Present when the module rolled back records the database never kept (seed 001 auto-recovery). */
   readonly recovered: { readonly discarded: readonly CheckpointRecord[] } | null;
 }
@@ -77,7 +96,11 @@ export function viewOf(state: PsdState): PsdView {
   const { signingKey, hmk, passphraseHistory: _history, ...rest } = state;
   return {
     ...rest,
-    signingKey: { algorithm: signingKey.algorithm, publicKey: signingKey.publicKey, expiresAt: signingKey.expiresAt },
+    signingKey: {
+      algorithm: signingKey.algorithm,
+      publicKey: signingKey.publicKey,
+      expiresAt: signingKey.expiresAt,
+    },
     hasHmk: hmk !== null,
   };
 }
@@ -108,7 +131,10 @@ export class CryptoModule {
   constructor(backend: CryptoBackend, options: CryptoModuleOptions = {}) {
     const ringSize = options.ringSize ?? DEFAULT_RING_SIZE;
     if (!Number.isInteger(ringSize) || ringSize < 3 || ringSize > 5) {
-      throw new VaultError('vault.wrong_state', `A checkpoint ring holds 3 to 5 records; ${ringSize} was asked for.`);
+      throw new VaultError(
+        'vault.wrong_state',
+        `A checkpoint ring holds 3 to 5 records; ${ringSize} was asked for.`,
+      );
     }
     this.#backend = backend;
     this.#ringSize = ringSize;
@@ -190,7 +216,10 @@ export class CryptoModule {
     this.#requireState(['idle', 'uninitialized'], 'take the crypto-officer role');
     if (this.#state === 'uninitialized') {
       if (credential.length < 8) {
-        throw new VaultError('vault.authentication_failed', 'A crypto-officer credential has at least 8 characters.');
+        throw new VaultError(
+          'vault.authentication_failed',
+          'A crypto-officer credential has at least 8 characters.',
+        );
       }
       if (this.#backend.kind === 'pkcs11' && !(await this.#backend.verifyOfficerCredential(credential))) {
         throw new VaultError('vault.authentication_failed', 'The crypto-officer credential is wrong.');
@@ -233,7 +262,11 @@ export class CryptoModule {
   async raiseMinimumKeyVersion(version: number): Promise<void> {
     this.#requireRole('crypto-officer');
     const current = this.#currentVersion();
-    if (!Number.isInteger(version) || version < this.#inventory.minimumMasterKeyVersion || version > current) {
+    if (
+      !Number.isInteger(version) ||
+      version < this.#inventory.minimumMasterKeyVersion ||
+      version > current
+    ) {
       throw new VaultError(
         'vault.wrong_state',
         `The minimum key version must be between ${this.#inventory.minimumMasterKeyVersion} and ${current}; got ${version}.`,
@@ -244,7 +277,10 @@ export class CryptoModule {
   }
 
   /** Re-seals a package (and re-wraps its signing key) under the current master key version. */
-  async resealPackage(sealed: Buffer, expected: PackageExpectation): Promise<{ sealedPackage: Buffer; keyVersion: number }> {
+  async resealPackage(
+    sealed: Buffer,
+    expected: PackageExpectation,
+  ): Promise<{ sealedPackage: Buffer; keyVersion: number }> {
     this.#requireRole('crypto-officer');
     return this.#busy(async () => {
       const { state } = await this.#unseal(sealed, expected);
@@ -264,7 +300,10 @@ export class CryptoModule {
                 )
               ).toString('base64'),
             };
-      return { sealedPackage: await sealPackage(this.#backend, { ...state, signingKey }, current), keyVersion: current };
+      return {
+        sealedPackage: await sealPackage(this.#backend, { ...state, signingKey }, current),
+        keyVersion: current,
+      };
     });
   }
 
@@ -304,7 +343,10 @@ export class CryptoModule {
       const probeSignature = await this.#backend.sign(algorithm, version, key.wrappedPrivateKey, probe);
       if (!verifySignature(algorithm, key.publicKey, probe, probeSignature)) {
         this.#enterError(`pairwise consistency check failed for a new ${algorithm} key`);
-        throw new VaultError('vault.error_state', `Module ${this.serial} failed a pairwise consistency check.`);
+        throw new VaultError(
+          'vault.error_state',
+          `Module ${this.serial} failed a pairwise consistency check.`,
+        );
       }
       const now = this.#now();
       const validityDays = request.keyValidityDays ?? DEFAULT_KEY_VALIDITY_DAYS;
@@ -338,7 +380,8 @@ export class CryptoModule {
   /** Runs a command's steps on a package: checkpoint check, unseal, register rules, signatures, seal. */
   async execute(request: CommandRequest): Promise<CommandResult> {
     this.#requireRole('crypto-user');
-    if (request.steps.length === 0) throw new VaultError('vault.wrong_state', 'A command needs at least one step.');
+    if (request.steps.length === 0)
+      throw new VaultError('vault.wrong_state', 'A command needs at least one step.');
     return this.#transaction(request.databaseCheckpoint, async () => {
       let { state } = await this.#unseal(request.sealedPackage, request.expected);
       const nowText = this.#now().toISOString();
@@ -349,7 +392,10 @@ export class CryptoModule {
         state = applyOperation(state, step.operation, nowText);
         if (step.sign !== undefined) {
           if (Date.parse(state.signingKey.expiresAt) <= this.#now().getTime()) {
-            throw new VaultError('psd.not_active', `The signing key of meter ${state.meterId} has expired; replace it first.`);
+            throw new VaultError(
+              'psd.not_active',
+              `The signing key of meter ${state.meterId} has expired; replace it first.`,
+            );
           }
           const data = step.sign(viewOf(state));
           const signature = await this.#backend.sign(
@@ -372,21 +418,39 @@ export class CryptoModule {
     return viewOf((await this.#unseal(sealed, expected)).state);
   }
 
+  /** Checks a sealed checkpoint record (say, a module-table row) and returns what it says. */
+  async verifyCheckpoint(sealed: Buffer): Promise<CheckpointRecord> {
+    this.#requireRole('crypto-user');
+    return openCheckpoint(this.#backend, sealed);
+  }
+
   /** MPSD control code: HMAC-SHA-256 over (id, AR, DR) under the module control key. */
   async controlCode(id: string, ascendingRegister: Mills, descendingRegister: Mills): Promise<Buffer> {
     this.#requireRole('crypto-user');
     return this.#backend.mac('control', controlCodeInput(id, ascendingRegister, descendingRegister));
   }
 
-  async verifyControlCode(id: string, ascendingRegister: Mills, descendingRegister: Mills, code: Buffer): Promise<boolean> {
+  async verifyControlCode(
+    id: string,
+    ascendingRegister: Mills,
+    descendingRegister: Mills,
+    code: Buffer,
+  ): Promise<boolean> {
     this.#requireRole('crypto-user');
-    return this.#backend.verifyMac('control', controlCodeInput(id, ascendingRegister, descendingRegister), code);
+    return this.#backend.verifyMac(
+      'control',
+      controlCodeInput(id, ascendingRegister, descendingRegister),
+      code,
+    );
   }
 
   async randomBytes(length: number): Promise<Buffer> {
     this.#requireRole('crypto-user');
     if (!Number.isInteger(length) || length < 1 || length > 1024) {
-      throw new VaultError('vault.wrong_state', `Random bytes come 1 to 1024 at a time; ${length} were asked for.`);
+      throw new VaultError(
+        'vault.wrong_state',
+        `Random bytes come 1 to 1024 at a time; ${length} were asked for.`,
+      );
     }
     return this.#backend.randomBytes(length);
   }
@@ -407,7 +471,10 @@ export class CryptoModule {
   ): Promise<CommandResult> {
     return this.#busy(async () => {
       if (this.#inhibited !== null) {
-        throw new VaultError('vault.module_inhibited', `Module ${this.serial} is inhibited: ${this.#inhibited.reason}.`);
+        throw new VaultError(
+          'vault.module_inhibited',
+          `Module ${this.serial} is inhibited: ${this.#inhibited.reason}.`,
+        );
       }
       await this.#reconcile(databaseCheckpoint);
       const outcome = await act();
@@ -472,11 +539,17 @@ export class CryptoModule {
       }
       case 'inhibit':
         this.#inhibited = { reason: decision.reason, since: this.#now().toISOString() };
-        throw new VaultError('vault.module_inhibited', `Module ${this.serial} inhibited itself: ${decision.reason}.`);
+        throw new VaultError(
+          'vault.module_inhibited',
+          `Module ${this.serial} inhibited itself: ${decision.reason}.`,
+        );
     }
   }
 
-  async #unseal(sealed: Buffer, expected: PackageExpectation): Promise<{ state: PsdState; keyVersion: number }> {
+  async #unseal(
+    sealed: Buffer,
+    expected: PackageExpectation,
+  ): Promise<{ state: PsdState; keyVersion: number }> {
     const header = readPackageHeader(sealed);
     if (!this.#inventory.masterKeyVersions.includes(header.keyVersion)) await this.#refreshInventory();
     return unsealPackage(this.#backend, sealed, expected, this.#inventory.minimumMasterKeyVersion);
@@ -491,7 +564,10 @@ export class CryptoModule {
       try {
         const sealedEntries = await decodeRing(this.#backend, stored);
         this.#ring = await Promise.all(
-          sealedEntries.map(async (sealed) => ({ sealed, record: await openCheckpoint(this.#backend, sealed) })),
+          sealedEntries.map(async (sealed) => ({
+            sealed,
+            record: await openCheckpoint(this.#backend, sealed),
+          })),
         );
       } catch (error) {
         this.#ring = [];
@@ -505,7 +581,12 @@ export class CryptoModule {
   }
 
   async #saveRing(entries: RingEntry[]): Promise<void> {
-    await this.#backend.writeRing(await encodeRing(this.#backend, entries.map((entry) => entry.sealed)));
+    await this.#backend.writeRing(
+      await encodeRing(
+        this.#backend,
+        entries.map((entry) => entry.sealed),
+      ),
+    );
     this.#ring = entries;
     this.#isRingLoaded = true;
   }
@@ -515,7 +596,9 @@ export class CryptoModule {
     this.#lastSelfTest = { at: this.#now().toISOString(), results };
     const failed = results.filter((result) => !result.passed);
     if (failed.length > 0) {
-      this.#enterError(`self-test failed: ${failed.map((result) => `${result.test} (${result.detail ?? 'failed'})`).join(', ')}`);
+      this.#enterError(
+        `self-test failed: ${failed.map((result) => `${result.test} (${result.detail ?? 'failed'})`).join(', ')}`,
+      );
       return false;
     }
     return true;
@@ -531,7 +614,8 @@ export class CryptoModule {
 
   #currentVersion(): number {
     const versions = this.#inventory.masterKeyVersions;
-    if (versions.length === 0) throw new VaultError('vault.wrong_state', `Module ${this.serial} has no keys yet.`);
+    if (versions.length === 0)
+      throw new VaultError('vault.wrong_state', `Module ${this.serial} has no keys yet.`);
     return Math.max(...versions);
   }
 
@@ -542,13 +626,19 @@ export class CryptoModule {
 
   #refuseInError(): void {
     if (this.#state === 'error') {
-      throw new VaultError('vault.error_state', `Module ${this.serial} is in the error state (${this.#errorReason ?? 'unknown'}); it refuses every command.`);
+      throw new VaultError(
+        'vault.error_state',
+        `Module ${this.serial} is in the error state (${this.#errorReason ?? 'unknown'}); it refuses every command.`,
+      );
     }
   }
 
   #requireState(allowed: readonly ModuleState[], action: string): void {
     if (!allowed.includes(this.#state)) {
-      throw new VaultError('vault.wrong_state', `Module ${this.serial} cannot ${action} in state ${this.#state}.`);
+      throw new VaultError(
+        'vault.wrong_state',
+        `Module ${this.serial} cannot ${action} in state ${this.#state}.`,
+      );
     }
   }
 
@@ -556,12 +646,16 @@ export class CryptoModule {
     this.#refuseInError();
     const needed = role === 'crypto-user' ? 'user' : 'crypto-officer';
     if (this.#state !== needed) {
-      throw new VaultError('vault.role_required', `This command needs the ${role} role; module ${this.serial} is ${this.#state}.`);
+      throw new VaultError(
+        'vault.role_required',
+        `This command needs the ${role} role; module ${this.serial} is ${this.#state}.`,
+      );
     }
   }
 
   async #busy<T>(work: () => Promise<T>): Promise<T> {
-    if (this.#isBusy) throw new VaultError('vault.wrong_state', `Module ${this.serial} is already processing a command.`);
+    if (this.#isBusy)
+      throw new VaultError('vault.wrong_state', `Module ${this.serial} is already processing a command.`);
     this.#isBusy = true;
     try {
       return await work();
@@ -582,13 +676,18 @@ function nextRecord(
   previous: CheckpointRecord | undefined,
   fields: Omit<CheckpointRecord, 'counter' | 'totals'>,
 ): CheckpointRecord {
-  const totals = previous?.totals ?? { fundedMills: 0 as Mills, printedMills: 0 as Mills, refundedMills: 0 as Mills };
+  const totals = previous?.totals ?? {
+    fundedMills: 0 as Mills,
+    printedMills: 0 as Mills,
+    refundedMills: 0 as Mills,
+  };
   return {
     ...fields,
     counter: (previous?.counter ?? 0) + 1,
     totals: {
       fundedMills: fields.type === 'fund' ? add(totals.fundedMills, fields.amountMills) : totals.fundedMills,
-      printedMills: fields.type === 'debit' ? add(totals.printedMills, fields.amountMills) : totals.printedMills,
+      printedMills:
+        fields.type === 'debit' ? add(totals.printedMills, fields.amountMills) : totals.printedMills,
       refundedMills:
         fields.type === 'refund' || fields.type === 'withdraw'
           ? add(totals.refundedMills, fields.amountMills)

@@ -20,7 +20,11 @@ export {
   type NewPackageRequest,
   type PsdView,
 } from './crypto-module.ts';
-export { KEY_ENCRYPTION_KEY_BYTES, ensureKeyEncryptionKey, type KeyEncryptionKeyFile } from './key-encryption-key.ts';
+export {
+  KEY_ENCRYPTION_KEY_BYTES,
+  ensureKeyEncryptionKey,
+  type KeyEncryptionKeyFile,
+} from './key-encryption-key.ts';
 export {
   STANDARD_VECTORS,
   runKnownAnswerTests,
@@ -30,6 +34,11 @@ export {
 } from './known-answer-tests.ts';
 export type { ModuleRole, ModuleState, ModuleStatus } from './module-status.ts';
 export { applyOperation, type PsdOperation } from './psd-operations.ts';
-export { readPackageHeader, type PackageExpectation, type PsdOperationalState, type PsdState } from './psd-package.ts';
+export {
+  readPackageHeader,
+  type PackageExpectation,
+  type PsdOperationalState,
+  type PsdState,
+} from './psd-package.ts';
 export { VaultError, type VaultErrorCode } from './vault-error.ts';
 export { ModulePool, type ModulePoolOptions, type PoolStatus } from './module-pool.ts';

@@ -54,7 +54,12 @@ export async function pairwiseConsistent(
 }
 
 /** Verifies a module signature with node:crypto: ECDSA P-256 raw r‖s over SHA-256, or Ed25519. */
-export function verifySignature(algorithm: SigningAlgorithm, spki: Buffer, data: Buffer, signature: Buffer): boolean {
+export function verifySignature(
+  algorithm: SigningAlgorithm,
+  spki: Buffer,
+  data: Buffer,
+  signature: Buffer,
+): boolean {
   const key = createPublicKey({ key: spki, format: 'der', type: 'spki' });
   return algorithm === 'ecdsa-p256'
     ? verify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, signature)
@@ -66,7 +71,10 @@ export async function runKnownAnswerTests(
   backend: CryptoBackend,
   vectors: KnownAnswerVectors = STANDARD_VECTORS,
 ): Promise<SelfTestResult[]> {
-  const attempt = async (test: SelfTestResult['test'], check: () => Promise<boolean>): Promise<SelfTestResult> => {
+  const attempt = async (
+    test: SelfTestResult['test'],
+    check: () => Promise<boolean>,
+  ): Promise<SelfTestResult> => {
     try {
       return (await check()) ? { test, passed: true } : { test, passed: false, detail: 'wrong result' };
     } catch (error) {
@@ -75,9 +83,13 @@ export async function runKnownAnswerTests(
   };
   const { sha256, hmacSha256, aes256Gcm } = vectors;
   return [
-    await attempt('sha256', async () => (await backend.digestSha256(hex(sha256.message))).equals(hex(sha256.digest))),
+    await attempt('sha256', async () =>
+      (await backend.digestSha256(hex(sha256.message))).equals(hex(sha256.digest)),
+    ),
     await attempt('hmac-sha256', async () =>
-      (await backend.hmacSha256WithTestKey(hex(hmacSha256.key), hex(hmacSha256.message))).equals(hex(hmacSha256.mac)),
+      (await backend.hmacSha256WithTestKey(hex(hmacSha256.key), hex(hmacSha256.message))).equals(
+        hex(hmacSha256.mac),
+      ),
     ),
     await attempt('aes-256-gcm', async () =>
       (

@@ -31,9 +31,13 @@ export class ModulePool {
   #stopped: { reason: string; since: string } | null = null;
 
   constructor(modules: readonly CryptoModule[], options: ModulePoolOptions) {
-    if (modules.length === 0) throw new VaultError('vault.backend_unavailable', 'A module pool needs at least one module.');
+    if (modules.length === 0)
+      throw new VaultError('vault.backend_unavailable', 'A module pool needs at least one module.');
     if (!Number.isInteger(options.inhibitThreshold) || options.inhibitThreshold < 1) {
-      throw new VaultError('vault.wrong_state', 'The inhibit threshold must be a whole number of at least 1.');
+      throw new VaultError(
+        'vault.wrong_state',
+        'The inhibit threshold must be a whole number of at least 1.',
+      );
     }
     this.#modules = modules;
     this.#threshold = options.inhibitThreshold;
@@ -103,7 +107,10 @@ export class ModulePool {
       this.#refuseWhenStopped();
       const usable = this.#modules.filter((module) => module.state === 'user' && !module.isInhibited);
       if (usable.length === 0) {
-        throw new VaultError('vault.service_stopped', 'No crypto module can serve: every module is inhibited or in error.');
+        throw new VaultError(
+          'vault.service_stopped',
+          'No crypto module can serve: every module is inhibited or in error.',
+        );
       }
       for (let offset = 0; offset < this.#modules.length; offset += 1) {
         const candidate = this.#modules[(this.#next + offset) % this.#modules.length];

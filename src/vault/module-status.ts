@@ -2,7 +2,8 @@ import type { BackendKind } from './backend/crypto-backend.ts';
 import type { SelfTestResult } from './known-answer-tests.ts';
 
 /** Seed 004's module states. */
-export type ModuleState = 'self-test' | 'uninitialized' | 'key-entry' | 'idle' | 'user' | 'crypto-officer' | 'error';
+export type ModuleState =
+  'self-test' | 'uninitialized' | 'key-entry' | 'idle' | 'user' | 'crypto-officer' | 'error';
 export type ModuleRole = 'crypto-user' | 'crypto-officer';
 
 /** What `GetStatus` reports for one module (seed 003). */

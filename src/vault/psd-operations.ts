@@ -21,7 +21,10 @@ export type PsdOperation =
 
 function positive(amount: Mills, what: string): void {
   if (!Number.isSafeInteger(amount) || amount <= 0) {
-    throw new VaultError('psd.invalid_amount', `A ${what} must be a positive whole number of mills; got ${amount}.`);
+    throw new VaultError(
+      'psd.invalid_amount',
+      `A ${what} must be a positive whole number of mills; got ${amount}.`,
+    );
   }
 }
 
@@ -47,7 +50,12 @@ export function applyOperation(state: PsdState, operation: PsdOperation, now: st
         throw new VaultError(
           'psd.max_dr_exceeded',
           `Funding ${operation.amount} mills would put meter ${state.meterId} above its maximum of ${state.maxDescendingRegister} mills.`,
-          { details: { maxDescendingRegisterMills: state.maxDescendingRegister, descendingRegisterMills: state.descendingRegister } },
+          {
+            details: {
+              maxDescendingRegisterMills: state.maxDescendingRegister,
+              descendingRegisterMills: state.descendingRegister,
+            },
+          },
         );
       }
       return { ...state, descendingRegister, updatedAt: now };

@@ -62,7 +62,10 @@ function encodeHeader(header: SealedPackageHeader): Buffer {
 }
 
 function invalid(reason: string): VaultError {
-  return new VaultError('vault.package_invalid', `The PSD package is not authentic or is damaged (${reason}).`);
+  return new VaultError(
+    'vault.package_invalid',
+    `The PSD package is not authentic or is damaged (${reason}).`,
+  );
 }
 
 /** Reads the clear header of a sealed package (not yet authenticated: unseal does that). */
@@ -87,10 +90,19 @@ export function readPackageHeader(sealed: Buffer): SealedPackageHeader & { heade
  * header (meter id, sequence, key version) as additional data, so a package cannot be moved to
  * another meter or passed off as another sequence number.
  */
-export async function sealPackage(backend: CryptoBackend, state: PsdState, keyVersion: number): Promise<Buffer> {
+export async function sealPackage(
+  backend: CryptoBackend,
+  state: PsdState,
+  keyVersion: number,
+): Promise<Buffer> {
   const header = encodeHeader({ keyVersion, sequence: state.sequence, meterId: state.meterId });
   const iv = await backend.randomBytes(IV_LENGTH);
-  const ciphertext = await backend.encrypt(keyVersion, iv, Buffer.from(JSON.stringify(state), 'utf8'), header);
+  const ciphertext = await backend.encrypt(
+    keyVersion,
+    iv,
+    Buffer.from(JSON.stringify(state), 'utf8'),
+    header,
+  );
   return Buffer.concat([header, iv, ciphertext]);
 }
 
@@ -139,6 +151,7 @@ export async function unsealPackage(
     throw invalid('authentication failed');
   }
   const state = JSON.parse(plaintext.toString('utf8')) as PsdState;
-  if (state.meterId !== header.meterId || state.sequence !== header.sequence) throw invalid('header and contents disagree');
+  if (state.meterId !== header.meterId || state.sequence !== header.sequence)
+    throw invalid('header and contents disagree');
   return { state, keyVersion: header.keyVersion };
 }

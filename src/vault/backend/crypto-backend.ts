@@ -54,10 +54,23 @@ export interface CryptoBackend {
 
   generateSigningKey(algorithm: SigningAlgorithm, version: number): Promise<GeneratedSigningKey>;
   /** Power-up pairwise test: a throw-away key pair signs the data; the caller verifies outside. */
-  signWithEphemeralKey(algorithm: SigningAlgorithm, data: Buffer): Promise<{ publicKey: Buffer; signature: Buffer }>;
+  signWithEphemeralKey(
+    algorithm: SigningAlgorithm,
+    data: Buffer,
+  ): Promise<{ publicKey: Buffer; signature: Buffer }>;
   /** Signs with a wrapped key: ECDSA as raw r‖s (IEEE P1363) over SHA-256, Ed25519 as pure EdDSA. */
-  sign(algorithm: SigningAlgorithm, version: number, wrappedPrivateKey: Buffer, data: Buffer): Promise<Buffer>;
-  rewrapSigningKey(algorithm: SigningAlgorithm, fromVersion: number, toVersion: number, wrapped: Buffer): Promise<Buffer>;
+  sign(
+    algorithm: SigningAlgorithm,
+    version: number,
+    wrappedPrivateKey: Buffer,
+    data: Buffer,
+  ): Promise<Buffer>;
+  rewrapSigningKey(
+    algorithm: SigningAlgorithm,
+    fromVersion: number,
+    toVersion: number,
+    wrapped: Buffer,
+  ): Promise<Buffer>;
   randomBytes(length: number): Promise<Buffer>;
 
   /** The module's own non-volatile store for its checkpoint ring. */

@@ -12,9 +12,15 @@ import {
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { VaultError } from '../../vault-error.ts';
-import type { CryptoBackend, GeneratedSigningKey, KeyInventory, MacKeyName, SigningAlgorithm } from '../crypto-backend.ts';
+import type {
+  CryptoBackend,
+  GeneratedSigningKey,
+  KeyInventory,
+  MacKeyName,
+  SigningAlgorithm,
+} from '../crypto-backend.ts';
 import { writeFileDurably } from './durable-file.ts';
-import { SoftwareKeystore } from './software-keystore.ts';
+import type { SoftwareKeystore } from './software-keystore.ts';
 
 export { SoftwareKeystore } from './software-keystore.ts';
 
@@ -107,7 +113,11 @@ export class SoftwareBackend implements CryptoBackend {
   }
 
   mac(key: MacKeyName, data: Buffer): Promise<Buffer> {
-    return Promise.resolve(createHmac('sha256', this.#keystore.key(`mac-${key}`, 1)).update(data).digest());
+    return Promise.resolve(
+      createHmac('sha256', this.#keystore.key(`mac-${key}`, 1))
+        .update(data)
+        .digest(),
+    );
   }
 
   async verifyMac(key: MacKeyName, data: Buffer, mac: Buffer): Promise<boolean> {
@@ -117,17 +127,30 @@ export class SoftwareBackend implements CryptoBackend {
 
   generateSigningKey(algorithm: SigningAlgorithm, version: number): Promise<GeneratedSigningKey> {
     const pair =
-      algorithm === 'ecdsa-p256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
+      algorithm === 'ecdsa-p256'
+        ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+        : generateKeyPairSync('ed25519');
     const pkcs8 = pair.privateKey.export({ format: 'der', type: 'pkcs8' });
     const iv = randomBytes(12);
-    const wrapped = Buffer.concat([iv, gcmEncrypt(this.#keystore.key('master', version), iv, pkcs8, wrapAad(algorithm, version))]);
+    const wrapped = Buffer.concat([
+      iv,
+      gcmEncrypt(this.#keystore.key('master', version), iv, pkcs8, wrapAad(algorithm, version)),
+    ]);
     pkcs8.fill(0);
-    return Promise.resolve({ publicKey: pair.publicKey.export({ format: 'der', type: 'spki' }), wrappedPrivateKey: wrapped });
+    return Promise.resolve({
+      publicKey: pair.publicKey.export({ format: 'der', type: 'spki' }),
+      wrappedPrivateKey: wrapped,
+    });
   }
 
-  signWithEphemeralKey(algorithm: SigningAlgorithm, data: Buffer): Promise<{ publicKey: Buffer; signature: Buffer }> {
+  signWithEphemeralKey(
+    algorithm: SigningAlgorithm,
+    data: Buffer,
+  ): Promise<{ publicKey: Buffer; signature: Buffer }> {
     const pair =
-      algorithm === 'ecdsa-p256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
+      algorithm === 'ecdsa-p256'
+        ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+        : generateKeyPairSync('ed25519');
     const signature =
       algorithm === 'ecdsa-p256'
         ? sign('sha256', data, { key: pair.privateKey, dsaEncoding: 'ieee-p1363' })
@@ -135,24 +158,39 @@ export class SoftwareBackend implements CryptoBackend {
     return Promise.resolve({ publicKey: pair.publicKey.export({ format: 'der', type: 'spki' }), signature });
   }
 
-  sign(algorithm: SigningAlgorithm, version: number, wrappedPrivateKey: Buffer, data: Buffer): Promise<Buffer> {
+  sign(
+    algorithm: SigningAlgorithm,
+    version: number,
+    wrappedPrivateKey: Buffer,
+    data: Buffer,
+  ): Promise<Buffer> {
     const pkcs8 = this.#unwrap(algorithm, version, wrappedPrivateKey);
     try {
       const key = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
       return Promise.resolve(
-        algorithm === 'ecdsa-p256' ? sign('sha256', data, { key, dsaEncoding: 'ieee-p1363' }) : sign(null, data, key),
+        algorithm === 'ecdsa-p256'
+          ? sign('sha256', data, { key, dsaEncoding: 'ieee-p1363' })
+          : sign(null, data, key),
       );
     } finally {
       pkcs8.fill(0);
     }
   }
 
-  rewrapSigningKey(algorithm: SigningAlgorithm, fromVersion: number, toVersion: number, wrapped: Buffer): Promise<Buffer> {
+  rewrapSigningKey(
+    algorithm: SigningAlgorithm,
+    fromVersion: number,
+    toVersion: number,
+    wrapped: Buffer,
+  ): Promise<Buffer> {
     const pkcs8 = this.#unwrap(algorithm, fromVersion, wrapped);
     try {
       const iv = randomBytes(12);
       return Promise.resolve(
-        Buffer.concat([iv, gcmEncrypt(this.#keystore.key('master', toVersion), iv, pkcs8, wrapAad(algorithm, toVersion))]),
+        Buffer.concat([
+          iv,
+          gcmEncrypt(this.#keystore.key('master', toVersion), iv, pkcs8, wrapAad(algorithm, toVersion)),
+        ]),
       );
     } finally {
       pkcs8.fill(0);
@@ -178,10 +216,18 @@ export class SoftwareBackend implements CryptoBackend {
 
   #unwrap(algorithm: SigningAlgorithm, version: number, wrapped: Buffer): Buffer {
     try {
-      return gcmDecrypt(this.#keystore.key('master', version), wrapped.subarray(0, 12), wrapped.subarray(12), wrapAad(algorithm, version));
+      return gcmDecrypt(
+        this.#keystore.key('master', version),
+        wrapped.subarray(0, 12),
+        wrapped.subarray(12),
+        wrapAad(algorithm, version),
+      );
     } catch (error) {
       if (error instanceof VaultError) throw error;
-      throw new VaultError('vault.package_invalid', 'The wrapped signing key is not authentic or is damaged.');
+      throw new VaultError(
+        'vault.package_invalid',
+        'The wrapped signing key is not authentic or is damaged.',
+      );
     }
   }
 }

@@ -35,7 +35,8 @@ export class SoftwareKeystore {
   readonly #unwrapped = new Map<string, Buffer>();
 
   constructor(vaultDir: string, kek: Buffer) {
-    if (kek.length !== 32) throw new VaultError('vault.kek_missing', 'The key-encryption key must be 32 bytes (AES-256).');
+    if (kek.length !== 32)
+      throw new VaultError('vault.kek_missing', 'The key-encryption key must be 32 bytes (AES-256).');
     this.vaultDir = vaultDir;
     this.#kek = Buffer.from(kek);
     this.reload();
@@ -52,14 +53,20 @@ export class SoftwareKeystore {
     const file = this.#file;
     if (file === undefined) return { masterKeyVersions: [], minimumMasterKeyVersion: 1, hasMacKeys: false };
     return {
-      masterKeyVersions: file.keys.filter((key) => key.name === 'master').map((key) => key.version).sort((a, b) => a - b),
+      masterKeyVersions: file.keys
+        .filter((key) => key.name === 'master')
+        .map((key) => key.version)
+        .sort((a, b) => a - b),
       minimumMasterKeyVersion: file.minimumMasterKeyVersion,
-      hasMacKeys: file.keys.some((key) => key.name === 'mac-checkpoint') && file.keys.some((key) => key.name === 'mac-control'),
+      hasMacKeys:
+        file.keys.some((key) => key.name === 'mac-checkpoint') &&
+        file.keys.some((key) => key.name === 'mac-control'),
     };
   }
 
   async initialize(officerCredential: string): Promise<void> {
-    if (this.#file !== undefined) throw new VaultError('vault.wrong_state', 'The software keystore is already initialized.');
+    if (this.#file !== undefined)
+      throw new VaultError('vault.wrong_state', 'The software keystore is already initialized.');
     const now = new Date().toISOString();
     this.#file = {
       format: 1,
@@ -137,7 +144,8 @@ export class SoftwareKeystore {
   }
 
   #requireFile(): KeysetFile {
-    if (this.#file === undefined) throw new VaultError('vault.wrong_state', 'The software keystore has no keys yet.');
+    if (this.#file === undefined)
+      throw new VaultError('vault.wrong_state', 'The software keystore has no keys yet.');
     return this.#file;
   }
 

@@ -1,0 +1,287 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { Mills } from '../../src/money/index.ts';
+import {
+  CryptoModule,
+  STANDARD_VECTORS,
+  VaultError,
+  readPackageHeader,
+  verifySignature,
+} from '../../src/vault/index.ts';
+import type { BackendInstallation } from '../support/crypto-backends.ts';
+import { backendFixtures } from '../support/crypto-fixtures.ts';
+import { SimulatedDatabase, createMeter, readyModule } from '../support/crypto-modules.ts';
+
+function refused(code: string) {
+  return (error: unknown): boolean => {
+    assert.ok(error instanceof VaultError, `expected a VaultError, got ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    return true;
+  };
+}
+
+const mills = (value: number): Mills => value as Mills;
+
+for (const fixture of backendFixtures) {
+  describe(`crypto module contract on ${fixture.kind}`, () => {
+    let installation: BackendInstallation;
+    before(async () => {
+      installation = await fixture.install();
+    });
+    after(() => installation.dispose());
+
+    it('passes its power-up tests and walks the state machine: uninitialized → key entry → idle ⇄ roles', async () => {
+      const module = new CryptoModule(await installation.newBackend(9));
+      const status = await module.start();
+      assert.ok(status.lastSelfTest?.results.every((result) => result.passed));
+      assert.deepEqual(
+        status.lastSelfTest?.results.map((result) => result.test),
+        ['sha256', 'hmac-sha256', 'aes-256-gcm', 'pairwise-ecdsa-p256'],
+      );
+      assert.equal(status.backend, fixture.kind);
+      if (status.state === 'uninitialized') {
+        await assert.rejects(module.login('crypto-user'), refused('vault.wrong_state'));
+        await module.login('crypto-officer', installation.officerCredential);
+        assert.equal(module.state, 'key-entry');
+        await module.initializeKeys();
+        assert.equal(module.state, 'crypto-officer');
+        module.logout();
+      }
+      assert.equal(module.state, 'idle');
+      assert.equal(module.status().keys.currentMasterKeyVersion, 1);
+      await assert.rejects(
+        module.login('crypto-officer', 'wrong-credential'),
+        refused('vault.authentication_failed'),
+      );
+      assert.equal(module.state, 'idle');
+      await module.login('crypto-user');
+      assert.equal(module.state, 'user');
+      module.logout();
+      assert.equal(module.state, 'idle');
+      await module.close();
+    });
+
+    it('enforces roles: transactions need crypto-user, key management needs crypto-officer', async () => {
+      const module = await readyModule(installation);
+      await assert.rejects(module.rotateMasterKey(), refused('vault.role_required'));
+      await assert.rejects(module.zeroize(), refused('vault.role_required'));
+      module.logout();
+      await assert.rejects(module.randomBytes(16), refused('vault.role_required'));
+      await module.login('crypto-officer', installation.officerCredential);
+      await assert.rejects(
+        module.createPackage({
+          databaseCheckpoint: null,
+          meterId: 'x',
+          maxDescendingRegister: mills(1),
+          licensingZip: null,
+        }),
+        refused('vault.role_required'),
+      );
+      module.logout();
+      await module.close();
+    });
+
+    it('creates a meter package whose signatures verify with node:crypto (ECDSA P-256 and Ed25519)', async () => {
+      for (const algorithm of ['ecdsa-p256', 'ed25519'] as const) {
+        const module = await readyModule(installation, algorithm === 'ecdsa-p256' ? 2 : 3);
+        const database = new SimulatedDatabase();
+        const created = await createMeter(
+          module,
+          database,
+          `0${algorithm === 'ecdsa-p256' ? 4 : 5}2N5000000${fixture.kind.length}`,
+          mills(500_000),
+          algorithm,
+        );
+        assert.equal(created.view.signingKey.algorithm, algorithm);
+        assert.equal(created.view.sequence, 0);
+        await module
+          .execute({
+            databaseCheckpoint: database.moduleCheckpoint,
+            sealedPackage: database.sealedPackage,
+            expected: { meterId: created.view.meterId, sequence: database.sequence },
+            steps: [{ operation: { type: 'fund', amount: mills(100_000) } }],
+          })
+          .then((result) => database.commit(result));
+        const printed = await module.execute({
+          databaseCheckpoint: database.moduleCheckpoint,
+          sealedPackage: database.sealedPackage,
+          expected: { meterId: created.view.meterId, sequence: database.sequence },
+          steps: [
+            {
+              operation: { type: 'debit', amount: mills(730) },
+              sign: (after) =>
+                Buffer.from(
+                  `indicium|${after.meterId}|${after.ascendingRegister}|${after.descendingRegister}`,
+                ),
+            },
+          ],
+        });
+        database.commit(printed);
+        assert.equal(printed.view.ascendingRegister, 730);
+        assert.equal(printed.view.descendingRegister, 99_270);
+        const [signed] = printed.signatures;
+        assert.ok(signed);
+        assert.equal(signed.data.toString(), `indicium|${created.view.meterId}|730|99270`);
+        const publicKey = Buffer.from(created.view.signingKey.publicKey, 'base64');
+        assert.equal(verifySignature(algorithm, publicKey, signed.data, signed.signature), true);
+        if (algorithm === 'ecdsa-p256') assert.equal(signed.signature.length, 64);
+        assert.equal(
+          verifySignature(algorithm, publicKey, Buffer.from('something else'), signed.signature),
+          false,
+        );
+        await module.close();
+      }
+    });
+
+    it('keeps register rules inside the module: max DR, insufficient funds, withdrawn meters', async () => {
+      const module = await readyModule(installation, 4);
+      const database = new SimulatedDatabase();
+      const { view } = await createMeter(module, database, '042N50000100', mills(10_000));
+      const run = (operation: Parameters<CryptoModule['execute']>[0]['steps'][number]['operation']) =>
+        module.execute({
+          databaseCheckpoint: database.moduleCheckpoint,
+          sealedPackage: database.sealedPackage,
+          expected: { meterId: view.meterId, sequence: database.sequence },
+          steps: [{ operation }],
+        });
+      await assert.rejects(run({ type: 'fund', amount: mills(10_001) }), refused('psd.max_dr_exceeded'));
+      database.commit(await run({ type: 'fund', amount: mills(10_000) }));
+      await assert.rejects(run({ type: 'debit', amount: mills(10_001) }), refused('psd.insufficient_funds'));
+      await assert.rejects(run({ type: 'debit', amount: mills(0) }), refused('psd.invalid_amount'));
+      await assert.rejects(run({ type: 'fund', amount: mills(-5) }), refused('psd.invalid_amount'));
+      database.commit(await run({ type: 'debit', amount: mills(2_500) }));
+      database.commit(await run({ type: 'refund', amount: mills(500) }));
+      const withdrawn = await run({ type: 'withdraw' });
+      database.commit(withdrawn);
+      assert.deepEqual(
+        [
+          withdrawn.view.state,
+          withdrawn.view.ascendingRegister,
+          withdrawn.view.descendingRegister,
+          withdrawn.view.refundRegister,
+        ],
+        ['withdrawn', 2_500, 0, 7_500],
+      );
+      assert.equal(withdrawn.record.totals.fundedMills, 10_000);
+      assert.equal(withdrawn.record.totals.printedMills, 2_500);
+      assert.equal(withdrawn.record.totals.refundedMills, 7_500);
+      await assert.rejects(run({ type: 'debit', amount: mills(1) }), refused('psd.not_active'));
+      await assert.rejects(run({ type: 'fund', amount: mills(1) }), refused('psd.not_active'));
+      await module.close();
+    });
+
+    it('computes and checks control codes over (id, AR, DR)', async () => {
+      const module = await readyModule(installation, 5);
+      const code = await module.controlCode('MPSD-0001', mills(1_000), mills(999_000));
+      assert.equal(code.length, 32);
+      assert.equal(await module.verifyControlCode('MPSD-0001', mills(1_000), mills(999_000), code), true);
+      assert.equal(await module.verifyControlCode('MPSD-0001', mills(1_001), mills(999_000), code), false);
+      assert.equal(await module.verifyControlCode('MPSD-0002', mills(1_000), mills(999_000), code), false);
+      assert.equal((await module.randomBytes(32)).length, 32);
+      assert.notDeepEqual(await module.randomBytes(32), await module.randomBytes(32));
+      await module.close();
+    });
+
+    it('rotates the master key: new packages use it, old ones stay readable until the minimum is raised', async () => {
+      const module = await readyModule(installation, 6);
+      const database = new SimulatedDatabase();
+      const { view } = await createMeter(module, database, '042N50000200');
+      const oldPackage = database.sealedPackage;
+      const versionBefore = readPackageHeader(oldPackage).keyVersion;
+      module.logout();
+      await module.login('crypto-officer', installation.officerCredential);
+      const newVersion = await module.rotateMasterKey();
+      assert.equal(newVersion, versionBefore + 1);
+      const resealed = await module.resealPackage(oldPackage, { meterId: view.meterId, sequence: 0 });
+      assert.equal(resealed.keyVersion, newVersion);
+      assert.equal(readPackageHeader(resealed.sealedPackage).keyVersion, newVersion);
+      await module.raiseMinimumKeyVersion(newVersion);
+      module.logout();
+      await module.login('crypto-user');
+      await assert.rejects(
+        module.readPackage(oldPackage, { meterId: view.meterId, sequence: 0 }),
+        refused('vault.key_version_retired'),
+      );
+      const reopened = await module.readPackage(resealed.sealedPackage, {
+        meterId: view.meterId,
+        sequence: 0,
+      });
+      assert.equal(reopened.signingKey.publicKey, view.signingKey.publicKey);
+      // The re-wrapped signing key still signs for the same public key.
+      const funded = await module.execute({
+        databaseCheckpoint: database.moduleCheckpoint,
+        sealedPackage: resealed.sealedPackage,
+        expected: { meterId: view.meterId, sequence: 0 },
+        steps: [
+          { operation: { type: 'fund', amount: mills(1_000) } },
+          { operation: { type: 'debit', amount: mills(10) }, sign: () => Buffer.from('x') },
+        ],
+      });
+      const signature = funded.signatures[0];
+      assert.ok(signature);
+      assert.ok(
+        verifySignature(
+          'ecdsa-p256',
+          Buffer.from(view.signingKey.publicKey, 'base64'),
+          Buffer.from('x'),
+          signature.signature,
+        ),
+      );
+      await module.close();
+    });
+
+    it('enters the error state on a known-answer failure and produces nothing there', async () => {
+      const broken = {
+        ...STANDARD_VECTORS,
+        hmacSha256: { ...STANDARD_VECTORS.hmacSha256, mac: '00'.repeat(32) },
+      };
+      const module = new CryptoModule(await installation.newBackend(7), { vectors: broken });
+      const status = await module.start();
+      assert.equal(status.state, 'error');
+      assert.match(status.errorReason ?? '', /hmac-sha256/);
+      await assert.rejects(module.login('crypto-user'), refused('vault.error_state'));
+      await assert.rejects(
+        module.login('crypto-officer', installation.officerCredential),
+        refused('vault.error_state'),
+      );
+      await assert.rejects(module.randomBytes(8), refused('vault.error_state'));
+      await assert.rejects(
+        module.execute({
+          databaseCheckpoint: null,
+          sealedPackage: Buffer.alloc(64),
+          expected: { meterId: 'x', sequence: 0 },
+          steps: [{ operation: { type: 'suspend' } }],
+        }),
+        refused('vault.error_state'),
+      );
+      assert.equal(module.status().totalOperations, 0);
+      await module.close();
+    });
+
+    it('zeroizes: keys and ring are gone, the module is uninitialized again', async () => {
+      const zeroized = await fixture.install();
+      try {
+        const module = await readyModule(zeroized, 1);
+        const database = new SimulatedDatabase();
+        const { view } = await createMeter(module, database, '042N50000300');
+        module.logout();
+        await module.login('crypto-officer', zeroized.officerCredential);
+        await module.zeroize();
+        assert.equal(module.state, 'uninitialized');
+        const restarted = new CryptoModule(await zeroized.newBackend(1));
+        assert.equal((await restarted.start()).state, 'uninitialized');
+        await restarted.login('crypto-officer', zeroized.officerCredential);
+        await restarted.initializeKeys();
+        restarted.logout();
+        await restarted.login('crypto-user');
+        await assert.rejects(
+          restarted.readPackage(database.sealedPackage, { meterId: view.meterId, sequence: 0 }),
+          refused('vault.package_invalid'),
+        );
+        await restarted.close();
+      } finally {
+        await zeroized.dispose();
+      }
+    });
+  });
+}
