@@ -202,8 +202,9 @@ export class CryptoModule {
 
   /**
    * Assumes a role. crypto-user: the backend was opened with the user's credential (the KEK, or
-   * the token's user PIN). crypto-officer: the officer credential is checked by the backend; on an
-   * uninitialized module it leads to key entry, where it becomes the officer credential.
+   * the token's user PIN). crypto-officer: the backend checks the officer credential against the
+   * argon2id hash it keeps with the keys; on an uninitialized module the credential given leads to
+   * key entry and becomes the officer credential.
    */
   async login(role: ModuleRole, credential = ''): Promise<void> {
     this.#refuseInError();
@@ -220,9 +221,6 @@ export class CryptoModule {
           'vault.authentication_failed',
           'A crypto-officer credential has at least 8 characters.',
         );
-      }
-      if (this.#backend.kind === 'pkcs11' && !(await this.#backend.verifyOfficerCredential(credential))) {
-        throw new VaultError('vault.authentication_failed', 'The crypto-officer credential is wrong.');
       }
       this.#keyEntryCredential = credential;
       this.#state = 'key-entry';

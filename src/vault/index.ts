@@ -6,6 +6,7 @@ export type {
   MacKeyName,
   SigningAlgorithm,
 } from './backend/crypto-backend.ts';
+export { Pkcs11Backend, initializeToken, type Pkcs11Settings } from './backend/pkcs11/index.ts';
 export { SoftwareBackend, SoftwareKeystore } from './backend/software/index.ts';
 export { openCheckpoint, type CheckpointRecord, type TransactionType } from './checkpoint.ts';
 export { compareCheckpoints, type CheckpointDecision } from './checkpoint-comparison.ts';

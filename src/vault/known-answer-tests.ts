@@ -15,16 +15,17 @@ export interface KnownAnswerVectors {
   };
 }
 
-/** SHA-256("abc") (FIPS 180-2), HMAC-SHA-256 RFC 4231 case 2, AES-256-GCM test case 14 (McGrew & Viega). */
+/** SHA-256("abc") (FIPS 180-2), HMAC-SHA-256 RFC 4231 case 6, AES-256-GCM test case 14 (McGrew & Viega). */
 export const STANDARD_VECTORS: KnownAnswerVectors = {
   sha256: {
     message: Buffer.from('abc').toString('hex'),
     digest: 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
   },
+  // Case 6 (a 131-byte key), because tokens may refuse HMAC keys shorter than the digest.
   hmacSha256: {
-    key: Buffer.from('Jefe').toString('hex'),
-    message: Buffer.from('what do ya want for nothing?').toString('hex'),
-    mac: '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843',
+    key: 'aa'.repeat(131),
+    message: Buffer.from('Test Using Larger Than Block-Size Key - Hash Key First').toString('hex'),
+    mac: '60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54',
   },
   aes256Gcm: {
     key: '00'.repeat(32),

@@ -5,9 +5,12 @@ import { join } from 'node:path';
 import {
   type BackendKind,
   type CryptoBackend,
+  Pkcs11Backend,
   SoftwareBackend,
   SoftwareKeystore,
+  initializeToken,
 } from '../../src/vault/index.ts';
+import { prepareSoftHsm, randomPin } from './softhsm.ts';
 
 /** One installation's worth of a backend: modules created over it share its keys. */
 export interface BackendInstallation {
@@ -37,6 +40,30 @@ export const softwareFixture: BackendFixture = {
       dispose: () => {
         rmSync(vaultDir, { recursive: true, force: true });
         return Promise.resolve();
+      },
+    });
+  },
+};
+
+/** A fresh SoftHSM2 token per installation, in a token folder private to this test process. */
+export const pkcs11Fixture: BackendFixture = {
+  kind: 'pkcs11',
+  install() {
+    const library = prepareSoftHsm();
+    const tokenLabel = `indicia-${randomBytes(6).toString('hex')}`;
+    const userPin = randomPin();
+    initializeToken(library, tokenLabel, randomPin(), userPin);
+    const opened: CryptoBackend[] = [];
+    return Promise.resolve({
+      kind: 'pkcs11',
+      officerCredential: `officer-${randomBytes(8).toString('hex')}`,
+      newBackend: async (moduleNumber: number) => {
+        const backend = await Pkcs11Backend.open({ library, tokenLabel, userPin }, moduleNumber);
+        opened.push(backend);
+        return backend;
+      },
+      dispose: async () => {
+        for (const backend of opened) await backend.close();
       },
     });
   },

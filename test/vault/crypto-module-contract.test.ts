@@ -85,6 +85,23 @@ for (const fixture of backendFixtures) {
       for (const algorithm of ['ecdsa-p256', 'ed25519'] as const) {
         const module = await readyModule(installation, algorithm === 'ecdsa-p256' ? 2 : 3);
         const database = new SimulatedDatabase();
+        if (fixture.kind === 'pkcs11' && algorithm === 'ed25519') {
+          // SoftHSM2 2.6 cannot wrap Ed25519 private keys, so this backend refuses them plainly.
+          const before = module.status().totalOperations;
+          await assert.rejects(
+            module.createPackage({
+              databaseCheckpoint: null,
+              meterId: '052N50000009',
+              maxDescendingRegister: mills(1),
+              licensingZip: null,
+              algorithm,
+            }),
+            refused('vault.algorithm_unsupported'),
+          );
+          assert.equal(module.status().totalOperations, before);
+          await module.close();
+          continue;
+        }
         const created = await createMeter(
           module,
           database,

@@ -1,0 +1,575 @@
+import { createHash } from 'node:crypto';
+import pkcs11js from 'pkcs11js';
+import { hashPassword, verifyPassword } from '../../../passwords/index.ts';
+import { VaultError } from '../../vault-error.ts';
+import type {
+  CryptoBackend,
+  GeneratedSigningKey,
+  KeyInventory,
+  MacKeyName,
+  SigningAlgorithm,
+} from '../crypto-backend.ts';
+import {
+  type Handle,
+  type Pkcs11,
+  type Template,
+  acquireLibrary,
+  attributeBuffer,
+  findObjects,
+  findTokenSlot,
+  releaseLibrary,
+} from './pkcs11-library.ts';
+
+export { initializeToken } from './pkcs11-library.ts';
+
+export interface Pkcs11Settings {
+  /** Path of the PKCS#11 library, e.g. /usr/lib/softhsm/libsofthsm2.so */
+  readonly library: string;
+  readonly tokenLabel: string;
+  /** The token's user PIN: the crypto-user credential. */
+  readonly userPin: string;
+}
+
+// PKCS#11 3.0 values that pkcs11js does not name.
+const CKK_EC_EDWARDS = 0x40;
+const CKM_EC_EDWARDS_KEY_PAIR_GEN = 0x1055;
+const CKM_EDDSA = 0x1057;
+const P256_PARAMETERS = Buffer.from('06082a8648ce3d030107', 'hex');
+const ED25519_PARAMETERS = Buffer.from('06032b6570', 'hex');
+const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+const APPLICATION = 'indicia';
+const KEYSET_LABEL = 'indicia-keyset';
+const MASTER_LABEL = (version: number): string => `indicia-master-v${version}`;
+const MAC_LABEL = (name: MacKeyName): string => `indicia-mac-${name}`;
+
+interface KeysetMetadata {
+  minimumMasterKeyVersion: number;
+  officerCredentialHash: string;
+  /** Rewrites create a new object before destroying the old; after a crash the highest wins. */
+  generation?: number;
+}
+
+const {
+  CKA_APPLICATION,
+  CKA_CLASS,
+  CKA_DECRYPT,
+  CKA_EC_PARAMS,
+  CKA_EC_POINT,
+  CKA_ENCRYPT,
+  CKA_EXTRACTABLE,
+  CKA_KEY_TYPE,
+  CKA_LABEL,
+  CKA_PRIVATE,
+  CKA_SENSITIVE,
+  CKA_SIGN,
+  CKA_TOKEN,
+  CKA_UNWRAP,
+  CKA_VALUE,
+  CKA_VALUE_LEN,
+  CKA_VERIFY,
+  CKA_WRAP,
+} = pkcs11js;
+
+/**
+ * A crypto module on a PKCS#11 token (a real HSM; SoftHSM2 in tests). Master and MAC keys are
+ * token objects that never leave it; meter signing keys are wrapped by the token (AES key wrap
+ * with padding) and unwrapped into short-lived session objects to sign. The checkpoint ring is a
+ * token data object per module. Several modules may share one token, each with its own session.
+ */
+export class Pkcs11Backend implements CryptoBackend {
+  readonly kind = 'pkcs11' as const;
+  readonly serial: string;
+  readonly #settings: Pkcs11Settings;
+  readonly #pkcs11: Pkcs11;
+  readonly #session: Handle;
+  #isClosed = false;
+
+  private constructor(settings: Pkcs11Settings, pkcs11: Pkcs11, session: Handle, serial: string) {
+    this.#settings = settings;
+    this.#pkcs11 = pkcs11;
+    this.#session = session;
+    this.serial = serial;
+  }
+
+  /** Opens a session on the token and logs in with the user PIN (once per process and token). */
+  static open(settings: Pkcs11Settings, moduleNumber: number): Promise<Pkcs11Backend> {
+    const loaded = acquireLibrary(settings.library);
+    try {
+      const { pkcs11 } = loaded;
+      const { slot, serial } = findTokenSlot(pkcs11, settings.tokenLabel);
+      const session = pkcs11.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION | pkcs11js.CKF_RW_SESSION);
+      if (!loaded.loggedInTokens.has(serial)) {
+        try {
+          pkcs11.C_Login(session, pkcs11js.CKU_USER, settings.userPin);
+        } catch (error) {
+          if (!(error instanceof Error && error.message.includes('CKR_USER_ALREADY_LOGGED_IN'))) {
+            pkcs11.C_CloseSession(session);
+            throw new VaultError(
+              'vault.authentication_failed',
+              `The PKCS#11 user PIN for token "${settings.tokenLabel}" was refused.`,
+            );
+          }
+        }
+        loaded.loggedInTokens.add(serial);
+      }
+      return Promise.resolve(new Pkcs11Backend(settings, pkcs11, session, `HSM-${serial}-${moduleNumber}`));
+    } catch (error) {
+      releaseLibrary(settings.library);
+      throw error;
+    }
+  }
+
+  async verifyOfficerCredential(credential: string): Promise<boolean> {
+    const metadata = this.#readMetadata();
+    return (
+      metadata !== undefined && (await verifyPassword(credential, metadata.officerCredentialHash)).isMatch
+    );
+  }
+
+  digestSha256(data: Buffer): Promise<Buffer> {
+    this.#pkcs11.C_DigestInit(this.#session, { mechanism: pkcs11js.CKM_SHA256 });
+    return Promise.resolve(Buffer.from(this.#pkcs11.C_Digest(this.#session, data, Buffer.alloc(32))));
+  }
+
+  encryptAesGcmWithTestKey(key: Buffer, iv: Buffer, plaintext: Buffer, aad: Buffer): Promise<Buffer> {
+    return this.#withSessionObject(
+      [...this.#secretKeyTemplate(pkcs11js.CKK_AES, false), [CKA_VALUE, key], [CKA_ENCRYPT, true]],
+      (handle) => this.#gcm('encrypt', handle, iv, plaintext, aad),
+    );
+  }
+
+  hmacSha256WithTestKey(key: Buffer, data: Buffer): Promise<Buffer> {
+    return this.#withSessionObject(
+      [...this.#secretKeyTemplate(pkcs11js.CKK_GENERIC_SECRET, false), [CKA_VALUE, key], [CKA_SIGN, true]],
+      (handle) => {
+        this.#pkcs11.C_SignInit(this.#session, { mechanism: pkcs11js.CKM_SHA256_HMAC }, handle);
+        return Buffer.from(this.#pkcs11.C_Sign(this.#session, data, Buffer.alloc(32)));
+      },
+    );
+  }
+
+  inventory(): Promise<KeyInventory> {
+    const masterKeyVersions = findObjects(this.#pkcs11, this.#session, [
+      { type: CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+      { type: CKA_KEY_TYPE, value: pkcs11js.CKK_AES },
+    ])
+      .map((handle) =>
+        /^indicia-master-v(\d+)$/.exec(
+          attributeBuffer(this.#pkcs11, this.#session, handle, CKA_LABEL).toString(),
+        ),
+      )
+      .filter((match) => match !== null)
+      .map((match) => Number(match[1]))
+      .sort((left, right) => left - right);
+    const metadata = this.#readMetadata();
+    return Promise.resolve({
+      masterKeyVersions,
+      minimumMasterKeyVersion: metadata?.minimumMasterKeyVersion ?? 1,
+      hasMacKeys:
+        this.#findKey(MAC_LABEL('checkpoint')) !== undefined &&
+        this.#findKey(MAC_LABEL('control')) !== undefined,
+    });
+  }
+
+  async initializeKeys(officerCredential: string): Promise<void> {
+    if (this.#readMetadata() !== undefined)
+      throw new VaultError('vault.wrong_state', 'The token already holds Indicia keys.');
+    this.#generateMasterKey(1);
+    for (const name of ['control', 'checkpoint'] as const) {
+      this.#pkcs11.C_GenerateKey(
+        this.#session,
+        { mechanism: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN },
+        this.#template([
+          ...this.#secretKeyTemplate(pkcs11js.CKK_GENERIC_SECRET, true),
+          [CKA_VALUE_LEN, 32],
+          [CKA_SIGN, true],
+          [CKA_VERIFY, true],
+          [CKA_LABEL, MAC_LABEL(name)],
+        ]),
+      );
+    }
+    this.#writeMetadata({
+      minimumMasterKeyVersion: 1,
+      officerCredentialHash: await hashPassword(officerCredential),
+    });
+  }
+
+  async addMasterKeyVersion(): Promise<number> {
+    const next = Math.max(0, ...(await this.inventory()).masterKeyVersions) + 1;
+    this.#generateMasterKey(next);
+    return next;
+  }
+
+  setMinimumMasterKeyVersion(version: number): Promise<void> {
+    const metadata = this.#readMetadata();
+    if (metadata === undefined) throw new VaultError('vault.wrong_state', 'The token holds no Indicia keys.');
+    this.#writeMetadata({ ...metadata, minimumMasterKeyVersion: version });
+    return Promise.resolve();
+  }
+
+  zeroize(): Promise<void> {
+    for (const handle of findObjects(this.#pkcs11, this.#session, [])) {
+      if (attributeBuffer(this.#pkcs11, this.#session, handle, CKA_LABEL).toString().startsWith('indicia-')) {
+        this.#pkcs11.C_DestroyObject(this.#session, handle);
+      }
+    }
+    return Promise.resolve();
+  }
+
+  encrypt(version: number, iv: Buffer, plaintext: Buffer, aad: Buffer): Promise<Buffer> {
+    return Promise.resolve(this.#gcm('encrypt', this.#masterKey(version), iv, plaintext, aad));
+  }
+
+  decrypt(version: number, iv: Buffer, sealed: Buffer, aad: Buffer): Promise<Buffer> {
+    return Promise.resolve(this.#gcm('decrypt', this.#masterKey(version), iv, sealed, aad));
+  }
+
+  mac(key: MacKeyName, data: Buffer): Promise<Buffer> {
+    this.#pkcs11.C_SignInit(this.#session, { mechanism: pkcs11js.CKM_SHA256_HMAC }, this.#macKey(key));
+    return Promise.resolve(Buffer.from(this.#pkcs11.C_Sign(this.#session, data, Buffer.alloc(32))));
+  }
+
+  verifyMac(key: MacKeyName, data: Buffer, mac: Buffer): Promise<boolean> {
+    // The token compares; a wrong MAC comes back as CKR_SIGNATURE_INVALID (or _LEN_RANGE).
+    this.#pkcs11.C_VerifyInit(this.#session, { mechanism: pkcs11js.CKM_SHA256_HMAC }, this.#macKey(key));
+    try {
+      return Promise.resolve(this.#pkcs11.C_Verify(this.#session, data, mac));
+    } catch {
+      return Promise.resolve(false);
+    }
+  }
+
+  generateSigningKey(algorithm: SigningAlgorithm, version: number): Promise<GeneratedSigningKey> {
+    const pair = this.#generatePair(algorithm, true);
+    try {
+      let wrappedPrivateKey: Buffer;
+      try {
+        wrappedPrivateKey = Buffer.from(
+          this.#pkcs11.C_WrapKey(
+            this.#session,
+            { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD },
+            this.#masterKey(version),
+            pair.privateKey,
+            Buffer.alloc(1024),
+          ),
+        );
+      } catch (error) {
+        if (error instanceof Error && error.message.includes('CKR_KEY_NOT_WRAPPABLE')) {
+          throw new VaultError(
+            'vault.algorithm_unsupported',
+            `This PKCS#11 token cannot wrap ${algorithm} private keys (SoftHSM2 2.6 cannot wrap Ed25519); use ecdsa-p256 here.`,
+          );
+        }
+        throw error;
+      }
+      return Promise.resolve({ publicKey: this.#publicKeyOf(algorithm, pair.publicKey), wrappedPrivateKey });
+    } finally {
+      this.#pkcs11.C_DestroyObject(this.#session, pair.publicKey);
+      this.#pkcs11.C_DestroyObject(this.#session, pair.privateKey);
+    }
+  }
+
+  signWithEphemeralKey(
+    algorithm: SigningAlgorithm,
+    data: Buffer,
+  ): Promise<{ publicKey: Buffer; signature: Buffer }> {
+    const pair = this.#generatePair(algorithm, false);
+    try {
+      return Promise.resolve({
+        publicKey: this.#publicKeyOf(algorithm, pair.publicKey),
+        signature: this.#signWith(algorithm, pair.privateKey, data),
+      });
+    } finally {
+      this.#pkcs11.C_DestroyObject(this.#session, pair.publicKey);
+      this.#pkcs11.C_DestroyObject(this.#session, pair.privateKey);
+    }
+  }
+
+  sign(
+    algorithm: SigningAlgorithm,
+    version: number,
+    wrappedPrivateKey: Buffer,
+    data: Buffer,
+  ): Promise<Buffer> {
+    const key = this.#unwrap(algorithm, version, wrappedPrivateKey, false);
+    try {
+      return Promise.resolve(this.#signWith(algorithm, key, data));
+    } finally {
+      this.#pkcs11.C_DestroyObject(this.#session, key);
+    }
+  }
+
+  rewrapSigningKey(
+    algorithm: SigningAlgorithm,
+    fromVersion: number,
+    toVersion: number,
+    wrapped: Buffer,
+  ): Promise<Buffer> {
+    const key = this.#unwrap(algorithm, fromVersion, wrapped, true);
+    try {
+      return Promise.resolve(
+        Buffer.from(
+          this.#pkcs11.C_WrapKey(
+            this.#session,
+            { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD },
+            this.#masterKey(toVersion),
+            key,
+            Buffer.alloc(1024),
+          ),
+        ),
+      );
+    } finally {
+      this.#pkcs11.C_DestroyObject(this.#session, key);
+    }
+  }
+
+  randomBytes(length: number): Promise<Buffer> {
+    return Promise.resolve(Buffer.from(this.#pkcs11.C_GenerateRandom(this.#session, Buffer.alloc(length))));
+  }
+
+  readRing(): Promise<Buffer | undefined> {
+    return Promise.resolve(this.#ringObjects()[0]?.ring);
+  }
+
+  /** Data objects are read-only on some tokens: write the next generation, then drop older ones. */
+  writeRing(bytes: Buffer): Promise<void> {
+    const existing = this.#ringObjects();
+    const generation = Buffer.alloc(8);
+    generation.writeBigUInt64BE(BigInt((existing[0]?.generation ?? 0) + 1));
+    // Data objects take no CKA_ID; the generation leads the value instead.
+    this.#pkcs11.C_CreateObject(
+      this.#session,
+      this.#template([
+        [CKA_CLASS, pkcs11js.CKO_DATA],
+        [CKA_TOKEN, true],
+        [CKA_PRIVATE, true],
+        [CKA_APPLICATION, APPLICATION],
+        [CKA_LABEL, this.#ringLabel()],
+        [CKA_VALUE, Buffer.concat([generation, bytes])],
+      ]),
+    );
+    for (const old of existing) this.#pkcs11.C_DestroyObject(this.#session, old.handle);
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    if (this.#isClosed) return Promise.resolve();
+    this.#isClosed = true;
+    this.#pkcs11.C_CloseSession(this.#session);
+    releaseLibrary(this.#settings.library);
+    return Promise.resolve();
+  }
+
+  #ringLabel(): string {
+    return `indicia-ring-${this.serial}`;
+  }
+
+  /** This module's ring objects, newest generation first. */
+  #ringObjects(): { handle: Handle; generation: number; ring: Buffer }[] {
+    return findObjects(this.#pkcs11, this.#session, [
+      { type: CKA_CLASS, value: pkcs11js.CKO_DATA },
+      { type: CKA_LABEL, value: this.#ringLabel() },
+    ])
+      .map((handle) => {
+        const value = attributeBuffer(this.#pkcs11, this.#session, handle, CKA_VALUE);
+        return {
+          handle,
+          generation: value.length >= 8 ? Number(value.readBigUInt64BE(0)) : 0,
+          ring: value.subarray(8),
+        };
+      })
+      .sort((left, right) => right.generation - left.generation);
+  }
+
+  #template(pairs: readonly (readonly [number, number | boolean | string | Buffer])[]): Template {
+    return pairs.map(([type, value]) => ({ type, value }));
+  }
+
+  #secretKeyTemplate(keyType: number, isToken: boolean): [number, number | boolean][] {
+    return [
+      [CKA_CLASS, pkcs11js.CKO_SECRET_KEY],
+      [CKA_KEY_TYPE, keyType],
+      [CKA_TOKEN, isToken],
+      [CKA_PRIVATE, true],
+      [CKA_SENSITIVE, true],
+      [CKA_EXTRACTABLE, false],
+    ];
+  }
+
+  #withSessionObject<T>(
+    pairs: readonly (readonly [number, number | boolean | string | Buffer])[],
+    use: (handle: Handle) => T,
+  ): Promise<T> {
+    const handle = this.#pkcs11.C_CreateObject(this.#session, this.#template(pairs));
+    try {
+      return Promise.resolve(use(handle));
+    } finally {
+      this.#pkcs11.C_DestroyObject(this.#session, handle);
+    }
+  }
+
+  #generateMasterKey(version: number): void {
+    this.#pkcs11.C_GenerateKey(
+      this.#session,
+      { mechanism: pkcs11js.CKM_AES_KEY_GEN },
+      this.#template([
+        ...this.#secretKeyTemplate(pkcs11js.CKK_AES, true),
+        [CKA_VALUE_LEN, 32],
+        [CKA_ENCRYPT, true],
+        [CKA_DECRYPT, true],
+        [CKA_WRAP, true],
+        [CKA_UNWRAP, true],
+        [CKA_LABEL, MASTER_LABEL(version)],
+      ]),
+    );
+  }
+
+  #findKey(label: string): Handle | undefined {
+    return findObjects(this.#pkcs11, this.#session, [
+      { type: CKA_CLASS, value: pkcs11js.CKO_SECRET_KEY },
+      { type: CKA_LABEL, value: label },
+    ])[0];
+  }
+
+  #masterKey(version: number): Handle {
+    const handle = this.#findKey(MASTER_LABEL(version));
+    if (handle === undefined) {
+      throw new VaultError(
+        'vault.key_version_unknown',
+        `Token "${this.#settings.tokenLabel}" has no master key version ${version}.`,
+      );
+    }
+    return handle;
+  }
+
+  #macKey(name: MacKeyName): Handle {
+    const handle = this.#findKey(MAC_LABEL(name));
+    if (handle === undefined)
+      throw new VaultError(
+        'vault.wrong_state',
+        `Token "${this.#settings.tokenLabel}" has no ${name} MAC key.`,
+      );
+    return handle;
+  }
+
+  #gcm(direction: 'encrypt' | 'decrypt', key: Handle, iv: Buffer, input: Buffer, aad: Buffer): Buffer {
+    const mechanism = {
+      mechanism: pkcs11js.CKM_AES_GCM,
+      parameter: { type: pkcs11js.CK_PARAMS_AES_GCM, iv, aad, ivBits: iv.length * 8, tagBits: 128 },
+    };
+    if (direction === 'encrypt') {
+      this.#pkcs11.C_EncryptInit(this.#session, mechanism, key);
+      return Buffer.from(this.#pkcs11.C_Encrypt(this.#session, input, Buffer.alloc(input.length + 16)));
+    }
+    this.#pkcs11.C_DecryptInit(this.#session, mechanism, key);
+    try {
+      return Buffer.from(this.#pkcs11.C_Decrypt(this.#session, input, Buffer.alloc(input.length)));
+    } catch {
+      throw new VaultError('vault.package_invalid', 'Authenticated decryption failed.');
+    }
+  }
+
+  #generatePair(
+    algorithm: SigningAlgorithm,
+    isExtractable: boolean,
+  ): { publicKey: Handle; privateKey: Handle } {
+    const isEcdsa = algorithm === 'ecdsa-p256';
+    return this.#pkcs11.C_GenerateKeyPair(
+      this.#session,
+      { mechanism: isEcdsa ? pkcs11js.CKM_EC_KEY_PAIR_GEN : CKM_EC_EDWARDS_KEY_PAIR_GEN },
+      this.#template([
+        [CKA_TOKEN, false],
+        [CKA_EC_PARAMS, isEcdsa ? P256_PARAMETERS : ED25519_PARAMETERS],
+        [CKA_VERIFY, true],
+      ]),
+      this.#template([
+        [CKA_TOKEN, false],
+        [CKA_PRIVATE, true],
+        [CKA_SIGN, true],
+        [CKA_SENSITIVE, true],
+        [CKA_EXTRACTABLE, isExtractable],
+      ]),
+    );
+  }
+
+  /** CKA_EC_POINT is a DER OCTET STRING around the point; SPKI puts a fixed prefix before it. */
+  #publicKeyOf(algorithm: SigningAlgorithm, publicKey: Handle): Buffer {
+    const point = attributeBuffer(this.#pkcs11, this.#session, publicKey, CKA_EC_POINT);
+    const raw = point.subarray(2);
+    return Buffer.concat([algorithm === 'ecdsa-p256' ? P256_SPKI_PREFIX : ED25519_SPKI_PREFIX, raw]);
+  }
+
+  #unwrap(algorithm: SigningAlgorithm, version: number, wrapped: Buffer, isExtractable: boolean): Handle {
+    try {
+      return this.#pkcs11.C_UnwrapKey(
+        this.#session,
+        { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD },
+        this.#masterKey(version),
+        wrapped,
+        this.#template([
+          [CKA_CLASS, pkcs11js.CKO_PRIVATE_KEY],
+          [CKA_KEY_TYPE, algorithm === 'ecdsa-p256' ? pkcs11js.CKK_EC : CKK_EC_EDWARDS],
+          [CKA_TOKEN, false],
+          [CKA_PRIVATE, true],
+          [CKA_SIGN, true],
+          [CKA_SENSITIVE, true],
+          [CKA_EXTRACTABLE, isExtractable],
+        ]),
+      );
+    } catch (error) {
+      if (error instanceof VaultError) throw error;
+      throw new VaultError(
+        'vault.package_invalid',
+        'The wrapped signing key is not authentic or is damaged.',
+      );
+    }
+  }
+
+  #signWith(algorithm: SigningAlgorithm, key: Handle, data: Buffer): Buffer {
+    // SoftHSM2 2.6 offers CKM_ECDSA over a digest (not CKM_ECDSA_SHA256); the digest is not secret.
+    const isEcdsa = algorithm === 'ecdsa-p256';
+    this.#pkcs11.C_SignInit(this.#session, { mechanism: isEcdsa ? pkcs11js.CKM_ECDSA : CKM_EDDSA }, key);
+    const input = isEcdsa ? createHash('sha256').update(data).digest() : data;
+    return Buffer.from(this.#pkcs11.C_Sign(this.#session, input, Buffer.alloc(128)));
+  }
+
+  #readMetadata(): KeysetMetadata | undefined {
+    const versions = findObjects(this.#pkcs11, this.#session, [
+      { type: CKA_CLASS, value: pkcs11js.CKO_DATA },
+      { type: CKA_LABEL, value: KEYSET_LABEL },
+    ]).map(
+      (handle) =>
+        JSON.parse(
+          attributeBuffer(this.#pkcs11, this.#session, handle, CKA_VALUE).toString('utf8'),
+        ) as KeysetMetadata,
+    );
+    return versions.sort((left, right) => (right.generation ?? 0) - (left.generation ?? 0))[0];
+  }
+
+  #writeMetadata(metadata: KeysetMetadata): void {
+    const existing = findObjects(this.#pkcs11, this.#session, [
+      { type: CKA_CLASS, value: pkcs11js.CKO_DATA },
+      { type: CKA_LABEL, value: KEYSET_LABEL },
+    ]);
+    this.#pkcs11.C_CreateObject(
+      this.#session,
+      this.#template([
+        [CKA_CLASS, pkcs11js.CKO_DATA],
+        [CKA_TOKEN, true],
+        [CKA_PRIVATE, true],
+        [CKA_APPLICATION, APPLICATION],
+        [CKA_LABEL, KEYSET_LABEL],
+        [
+          CKA_VALUE,
+          Buffer.from(
+            JSON.stringify({ ...metadata, generation: (this.#readMetadata()?.generation ?? 0) + 1 }),
+            'utf8',
+          ),
+        ],
+      ]),
+    );
+    for (const handle of existing) this.#pkcs11.C_DestroyObject(this.#session, handle);
+  }
+}
