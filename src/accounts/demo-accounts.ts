@@ -1,7 +1,7 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { AccountRole, DatabaseSchema } from '../store/index.ts';
-import { hashPassword } from '../passwords/index.ts';
+import { generatePassword, hashPassword } from '../passwords/index.ts';
 
 export interface DemoCredential {
   readonly role: AccountRole;
@@ -24,19 +24,6 @@ const DEMO_ACCOUNTS: readonly { role: AccountRole; label: string; email: string;
     displayName: 'Demo Customer',
   },
 ];
-
-/** A password a person can type: 20 characters from an alphabet without look-alikes (~100 bits). */
-export function generatePassword(): string {
-  const alphabet = 'abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789';
-  const bytes = randomBytes(40);
-  let password = '';
-  for (const byte of bytes) {
-    // Rejection sampling keeps every character equally likely.
-    if (byte < 256 - (256 % alphabet.length)) password += alphabet.charAt(byte % alphabet.length);
-    if (password.length === 20) break;
-  }
-  return password.length === 20 ? password : generatePassword();
-}
 
 /**
  * On an installation without accounts, creates the demo operator and demo customer with fresh

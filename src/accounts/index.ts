@@ -1,1 +1,1 @@
-export { createDemoAccountsIfEmpty, generatePassword, type DemoCredential } from './demo-accounts.ts';
+export { createDemoAccountsIfEmpty, type DemoCredential } from './demo-accounts.ts';

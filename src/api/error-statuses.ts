@@ -1,4 +1,5 @@
 import type { ConfigErrorCode } from '../config/index.ts';
+import type { CustodyErrorCode } from '../custody/index.ts';
 import type { MoneyErrorCode } from '../money/index.ts';
 import type { StoreErrorCode } from '../store/index.ts';
 import type { VaultErrorCode } from '../vault/index.ts';
@@ -9,7 +10,7 @@ import type { ApiErrorCode } from './api-error.ts';
  * compulsory. (`startup.*` codes stop the process before it serves, so they never reach HTTP.)
  */
 export type KnownErrorCode =
-  ApiErrorCode | ConfigErrorCode | MoneyErrorCode | StoreErrorCode | VaultErrorCode;
+  ApiErrorCode | ConfigErrorCode | CustodyErrorCode | MoneyErrorCode | StoreErrorCode | VaultErrorCode;
 
 export interface ErrorPresentation {
   readonly status: number;
@@ -66,6 +67,9 @@ export const errorPresentations: Readonly<Record<KnownErrorCode, ErrorPresentati
   'psd.max_dr_exceeded': { status: 422, isMessagePublic: true },
   'psd.not_active': { status: 409, isMessagePublic: true },
   'psd.invalid_amount': invalid,
+  'custody.meter_not_found': { status: 404, isMessagePublic: true },
+  'custody.meter_exists': { status: 409, isMessagePublic: true },
+  'custody.concurrent_update': { status: 409, isMessagePublic: true },
 };
 
 export const GENERIC_MESSAGES: Readonly<Record<number, string>> = {

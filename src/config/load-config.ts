@@ -128,8 +128,26 @@ export function loadConfig(sources: ConfigSources): Config {
       'TLS needs both tlsCertFile (INDICIA_TLS_CERT_FILE) and tlsKeyFile (INDICIA_TLS_KEY_FILE), or neither.',
     );
   }
+  if (result.cryptoBackend === 'pkcs11') {
+    const missing = (['pkcs11Library', 'pkcs11TokenLabel', 'pkcs11Pin'] as const).filter(
+      (key) => result[key] === undefined,
+    );
+    if (missing.length > 0) {
+      throw new ConfigError(
+        'config.invalid',
+        `cryptoBackend pkcs11 needs ${missing.join(', ')} (INDICIA_PKCS11_LIBRARY, INDICIA_PKCS11_TOKEN_LABEL, INDICIA_PKCS11_PIN).`,
+      );
+    }
+  }
+  if (result.kek !== undefined && result.kekFile !== undefined) {
+    throw new ConfigError(
+      'config.invalid',
+      'Give the key-encryption key as kek (INDICIA_KEK) or kekFile (INDICIA_KEK_FILE), not both.',
+    );
+  }
   return {
     ...result,
+    kekFile: result.kekFile === undefined ? undefined : resolve(sources.cwd, result.kekFile),
     dataDir: resolve(sources.cwd, result.dataDir),
     tlsCertFile: result.tlsCertFile === undefined ? undefined : resolve(sources.cwd, result.tlsCertFile),
     tlsKeyFile: result.tlsKeyFile === undefined ? undefined : resolve(sources.cwd, result.tlsKeyFile),

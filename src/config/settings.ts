@@ -11,6 +11,16 @@ export interface Config {
   tlsCertFile: string | undefined;
   tlsKeyFile: string | undefined;
   shutdownTimeoutMs: number;
+  cryptoBackend: 'software' | 'pkcs11';
+  cryptoModules: number;
+  kekFile: string | undefined;
+  kek: string | undefined;
+  pkcs11Library: string | undefined;
+  pkcs11TokenLabel: string | undefined;
+  pkcs11Pin: string | undefined;
+  checkpointRingSize: number;
+  inhibitThreshold: number;
+  cryptoOfficerCredential: string | undefined;
 }
 
 /** One setting: its name in a config file, its environment variable, its parser and its help text. */
@@ -42,6 +52,11 @@ function integer(raw: unknown, min: number, max: number, what: string): number |
 function optionalFile(raw: unknown): string | undefined | { problem: string } {
   if (raw === undefined || raw === '') return undefined;
   return text(raw, 'a file path');
+}
+
+function optionalText(raw: unknown, what: string): string | undefined | { problem: string } {
+  if (raw === undefined || raw === '') return undefined;
+  return text(raw, what);
 }
 
 export const settings: readonly Setting[] = [
@@ -119,6 +134,87 @@ export const settings: readonly Setting[] = [
     description: 'How long a graceful shutdown waits for requests in flight before closing anyway.',
     defaultValue: 10_000,
     parse: (raw) => integer(raw, 0, 600_000, 'a duration in milliseconds'),
+  },
+  {
+    key: 'cryptoBackend',
+    env: 'INDICIA_CRYPTO_BACKEND',
+    description: 'Crypto modules: software (keys under a KEK) or pkcs11 (an HSM through PKCS#11).',
+    defaultValue: 'software',
+    parse: (raw) =>
+      raw === 'software' || raw === 'pkcs11' ? raw : { problem: 'must be software or pkcs11' },
+  },
+  {
+    key: 'cryptoModules',
+    env: 'INDICIA_CRYPTO_MODULES',
+    description: 'How many crypto modules the pool runs; any module serves any meter.',
+    defaultValue: 2,
+    parse: (raw) => integer(raw, 1, 64, 'a number of modules'),
+  },
+  {
+    key: 'kekFile',
+    env: 'INDICIA_KEK_FILE',
+    description:
+      'Software backend: file with the base64 key-encryption key (default <dataDir>/keys/kek-v1.key, created on first start).',
+    defaultValue: undefined,
+    parse: optionalFile,
+  },
+  {
+    key: 'kek',
+    env: 'INDICIA_KEK',
+    description: 'Software backend: the key-encryption key itself, base64 (instead of a file).',
+    defaultValue: undefined,
+    isSecret: true,
+    parse: (raw) => {
+      if (raw === undefined || raw === '') return undefined;
+      return typeof raw === 'string' && Buffer.from(raw, 'base64').length === 32
+        ? raw
+        : { problem: 'must be 32 bytes in base64 (openssl rand -base64 32)' };
+    },
+  },
+  {
+    key: 'pkcs11Library',
+    env: 'INDICIA_PKCS11_LIBRARY',
+    description: 'PKCS#11 backend: path of the library, e.g. /usr/lib/softhsm/libsofthsm2.so.',
+    defaultValue: undefined,
+    parse: optionalFile,
+  },
+  {
+    key: 'pkcs11TokenLabel',
+    env: 'INDICIA_PKCS11_TOKEN_LABEL',
+    description: 'PKCS#11 backend: label of the initialized token to use.',
+    defaultValue: undefined,
+    parse: (raw) => optionalText(raw, 'a token label'),
+  },
+  {
+    key: 'pkcs11Pin',
+    env: 'INDICIA_PKCS11_PIN',
+    description: "PKCS#11 backend: the token's user PIN (the crypto-user credential).",
+    defaultValue: undefined,
+    isSecret: true,
+    parse: (raw) => optionalText(raw, 'a PIN'),
+  },
+  {
+    key: 'checkpointRingSize',
+    env: 'INDICIA_CHECKPOINT_RING_SIZE',
+    description: 'Transaction records each module keeps for rollback detection (3 to 5).',
+    defaultValue: 3,
+    parse: (raw) => integer(raw, 3, 5, 'a ring size'),
+  },
+  {
+    key: 'inhibitThreshold',
+    env: 'INDICIA_INHIBIT_THRESHOLD',
+    description: 'Inhibited modules that stop the whole service until an operator acts.',
+    defaultValue: 1,
+    parse: (raw) => integer(raw, 1, 64, 'a number of modules'),
+  },
+  {
+    key: 'cryptoOfficerCredential',
+    env: 'INDICIA_CRYPTO_OFFICER_CREDENTIAL',
+    description:
+      'For `indicia modules` key-management commands run without a terminal; prompted for otherwise.',
+    defaultValue: undefined,
+    isSecret: true,
+    parse: (raw) => optionalText(raw, 'a credential'),
   },
 ];
 

@@ -1,3 +1,4 @@
+export { generatePassword } from './generate-password.ts';
 export {
   PASSWORD_HASH_PARAMETERS,
   hashPassword,

@@ -10,5 +10,14 @@ export {
   type MigrationReport,
 } from './migrate.ts';
 export { openStore, type Store } from './open-store.ts';
-export type { AccountRole, AccountsTable, DatabaseSchema, InstallationTable } from './schema.ts';
+export type {
+  AccountRole,
+  AccountsTable,
+  AuditEventsTable,
+  AuditHeadTable,
+  CryptoModulesTable,
+  DatabaseSchema,
+  InstallationTable,
+  PsdPackagesTable,
+} from './schema.ts';
 export { StoreError, type StoreErrorCode } from './store-error.ts';

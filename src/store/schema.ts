@@ -6,6 +6,48 @@
 export interface DatabaseSchema {
   accounts: AccountsTable;
   installation: InstallationTable;
+  crypto_modules: CryptoModulesTable;
+  psd_packages: PsdPackagesTable;
+  audit_events: AuditEventsTable;
+  audit_head: AuditHeadTable;
+}
+
+/** The module table: each crypto module's latest checkpoint, MACed by the module (base64). */
+export interface CryptoModulesTable {
+  serial: string;
+  backend: string;
+  checkpoint: string | null;
+  updated_at: string;
+}
+
+/** One sealed PSD package per meter (base64); `sequence` is compared-and-swapped on every change. */
+export interface PsdPackagesTable {
+  meter_id: string;
+  sequence: number;
+  key_version: number;
+  sealed: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** The audit log: each event's hash covers the previous event's hash, so any change shows. */
+export interface AuditEventsTable {
+  sequence: number;
+  at: string;
+  kind: string;
+  module_serial: string | null;
+  meter_id: string | null;
+  /** Canonical JSON. */
+  details: string;
+  previous_hash: string;
+  hash: string;
+}
+
+/** One row (id 1): the chain's last sequence and hash. Updating it serializes appends. */
+export interface AuditHeadTable {
+  id: number;
+  sequence: number;
+  hash: string;
 }
 
 export type AccountRole = 'customer' | 'support' | 'admin' | 'crypto-officer' | 'auditor';

@@ -59,14 +59,3 @@ export function u64(value: number): Buffer {
   buffer.writeBigUInt64BE(BigInt(value));
   return buffer;
 }
-
-/** JSON with keys in sorted order, so equal values always give equal bytes (for MACs). */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, inner: unknown) =>
-    inner !== null && typeof inner === 'object' && !Array.isArray(inner)
-      ? Object.fromEntries(
-          Object.entries(inner as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
-        )
-      : inner,
-  );
-}

@@ -1,5 +1,6 @@
 import type { Mills } from '../money/index.ts';
-import { ByteReader, canonicalJson, u16 } from './binary.ts';
+import { canonicalJson } from '../encoding/index.ts';
+import { ByteReader, u16 } from './binary.ts';
 import type { CryptoBackend } from './backend/crypto-backend.ts';
 import { VaultError } from './vault-error.ts';
 

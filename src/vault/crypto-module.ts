@@ -248,6 +248,12 @@ export class CryptoModule {
     this.#state = 'crypto-officer';
   }
 
+  /** Re-reads which master key versions exist (another module or process may have rotated). */
+  async refreshKeys(): Promise<void> {
+    this.#refuseInError();
+    await this.#refreshInventory();
+  }
+
   /** Adds a master key version; new packages are sealed under it, old ones stay readable. */
   async rotateMasterKey(): Promise<number> {
     this.#requireRole('crypto-officer');

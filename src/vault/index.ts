@@ -43,3 +43,10 @@ export {
 } from './psd-package.ts';
 export { VaultError, type VaultErrorCode } from './vault-error.ts';
 export { ModulePool, type ModulePoolOptions, type PoolStatus } from './module-pool.ts';
+export {
+  backendFactory,
+  openCryptoModules,
+  type BackendSettings,
+  type OpenedModules,
+  type PoolSettings,
+} from './open-crypto-modules.ts';

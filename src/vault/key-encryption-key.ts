@@ -28,18 +28,32 @@ export function ensureKeyEncryptionKey(dataDir: string): KeyEncryptionKeyFile {
   const folder = join(dataDir, 'keys');
   const path = join(folder, 'kek-v1.key');
   if (existsSync(path)) {
-    const key = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
-    if (key.length !== KEY_ENCRYPTION_KEY_BYTES) {
-      throw new VaultError(
-        'vault.key_file_invalid',
-        `${path} does not hold a ${KEY_ENCRYPTION_KEY_BYTES}-byte base64 key; restore it from your key backup.`,
-      );
-    }
-    return { version: 1, path, fingerprint: fingerprintOf(key), isNew: false };
+    return { version: 1, path, fingerprint: fingerprintOf(readKeyEncryptionKey(path)), isNew: false };
   }
   mkdirSync(folder, { recursive: true, mode: 0o700 });
   chmodSync(folder, 0o700);
   const key = randomBytes(KEY_ENCRYPTION_KEY_BYTES);
   writeFileSync(path, `${key.toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
   return { version: 1, path, fingerprint: fingerprintOf(key), isNew: true };
+}
+
+/** Reads a key-encryption key file (base64 of 32 bytes), or explains what is wrong with it. */
+export function readKeyEncryptionKey(path: string): Buffer {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new VaultError(
+      'vault.kek_missing',
+      `The key-encryption key file ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
+    );
+  }
+  const key = Buffer.from(text.trim(), 'base64');
+  if (key.length !== KEY_ENCRYPTION_KEY_BYTES) {
+    throw new VaultError(
+      'vault.key_file_invalid',
+      `${path} does not hold a ${KEY_ENCRYPTION_KEY_BYTES}-byte base64 key; restore it from your key backup.`,
+    );
+  }
+  return key;
 }

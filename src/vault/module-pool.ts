@@ -49,13 +49,19 @@ export class ModulePool {
 
   /** Runs `work` with a module in the crypto-user role, exclusively. */
   async withModule<T>(work: (module: CryptoModule) => Promise<T>): Promise<T> {
-    const module = await this.#lease();
+    this.#refuseWhenStopped();
+    return this.#run(() => this.#lease(), work);
+  }
+
+  async #run<T>(lease: () => Promise<CryptoModule>, work: (module: CryptoModule) => Promise<T>): Promise<T> {
+    const module = await lease();
     try {
       return await work(module);
     } finally {
       this.#afterCommand();
       this.#leased.delete(module);
-      this.#waiting.shift()?.();
+      // Every waiter re-checks: one waiting for a specific module must not hold up the others.
+      for (const wake of this.#waiting.splice(0)) wake();
     }
   }
 
@@ -63,17 +69,33 @@ export class ModulePool {
    * Runs key-management work on one module in the crypto-officer role, then returns it to the
    * crypto-user role. Keys are shared by the pool's modules (one keystore, or one token).
    */
-  async withOfficer<T>(credential: string, work: (module: CryptoModule) => Promise<T>): Promise<T> {
-    return this.withModule(async (module) => {
+  async withOfficer<T>(
+    credential: string,
+    work: (module: CryptoModule) => Promise<T>,
+    options: { serial?: string } = {},
+  ): Promise<T> {
+    const asOfficer = async (module: CryptoModule): Promise<T> => {
       module.logout();
       try {
         await module.login('crypto-officer', credential);
         return await work(module);
       } finally {
         module.logout();
-        await module.login('crypto-user');
+        if (module.state === 'idle') await module.login('crypto-user');
       }
-    });
+    };
+    const { serial } = options;
+    if (serial === undefined) return this.withModule(asOfficer);
+    // A named module is leased even when inhibited: re-anchoring it is how an operator recovers.
+    const module = this.#modules.find((candidate) => candidate.serial === serial);
+    if (module === undefined)
+      throw new VaultError('vault.wrong_state', `There is no module ${serial} in this pool.`);
+    return this.#run(() => this.#leaseExactly(module), asOfficer);
+  }
+
+  /** Makes every module re-read the key inventory, e.g. after a master key rotation. */
+  async refreshKeys(): Promise<void> {
+    await Promise.all(this.#modules.map((module) => module.refreshKeys()));
   }
 
   status(): PoolStatus {
@@ -100,6 +122,12 @@ export class ModulePool {
 
   async close(): Promise<void> {
     await Promise.all(this.#modules.map((module) => module.close()));
+  }
+
+  async #leaseExactly(module: CryptoModule): Promise<CryptoModule> {
+    while (this.#leased.has(module)) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    this.#leased.add(module);
+    return module;
   }
 
   async #lease(): Promise<CryptoModule> {

@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely/migration';
 import { migration0001 } from './0001-installation-and-accounts.ts';
+import { migration0002 } from './0002-vault-and-audit.ts';
 
 /**
  * Every migration, in order, for both dialects. Names are permanent: a database that holds a
@@ -7,4 +8,5 @@ import { migration0001 } from './0001-installation-and-accounts.ts';
  */
 export const migrations: Readonly<Record<string, Migration>> = {
   '0001-installation-and-accounts': migration0001,
+  '0002-vault-and-audit': migration0002,
 };

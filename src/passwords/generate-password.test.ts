@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { generatePassword } from './index.ts';
 
-describe('demo account passwords', () => {
+describe('generated passwords', () => {
   it('generates typeable passwords without look-alike characters', () => {
     const seen = new Set<string>();
     for (let index = 0; index < 200; index += 1) {

@@ -1,0 +1,9 @@
+export {
+  appendAuditEvents,
+  auditEventsFor,
+  auditHash,
+  verifyAuditChain,
+  type AuditEvent,
+  type AuditEventInput,
+  type ChainVerification,
+} from './audit-log.ts';

@@ -1,0 +1,6 @@
+import { IndiciaError } from '../errors/index.ts';
+
+export type CustodyErrorCode =
+  'custody.meter_not_found' | 'custody.meter_exists' | 'custody.concurrent_update';
+
+export class CustodyError extends IndiciaError<CustodyErrorCode> {}

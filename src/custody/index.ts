@@ -1,0 +1,8 @@
+export { CustodyError, type CustodyErrorCode } from './custody-error.ts';
+export {
+  createCustodyService,
+  type CustodyDependencies,
+  type CustodyService,
+  type RotationReport,
+  type WithinCommit,
+} from './custody-service.ts';

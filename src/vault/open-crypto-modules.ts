@@ -1,0 +1,86 @@
+import { generatePassword } from '../passwords/index.ts';
+import type { CryptoBackend } from './backend/crypto-backend.ts';
+import { Pkcs11Backend } from './backend/pkcs11/index.ts';
+import { SoftwareBackend, SoftwareKeystore } from './backend/software/index.ts';
+import { CryptoModule } from './crypto-module.ts';
+import { ModulePool } from './module-pool.ts';
+import { VaultError } from './vault-error.ts';
+
+/** Where the modules' keys live: a software keystore under a KEK, or a PKCS#11 token. */
+export type BackendSettings =
+  | { readonly backend: 'software'; readonly vaultDir: string; readonly kek: Buffer }
+  | {
+      readonly backend: 'pkcs11';
+      readonly library: string;
+      readonly tokenLabel: string;
+      readonly userPin: string;
+    };
+
+export interface PoolSettings {
+  readonly modules: number;
+  readonly ringSize: number;
+  readonly inhibitThreshold: number;
+}
+
+export interface OpenedModules {
+  readonly pool: ModulePool;
+  /** Set only when this start created the keys: the new crypto-officer credential, to show once. */
+  readonly createdOfficerCredential: string | undefined;
+  /** Modules that failed their power-up tests and serve nothing (they stay in the pool's status). */
+  readonly failedModules: readonly string[];
+}
+
+/** Creates the backend of module number n (1-based) for these settings. */
+export function backendFactory(settings: BackendSettings): (moduleNumber: number) => Promise<CryptoBackend> {
+  if (settings.backend === 'pkcs11') {
+    return (moduleNumber) => Pkcs11Backend.open(settings, moduleNumber);
+  }
+  const keystore = new SoftwareKeystore(settings.vaultDir, settings.kek);
+  return (moduleNumber) => Promise.resolve(new SoftwareBackend(keystore, moduleNumber));
+}
+
+/**
+ * Starts the configured crypto modules (power-up tests), creates the keys on a first start with a
+ * fresh crypto-officer credential, and puts every healthy module into the crypto-user role in a
+ * pool. Fails when no module passes its tests.
+ *
+ * @example const { pool } = await openCryptoModules({ backend: 'software', vaultDir, kek }, { modules: 2, ringSize: 3, inhibitThreshold: 1 });
+ */
+export async function openCryptoModules(
+  backend: BackendSettings,
+  pool: PoolSettings,
+): Promise<OpenedModules> {
+  const createBackend = backendFactory(backend);
+  const modules: CryptoModule[] = [];
+  let createdOfficerCredential: string | undefined;
+  try {
+    for (let number = 1; number <= pool.modules; number += 1) {
+      const module = new CryptoModule(await createBackend(number), { ringSize: pool.ringSize });
+      modules.push(module);
+      await module.start();
+      if (module.state === 'uninitialized') {
+        createdOfficerCredential = generatePassword();
+        await module.login('crypto-officer', createdOfficerCredential);
+        await module.initializeKeys();
+        module.logout();
+      }
+    }
+    const failedModules = modules.filter((module) => module.state === 'error').map((module) => module.serial);
+    const healthy = modules.filter((module) => module.state === 'idle');
+    if (healthy.length === 0) {
+      throw new VaultError(
+        'vault.error_state',
+        `no crypto module passed its power-up tests (${modules.map((module) => `${module.serial}: ${module.status().errorReason ?? module.state}`).join('; ')})`,
+      );
+    }
+    for (const module of healthy) await module.login('crypto-user');
+    return {
+      pool: new ModulePool(modules, { inhibitThreshold: pool.inhibitThreshold }),
+      createdOfficerCredential,
+      failedModules,
+    };
+  } catch (error) {
+    await Promise.all(modules.map((module) => module.close()));
+    throw error;
+  }
+}
