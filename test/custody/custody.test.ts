@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { auditEventsFor, verifyAuditChain } from '../../src/audit/index.ts';
-import { CustodyError, type CustodyService, createCustodyService } from '../../src/custody/index.ts';
+import { CustodyError, createCustodyService } from '../../src/custody/index.ts';
 import type { Mills } from '../../src/money/index.ts';
 import type { Store } from '../../src/store/index.ts';
 import {
