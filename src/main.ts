@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type DemoCredential, createDemoAccountsIfEmpty } from './accounts/index.ts';
 import { createApiServer } from './api/index.ts';
+import { type CustodyService, createCustodyService } from './custody/index.ts';
 import type { Config } from './config/index.ts';
 import { assertDataDirWritable, assertPortFree, readTlsFiles } from './startup/index.ts';
 import {
@@ -16,7 +17,14 @@ import {
   openStore,
 } from './store/index.ts';
 import { type Logger, createLogger, createMetrics } from './telemetry/index.ts';
-import { type KeyEncryptionKeyFile, ensureKeyEncryptionKey } from './vault/index.ts';
+import {
+  type BackendSettings,
+  type KeyEncryptionKeyFile,
+  type ModulePool,
+  ensureKeyEncryptionKey,
+  openCryptoModules,
+  readKeyEncryptionKey,
+} from './vault/index.ts';
 
 // package.json sits one folder up from both src/main.ts and the packaged dist/main.js.
 const packageJson = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as {
@@ -34,7 +42,12 @@ export interface RunningIndicia {
   readonly app: FastifyInstance;
   readonly logger: Logger;
   readonly migrations: MigrationReport;
-  readonly keyEncryptionKey: KeyEncryptionKeyFile;
+  /** The software backend's default KEK file, when this installation uses it. */
+  readonly keyEncryptionKey: KeyEncryptionKeyFile | undefined;
+  readonly pool: ModulePool;
+  readonly custody: CustodyService;
+  /** Set only on the start that created the module keys: shown once, stored only as a hash. */
+  readonly createdOfficerCredential: string | undefined;
   /** Credentials of demo accounts created by this start; empty on every later start. */
   readonly demoCredentials: readonly DemoCredential[];
   /** Stops accepting requests, waits for those in flight (bounded), closes the database. Idempotent. */
@@ -68,6 +81,41 @@ export async function openMigratedStore(
   }
 }
 
+/**
+ * Where the crypto modules' keys are: for the software backend the KEK comes from INDICIA_KEK,
+ * INDICIA_KEK_FILE, or the default file in the data directory (created on first start).
+ */
+export function backendSettingsFor(config: Config): {
+  settings: BackendSettings;
+  kekFile: KeyEncryptionKeyFile | undefined;
+} {
+  if (config.cryptoBackend === 'pkcs11') {
+    return {
+      settings: {
+        backend: 'pkcs11',
+        library: config.pkcs11Library ?? '',
+        tokenLabel: config.pkcs11TokenLabel ?? '',
+        userPin: config.pkcs11Pin ?? '',
+      },
+      kekFile: undefined,
+    };
+  }
+  const vaultDir = join(config.dataDir, 'vault');
+  if (config.kek !== undefined)
+    return {
+      settings: { backend: 'software', vaultDir, kek: Buffer.from(config.kek, 'base64') },
+      kekFile: undefined,
+    };
+  if (config.kekFile !== undefined) {
+    return {
+      settings: { backend: 'software', vaultDir, kek: readKeyEncryptionKey(config.kekFile) },
+      kekFile: undefined,
+    };
+  }
+  const kekFile = ensureKeyEncryptionKey(config.dataDir);
+  return { settings: { backend: 'software', vaultDir, kek: readKeyEncryptionKey(kekFile.path) }, kekFile };
+}
+
 function publicUrl(protocol: string, host: string, port: number): string {
   const shownHost =
     host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
@@ -96,14 +144,30 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
   const { store, migrations } = await openMigratedStore(config);
   let isShuttingDown = false;
   let app: FastifyInstance | undefined;
+  let pool: ModulePool | undefined;
   try {
-    const keyEncryptionKey = ensureKeyEncryptionKey(config.dataDir);
+    const { settings, kekFile } = backendSettingsFor(config);
+    const modules = await openCryptoModules(settings, {
+      modules: config.cryptoModules,
+      ringSize: config.checkpointRingSize,
+      inhibitThreshold: config.inhibitThreshold,
+    });
+    pool = modules.pool;
+    for (const serial of modules.failedModules)
+      logger.error({ serial }, 'crypto module failed its power-up tests and serves nothing');
+    const custody = createCustodyService({ db: store.db, pool });
     const demoCredentials = await createDemoAccountsIfEmpty(store.db);
+    const modulePool = pool;
     app = await createApiServer({
       logger,
       metrics,
       tls,
-      health: { version: VERSION, pingDatabase: store.ping, isShuttingDown: () => isShuttingDown },
+      health: {
+        version: VERSION,
+        pingDatabase: store.ping,
+        isShuttingDown: () => isShuttingDown,
+        isVaultServing: () => modulePool.status().stopped === null,
+      },
     });
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();
@@ -133,15 +197,31 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
         });
         await Promise.race([server.close(), timeout]);
         clearTimeout(timer);
+        await modulePool.close();
         await store.close();
         logger.info('shutdown complete');
         logger.flush();
       })();
       return closing;
     };
-    return { url, port, config, store, app, logger, migrations, keyEncryptionKey, demoCredentials, close };
+    return {
+      url,
+      port,
+      config,
+      store,
+      app,
+      logger,
+      migrations,
+      keyEncryptionKey: kekFile,
+      pool: modulePool,
+      custody,
+      createdOfficerCredential: modules.createdOfficerCredential,
+      demoCredentials,
+      close,
+    };
   } catch (error) {
     await app?.close();
+    await pool?.close();
     await store.close();
     throw error;
   }

@@ -2,7 +2,8 @@ import type { RunningIndicia } from '../main.ts';
 
 /** What a person sees after `indicia serve` starts: the URL, where data lives, first-start secrets. */
 export function printStartBanner(running: RunningIndicia, write: (text: string) => void): void {
-  const { url, store, config, demoCredentials, keyEncryptionKey } = running;
+  const { url, store, config, demoCredentials, keyEncryptionKey, createdOfficerCredential, pool } = running;
+  const modules = pool.status().modules;
   const lines = [
     '',
     `Indicia is running at ${url}`,
@@ -10,12 +11,20 @@ export function printStartBanner(running: RunningIndicia, write: (text: string) 
     `  health     ${url}/healthz`,
     `  database   ${store.dialect} ${store.location}`,
     `  data dir   ${config.dataDir}`,
+    `  modules    ${modules.length} × ${config.cryptoBackend} (${modules.map((module) => `${module.serial} ${module.state === 'user' ? 'ok' : module.state}`).join(', ')})`,
   ];
-  if (keyEncryptionKey.isNew) {
+  if (keyEncryptionKey?.isNew === true) {
     lines.push(
       '',
       `Created the key-encryption key ${keyEncryptionKey.path} (fingerprint ${keyEncryptionKey.fingerprint}).`,
       'Back it up apart from the database: sealed data cannot be read without it.',
+    );
+  }
+  if (createdOfficerCredential !== undefined) {
+    lines.push(
+      '',
+      "Created the crypto modules' keys. The crypto-officer credential (for `indicia modules` key management)",
+      `is shown this once and stored only as a hash:  ${createdOfficerCredential}`,
     );
   }
   if (demoCredentials.length > 0) {

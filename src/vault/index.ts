@@ -24,6 +24,7 @@ export {
 export {
   KEY_ENCRYPTION_KEY_BYTES,
   ensureKeyEncryptionKey,
+  readKeyEncryptionKey,
   type KeyEncryptionKeyFile,
 } from './key-encryption-key.ts';
 export {

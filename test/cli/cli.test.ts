@@ -156,6 +156,8 @@ describe('indicia command line', () => {
       assert.match(first.output(), /operator@demo\.indicia\.test\s+[A-Za-z0-9]{20}/);
       assert.match(first.output(), /customer@demo\.indicia\.test\s+[A-Za-z0-9]{20}/);
       assert.match(first.output(), /key-encryption key .*kek-v1\.key/);
+      assert.match(first.output(), /crypto-officer credential[\s\S]*hash:\s+[A-Za-z0-9]{20}/);
+      assert.match(first.output(), /modules\s+2 × software \(SW-[0-9A-F]{10} ok, SW-[0-9A-F]{10} ok\)/);
       assert.ok(existsSync(join(dataDir, 'indicia.sqlite')));
       assert.doesNotMatch(first.output(), /Deprecation|Warning/, 'a clean start prints no runtime warnings');
     } finally {
@@ -167,6 +169,7 @@ describe('indicia command line', () => {
     try {
       assert.doesNotMatch(second.output(), /demo\.indicia\.test/);
       assert.doesNotMatch(second.output(), /key-encryption key/);
+      assert.doesNotMatch(second.output(), /crypto-officer credential/);
     } finally {
       assert.equal(await second.stop(), 0);
     }

@@ -7,6 +7,8 @@ export interface HealthDependencies {
   pingDatabase(): Promise<void>;
   /** True once shutdown has begun: readiness fails so load balancers drain this instance. */
   isShuttingDown(): boolean;
+  /** False when the crypto module pool has stopped the service (inhibited modules). */
+  isVaultServing(): boolean;
 }
 
 const Liveness = Type.Object({
@@ -19,6 +21,7 @@ const Readiness = Type.Object({
   status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]),
   checks: Type.Object({
     database: Type.Union([Type.Literal('ok'), Type.Literal('failing')]),
+    vault: Type.Union([Type.Literal('ok'), Type.Literal('stopped')]),
     shutdown: Type.Union([Type.Literal('no'), Type.Literal('in_progress')]),
   }),
 });
@@ -48,7 +51,8 @@ export function healthRoutes(dependencies: HealthDependencies): FastifyPluginAsy
       {
         schema: {
           tags: ['operations'],
-          summary: 'Readiness: the database answers and the server is not shutting down',
+          summary:
+            'Readiness: the database answers, the crypto modules serve, and the server is not shutting down',
           response: { 200: Readiness, 503: Readiness },
         },
       },
@@ -61,10 +65,11 @@ export function healthRoutes(dependencies: HealthDependencies): FastifyPluginAsy
           request.log.warn({ err: error }, 'readiness: database ping failed');
           database = 'failing';
         }
-        const isReady = database === 'ok' && !isShuttingDown;
+        const vault = dependencies.isVaultServing() ? 'ok' : 'stopped';
+        const isReady = database === 'ok' && vault === 'ok' && !isShuttingDown;
         return reply.status(isReady ? 200 : 503).send({
           status: isReady ? 'ready' : 'not_ready',
-          checks: { database, shutdown: isShuttingDown ? 'in_progress' : 'no' },
+          checks: { database, vault, shutdown: isShuttingDown ? 'in_progress' : 'no' },
         });
       },
     );
