@@ -21,6 +21,7 @@ import {
   type BackendSettings,
   type KeyEncryptionKeyFile,
   type ModulePool,
+  defaultKekPath,
   ensureKeyEncryptionKey,
   openCryptoModules,
   readKeyEncryptionKey,
@@ -85,10 +86,10 @@ export async function openMigratedStore(
  * Where the crypto modules' keys are: for the software backend the KEK comes from INDICIA_KEK,
  * INDICIA_KEK_FILE, or the default file in the data directory (created on first start).
  */
-export function backendSettingsFor(config: Config): {
-  settings: BackendSettings;
-  kekFile: KeyEncryptionKeyFile | undefined;
-} {
+export function backendSettingsFor(
+  config: Config,
+  options: { createKekIfMissing: boolean } = { createKekIfMissing: true },
+): { settings: BackendSettings; kekFile: KeyEncryptionKeyFile | undefined } {
   if (config.cryptoBackend === 'pkcs11') {
     return {
       settings: {
@@ -109,6 +110,12 @@ export function backendSettingsFor(config: Config): {
   if (config.kekFile !== undefined) {
     return {
       settings: { backend: 'software', vaultDir, kek: readKeyEncryptionKey(config.kekFile) },
+      kekFile: undefined,
+    };
+  }
+  if (!options.createKekIfMissing) {
+    return {
+      settings: { backend: 'software', vaultDir, kek: readKeyEncryptionKey(defaultKekPath(config.dataDir)) },
       kekFile: undefined,
     };
   }

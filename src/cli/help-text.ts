@@ -1,4 +1,5 @@
 import { CONFIG_FILE_ENV, settings } from '../config/index.ts';
+import { MODULES_USAGE } from './modules-command.ts';
 
 function settingLines(): string[] {
   return settings.map((setting) => {
@@ -18,6 +19,7 @@ export function helpText(version: string): string {
     '                              data directory it creates the database, the server keys and a demo',
     '                              operator and demo customer, and prints their sign-in details once.',
     '  indicia migrate [options]   Bring the database schema up to date, then exit.',
+    ...MODULES_USAGE.split('\n').map((line) => `  ${line}`),
     '  indicia help                Show this text (also --help, -h).',
     '  indicia --version           Print the version.',
     '',

@@ -2,6 +2,7 @@ import { isIndiciaError } from '../errors/index.ts';
 import { VERSION } from '../main.ts';
 import { type CommandIo, UsageError, migrateCommand, serveCommand, versionCommand } from './commands.ts';
 import { helpText } from './help-text.ts';
+import { modulesCommand } from './modules-command.ts';
 
 /**
  * Runs the `indicia` command line and returns the exit status: 0 success, 1 a start or run
@@ -24,6 +25,8 @@ export async function runCli(
         return await serveCommand(rest, io);
       case 'migrate':
         return await migrateCommand(rest, io);
+      case 'modules':
+        return await modulesCommand(rest, io);
       case '--version':
       case '-v':
       case 'version':
@@ -36,7 +39,7 @@ export async function runCli(
         return command === undefined ? 2 : 0;
       default:
         return fail(
-          `unknown command "${command}"; the commands are serve, migrate and help (see indicia --help).`,
+          `unknown command "${command}"; the commands are serve, migrate, modules and help (see indicia --help).`,
           2,
         );
     }

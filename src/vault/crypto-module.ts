@@ -7,7 +7,7 @@ import {
   openCheckpoint,
   sealCheckpoint,
 } from './checkpoint.ts';
-import { compareCheckpoints } from './checkpoint-comparison.ts';
+import { type CheckpointDecision, compareCheckpoints } from './checkpoint-comparison.ts';
 import {
   type KnownAnswerVectors,
   type SelfTestResult,
@@ -89,6 +89,8 @@ interface RingEntry {
 }
 
 export const DEFAULT_RING_SIZE = 3;
+/** How stale a module's view of the master key versions may get before a command re-reads it. */
+const INVENTORY_REFRESH_MS = 2_000;
 const DEFAULT_KEY_VALIDITY_DAYS = 3 * 365;
 
 /** The view of a state, without secrets. */
@@ -125,6 +127,7 @@ export class CryptoModule {
   #keyEntryCredential: string | undefined;
   #inventory = { masterKeyVersions: [] as readonly number[], minimumMasterKeyVersion: 1 };
   #lastSelfTest: { at: string; results: SelfTestResult[] } | null = null;
+  #inventoryReadAt = 0;
   #isBusy = false;
   #unreportedRecoveries: CheckpointRecord[] = [];
 
@@ -481,6 +484,9 @@ export class CryptoModule {
         );
       }
       await this.#reconcile(databaseCheckpoint);
+      // Another module or process may have rotated the master key: seal under the newest version.
+      if (this.#now().getTime() - this.#inventoryReadAt > INVENTORY_REFRESH_MS)
+        await this.#refreshInventory();
       const outcome = await act();
       const version = this.#currentVersion();
       const sealedPackage = await sealPackage(this.#backend, outcome.state, version);
@@ -514,6 +520,16 @@ export class CryptoModule {
     });
   }
 
+  /** How the database's checkpoint compares with this module's ring, without acting on it. */
+  checkpointAgreement(databaseCheckpoint: Buffer | null): CheckpointDecision {
+    const oldest = this.#ring.at(-1);
+    return compareCheckpoints(
+      this.#ring.map((entry) => entry.sealed),
+      databaseCheckpoint,
+      oldest === undefined || oldest.record.counter === 1,
+    );
+  }
+
   /**
    * Records discarded by auto-recovery that no result has reported yet: a command that recovered
    * and then failed (say, insufficient funds) leaves them here for the caller's audit log.
@@ -526,12 +542,7 @@ export class CryptoModule {
 
   /** Compares the database's checkpoint with the ring; recovers or inhibits as seed 001 says. */
   async #reconcile(databaseCheckpoint: Buffer | null): Promise<void> {
-    const oldest = this.#ring.at(-1);
-    const decision = compareCheckpoints(
-      this.#ring.map((entry) => entry.sealed),
-      databaseCheckpoint,
-      oldest === undefined || oldest.record.counter === 1,
-    );
+    const decision = this.checkpointAgreement(databaseCheckpoint);
     switch (decision.kind) {
       case 'proceed':
         return;
@@ -610,6 +621,7 @@ export class CryptoModule {
 
   async #refreshInventory(): Promise<void> {
     const inventory = await this.#backend.inventory();
+    this.#inventoryReadAt = this.#now().getTime();
     this.#inventory = {
       masterKeyVersions: inventory.masterKeyVersions,
       minimumMasterKeyVersion: inventory.minimumMasterKeyVersion,

@@ -23,6 +23,7 @@ export {
 } from './crypto-module.ts';
 export {
   KEY_ENCRYPTION_KEY_BYTES,
+  defaultKekPath,
   ensureKeyEncryptionKey,
   readKeyEncryptionKey,
   type KeyEncryptionKeyFile,

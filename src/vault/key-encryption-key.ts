@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { VaultError } from './vault-error.ts';
 
 export const KEY_ENCRYPTION_KEY_BYTES = 32;
@@ -25,8 +25,8 @@ function fingerprintOf(key: Buffer): string {
  * unreadable; with it and the database, anyone can unseal.
  */
 export function ensureKeyEncryptionKey(dataDir: string): KeyEncryptionKeyFile {
-  const folder = join(dataDir, 'keys');
-  const path = join(folder, 'kek-v1.key');
+  const path = defaultKekPath(dataDir);
+  const folder = dirname(path);
   if (existsSync(path)) {
     return { version: 1, path, fingerprint: fingerprintOf(readKeyEncryptionKey(path)), isNew: false };
   }
@@ -37,15 +37,23 @@ export function ensureKeyEncryptionKey(dataDir: string): KeyEncryptionKeyFile {
   return { version: 1, path, fingerprint: fingerprintOf(key), isNew: true };
 }
 
+/** Where the server keeps the KEK it creates on first start. */
+export function defaultKekPath(dataDir: string): string {
+  return join(dataDir, 'keys', 'kek-v1.key');
+}
+
 /** Reads a key-encryption key file (base64 of 32 bytes), or explains what is wrong with it. */
 export function readKeyEncryptionKey(path: string): Buffer {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
     throw new VaultError(
       'vault.kek_missing',
-      `The key-encryption key file ${path} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}).`,
+      code === 'ENOENT'
+        ? `there is no key-encryption key at ${path}; start the server once (\`indicia serve\`) to create one, or set INDICIA_KEK / INDICIA_KEK_FILE`
+        : `the key-encryption key file ${path} cannot be read (${code})`,
     );
   }
   const key = Buffer.from(text.trim(), 'base64');

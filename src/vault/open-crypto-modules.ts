@@ -20,6 +20,8 @@ export interface PoolSettings {
   readonly modules: number;
   readonly ringSize: number;
   readonly inhibitThreshold: number;
+  /** Create the keys when the modules have none (the server's first start). Default true. */
+  readonly initializeIfEmpty?: boolean;
 }
 
 export interface OpenedModules {
@@ -59,6 +61,12 @@ export async function openCryptoModules(
       modules.push(module);
       await module.start();
       if (module.state === 'uninitialized') {
+        if (pool.initializeIfEmpty === false) {
+          throw new VaultError(
+            'vault.wrong_state',
+            'the crypto modules have no keys yet; start the server once (`indicia serve`) to create them',
+          );
+        }
         createdOfficerCredential = generatePassword();
         await module.login('crypto-officer', createdOfficerCredential);
         await module.initializeKeys();

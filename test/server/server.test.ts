@@ -28,7 +28,10 @@ for (const fixture of dialectFixtures) {
       ]);
       const ready = await fetch(`${url}/readyz`);
       assert.equal(ready.status, 200);
-      assert.deepEqual(await ready.json(), { status: 'ready', checks: { database: 'ok', vault: 'ok', shutdown: 'no' } });
+      assert.deepEqual(await ready.json(), {
+        status: 'ready',
+        checks: { database: 'ok', vault: 'ok', shutdown: 'no' },
+      });
     });
 
     it('serves OpenAPI 3 at /openapi.json and a browsable page at /docs', async () => {

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashPassword, verifyPassword } from '../../../passwords/index.ts';
 import { VaultError } from '../../vault-error.ts';
@@ -32,6 +32,7 @@ export class SoftwareKeystore {
   readonly vaultDir: string;
   readonly #kek: Buffer;
   #file: KeysetFile | undefined;
+  #loadedModifiedAt = 0;
   readonly #unwrapped = new Map<string, Buffer>();
 
   constructor(vaultDir: string, kek: Buffer) {
@@ -45,11 +46,16 @@ export class SoftwareKeystore {
   /** Re-reads keyset.json, e.g. after another process added a master key version. */
   reload(): void {
     const path = join(this.vaultDir, KEYSET_FILE);
+    this.#loadedModifiedAt = existsSync(path) ? statSync(path).mtimeMs : 0;
     this.#file = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as KeysetFile) : undefined;
     this.#unwrapped.clear();
   }
 
   inventory(): KeyInventory {
+    // Another process (`indicia modules rotate-master-key`) may have added a version.
+    const path = join(this.vaultDir, KEYSET_FILE);
+    const modifiedAt = existsSync(path) ? statSync(path).mtimeMs : 0;
+    if (modifiedAt !== this.#loadedModifiedAt) this.reload();
     const file = this.#file;
     if (file === undefined) return { masterKeyVersions: [], minimumMasterKeyVersion: 1, hasMacKeys: false };
     return {
@@ -151,6 +157,8 @@ export class SoftwareKeystore {
 
   #save(): void {
     mkdirSync(this.vaultDir, { recursive: true, mode: 0o700 });
-    writeFileDurably(join(this.vaultDir, KEYSET_FILE), `${JSON.stringify(this.#file, null, 2)}\n`);
+    const path = join(this.vaultDir, KEYSET_FILE);
+    writeFileDurably(path, `${JSON.stringify(this.#file, null, 2)}\n`);
+    this.#loadedModifiedAt = statSync(path).mtimeMs;
   }
 }
