@@ -39,6 +39,8 @@ export type { ModuleRole, ModuleState, ModuleStatus } from './module-status.ts';
 export { applyOperation, type PsdOperation } from './psd-operations.ts';
 export {
   readPackageHeader,
+  sealPackage,
+  unsealPackage,
   type PackageExpectation,
   type PsdOperationalState,
   type PsdState,

@@ -8,15 +8,20 @@ export const SOFTHSM_LIBRARY = '/usr/lib/softhsm/libsofthsm2.so';
 
 let folder: string | undefined;
 
+/** Installs Debian's softhsm2 when its library is missing; fails saying so when it cannot. */
+export function ensureSoftHsmInstalled(): void {
+  if (!existsSync(SOFTHSM_LIBRARY)) {
+    installDebianPackages(['softhsm2'], 'SoftHSM2 is needed for the PKCS#11 crypto module tests');
+  }
+}
+
 /**
  * Makes SoftHSM2 usable by this process: installs Debian's softhsm2 when missing (failing with a
  * message saying so when it cannot), and points SOFTHSM2_CONF at a token folder of its own, which
  * is removed when the process exits. Must run before the library is first loaded.
  */
 export function prepareSoftHsm(): string {
-  if (!existsSync(SOFTHSM_LIBRARY)) {
-    installDebianPackages(['softhsm2'], 'SoftHSM2 is needed for the PKCS#11 crypto module tests');
-  }
+  ensureSoftHsmInstalled();
   if (folder === undefined) {
     const created = mkdtempSync(join(tmpdir(), 'indicia-softhsm-'));
     folder = created;
