@@ -21,6 +21,7 @@ import {
   type BackendSettings,
   type KeyEncryptionKeyFile,
   type ModulePool,
+  type OpenedModules,
   defaultKekPath,
   ensureKeyEncryptionKey,
   openCryptoModules,
@@ -123,6 +124,42 @@ export function backendSettingsFor(
   return { settings: { backend: 'software', vaultDir, kek: readKeyEncryptionKey(kekFile.path) }, kekFile };
 }
 
+/**
+ * Opens the configured crypto module pool. The server creates the keys on its first start;
+ * maintenance commands pass `initializeIfEmpty: false` and never create keys or a KEK.
+ */
+export async function openModulePool(
+  config: Config,
+  options: { initializeIfEmpty: boolean },
+): Promise<OpenedModules & { kekFile: KeyEncryptionKeyFile | undefined }> {
+  const { settings, kekFile } = backendSettingsFor(config, { createKekIfMissing: options.initializeIfEmpty });
+  const opened = await openCryptoModules(settings, {
+    modules: config.cryptoModules,
+    ringSize: config.checkpointRingSize,
+    inhibitThreshold: config.inhibitThreshold,
+    initializeIfEmpty: options.initializeIfEmpty,
+  });
+  return { ...opened, kekFile };
+}
+
+/** Store, module pool and custody service for maintenance work outside the server; closes them after. */
+export async function withCustody<T>(
+  config: Config,
+  work: (custody: CustodyService) => Promise<T>,
+): Promise<T> {
+  const { store } = await openMigratedStore(config);
+  try {
+    const { pool } = await openModulePool(config, { initializeIfEmpty: false });
+    try {
+      return await work(createCustodyService({ db: store.db, pool }));
+    } finally {
+      await pool.close();
+    }
+  } finally {
+    await store.close();
+  }
+}
+
 function publicUrl(protocol: string, host: string, port: number): string {
   const shownHost =
     host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
@@ -153,12 +190,8 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
   let app: FastifyInstance | undefined;
   let pool: ModulePool | undefined;
   try {
-    const { settings, kekFile } = backendSettingsFor(config);
-    const modules = await openCryptoModules(settings, {
-      modules: config.cryptoModules,
-      ringSize: config.checkpointRingSize,
-      inhibitThreshold: config.inhibitThreshold,
-    });
+    const modules = await openModulePool(config, { initializeIfEmpty: true });
+    const { kekFile } = modules;
     pool = modules.pool;
     for (const serial of modules.failedModules)
       logger.error({ serial }, 'crypto module failed its power-up tests and serves nothing');

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import { canonicalJson } from '../encoding/index.ts';
-import type { DatabaseSchema } from '../store/index.ts';
+import type { AuditEventsTable, DatabaseSchema } from '../store/index.ts';
 
 export interface AuditEventInput {
   readonly kind: string;
@@ -94,6 +94,19 @@ export async function appendAuditEvents(
   return written;
 }
 
+function eventFromRow(row: AuditEventsTable): AuditEvent {
+  return {
+    sequence: row.sequence,
+    at: row.at,
+    kind: row.kind,
+    moduleSerial: row.module_serial,
+    meterId: row.meter_id,
+    details: JSON.parse(row.details) as Record<string, unknown>,
+    previousHash: row.previous_hash,
+    hash: row.hash,
+  };
+}
+
 export interface ChainVerification {
   readonly isIntact: boolean;
   readonly events: number;
@@ -109,14 +122,7 @@ export async function verifyAuditChain(db: Kysely<DatabaseSchema>): Promise<Chai
   const rows = await db.selectFrom('audit_events').selectAll().orderBy('sequence').execute();
   for (const row of rows) {
     events += 1;
-    const recomputed = auditHash(previousHash, {
-      sequence: row.sequence,
-      at: row.at,
-      kind: row.kind,
-      moduleSerial: row.module_serial,
-      meterId: row.meter_id,
-      details: JSON.parse(row.details) as Record<string, unknown>,
-    });
+    const recomputed = auditHash(previousHash, eventFromRow(row));
     if (row.sequence !== expectedSequence || row.previous_hash !== previousHash || row.hash !== recomputed) {
       return { isIntact: false, events, firstBrokenSequence: row.sequence };
     }
@@ -143,14 +149,5 @@ export async function auditEventsFor(
   if (filter.meterId !== undefined) query = query.where('meter_id', '=', filter.meterId);
   if (filter.moduleSerial !== undefined) query = query.where('module_serial', '=', filter.moduleSerial);
   if (filter.kind !== undefined) query = query.where('kind', '=', filter.kind);
-  return (await query.execute()).map((row) => ({
-    sequence: row.sequence,
-    at: row.at,
-    kind: row.kind,
-    moduleSerial: row.module_serial,
-    meterId: row.meter_id,
-    details: JSON.parse(row.details) as Record<string, unknown>,
-    previousHash: row.previous_hash,
-    hash: row.hash,
-  }));
+  return (await query.execute()).map(eventFromRow);
 }

@@ -2,9 +2,8 @@ import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/index.ts';
-import { createCustodyService } from '../custody/index.ts';
-import { backendSettingsFor, openMigratedStore } from '../main.ts';
-import { CryptoModule, backendFactory, openCryptoModules } from '../vault/index.ts';
+import { backendSettingsFor, openMigratedStore, withCustody } from '../main.ts';
+import { CryptoModule, backendFactory } from '../vault/index.ts';
 import { type CommandIo, UsageError, configFromArguments } from './commands.ts';
 
 export const MODULES_USAGE = [
@@ -124,31 +123,6 @@ async function status(config: Config, io: CommandIo): Promise<number> {
     await store.close();
   }
   return 0;
-}
-
-async function withCustody<T>(
-  config: Config,
-  work: (custody: ReturnType<typeof createCustodyService>) => Promise<T>,
-): Promise<T> {
-  const { store } = await openMigratedStore(config);
-  try {
-    const { pool } = await openCryptoModules(
-      backendSettingsFor(config, { createKekIfMissing: false }).settings,
-      {
-        modules: config.cryptoModules,
-        ringSize: config.checkpointRingSize,
-        inhibitThreshold: config.inhibitThreshold,
-        initializeIfEmpty: false,
-      },
-    );
-    try {
-      return await work(createCustodyService({ db: store.db, pool }));
-    } finally {
-      await pool.close();
-    }
-  } finally {
-    await store.close();
-  }
 }
 
 /** `indicia modules <selftest|status|rotate-master-key|reanchor>` */

@@ -5,35 +5,16 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/index.ts';
-import { createCustodyService } from '../../src/custody/index.ts';
-import { backendSettingsFor, openMigratedStore } from '../../src/main.ts';
+import type { CustodyService } from '../../src/custody/index.ts';
+import { openMigratedStore, withCustody } from '../../src/main.ts';
 import type { Mills } from '../../src/money/index.ts';
-import { initializeToken, openCryptoModules } from '../../src/vault/index.ts';
+import { initializeToken } from '../../src/vault/index.ts';
 import { runIndicia, serveIndicia } from '../support/cli-process.ts';
 import { prepareSoftHsm, randomPin } from '../support/softhsm.ts';
 
 /** Runs commands on an installation's meters in this process, as the server would. */
-async function withInstallation(
-  dataDir: string,
-  work: (custody: ReturnType<typeof createCustodyService>) => Promise<void>,
-): Promise<void> {
-  const config = loadConfig({ env: { INDICIA_DATA_DIR: dataDir }, cwd: dataDir });
-  const { store } = await openMigratedStore(config);
-  const { pool } = await openCryptoModules(
-    backendSettingsFor(config, { createKekIfMissing: false }).settings,
-    {
-      modules: config.cryptoModules,
-      ringSize: config.checkpointRingSize,
-      inhibitThreshold: config.inhibitThreshold,
-      initializeIfEmpty: false,
-    },
-  );
-  try {
-    await work(createCustodyService({ db: store.db, pool }));
-  } finally {
-    await pool.close();
-    await store.close();
-  }
+function withInstallation(dataDir: string, work: (custody: CustodyService) => Promise<void>): Promise<void> {
+  return withCustody(loadConfig({ env: { INDICIA_DATA_DIR: dataDir }, cwd: dataDir }), work);
 }
 
 describe('indicia modules', () => {

@@ -242,8 +242,7 @@ export class Pkcs11Backend implements CryptoBackend {
   }
 
   generateSigningKey(algorithm: SigningAlgorithm, version: number): Promise<GeneratedSigningKey> {
-    const pair = this.#generatePair(algorithm, true);
-    try {
+    return this.#withKeyPair(algorithm, true, (pair) => {
       let wrappedPrivateKey: Buffer;
       try {
         wrappedPrivateKey = Buffer.from(
@@ -264,27 +263,18 @@ export class Pkcs11Backend implements CryptoBackend {
         }
         throw error;
       }
-      return Promise.resolve({ publicKey: this.#publicKeyOf(algorithm, pair.publicKey), wrappedPrivateKey });
-    } finally {
-      this.#pkcs11.C_DestroyObject(this.#session, pair.publicKey);
-      this.#pkcs11.C_DestroyObject(this.#session, pair.privateKey);
-    }
+      return { publicKey: this.#publicKeyOf(algorithm, pair.publicKey), wrappedPrivateKey };
+    });
   }
 
   signWithEphemeralKey(
     algorithm: SigningAlgorithm,
     data: Buffer,
   ): Promise<{ publicKey: Buffer; signature: Buffer }> {
-    const pair = this.#generatePair(algorithm, false);
-    try {
-      return Promise.resolve({
-        publicKey: this.#publicKeyOf(algorithm, pair.publicKey),
-        signature: this.#signWith(algorithm, pair.privateKey, data),
-      });
-    } finally {
-      this.#pkcs11.C_DestroyObject(this.#session, pair.publicKey);
-      this.#pkcs11.C_DestroyObject(this.#session, pair.privateKey);
-    }
+    return this.#withKeyPair(algorithm, false, (pair) => ({
+      publicKey: this.#publicKeyOf(algorithm, pair.publicKey),
+      signature: this.#signWith(algorithm, pair.privateKey, data),
+    }));
   }
 
   sign(
@@ -468,6 +458,21 @@ export class Pkcs11Backend implements CryptoBackend {
       return Buffer.from(this.#pkcs11.C_Decrypt(this.#session, input, Buffer.alloc(input.length)));
     } catch {
       throw new VaultError('vault.package_invalid', 'Authenticated decryption failed.');
+    }
+  }
+
+  /** A session key pair that exists only while `use` runs. */
+  #withKeyPair<T>(
+    algorithm: SigningAlgorithm,
+    isExtractable: boolean,
+    use: (pair: { publicKey: Handle; privateKey: Handle }) => T,
+  ): Promise<T> {
+    const pair = this.#generatePair(algorithm, isExtractable);
+    try {
+      return Promise.resolve(use(pair));
+    } finally {
+      this.#pkcs11.C_DestroyObject(this.#session, pair.publicKey);
+      this.#pkcs11.C_DestroyObject(this.#session, pair.privateKey);
     }
   }
 
