@@ -10,9 +10,8 @@ export { Pkcs11Backend, initializeToken, type Pkcs11Settings } from './backend/p
 export { SoftwareBackend, SoftwareKeystore } from './backend/software/index.ts';
 export { openCheckpoint, type CheckpointRecord, type TransactionType } from './checkpoint.ts';
 export { compareCheckpoints, type CheckpointDecision } from './checkpoint-comparison.ts';
+export { CryptoModule, DEFAULT_RING_SIZE } from './crypto-module.ts';
 export {
-  CryptoModule,
-  DEFAULT_RING_SIZE,
   viewOf,
   type CommandRequest,
   type CommandResult,
@@ -20,7 +19,7 @@ export {
   type CryptoModuleOptions,
   type NewPackageRequest,
   type PsdView,
-} from './crypto-module.ts';
+} from './module-commands.ts';
 export {
   KEY_ENCRYPTION_KEY_BYTES,
   defaultKekPath,

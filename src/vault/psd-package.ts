@@ -155,3 +155,24 @@ export async function unsealPackage(
     throw invalid('header and contents disagree');
   return { state, keyVersion: header.keyVersion };
 }
+
+/** Seals a state under another master key version, re-wrapping its signing key to match. */
+export async function resealUnder(backend: CryptoBackend, state: PsdState, version: number): Promise<Buffer> {
+  const { signingKey } = state;
+  const rewrapped =
+    signingKey.wrapVersion === version
+      ? signingKey
+      : {
+          ...signingKey,
+          wrapVersion: version,
+          wrapped: (
+            await backend.rewrapSigningKey(
+              signingKey.algorithm,
+              signingKey.wrapVersion,
+              version,
+              Buffer.from(signingKey.wrapped, 'base64'),
+            )
+          ).toString('base64'),
+        };
+  return sealPackage(backend, { ...state, signingKey: rewrapped }, version);
+}

@@ -12,13 +12,24 @@ import type {
 import {
   type Handle,
   type Pkcs11,
-  type Template,
+  type AttributePair,
   acquireLibrary,
   attributeBuffer,
   findObjects,
   findTokenSlot,
   releaseLibrary,
+  secretKeyAttributes,
+  templateOf,
 } from './pkcs11-library.ts';
+import {
+  CKK_EC_EDWARDS,
+  CKM_EC_EDWARDS_KEY_PAIR_GEN,
+  CKM_EDDSA,
+  ED25519_PARAMETERS,
+  P256_PARAMETERS,
+  spkiFromEcPoint,
+} from './signing-mechanisms.ts';
+import { readDataObject, writeDataObject } from './token-data-objects.ts';
 
 export { initializeToken } from './pkcs11-library.ts';
 
@@ -30,16 +41,6 @@ export interface Pkcs11Settings {
   readonly userPin: string;
 }
 
-// PKCS#11 3.0 values that pkcs11js does not name.
-const CKK_EC_EDWARDS = 0x40;
-const CKM_EC_EDWARDS_KEY_PAIR_GEN = 0x1055;
-const CKM_EDDSA = 0x1057;
-const P256_PARAMETERS = Buffer.from('06082a8648ce3d030107', 'hex');
-const ED25519_PARAMETERS = Buffer.from('06032b6570', 'hex');
-const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
-const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
-
-const APPLICATION = 'indicia';
 const KEYSET_LABEL = 'indicia-keyset';
 const MASTER_LABEL = (version: number): string => `indicia-master-v${version}`;
 const MAC_LABEL = (name: MacKeyName): string => `indicia-mac-${name}`;
@@ -47,12 +48,9 @@ const MAC_LABEL = (name: MacKeyName): string => `indicia-mac-${name}`;
 interface KeysetMetadata {
   minimumMasterKeyVersion: number;
   officerCredentialHash: string;
-  /** Rewrites create a new object before destroying the old; after a crash the highest wins. */
-  generation?: number;
 }
 
 const {
-  CKA_APPLICATION,
   CKA_CLASS,
   CKA_DECRYPT,
   CKA_EC_PARAMS,
@@ -135,14 +133,14 @@ export class Pkcs11Backend implements CryptoBackend {
 
   encryptAesGcmWithTestKey(key: Buffer, iv: Buffer, plaintext: Buffer, aad: Buffer): Promise<Buffer> {
     return this.#withSessionObject(
-      [...this.#secretKeyTemplate(pkcs11js.CKK_AES, false), [CKA_VALUE, key], [CKA_ENCRYPT, true]],
+      [...secretKeyAttributes(pkcs11js.CKK_AES, false), [CKA_VALUE, key], [CKA_ENCRYPT, true]],
       (handle) => this.#gcm('encrypt', handle, iv, plaintext, aad),
     );
   }
 
   hmacSha256WithTestKey(key: Buffer, data: Buffer): Promise<Buffer> {
     return this.#withSessionObject(
-      [...this.#secretKeyTemplate(pkcs11js.CKK_GENERIC_SECRET, false), [CKA_VALUE, key], [CKA_SIGN, true]],
+      [...secretKeyAttributes(pkcs11js.CKK_GENERIC_SECRET, false), [CKA_VALUE, key], [CKA_SIGN, true]],
       (handle) => {
         this.#pkcs11.C_SignInit(this.#session, { mechanism: pkcs11js.CKM_SHA256_HMAC }, handle);
         return Buffer.from(this.#pkcs11.C_Sign(this.#session, data, Buffer.alloc(32)));
@@ -181,8 +179,8 @@ export class Pkcs11Backend implements CryptoBackend {
       this.#pkcs11.C_GenerateKey(
         this.#session,
         { mechanism: pkcs11js.CKM_GENERIC_SECRET_KEY_GEN },
-        this.#template([
-          ...this.#secretKeyTemplate(pkcs11js.CKK_GENERIC_SECRET, true),
+        templateOf([
+          ...secretKeyAttributes(pkcs11js.CKK_GENERIC_SECRET, true),
           [CKA_VALUE_LEN, 32],
           [CKA_SIGN, true],
           [CKA_VERIFY, true],
@@ -320,27 +318,11 @@ export class Pkcs11Backend implements CryptoBackend {
   }
 
   readRing(): Promise<Buffer | undefined> {
-    return Promise.resolve(this.#ringObjects()[0]?.ring);
+    return Promise.resolve(readDataObject(this.#pkcs11, this.#session, this.#ringLabel()));
   }
 
-  /** Data objects are read-only on some tokens: write the next generation, then drop older ones. */
   writeRing(bytes: Buffer): Promise<void> {
-    const existing = this.#ringObjects();
-    const generation = Buffer.alloc(8);
-    generation.writeBigUInt64BE(BigInt((existing[0]?.generation ?? 0) + 1));
-    // Data objects take no CKA_ID; the generation leads the value instead.
-    this.#pkcs11.C_CreateObject(
-      this.#session,
-      this.#template([
-        [CKA_CLASS, pkcs11js.CKO_DATA],
-        [CKA_TOKEN, true],
-        [CKA_PRIVATE, true],
-        [CKA_APPLICATION, APPLICATION],
-        [CKA_LABEL, this.#ringLabel()],
-        [CKA_VALUE, Buffer.concat([generation, bytes])],
-      ]),
-    );
-    for (const old of existing) this.#pkcs11.C_DestroyObject(this.#session, old.handle);
+    writeDataObject(this.#pkcs11, this.#session, this.#ringLabel(), bytes);
     return Promise.resolve();
   }
 
@@ -356,43 +338,8 @@ export class Pkcs11Backend implements CryptoBackend {
     return `indicia-ring-${this.serial}`;
   }
 
-  /** This module's ring objects, newest generation first. */
-  #ringObjects(): { handle: Handle; generation: number; ring: Buffer }[] {
-    return findObjects(this.#pkcs11, this.#session, [
-      { type: CKA_CLASS, value: pkcs11js.CKO_DATA },
-      { type: CKA_LABEL, value: this.#ringLabel() },
-    ])
-      .map((handle) => {
-        const value = attributeBuffer(this.#pkcs11, this.#session, handle, CKA_VALUE);
-        return {
-          handle,
-          generation: value.length >= 8 ? Number(value.readBigUInt64BE(0)) : 0,
-          ring: value.subarray(8),
-        };
-      })
-      .sort((left, right) => right.generation - left.generation);
-  }
-
-  #template(pairs: readonly (readonly [number, number | boolean | string | Buffer])[]): Template {
-    return pairs.map(([type, value]) => ({ type, value }));
-  }
-
-  #secretKeyTemplate(keyType: number, isToken: boolean): [number, number | boolean][] {
-    return [
-      [CKA_CLASS, pkcs11js.CKO_SECRET_KEY],
-      [CKA_KEY_TYPE, keyType],
-      [CKA_TOKEN, isToken],
-      [CKA_PRIVATE, true],
-      [CKA_SENSITIVE, true],
-      [CKA_EXTRACTABLE, false],
-    ];
-  }
-
-  #withSessionObject<T>(
-    pairs: readonly (readonly [number, number | boolean | string | Buffer])[],
-    use: (handle: Handle) => T,
-  ): Promise<T> {
-    const handle = this.#pkcs11.C_CreateObject(this.#session, this.#template(pairs));
+  #withSessionObject<T>(pairs: readonly AttributePair[], use: (handle: Handle) => T): Promise<T> {
+    const handle = this.#pkcs11.C_CreateObject(this.#session, templateOf(pairs));
     try {
       return Promise.resolve(use(handle));
     } finally {
@@ -404,8 +351,8 @@ export class Pkcs11Backend implements CryptoBackend {
     this.#pkcs11.C_GenerateKey(
       this.#session,
       { mechanism: pkcs11js.CKM_AES_KEY_GEN },
-      this.#template([
-        ...this.#secretKeyTemplate(pkcs11js.CKK_AES, true),
+      templateOf([
+        ...secretKeyAttributes(pkcs11js.CKK_AES, true),
         [CKA_VALUE_LEN, 32],
         [CKA_ENCRYPT, true],
         [CKA_DECRYPT, true],
@@ -484,12 +431,12 @@ export class Pkcs11Backend implements CryptoBackend {
     return this.#pkcs11.C_GenerateKeyPair(
       this.#session,
       { mechanism: isEcdsa ? pkcs11js.CKM_EC_KEY_PAIR_GEN : CKM_EC_EDWARDS_KEY_PAIR_GEN },
-      this.#template([
+      templateOf([
         [CKA_TOKEN, false],
         [CKA_EC_PARAMS, isEcdsa ? P256_PARAMETERS : ED25519_PARAMETERS],
         [CKA_VERIFY, true],
       ]),
-      this.#template([
+      templateOf([
         [CKA_TOKEN, false],
         [CKA_PRIVATE, true],
         [CKA_SIGN, true],
@@ -499,11 +446,8 @@ export class Pkcs11Backend implements CryptoBackend {
     );
   }
 
-  /** CKA_EC_POINT is a DER OCTET STRING around the point; SPKI puts a fixed prefix before it. */
   #publicKeyOf(algorithm: SigningAlgorithm, publicKey: Handle): Buffer {
-    const point = attributeBuffer(this.#pkcs11, this.#session, publicKey, CKA_EC_POINT);
-    const raw = point.subarray(2);
-    return Buffer.concat([algorithm === 'ecdsa-p256' ? P256_SPKI_PREFIX : ED25519_SPKI_PREFIX, raw]);
+    return spkiFromEcPoint(algorithm, attributeBuffer(this.#pkcs11, this.#session, publicKey, CKA_EC_POINT));
   }
 
   #unwrap(algorithm: SigningAlgorithm, version: number, wrapped: Buffer, isExtractable: boolean): Handle {
@@ -513,7 +457,7 @@ export class Pkcs11Backend implements CryptoBackend {
         { mechanism: pkcs11js.CKM_AES_KEY_WRAP_PAD },
         this.#masterKey(version),
         wrapped,
-        this.#template([
+        templateOf([
           [CKA_CLASS, pkcs11js.CKO_PRIVATE_KEY],
           [CKA_KEY_TYPE, algorithm === 'ecdsa-p256' ? pkcs11js.CKK_EC : CKK_EC_EDWARDS],
           [CKA_TOKEN, false],
@@ -541,40 +485,11 @@ export class Pkcs11Backend implements CryptoBackend {
   }
 
   #readMetadata(): KeysetMetadata | undefined {
-    const versions = findObjects(this.#pkcs11, this.#session, [
-      { type: CKA_CLASS, value: pkcs11js.CKO_DATA },
-      { type: CKA_LABEL, value: KEYSET_LABEL },
-    ]).map(
-      (handle) =>
-        JSON.parse(
-          attributeBuffer(this.#pkcs11, this.#session, handle, CKA_VALUE).toString('utf8'),
-        ) as KeysetMetadata,
-    );
-    return versions.sort((left, right) => (right.generation ?? 0) - (left.generation ?? 0))[0];
+    const stored = readDataObject(this.#pkcs11, this.#session, KEYSET_LABEL);
+    return stored === undefined ? undefined : (JSON.parse(stored.toString('utf8')) as KeysetMetadata);
   }
 
   #writeMetadata(metadata: KeysetMetadata): void {
-    const existing = findObjects(this.#pkcs11, this.#session, [
-      { type: CKA_CLASS, value: pkcs11js.CKO_DATA },
-      { type: CKA_LABEL, value: KEYSET_LABEL },
-    ]);
-    this.#pkcs11.C_CreateObject(
-      this.#session,
-      this.#template([
-        [CKA_CLASS, pkcs11js.CKO_DATA],
-        [CKA_TOKEN, true],
-        [CKA_PRIVATE, true],
-        [CKA_APPLICATION, APPLICATION],
-        [CKA_LABEL, KEYSET_LABEL],
-        [
-          CKA_VALUE,
-          Buffer.from(
-            JSON.stringify({ ...metadata, generation: (this.#readMetadata()?.generation ?? 0) + 1 }),
-            'utf8',
-          ),
-        ],
-      ]),
-    );
-    for (const handle of existing) this.#pkcs11.C_DestroyObject(this.#session, handle);
+    writeDataObject(this.#pkcs11, this.#session, KEYSET_LABEL, Buffer.from(JSON.stringify(metadata), 'utf8'));
   }
 }

@@ -4,6 +4,24 @@ import { VaultError } from '../../vault-error.ts';
 export type Pkcs11 = InstanceType<typeof pkcs11js.PKCS11>;
 export type Handle = Buffer;
 export type Template = pkcs11js.Template;
+export type AttributePair = readonly [number, number | boolean | string | Buffer];
+
+/** A PKCS#11 template from [attribute, value] pairs, which read better in long lists. */
+export function templateOf(pairs: readonly AttributePair[]): Template {
+  return pairs.map(([type, value]) => ({ type, value }));
+}
+
+/** A secret key that never leaves the token in the clear. */
+export function secretKeyAttributes(keyType: number, isToken: boolean): AttributePair[] {
+  return [
+    [pkcs11js.CKA_CLASS, pkcs11js.CKO_SECRET_KEY],
+    [pkcs11js.CKA_KEY_TYPE, keyType],
+    [pkcs11js.CKA_TOKEN, isToken],
+    [pkcs11js.CKA_PRIVATE, true],
+    [pkcs11js.CKA_SENSITIVE, true],
+    [pkcs11js.CKA_EXTRACTABLE, false],
+  ];
+}
 
 interface LoadedLibrary {
   readonly pkcs11: Pkcs11;

@@ -1,0 +1,143 @@
+import { type Mills, add } from '../money/index.ts';
+import type { GeneratedSigningKey, SigningAlgorithm } from './backend/crypto-backend.ts';
+import type { CheckpointRecord } from './checkpoint.ts';
+import type { KnownAnswerVectors } from './known-answer-tests.ts';
+import type { PsdOperation } from './psd-operations.ts';
+import type { PackageExpectation, PsdState } from './psd-package.ts';
+
+/** A PSD as callers may see it: registers and public facts, no key material, no client secrets. */
+export type PsdView = Omit<PsdState, 'signingKey' | 'hmk' | 'passphraseHistory'> & {
+  readonly signingKey: {
+    readonly algorithm: SigningAlgorithm;
+    readonly publicKey: string;
+    readonly expiresAt: string;
+  };
+  readonly hasHmk: boolean;
+};
+
+/** One step of a command; a debit may ask the module to sign data built from the state after it. */
+export interface CommandStep {
+  readonly operation: PsdOperation;
+  readonly sign?: (after: PsdView) => Buffer;
+}
+
+export interface CommandRequest {
+  /** The module table's latest checkpoint for this module, exactly as stored, or null. */
+  readonly databaseCheckpoint: Buffer | null;
+  readonly sealedPackage: Buffer;
+  readonly expected: PackageExpectation;
+  readonly steps: readonly CommandStep[];
+}
+
+export interface CommandResult {
+  readonly sealedPackage: Buffer;
+  readonly keyVersion: number;
+  readonly view: PsdView;
+  /** The new checkpoint, to store in the module table in the same commit as the package. */
+  readonly checkpoint: Buffer;
+  readonly record: CheckpointRecord;
+  /** One entry per step that asked for a signature, in order. */
+  readonly signatures: readonly {
+    readonly step: number;
+    readonly data: Buffer;
+    readonly signature: Buffer;
+  }[];
+  /** Present when the module rolled back records the database never kept (seed 001 auto-recovery). */
+  readonly recovered: { readonly discarded: readonly CheckpointRecord[] } | null;
+}
+
+export interface NewPackageRequest {
+  readonly databaseCheckpoint: Buffer | null;
+  readonly meterId: string;
+  readonly maxDescendingRegister: Mills;
+  readonly licensingZip: string | null;
+  readonly algorithm?: SigningAlgorithm;
+  readonly keyValidityDays?: number;
+}
+
+export interface CryptoModuleOptions {
+  /** How many transaction records the module keeps (3 to 5). */
+  readonly ringSize?: number;
+  /** Known-answer vectors; the real ones unless a test forces a failure. */
+  readonly vectors?: KnownAnswerVectors;
+  readonly now?: () => Date;
+}
+
+/** The view of a state, without secrets. */
+export function viewOf(state: PsdState): PsdView {
+  const { signingKey, hmk, passphraseHistory: _history, ...rest } = state;
+  return {
+    ...rest,
+    signingKey: {
+      algorithm: signingKey.algorithm,
+      publicKey: signingKey.publicKey,
+      expiresAt: signingKey.expiresAt,
+    },
+    hasHmk: hmk !== null,
+  };
+}
+
+/** The bytes a control code covers: id, AR and DR. */
+export function controlCodeInput(id: string, ascendingRegister: Mills, descendingRegister: Mills): Buffer {
+  const registers = Buffer.alloc(16);
+  registers.writeBigUInt64BE(BigInt(ascendingRegister), 0);
+  registers.writeBigUInt64BE(BigInt(descendingRegister), 8);
+  return Buffer.concat([Buffer.from(`indicia-control|${id}|`, 'utf8'), registers]);
+}
+
+export function nextRecord(
+  previous: CheckpointRecord | undefined,
+  fields: Omit<CheckpointRecord, 'counter' | 'totals'>,
+): CheckpointRecord {
+  const totals = previous?.totals ?? {
+    fundedMills: 0 as Mills,
+    printedMills: 0 as Mills,
+    refundedMills: 0 as Mills,
+  };
+  return {
+    ...fields,
+    counter: (previous?.counter ?? 0) + 1,
+    totals: {
+      fundedMills: fields.type === 'fund' ? add(totals.fundedMills, fields.amountMills) : totals.fundedMills,
+      printedMills:
+        fields.type === 'debit' ? add(totals.printedMills, fields.amountMills) : totals.printedMills,
+      refundedMills:
+        fields.type === 'refund' || fields.type === 'withdraw'
+          ? add(totals.refundedMills, fields.amountMills)
+          : totals.refundedMills,
+    },
+  };
+}
+
+/** A new meter's PSD: registers at zero, sequence 0, active, with its freshly wrapped signing key. */
+export function newPsdState(input: {
+  request: NewPackageRequest;
+  signingKey: GeneratedSigningKey & { algorithm: SigningAlgorithm; wrapVersion: number };
+  now: Date;
+  validityDays: number;
+}): PsdState {
+  const { request, signingKey, now, validityDays } = input;
+  return {
+    meterId: request.meterId,
+    sequence: 0,
+    state: 'active',
+    ascendingRegister: 0 as Mills,
+    descendingRegister: 0 as Mills,
+    maxDescendingRegister: request.maxDescendingRegister,
+    refundRegister: 0 as Mills,
+    signingKey: {
+      algorithm: signingKey.algorithm,
+      wrapVersion: signingKey.wrapVersion,
+      wrapped: signingKey.wrappedPrivateKey.toString('base64'),
+      publicKey: signingKey.publicKey.toString('base64'),
+      expiresAt: new Date(now.getTime() + validityDays * 86_400_000).toISOString(),
+    },
+    certificateSerial: null,
+    licensingZip: request.licensingZip,
+    hmk: null,
+    passphraseHistory: [],
+    lastChallenge: null,
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+  };
+}
