@@ -1,5 +1,6 @@
 import type { ConfigErrorCode } from '../config/index.ts';
 import type { CustodyErrorCode } from '../custody/index.ts';
+import type { IndiciumErrorCode } from '../indicium/index.ts';
 import type { MoneyErrorCode } from '../money/index.ts';
 import type { StoreErrorCode } from '../store/index.ts';
 import type { VaultErrorCode } from '../vault/index.ts';
@@ -10,7 +11,13 @@ import type { ApiErrorCode } from './api-error.ts';
  * compulsory. (`startup.*` codes stop the process before it serves, so they never reach HTTP.)
  */
 export type KnownErrorCode =
-  ApiErrorCode | ConfigErrorCode | CustodyErrorCode | MoneyErrorCode | StoreErrorCode | VaultErrorCode;
+  | ApiErrorCode
+  | ConfigErrorCode
+  | CustodyErrorCode
+  | IndiciumErrorCode
+  | MoneyErrorCode
+  | StoreErrorCode
+  | VaultErrorCode;
 
 export interface ErrorPresentation {
   readonly status: number;
@@ -70,6 +77,9 @@ export const errorPresentations: Readonly<Record<KnownErrorCode, ErrorPresentati
   'custody.meter_not_found': { status: 404, isMessagePublic: true },
   'custody.meter_exists': { status: 409, isMessagePublic: true },
   'custody.concurrent_update': { status: 409, isMessagePublic: true },
+  'indicium.field_invalid': invalid,
+  'indicium.malformed': invalid,
+  'indicium.meter_number_invalid': invalid,
 };
 
 export const GENERIC_MESSAGES: Readonly<Record<number, string>> = {
