@@ -1,3 +1,4 @@
+import type { AuthorityErrorCode } from '../authority/index.ts';
 import type { ConfigErrorCode } from '../config/index.ts';
 import type { CustodyErrorCode } from '../custody/index.ts';
 import type { IndiciumErrorCode } from '../indicium/index.ts';
@@ -12,6 +13,7 @@ import type { ApiErrorCode } from './api-error.ts';
  */
 export type KnownErrorCode =
   | ApiErrorCode
+  | AuthorityErrorCode
   | ConfigErrorCode
   | CustodyErrorCode
   | IndiciumErrorCode
@@ -80,6 +82,9 @@ export const errorPresentations: Readonly<Record<KnownErrorCode, ErrorPresentati
   'indicium.field_invalid': invalid,
   'indicium.malformed': invalid,
   'indicium.meter_number_invalid': invalid,
+  'authority.request_invalid': invalid,
+  'authority.certificate_not_found': { status: 404, isMessagePublic: true },
+  'authority.signing_failed': hidden,
 };
 
 export const GENERIC_MESSAGES: Readonly<Record<number, string>> = {

@@ -15,6 +15,7 @@ export type {
   AccountsTable,
   AuditEventsTable,
   AuditHeadTable,
+  CertificatesTable,
   CryptoModulesTable,
   DatabaseSchema,
   InstallationTable,

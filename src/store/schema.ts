@@ -10,6 +10,20 @@ export interface DatabaseSchema {
   psd_packages: PsdPackagesTable;
   audit_events: AuditEventsTable;
   audit_head: AuditHeadTable;
+  certificates: CertificatesTable;
+}
+
+/** Certificates issued by the authority component: `kind` is 'ca' or 'meter'. Serials are hex. */
+export interface CertificatesTable {
+  serial: string;
+  kind: 'ca' | 'meter';
+  meter_id: string | null;
+  subject: string;
+  pem: string;
+  not_before: string;
+  not_after: string;
+  issued_at: string;
+  revoked_at: string | null;
 }
 
 /** The module table: each crypto module's latest checkpoint, MACed by the module (base64). */

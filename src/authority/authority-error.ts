@@ -1,0 +1,6 @@
+import { IndiciaError } from '../errors/index.ts';
+
+export type AuthorityErrorCode =
+  'authority.request_invalid' | 'authority.certificate_not_found' | 'authority.signing_failed';
+
+export class AuthorityError extends IndiciaError<AuthorityErrorCode> {}
