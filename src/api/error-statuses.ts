@@ -2,6 +2,7 @@ import type { AuthorityErrorCode } from '../authority/index.ts';
 import type { ConfigErrorCode } from '../config/index.ts';
 import type { CustodyErrorCode } from '../custody/index.ts';
 import type { IndiciumErrorCode } from '../indicium/index.ts';
+import type { MeterErrorCode } from '../meters/index.ts';
 import type { MoneyErrorCode } from '../money/index.ts';
 import type { StoreErrorCode } from '../store/index.ts';
 import type { VaultErrorCode } from '../vault/index.ts';
@@ -17,6 +18,7 @@ export type KnownErrorCode =
   | ConfigErrorCode
   | CustodyErrorCode
   | IndiciumErrorCode
+  | MeterErrorCode
   | MoneyErrorCode
   | StoreErrorCode
   | VaultErrorCode;
@@ -85,6 +87,10 @@ export const errorPresentations: Readonly<Record<KnownErrorCode, ErrorPresentati
   'authority.request_invalid': invalid,
   'authority.certificate_not_found': { status: 404, isMessagePublic: true },
   'authority.signing_failed': hidden,
+  'meter.not_found': { status: 404, isMessagePublic: true },
+  'meter.not_active': { status: 409, isMessagePublic: true },
+  'meter.request_invalid': invalid,
+  'meter.certificate_invalid': hidden,
 };
 
 export const GENERIC_MESSAGES: Readonly<Record<number, string>> = {

@@ -18,7 +18,16 @@ export type {
   CertificatesTable,
   CryptoModulesTable,
   DatabaseSchema,
+  IndiciaTable,
+  IndiciumStatus,
   InstallationTable,
+  MeterFundingsTable,
+  MeterMode,
+  MeterSerialsTable,
+  MeterStatus,
+  MetersTable,
+  ScanOutcome,
+  ScansTable,
   PsdPackagesTable,
 } from './schema.ts';
 export { StoreError, type StoreErrorCode } from './store-error.ts';

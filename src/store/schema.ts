@@ -11,6 +11,83 @@ export interface DatabaseSchema {
   audit_events: AuditEventsTable;
   audit_head: AuditHeadTable;
   certificates: CertificatesTable;
+  meter_serials: MeterSerialsTable;
+  meters: MetersTable;
+  meter_fundings: MeterFundingsTable;
+  indicia: IndiciaTable;
+  scans: ScansTable;
+}
+
+/** The next PSD serial per model id (meter numbers are manufacturer + model + serial). */
+export interface MeterSerialsTable {
+  model_id: string;
+  next_serial: number;
+}
+
+export type MeterMode = 'dedicated' | 'pooled' | 'master';
+export type MeterStatus = 'active' | 'suspended' | 'withdrawn' | 'disabled';
+
+/** A meter; its registers live only in its sealed package (psd_packages). */
+export interface MetersTable {
+  meter_id: string;
+  mode: MeterMode;
+  customer_number: number;
+  status: MeterStatus;
+  licensing_zip: string;
+  certificate_serial: string;
+  max_descending_register_mills: number;
+  created_at: string;
+  updated_at: string;
+}
+
+/** One postage value download into a meter. */
+export interface MeterFundingsTable {
+  id: string;
+  meter_id: string;
+  amount_mills: number;
+  source: string;
+  package_sequence: number;
+  created_at: string;
+}
+
+export type IndiciumStatus = 'valid' | 'refunded' | 'corrected';
+
+/** The indicium log: every indicium issued, with its bytes (base64), committed before release. */
+export interface IndiciaTable {
+  id: string;
+  meter_id: string;
+  package_sequence: number;
+  certificate_serial: string;
+  postage_mills: number;
+  ascending_register_mills: number;
+  descending_register_mills: number;
+  mailing_date: string;
+  origin_zip: string;
+  rate_category: string;
+  label_serial: number;
+  status: IndiciumStatus;
+  data: string;
+  created_at: string;
+}
+
+export type ScanOutcome =
+  | 'valid'
+  | 'duplicate'
+  | 'unknown_indicium'
+  | 'bad_signature'
+  | 'bad_certificate'
+  | 'implausible'
+  | 'malformed';
+
+/** What verifiers (postal scanners, gate scanners) saw. */
+export interface ScansTable {
+  id: string;
+  indicium_id: string | null;
+  meter_id: string | null;
+  verifier: string;
+  outcome: ScanOutcome;
+  reason: string | null;
+  scanned_at: string;
 }
 
 /** Certificates issued by the authority component: `kind` is 'ca' or 'meter'. Serials are hex. */

@@ -2,6 +2,7 @@ import type { Migration } from 'kysely/migration';
 import { migration0001 } from './0001-installation-and-accounts.ts';
 import { migration0002 } from './0002-vault-and-audit.ts';
 import { migration0003 } from './0003-certificates.ts';
+import { migration0004 } from './0004-meters-and-indicia.ts';
 
 /**
  * Every migration, in order, for both dialects. Names are permanent: a database that holds a
@@ -11,4 +12,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0001-installation-and-accounts': migration0001,
   '0002-vault-and-audit': migration0002,
   '0003-certificates': migration0003,
+  '0004-meters-and-indicia': migration0004,
 };

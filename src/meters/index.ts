@@ -1,0 +1,11 @@
+export { type FundingResult, type IssuedIndicium, type PieceRequest } from './issuance.ts';
+export { MeterError, type MeterErrorCode } from './meter-error.ts';
+export { type GeneratedMeter, type NewMeterRequest } from './meter-gen.ts';
+export { DEFAULT_METER_SETTINGS, type MeterSettings } from './meter-settings.ts';
+export {
+  createMetersService,
+  type MeterDetails,
+  type MetersDependencies,
+  type MetersService,
+} from './meters-service.ts';
+export { type ScanReport } from './verification.ts';

@@ -1,0 +1,190 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { CustodyService } from '../custody/index.ts';
+import {
+  type IndiciumFields,
+  assembleIndicium,
+  encodeSignedData,
+  parseMeterNumber,
+} from '../indicium/index.ts';
+import { type Mills, nonNegativeMills } from '../money/index.ts';
+import type { DatabaseSchema, MetersTable } from '../store/index.ts';
+import type { CommandStep, PsdView } from '../vault/index.ts';
+import { MeterError } from './meter-error.ts';
+import type { MeterSettings } from './meter-settings.ts';
+
+export interface IssuanceDependencies {
+  readonly db: Kysely<DatabaseSchema>;
+  readonly custody: CustodyService;
+  readonly settings: MeterSettings;
+  readonly now?: () => Date;
+}
+
+/** One mail piece to pay for. */
+export interface PieceRequest {
+  readonly postage: Mills;
+  /** Rate category, e.g. FC for First-Class. */
+  readonly rateCategory: string;
+  /** YYYY-MM-DD; today (UTC) when omitted. */
+  readonly mailingDate?: string;
+  /** Originating ZIP (or ZIP+4); the meter's licensing ZIP when omitted. */
+  readonly originZip?: string;
+  /** Label serial on serialized stock; 0 when omitted. */
+  readonly labelSerial?: number;
+}
+
+export interface IssuedIndicium {
+  readonly id: string;
+  readonly meterId: string;
+  /** The 121 bytes the barcode carries. */
+  readonly data: Buffer;
+  readonly postage: Mills;
+  readonly ascendingRegister: Mills;
+  readonly descendingRegister: Mills;
+  readonly mailingDate: string;
+}
+
+export interface FundingResult {
+  readonly id: string;
+  readonly meterId: string;
+  readonly amount: Mills;
+  readonly view: PsdView;
+}
+
+export async function activeMeter(db: Kysely<DatabaseSchema>, meterId: string): Promise<MetersTable> {
+  const meter = await db.selectFrom('meters').selectAll().where('meter_id', '=', meterId).executeTakeFirst();
+  if (meter === undefined) throw new MeterError('meter.not_found', `There is no meter ${meterId}.`);
+  if (meter.status !== 'active')
+    throw new MeterError('meter.not_active', `Meter ${meterId} is ${meter.status}.`);
+  return meter;
+}
+
+function positiveAmount(value: number, what: string): Mills {
+  const amount = nonNegativeMills(value);
+  if (amount === 0) throw new MeterError('meter.request_invalid', `The ${what} must be more than zero.`);
+  return amount;
+}
+
+/** Postage value download: moves `amount` into the meter's DR (refused above its maximum). */
+export async function fundMeter(
+  { db, custody }: IssuanceDependencies,
+  meterId: string,
+  amountValue: number,
+  source: string,
+): Promise<FundingResult> {
+  await activeMeter(db, meterId);
+  const amount = positiveAmount(amountValue, 'funding amount');
+  const id = `fund_${randomUUID()}`;
+  const result = await custody.execute(
+    meterId,
+    [{ operation: { type: 'fund', amount } }],
+    async (trx, outcome) => {
+      await trx
+        .insertInto('meter_fundings')
+        .values({
+          id,
+          meter_id: meterId,
+          amount_mills: amount,
+          source,
+          package_sequence: outcome.record.packageSequence,
+          created_at: new Date().toISOString(),
+        })
+        .execute();
+    },
+  );
+  return { id, meterId, amount, view: result.view };
+}
+
+/**
+ * Issues one indicium per piece in one module pass and one commit: the registers move once per
+ * piece, each indicium carries the registers after its own debit, and nothing is returned before
+ * the indicia are durable in the indicium log.
+ */
+export async function issueIndicia(
+  dependencies: IssuanceDependencies,
+  meterId: string,
+  pieces: readonly PieceRequest[],
+): Promise<IssuedIndicium[]> {
+  const { db, custody, settings } = dependencies;
+  const now = dependencies.now ?? (() => new Date());
+  if (pieces.length === 0) throw new MeterError('meter.request_invalid', 'Ask for at least one piece.');
+  const meter = await activeMeter(db, meterId);
+  const { manufacturerId, modelId, serial } = parseMeterNumber(meterId);
+  const today = now().toISOString().slice(0, 10);
+  const fieldsFor = (
+    piece: PieceRequest,
+    ascendingRegister: Mills,
+    descendingRegister: Mills,
+  ): IndiciumFields => ({
+    algorithm: 'ecdsa-p256',
+    certificateSerial: BigInt(`0x${meter.certificate_serial}`),
+    manufacturerId,
+    modelId,
+    psdSerial: serial,
+    ascendingRegister,
+    postage: piece.postage,
+    date: piece.mailingDate ?? today,
+    originZip: piece.originZip ?? meter.licensing_zip,
+    userId: meter.customer_number,
+    softwareId: settings.softwareId,
+    labelSerial: piece.labelSerial ?? 0,
+    descendingRegister,
+    rateCategory: piece.rateCategory,
+  });
+  // Every field is checked before the module moves a register.
+  for (const piece of pieces) {
+    positiveAmount(piece.postage, 'postage');
+    encodeSignedData(fieldsFor(piece, 0 as Mills, 0 as Mills));
+  }
+  const steps: CommandStep[] = pieces.map((piece) => ({
+    operation: { type: 'debit', amount: piece.postage },
+    // Built inside the module pass from the registers after this piece's debit.
+    sign: (after) =>
+      encodeSignedData({
+        ...fieldsFor(piece, after.ascendingRegister, after.descendingRegister),
+        algorithm: after.signingKey.algorithm,
+      }),
+  }));
+  const issued: IssuedIndicium[] = [];
+  await custody.execute(meterId, steps, async (trx, result) => {
+    const createdAt = now().toISOString();
+    for (const [index, signature] of result.signatures.entries()) {
+      const piece = pieces[index];
+      if (piece === undefined) continue;
+      const data = assembleIndicium(signature.data, signature.signature);
+      const ascendingRegister = data.readUIntBE(18, 6) as Mills;
+      const descendingRegister = data.readUIntBE(47, 6) as Mills;
+      const mailingDate = piece.mailingDate ?? today;
+      const id = `ind_${randomUUID()}`;
+      issued.push({
+        id,
+        meterId,
+        data,
+        postage: piece.postage,
+        ascendingRegister,
+        descendingRegister,
+        mailingDate,
+      });
+      await trx
+        .insertInto('indicia')
+        .values({
+          id,
+          meter_id: meterId,
+          package_sequence: result.record.packageSequence,
+          certificate_serial: meter.certificate_serial,
+          postage_mills: piece.postage,
+          ascending_register_mills: ascendingRegister,
+          descending_register_mills: descendingRegister,
+          mailing_date: mailingDate,
+          origin_zip: piece.originZip ?? meter.licensing_zip,
+          rate_category: piece.rateCategory,
+          label_serial: piece.labelSerial ?? 0,
+          status: 'valid',
+          data: data.toString('base64'),
+          created_at: createdAt,
+        })
+        .execute();
+    }
+  });
+  return issued;
+}

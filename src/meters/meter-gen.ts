@@ -1,0 +1,162 @@
+import * as x509 from '@peculiar/x509';
+import type { Kysely } from 'kysely';
+import {
+  type AuthorityService,
+  type IssuedCertificate,
+  meterSubject,
+  moduleSigningCrypto,
+} from '../authority/index.ts';
+import type { CustodyService } from '../custody/index.ts';
+import { formatMeterNumber } from '../indicium/index.ts';
+import type { Mills } from '../money/index.ts';
+import type { DatabaseSchema } from '../store/index.ts';
+import type { PsdView, SigningAlgorithm } from '../vault/index.ts';
+import { MeterError } from './meter-error.ts';
+import type { MeterSettings } from './meter-settings.ts';
+
+export interface NewMeterRequest {
+  readonly customerNumber: number;
+  readonly licensingZip: string;
+  readonly maxDescendingRegister: Mills;
+  readonly algorithm?: SigningAlgorithm;
+}
+
+export interface GeneratedMeter {
+  readonly meterId: string;
+  readonly certificate: IssuedCertificate;
+  readonly view: PsdView;
+}
+
+export interface MeterGenDependencies {
+  readonly db: Kysely<DatabaseSchema>;
+  readonly custody: CustodyService;
+  readonly authority: AuthorityService;
+  readonly settings: MeterSettings;
+}
+
+/** Takes the next serial for a model, inside its own transaction so two callers never share one. */
+async function nextSerial(db: Kysely<DatabaseSchema>, modelId: string): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    const row = await trx
+      .selectFrom('meter_serials')
+      .select('next_serial')
+      .where('model_id', '=', modelId)
+      .executeTakeFirst();
+    if (row === undefined) {
+      await trx.insertInto('meter_serials').values({ model_id: modelId, next_serial: 2 }).execute();
+      return 1;
+    }
+    const updated = await trx
+      .updateTable('meter_serials')
+      .set({ next_serial: row.next_serial + 1 })
+      .where('model_id', '=', modelId)
+      .where('next_serial', '=', row.next_serial)
+      .executeTakeFirst();
+    if (updated.numUpdatedRows !== 1n)
+      throw new MeterError('meter.request_invalid', 'Meter serials moved concurrently; try again.');
+    return row.next_serial;
+  });
+}
+
+/**
+ * MeterGen (seed 004): the module creates the meter's package and key pair; a certificate
+ * request is signed by that key inside the module; the authority issues the certificate; it is
+ * verified against the CA and its serial sealed into the package, in the same commit that
+ * records the meter.
+ *
+ * @example const meter = await generateMeter(dependencies, { customerNumber: 1001, licensingZip: '10001', maxDescendingRegister: mills(500_000) });
+ */
+export async function generateMeter(
+  dependencies: MeterGenDependencies,
+  request: NewMeterRequest,
+): Promise<GeneratedMeter> {
+  const { db, custody, authority, settings } = dependencies;
+  if (!/^\d{5}$/.test(request.licensingZip)) {
+    throw new MeterError(
+      'meter.request_invalid',
+      `The licensing ZIP must be 5 digits; got "${request.licensingZip}".`,
+    );
+  }
+  if (
+    !Number.isSafeInteger(request.customerNumber) ||
+    request.customerNumber < 1 ||
+    request.customerNumber >= 2 ** 40
+  ) {
+    throw new MeterError(
+      'meter.request_invalid',
+      'The customer number must be a whole number from 1 to 2^40 − 1.',
+    );
+  }
+  if (
+    !Number.isSafeInteger(request.maxDescendingRegister) ||
+    request.maxDescendingRegister <= 0 ||
+    request.maxDescendingRegister >= 2 ** 48
+  ) {
+    throw new MeterError(
+      'meter.request_invalid',
+      'The maximum descending register must be a positive number of mills below 2^48.',
+    );
+  }
+  const algorithm = request.algorithm ?? 'ecdsa-p256';
+  const serial = await nextSerial(db, settings.dedicatedModelId);
+  const meterId = formatMeterNumber({
+    manufacturerId: settings.manufacturerId,
+    modelId: settings.dedicatedModelId,
+    serial,
+  });
+  const created = await custody.createMeterPackage({
+    meterId,
+    maxDescendingRegister: request.maxDescendingRegister,
+    licensingZip: request.licensingZip,
+    algorithm,
+    keyValidityDays: settings.keyValidityDays,
+  });
+  const publicKey = Buffer.from(created.view.signingKey.publicKey, 'base64');
+  const signing = moduleSigningCrypto(algorithm, publicKey, async (data) => {
+    const signed = await custody.execute(meterId, [{ operation: { type: 'update' }, sign: () => data }]);
+    return signed.signatures[0]?.signature ?? Buffer.alloc(0);
+  });
+  const certificationRequest = await x509.Pkcs10CertificateRequestGenerator.create(
+    {
+      name: meterSubject(meterId),
+      keys: { privateKey: signing.privateKey, publicKey: signing.publicKey } as never,
+      signingAlgorithm: signing.signingAlgorithm,
+    },
+    signing.crypto,
+  );
+  const certificate = await authority.issueMeterCertificate({
+    meterId,
+    certificationRequest: certificationRequest.toString('pem'),
+    validityDays: settings.keyValidityDays,
+  });
+  const check = await authority.verifyMeterCertificate(certificate.pem);
+  const certifiedKey = Buffer.from(new x509.X509Certificate(certificate.pem).publicKey.rawData);
+  if (!check.isValid || !certifiedKey.equals(publicKey)) {
+    throw new MeterError(
+      'meter.certificate_invalid',
+      `The certificate issued for ${meterId} does not check out: ${check.reason ?? 'wrong public key'}.`,
+    );
+  }
+  const now = new Date().toISOString();
+  const recorded = await custody.execute(
+    meterId,
+    [{ operation: { type: 'update', certificateSerial: certificate.serial } }],
+    async (trx) => {
+      await trx
+        .insertInto('meters')
+        .values({
+          meter_id: meterId,
+          mode: 'dedicated',
+          customer_number: request.customerNumber,
+          status: 'active',
+          licensing_zip: request.licensingZip,
+          certificate_serial: certificate.serial,
+          max_descending_register_mills: request.maxDescendingRegister,
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
+    },
+  );
+  return { meterId, certificate, view: recorded.view };
+}

@@ -1,0 +1,17 @@
+/** What the postal authority assigned this vendor, and how long keys and certificates live. */
+export interface MeterSettings {
+  /** Two characters assigned to the vendor by the postal authority. */
+  readonly manufacturerId: string;
+  /** Model id of dedicated meters: a digit and a letter. */
+  readonly dedicatedModelId: string;
+  /** The Indicia software release printed in every indicium. */
+  readonly softwareId: number;
+  readonly keyValidityDays: number;
+}
+
+export const DEFAULT_METER_SETTINGS: MeterSettings = {
+  manufacturerId: '42',
+  dedicatedModelId: '1D',
+  softwareId: 1,
+  keyValidityDays: 3 * 365,
+};

@@ -1,0 +1,79 @@
+import type { Kysely } from 'kysely';
+import { type AuditEventInput, appendAuditEvents } from '../audit/index.ts';
+import type { AuthorityService } from '../authority/index.ts';
+import type { CustodyService } from '../custody/index.ts';
+import type { DatabaseSchema, MetersTable } from '../store/index.ts';
+import type { PsdView } from '../vault/index.ts';
+import {
+  type FundingResult,
+  type IssuedIndicium,
+  type PieceRequest,
+  activeMeter,
+  fundMeter,
+  issueIndicia,
+} from './issuance.ts';
+import { MeterError } from './meter-error.ts';
+import { type GeneratedMeter, type NewMeterRequest, generateMeter } from './meter-gen.ts';
+import { DEFAULT_METER_SETTINGS, type MeterSettings } from './meter-settings.ts';
+import { type ScanReport, verifyScan } from './verification.ts';
+
+export interface MetersDependencies {
+  readonly db: Kysely<DatabaseSchema>;
+  readonly custody: CustodyService;
+  readonly authority: AuthorityService;
+  readonly settings?: MeterSettings;
+}
+
+export interface MeterDetails {
+  readonly meter: MetersTable;
+  /** Registers and state as the sealed package holds them. */
+  readonly psd: PsdView;
+}
+
+export interface MetersService {
+  create(request: NewMeterRequest): Promise<GeneratedMeter>;
+  fund(meterId: string, amount: number, source: string): Promise<FundingResult>;
+  issue(meterId: string, pieces: readonly PieceRequest[]): Promise<IssuedIndicium[]>;
+  show(meterId: string): Promise<MeterDetails>;
+  verify(indicium: Buffer, verifier: string): Promise<ScanReport>;
+  /** The issuer's answer to fraud: the meter stops printing (its PSD is suspended) until reviewed. */
+  disable(meterId: string, reason: string): Promise<void>;
+}
+
+/**
+ * Meters: MeterGen, funding, issuance (single and batch), verification of scans, disabling.
+ *
+ * @example const meters = createMetersService({ db, custody, authority });
+ */
+export function createMetersService(dependencies: MetersDependencies): MetersService {
+  const settings = dependencies.settings ?? DEFAULT_METER_SETTINGS;
+  const { db, custody, authority } = dependencies;
+  const issuance = { db, custody, settings };
+  return {
+    create: (request) => generateMeter({ db, custody, authority, settings }, request),
+    fund: (meterId, amount, source) => fundMeter(issuance, meterId, amount, source),
+    issue: (meterId, pieces) => issueIndicia(issuance, meterId, pieces),
+    async show(meterId) {
+      const meter = await db
+        .selectFrom('meters')
+        .selectAll()
+        .where('meter_id', '=', meterId)
+        .executeTakeFirst();
+      if (meter === undefined) throw new MeterError('meter.not_found', `There is no meter ${meterId}.`);
+      return { meter, psd: await custody.readMeter(meterId) };
+    },
+    verify: (indicium, verifier) => verifyScan({ db, authority }, indicium, verifier),
+    async disable(meterId, reason) {
+      await activeMeter(db, meterId);
+      const event: AuditEventInput = { kind: 'meter.disabled', meterId, details: { reason } };
+      await custody.execute(meterId, [{ operation: { type: 'suspend' } }], async (trx) => {
+        await trx
+          .updateTable('meters')
+          .set({ status: 'disabled', updated_at: new Date().toISOString() })
+          .where('meter_id', '=', meterId)
+          .execute();
+        await appendAuditEvents(trx, [event]);
+      });
+    },
+  };
+}
