@@ -6,9 +6,11 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type DemoCredential, createDemoAccountsIfEmpty } from './accounts/index.ts';
 import { createApiServer } from './api/index.ts';
+import { type AuthorityService, createAuthorityService } from './authority/index.ts';
 import { type CustodyService, createCustodyService } from './custody/index.ts';
 import type { Config } from './config/index.ts';
-import { assertDataDirWritable, assertPortFree, readTlsFiles } from './startup/index.ts';
+import { type MetersService, createMetersService } from './meters/index.ts';
+import { acquireLockFile, assertDataDirWritable, assertPortFree, readTlsFiles } from './startup/index.ts';
 import {
   type DatabaseTarget,
   type MigrationReport,
@@ -48,6 +50,8 @@ export interface RunningIndicia {
   readonly keyEncryptionKey: KeyEncryptionKeyFile | undefined;
   readonly pool: ModulePool;
   readonly custody: CustodyService;
+  readonly authority: AuthorityService;
+  readonly meters: MetersService;
   /** Set only on the start that created the module keys: shown once, stored only as a hash. */
   readonly createdOfficerCredential: string | undefined;
   /** Credentials of demo accounts created by this start; empty on every later start. */
@@ -130,14 +134,15 @@ export function backendSettingsFor(
  */
 export async function openModulePool(
   config: Config,
-  options: { initializeIfEmpty: boolean },
+  options: { initializeIfEmpty: boolean; firstModuleNumber?: number; modules?: number },
 ): Promise<OpenedModules & { kekFile: KeyEncryptionKeyFile | undefined }> {
   const { settings, kekFile } = backendSettingsFor(config, { createKekIfMissing: options.initializeIfEmpty });
   const opened = await openCryptoModules(settings, {
-    modules: config.cryptoModules,
+    modules: options.modules ?? config.cryptoModules,
     ringSize: config.checkpointRingSize,
     inhibitThreshold: config.inhibitThreshold,
     initializeIfEmpty: options.initializeIfEmpty,
+    ...(options.firstModuleNumber === undefined ? {} : { firstModuleNumber: options.firstModuleNumber }),
   });
   return { ...opened, kekFile };
 }
@@ -157,6 +162,55 @@ export async function withCustody<T>(
     }
   } finally {
     await store.close();
+  }
+}
+
+/** The module number operator commands use, apart from the server's modules 1..N. */
+export const OPERATOR_MODULE_NUMBER = 100;
+
+export interface OperatorServices {
+  readonly store: Store;
+  readonly custody: CustodyService;
+  readonly authority: AuthorityService;
+  readonly meters: MetersService;
+}
+
+/**
+ * Services for one operator command (`indicia meters ...`), on a crypto module of its own
+ * (number 100) so the command can run beside a live server. A lock file keeps two commands from
+ * sharing that module.
+ */
+export async function withOperatorServices<T>(
+  config: Config,
+  work: (services: OperatorServices) => Promise<T>,
+): Promise<T> {
+  const lock = join(config.dataDir, 'operator-module.lock');
+  const release = acquireLockFile(lock);
+  try {
+    const { store } = await openMigratedStore(config);
+    try {
+      const { pool } = await openModulePool(config, {
+        initializeIfEmpty: false,
+        firstModuleNumber: OPERATOR_MODULE_NUMBER,
+        modules: 1,
+      });
+      try {
+        const custody = createCustodyService({ db: store.db, pool });
+        const authority = createAuthorityService({ db: store.db, custody });
+        return await work({
+          store,
+          custody,
+          authority,
+          meters: createMetersService({ db: store.db, custody, authority }),
+        });
+      } finally {
+        await pool.close();
+      }
+    } finally {
+      await store.close();
+    }
+  } finally {
+    release();
   }
 }
 
@@ -196,6 +250,9 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
     for (const serial of modules.failedModules)
       logger.error({ serial }, 'crypto module failed its power-up tests and serves nothing');
     const custody = createCustodyService({ db: store.db, pool });
+    const authority = createAuthorityService({ db: store.db, custody });
+    await authority.ensureCertificateAuthority();
+    const meters = createMetersService({ db: store.db, custody, authority });
     const demoCredentials = await createDemoAccountsIfEmpty(store.db);
     const modulePool = pool;
     app = await createApiServer({
@@ -255,6 +312,8 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       keyEncryptionKey: kekFile,
       pool: modulePool,
       custody,
+      authority,
+      meters,
       createdOfficerCredential: modules.createdOfficerCredential,
       demoCredentials,
       close,

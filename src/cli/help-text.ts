@@ -1,4 +1,5 @@
 import { CONFIG_FILE_ENV, settings } from '../config/index.ts';
+import { METERS_USAGE } from './meters-command.ts';
 import { MODULES_USAGE } from './modules-command.ts';
 
 function settingLines(): string[] {
@@ -20,6 +21,7 @@ export function helpText(version: string): string {
     '                              operator and demo customer, and prints their sign-in details once.',
     '  indicia migrate [options]   Bring the database schema up to date, then exit.',
     ...MODULES_USAGE.split('\n').map((line) => `  ${line}`),
+    ...METERS_USAGE.split('\n').map((line) => `  ${line}`),
     '  indicia help                Show this text (also --help, -h).',
     '  indicia --version           Print the version.',
     '',

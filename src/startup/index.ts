@@ -1,2 +1,3 @@
+export { acquireLockFile } from './lock-file.ts';
 export { assertDataDirWritable, assertPortFree, readTlsFiles } from './preflight.ts';
 export { StartupError, type StartupErrorCode } from './startup-error.ts';

@@ -22,6 +22,11 @@ export interface PoolSettings {
   readonly inhibitThreshold: number;
   /** Create the keys when the modules have none (the server's first start). Default true. */
   readonly initializeIfEmpty?: boolean;
+  /**
+   * Number of the first module (default 1). Each process must run modules of its own: two
+   * processes sharing a module would share its checkpoint ring and trip its rollback detection.
+   */
+  readonly firstModuleNumber?: number;
 }
 
 export interface OpenedModules {
@@ -56,7 +61,8 @@ export async function openCryptoModules(
   const modules: CryptoModule[] = [];
   let createdOfficerCredential: string | undefined;
   try {
-    for (let number = 1; number <= pool.modules; number += 1) {
+    const first = pool.firstModuleNumber ?? 1;
+    for (let number = first; number < first + pool.modules; number += 1) {
       const module = new CryptoModule(await createBackend(number), { ringSize: pool.ringSize });
       modules.push(module);
       await module.start();

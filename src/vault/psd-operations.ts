@@ -1,4 +1,4 @@
-import { type Mills, add, compare, subtract } from '../money/index.ts';
+import { type Mills, add, compare, formatUsd, subtract } from '../money/index.ts';
 import type { PsdState } from './psd-package.ts';
 import { VaultError } from './vault-error.ts';
 
@@ -49,7 +49,7 @@ export function applyOperation(state: PsdState, operation: PsdOperation, now: st
       if (compare(descendingRegister, state.maxDescendingRegister) > 0) {
         throw new VaultError(
           'psd.max_dr_exceeded',
-          `Funding ${operation.amount} mills would put meter ${state.meterId} above its maximum of ${state.maxDescendingRegister} mills.`,
+          `Funding ${formatUsd(operation.amount)} would put meter ${state.meterId} above its maximum of ${formatUsd(state.maxDescendingRegister)} (it holds ${formatUsd(state.descendingRegister)}).`,
           {
             details: {
               maxDescendingRegisterMills: state.maxDescendingRegister,
@@ -66,7 +66,7 @@ export function applyOperation(state: PsdState, operation: PsdOperation, now: st
       if (compare(operation.amount, state.descendingRegister) > 0) {
         throw new VaultError(
           'psd.insufficient_funds',
-          `Meter ${state.meterId} has ${state.descendingRegister} mills left; ${operation.amount} mills are needed.`,
+          `Meter ${state.meterId} has ${formatUsd(state.descendingRegister)} left; ${formatUsd(operation.amount)} is needed.`,
           { details: { descendingRegisterMills: state.descendingRegister, amountMills: operation.amount } },
         );
       }
@@ -83,7 +83,7 @@ export function applyOperation(state: PsdState, operation: PsdOperation, now: st
       if (compare(operation.amount, state.descendingRegister) > 0) {
         throw new VaultError(
           'psd.insufficient_funds',
-          `Meter ${state.meterId} holds ${state.descendingRegister} mills; it cannot refund ${operation.amount}.`,
+          `Meter ${state.meterId} holds ${formatUsd(state.descendingRegister)}; it cannot refund ${formatUsd(operation.amount)}.`,
         );
       }
       return {

@@ -1,0 +1,210 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { Config } from '../config/index.ts';
+import { type OperatorServices, withOperatorServices } from '../main.ts';
+import { formatUsd, parseDollars } from '../money/index.ts';
+import { type CommandIo, UsageError, configFromArguments } from './commands.ts';
+
+export const METERS_USAGE = [
+  'indicia meters create --customer N --zip 12345 --max-dr 500.00 [--algorithm ed25519]',
+  '                                    MeterGen: key pair in a module, certificate from the authority',
+  'indicia meters fund METER AMOUNT [--source TEXT]      postage value download, e.g. 100.00',
+  'indicia meters issue METER --postage 0.73 --rate FC [--count N] [--date YYYY-MM-DD] [--zip Z]',
+  '                    [--out DIR]     issue indicia (one commit for --count pieces); print or save them',
+  'indicia meters show METER           status, registers and certificate of a meter',
+  'indicia meters verify FILE|HEX [--verifier NAME]      check an indicium as a scanner would',
+  'indicia meters disable METER --reason TEXT           stop a meter after suspected fraud',
+  "indicia meters certificate METER|--ca                print a meter's (or the CA's) certificate, PEM",
+].join('\n');
+
+/** Splits `args` into the positionals and options of a subcommand, plus the shared server flags. */
+function parseSubcommand(
+  args: readonly string[],
+  options: Record<string, { type: 'string' | 'boolean' }>,
+  io: CommandIo,
+): { positionals: string[]; values: Record<string, string | boolean | undefined>; config: Config } {
+  const sharedNames = new Set(['--data-dir', '--database-url', '--config', '--host', '--port']);
+  const mine: string[] = [];
+  const shared: string[] = [];
+  for (let index = 0; index < args.length; index += 1) {
+    const arg = args[index] ?? '';
+    const name = arg.split('=')[0] ?? '';
+    const target = sharedNames.has(name) ? shared : mine;
+    target.push(arg);
+    const isOwnString = options[name.slice(2)]?.type === 'string';
+    if ((sharedNames.has(name) || isOwnString) && !arg.includes('=')) target.push(args[(index += 1)] ?? '');
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: mine, options, strict: true, allowPositionals: true });
+  } catch (error) {
+    throw new UsageError(
+      `${(error as Error).message.split('\n')[0] ?? 'invalid arguments'} (see indicia --help)`,
+    );
+  }
+  return {
+    positionals: parsed.positionals,
+    values: parsed.values,
+    config: configFromArguments(shared, io.env, io.cwd),
+  };
+}
+
+function required(values: Record<string, string | boolean | undefined>, name: string): string {
+  const value = values[name];
+  if (typeof value !== 'string' || value === '')
+    throw new UsageError(`--${name} is required (see indicia --help)`);
+  return value;
+}
+
+function wholeNumber(text: string, what: string): number {
+  if (!/^\d+$/.test(text)) throw new UsageError(`${what} must be a whole number; got "${text}"`);
+  return Number(text);
+}
+
+async function run<T>(config: Config, work: (services: OperatorServices) => Promise<T>): Promise<T> {
+  return withOperatorServices(config, work);
+}
+
+/** `indicia meters <create|fund|issue|show|verify|disable|certificate>` */
+export async function metersCommand(args: readonly string[], io: CommandIo): Promise<number> {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case 'create': {
+      const { values, config } = parseSubcommand(
+        rest,
+        {
+          customer: { type: 'string' },
+          zip: { type: 'string' },
+          'max-dr': { type: 'string' },
+          algorithm: { type: 'string' },
+        },
+        io,
+      );
+      const algorithm = values['algorithm'] ?? 'ecdsa-p256';
+      if (algorithm !== 'ecdsa-p256' && algorithm !== 'ed25519')
+        throw new UsageError('--algorithm is ecdsa-p256 or ed25519');
+      const meter = await run(config, ({ meters }) =>
+        meters.create({
+          customerNumber: wholeNumber(required(values, 'customer'), '--customer'),
+          licensingZip: required(values, 'zip'),
+          maxDescendingRegister: parseDollars(required(values, 'max-dr')),
+          algorithm,
+        }),
+      );
+      io.write(
+        `Meter ${meter.meterId} created; certificate ${meter.certificate.serial} (valid to ${meter.certificate.notAfter.slice(0, 10)}).\n`,
+      );
+      return 0;
+    }
+    case 'fund': {
+      const { positionals, values, config } = parseSubcommand(rest, { source: { type: 'string' } }, io);
+      const [meterId, amountText] = positionals;
+      if (meterId === undefined || amountText === undefined)
+        throw new UsageError('usage: indicia meters fund METER AMOUNT');
+      const funded = await run(config, ({ meters }) =>
+        meters.fund(
+          meterId,
+          parseDollars(amountText),
+          typeof values['source'] === 'string' ? values['source'] : 'operator',
+        ),
+      );
+      io.write(
+        `Funded ${meterId} with ${formatUsd(funded.amount)}; it can now print ${formatUsd(funded.view.descendingRegister)} (AR ${formatUsd(funded.view.ascendingRegister)}).\n`,
+      );
+      return 0;
+    }
+    case 'issue': {
+      const { positionals, values, config } = parseSubcommand(
+        rest,
+        {
+          postage: { type: 'string' },
+          rate: { type: 'string' },
+          count: { type: 'string' },
+          date: { type: 'string' },
+          zip: { type: 'string' },
+          out: { type: 'string' },
+        },
+        io,
+      );
+      const [meterId] = positionals;
+      if (meterId === undefined)
+        throw new UsageError('usage: indicia meters issue METER --postage 0.73 --rate FC');
+      const count = typeof values['count'] === 'string' ? wholeNumber(values['count'], '--count') : 1;
+      const piece = {
+        postage: parseDollars(required(values, 'postage')),
+        rateCategory: required(values, 'rate'),
+        ...(typeof values['date'] === 'string' ? { mailingDate: values['date'] } : {}),
+        ...(typeof values['zip'] === 'string' ? { originZip: values['zip'] } : {}),
+      };
+      const issued = await run(config, ({ meters }) =>
+        meters.issue(
+          meterId,
+          Array.from({ length: count }, () => piece),
+        ),
+      );
+      const out = values['out'];
+      for (const indicium of issued) {
+        if (typeof out === 'string') writeFileSync(join(out, `${indicium.id}.bin`), indicium.data);
+        io.write(
+          `${indicium.id} ${formatUsd(indicium.postage)} AR ${formatUsd(indicium.ascendingRegister)} DR ${formatUsd(indicium.descendingRegister)} ${typeof out === 'string' ? join(out, `${indicium.id}.bin`) : indicium.data.toString('hex')}\n`,
+        );
+      }
+      return 0;
+    }
+    case 'show': {
+      const { positionals, config } = parseSubcommand(rest, {}, io);
+      const [meterId] = positionals;
+      if (meterId === undefined) throw new UsageError('usage: indicia meters show METER');
+      const { meter, psd } = await run(config, ({ meters }) => meters.show(meterId));
+      io.write(
+        [
+          `${meter.meter_id} (${meter.mode}, customer ${meter.customer_number}, licensed at ${meter.licensing_zip})`,
+          `  status       ${meter.status} (PSD ${psd.state})`,
+          `  registers    AR ${formatUsd(psd.ascendingRegister)}  DR ${formatUsd(psd.descendingRegister)}  max DR ${formatUsd(psd.maxDescendingRegister)}  refunded ${formatUsd(psd.refundRegister)}`,
+          `  key          ${psd.signingKey.algorithm}, expires ${psd.signingKey.expiresAt.slice(0, 10)}; certificate ${meter.certificate_serial}`,
+          '',
+        ].join('\n'),
+      );
+      return 0;
+    }
+    case 'verify': {
+      const { positionals, values, config } = parseSubcommand(rest, { verifier: { type: 'string' } }, io);
+      const [input] = positionals;
+      if (input === undefined) throw new UsageError('usage: indicia meters verify FILE|HEX');
+      const bytes = /^[0-9a-fA-F]+$/.test(input) ? Buffer.from(input, 'hex') : readFileSync(input);
+      const report = await run(config, ({ meters }) =>
+        meters.verify(bytes, typeof values['verifier'] === 'string' ? values['verifier'] : 'operator'),
+      );
+      io.write(
+        `${report.outcome}${report.meterId === null ? '' : ` (meter ${report.meterId})`}${report.reason === null ? '' : `: ${report.reason}`}\n`,
+      );
+      return report.outcome === 'valid' ? 0 : 1;
+    }
+    case 'disable': {
+      const { positionals, values, config } = parseSubcommand(rest, { reason: { type: 'string' } }, io);
+      const [meterId] = positionals;
+      if (meterId === undefined) throw new UsageError('usage: indicia meters disable METER --reason TEXT');
+      const reason = required(values, 'reason');
+      await run(config, ({ meters }) => meters.disable(meterId, reason));
+      io.write(`Meter ${meterId} is disabled: it prints nothing until reviewed.\n`);
+      return 0;
+    }
+    case 'certificate': {
+      const { positionals, values, config } = parseSubcommand(rest, { ca: { type: 'boolean' } }, io);
+      const [meterId] = positionals;
+      const pem = await run(config, async ({ authority }) => {
+        if (values['ca'] === true) return (await authority.caCertificate()).pem;
+        if (meterId === undefined) throw new UsageError('usage: indicia meters certificate METER (or --ca)');
+        const [newest] = await authority.certificatesOf(meterId);
+        if (newest === undefined) throw new UsageError(`meter ${meterId} has no certificate`);
+        return newest.pem;
+      });
+      io.write(pem.endsWith('\n') ? pem : `${pem}\n`);
+      return 0;
+    }
+    case undefined:
+    default:
+      throw new UsageError(`unknown meters command "${sub ?? ''}"; the commands are:\n${METERS_USAGE}`);
+  }
+}

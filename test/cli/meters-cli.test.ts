@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { runIndicia, serveIndicia } from '../support/cli-process.ts';
+import { runCommand } from '../support/system-packages.ts';
+
+describe('indicia meters (operator commands beside a running server)', () => {
+  it('creates, funds, issues, shows, verifies, disables and prints certificates', async () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'indicia-meters-cli-')), 'data');
+    const server = await serveIndicia(['--data-dir', dataDir, '--port', '0']);
+    try {
+      const at = ['--data-dir', dataDir];
+      const created = await runIndicia([
+        'meters',
+        'create',
+        '--customer',
+        '1001',
+        '--zip',
+        '94107',
+        '--max-dr',
+        '500.00',
+        ...at,
+      ]);
+      assert.equal(created.status, 0, created.stderr);
+      const meterId = /Meter (\S+) created/.exec(created.stdout)?.[1] ?? '';
+      assert.match(meterId, /^421D\d{8}$/);
+
+      const funded = await runIndicia(['meters', 'fund', meterId, '100.00', ...at]);
+      assert.match(funded.stdout, /Funded .* with \$100\.00; it can now print \$100\.00/);
+      const tooMuch = await runIndicia(['meters', 'fund', meterId, '450.00', ...at]);
+      assert.equal(tooMuch.status, 1);
+      assert.match(tooMuch.stderr, /above its maximum of \$500\.00 \(it holds \$100\.00\)/);
+
+      const out = mkdtempSync(join(tmpdir(), 'indicia-indicia-'));
+      const issued = await runIndicia([
+        'meters',
+        'issue',
+        meterId,
+        '--postage',
+        '0.73',
+        '--rate',
+        'FC',
+        '--count',
+        '3',
+        '--out',
+        out,
+        ...at,
+      ]);
+      assert.equal(issued.status, 0, issued.stderr);
+      assert.equal(readdirSync(out).length, 3);
+      assert.match(issued.stdout, /AR \$2\.19 DR \$97\.81/);
+
+      const shown = await runIndicia(['meters', 'show', meterId, ...at]);
+      assert.match(shown.stdout, /AR \$2\.19 {2}DR \$97\.81 {2}max DR \$500\.00/);
+
+      const file = join(out, readdirSync(out)[0] ?? '');
+      const first = await runIndicia(['meters', 'verify', file, '--verifier', 'test-scanner', ...at]);
+      assert.equal(first.status, 0, first.stdout + first.stderr);
+      assert.match(first.stdout, /^valid/);
+      const second = await runIndicia(['meters', 'verify', file, ...at]);
+      assert.equal(second.status, 1);
+      assert.match(second.stdout, /^duplicate/);
+
+      const meterPem = await runIndicia(['meters', 'certificate', meterId, ...at]);
+      const caPem = await runIndicia(['meters', 'certificate', '--ca', ...at]);
+      writeFileSync(join(out, 'meter.pem'), meterPem.stdout);
+      writeFileSync(join(out, 'ca.pem'), caPem.stdout);
+      const chain = runCommand('openssl', ['verify', '-CAfile', join(out, 'ca.pem'), join(out, 'meter.pem')]);
+      assert.equal(chain.status, 0, chain.output);
+
+      const disabled = await runIndicia([
+        'meters',
+        'disable',
+        meterId,
+        '--reason',
+        'duplicate scanned',
+        ...at,
+      ]);
+      assert.equal(disabled.status, 0, disabled.stderr);
+      const refused = await runIndicia([
+        'meters',
+        'issue',
+        meterId,
+        '--postage',
+        '0.73',
+        '--rate',
+        'FC',
+        ...at,
+      ]);
+      assert.equal(refused.status, 1);
+      assert.match(refused.stderr, /is disabled/);
+
+      const usage = await runIndicia(['meters', 'issue', meterId, '--rate', 'FC', ...at]);
+      assert.equal(usage.status, 2);
+      assert.match(usage.stderr, /--postage is required/);
+      // The server kept serving throughout: its modules are not the operator's.
+      assert.equal((await fetch(`${server.url}/readyz`)).status, 200);
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  });
+});
