@@ -2,7 +2,7 @@ import { isIndiciaError } from '../errors/index.ts';
 import { VERSION } from '../main.ts';
 import { type CommandIo, UsageError, migrateCommand, serveCommand, versionCommand } from './commands.ts';
 import { helpText } from './help-text.ts';
-import { metersCommand } from './meters-command.ts';
+import { metersCommand, reconcileCommand } from './meters-command.ts';
 import { modulesCommand } from './modules-command.ts';
 
 /**
@@ -30,6 +30,8 @@ export async function runCli(
         return await modulesCommand(rest, io);
       case 'meters':
         return await metersCommand(rest, io);
+      case 'reconcile':
+        return await reconcileCommand(rest, io);
       case '--version':
       case '-v':
       case 'version':
@@ -42,7 +44,7 @@ export async function runCli(
         return command === undefined ? 2 : 0;
       default:
         return fail(
-          `unknown command "${command}"; the commands are serve, migrate, modules, meters and help (see indicia --help).`,
+          `unknown command "${command}"; the commands are serve, migrate, modules, meters, reconcile and help (see indicia --help).`,
           2,
         );
     }

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/index.ts';
 import { type OperatorServices, withOperatorServices } from '../main.ts';
-import { formatUsd, parseDollars } from '../money/index.ts';
+import { reconcileMeters } from '../meters/index.ts';
+import { type Mills, formatUsd, parseDollars } from '../money/index.ts';
 import { type CommandIo, UsageError, configFromArguments } from './commands.ts';
 
 export const METERS_USAGE = [
@@ -207,4 +208,20 @@ export async function metersCommand(args: readonly string[], io: CommandIo): Pro
     default:
       throw new UsageError(`unknown meters command "${sub ?? ''}"; the commands are:\n${METERS_USAGE}`);
   }
+}
+
+/** `indicia reconcile`: exit 0 when every meter balances, 1 with the differences otherwise. */
+export async function reconcileCommand(args: readonly string[], io: CommandIo): Promise<number> {
+  const { config } = parseSubcommand(args, {}, io);
+  const report = await run(config, ({ store, custody }) => reconcileMeters({ db: store.db, custody }));
+  for (const meter of report.meters) {
+    const money = (value: Mills): string => formatUsd(value);
+    io.write(
+      `${meter.meterId}  funded ${money(meter.fundedMills)}  AR ${money(meter.ascendingRegisterMills)}  DR ${money(meter.descendingRegisterMills)}  refunded ${money(meter.refundRegisterMills)}  ${meter.differences.length === 0 ? 'balanced' : `DIFFERENCE: ${meter.differences.join('; ')}`}\n`,
+    );
+  }
+  io.write(
+    `${report.meters.length} meter(s) checked at ${report.at}: ${report.isBalanced ? 'all balanced' : 'DIFFERENCES FOUND'}.\n`,
+  );
+  return report.isBalanced ? 0 : 1;
 }

@@ -9,3 +9,4 @@ export {
   type MetersService,
 } from './meters-service.ts';
 export { type ScanReport } from './verification.ts';
+export { reconcileMeters, type MeterReconciliation, type ReconciliationReport } from './reconciliation.ts';

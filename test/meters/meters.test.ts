@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { verifyAuditChain } from '../../src/audit/index.ts';
 import { IndiciaError } from '../../src/errors/index.ts';
 import { decodeIndicium } from '../../src/indicium/index.ts';
+import { reconcileMeters } from '../../src/meters/index.ts';
 import type { Mills } from '../../src/money/index.ts';
 import { dialectFixtures } from '../support/dialects.ts';
 import { type MeterInstallation, openMeterInstallation } from '../support/meter-installation.ts';
@@ -216,6 +217,78 @@ for (const fixture of dialectFixtures) {
         [after.ascendingRegister, after.descendingRegister, after.sequence],
         [before.ascendingRegister, before.descendingRegister, before.sequence],
       );
+    });
+
+    it('reconciles every meter from stored data, and reports planted differences', async () => {
+      const { meters, custody, store } = installation;
+      const first = await openReconciled();
+      assert.equal(
+        first.isBalanced,
+        true,
+        JSON.stringify(first.meters.filter((meter) => meter.differences.length > 0)),
+      );
+      assert.ok(first.meters.length >= 4);
+
+      const meter = await meters.create({
+        customerNumber: 5001,
+        licensingZip: '02108',
+        maxDescendingRegister: mills(500_000),
+      });
+      await meters.fund(meter.meterId, 20_000, 'test');
+      await meters.issue(meter.meterId, [
+        { postage: mills(730), rateCategory: 'FC' },
+        { postage: mills(1_200), rateCategory: 'FC' },
+      ]);
+      const balanced = (await openReconciled()).meters.find((entry) => entry.meterId === meter.meterId);
+      assert.deepEqual(
+        [
+          balanced?.fundedMills,
+          balanced?.printedMills,
+          balanced?.ascendingRegisterMills,
+          balanced?.descendingRegisterMills,
+          balanced?.differences,
+        ],
+        [20_000, 1_930, 1_930, 18_070, []],
+      );
+
+      // A funding record nobody moved into the PSD, and an indicium the PSD never printed.
+      await store.db
+        .insertInto('meter_fundings')
+        .values({
+          id: 'fund_planted',
+          meter_id: meter.meterId,
+          amount_mills: 5_000,
+          source: 'planted',
+          package_sequence: 0,
+          created_at: new Date().toISOString(),
+        })
+        .execute();
+      const planted = (await openReconciled()).meters.find((entry) => entry.meterId === meter.meterId);
+      assert.match(planted?.differences.join() ?? '', /fundings add up to 25000/);
+      await store.db.deleteFrom('meter_fundings').where('id', '=', 'fund_planted').execute();
+      const [row] = await store.db
+        .selectFrom('indicia')
+        .selectAll()
+        .where('meter_id', '=', meter.meterId)
+        .limit(1)
+        .execute();
+      assert.ok(row);
+      await store.db
+        .insertInto('indicia')
+        .values({ ...row, id: 'ind_planted', data: Buffer.from('planted').toString('base64') })
+        .execute();
+      const report = await openReconciled();
+      assert.equal(report.isBalanced, false);
+      assert.match(
+        report.meters.find((entry) => entry.meterId === meter.meterId)?.differences.join() ?? '',
+        /indicia add up to 2660/,
+      );
+      await store.db.deleteFrom('indicia').where('id', '=', 'ind_planted').execute();
+      assert.equal((await openReconciled()).isBalanced, true);
+
+      function openReconciled() {
+        return reconcileMeters({ db: store.db, custody });
+      }
     });
   });
 }
