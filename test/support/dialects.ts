@@ -59,10 +59,21 @@ const postgresFixture: DialectFixture = {
     return {
       target: { dialect: 'postgres', url: url.toString() },
       async dispose() {
+        // pg's pool.end() resolves before its sockets close; a forced drop would kill those
+        // backends and make the closing clients throw. Wait for them instead.
         const client = new pg.Client({ connectionString: adminUrl });
         await client.connect();
         try {
-          await client.query(`drop database if exists ${name} with (force)`);
+          for (let attempt = 0; ; attempt += 1) {
+            try {
+              await client.query(`drop database if exists ${name}`);
+              return;
+            } catch (error) {
+              const isInUse = error instanceof Error && /being accessed by other users/.test(error.message);
+              if (!isInUse || attempt >= 100) throw error;
+              await new Promise((resolve) => setTimeout(resolve, 50));
+            }
+          }
         } finally {
           await client.end();
         }
