@@ -95,8 +95,9 @@ export function createAuthorityService({
   const newSerial = async (): Promise<string> => {
     for (;;) {
       const bytes = randomBytes(8);
-      bytes[0] = (bytes[0] ?? 0) & 0x7f; // positive, and never all zero below
-      if (bytes.every((byte) => byte === 0)) continue;
+      // First byte 0x01–0x7f: positive, and no leading zero for DER to drop, so the serial
+      // reads back as the same 16 hex digits everywhere (database, certificate, indicium).
+      bytes[0] = ((bytes[0] ?? 0) % 0x7f) + 1;
       const serial = bytes.toString('hex');
       const taken = await db
         .selectFrom('certificates')

@@ -46,7 +46,10 @@ function start(args: readonly string[]): {
     waitFor: (prefix) =>
       new Promise((resolve, reject) => {
         const done = lines.find((line) => line.startsWith(prefix));
-        if (done !== undefined) return resolve(done);
+        if (done !== undefined) {
+          resolve(done);
+          return;
+        }
         waiters.push({ prefix, resolve });
         void exited.then(() =>
           setTimeout(() => reject(new Error(`child exited before "${prefix}":\n${errors}`)), 50),
