@@ -91,6 +91,9 @@ export const errorPresentations: Readonly<Record<KnownErrorCode, ErrorPresentati
   'meter.not_active': { status: 409, isMessagePublic: true },
   'meter.request_invalid': invalid,
   'meter.certificate_invalid': hidden,
+  'meter.indicium_not_found': { status: 404, isMessagePublic: true },
+  'meter.indicium_not_valid': { status: 409, isMessagePublic: true },
+  'meter.refund_limit': { status: 422, isMessagePublic: true },
 };
 
 export const GENERIC_MESSAGES: Readonly<Record<number, string>> = {

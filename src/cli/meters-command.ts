@@ -204,6 +204,52 @@ export async function metersCommand(args: readonly string[], io: CommandIo): Pro
       io.write(pem.endsWith('\n') ? pem : `${pem}\n`);
       return 0;
     }
+    case 'refund': {
+      const { positionals, config } = parseSubcommand(rest, {}, io);
+      const [indiciumId] = positionals;
+      if (indiciumId === undefined) throw new UsageError('usage: indicia meters refund INDICIUM');
+      const refund = await run(config, ({ meters }) => meters.refundSpoiled(indiciumId));
+      io.write(
+        `Refunded ${formatUsd(refund.amount)} for spoiled ${indiciumId} (meter ${refund.meterId}, refund register ${formatUsd(refund.view.refundRegister)}).\n`,
+      );
+      return 0;
+    }
+    case 'correct': {
+      const { positionals, values, config } = parseSubcommand(
+        rest,
+        { postage: { type: 'string' }, date: { type: 'string' } },
+        io,
+      );
+      const [indiciumId] = positionals;
+      if (indiciumId === undefined)
+        throw new UsageError('usage: indicia meters correct INDICIUM [--postage 0.73] [--date YYYY-MM-DD]');
+      const correction = {
+        ...(typeof values['postage'] === 'string' ? { postage: parseDollars(values['postage']) } : {}),
+        ...(typeof values['date'] === 'string' ? { mailingDate: values['date'] } : {}),
+      };
+      const issued = await run(config, ({ meters }) => meters.correct(indiciumId, correction));
+      io.write(
+        `${issued.id} corrects ${indiciumId}: pays ${formatUsd(issued.postage)} more, dated ${issued.mailingDate} ${issued.data.toString('hex')}\n`,
+      );
+      return 0;
+    }
+    case 'suspend':
+    case 'resume':
+    case 'withdraw': {
+      const { positionals, config } = parseSubcommand(rest, {}, io);
+      const [meterId] = positionals;
+      if (meterId === undefined) throw new UsageError(`usage: indicia meters ${sub} METER`);
+      if (sub === 'withdraw') {
+        const refund = await run(config, ({ meters }) => meters.withdraw(meterId));
+        io.write(`Meter ${meterId} withdrawn; ${formatUsd(refund.amount)} refunded to the customer.\n`);
+      } else {
+        await run(config, ({ meters }) =>
+          sub === 'suspend' ? meters.suspend(meterId) : meters.resume(meterId),
+        );
+        io.write(`Meter ${meterId} ${sub === 'suspend' ? 'suspended' : 'resumed'}.\n`);
+      }
+      return 0;
+    }
     case undefined:
     default:
       throw new UsageError(`unknown meters command "${sub ?? ''}"; the commands are:\n${METERS_USAGE}`);
@@ -217,7 +263,7 @@ export async function reconcileCommand(args: readonly string[], io: CommandIo): 
   for (const meter of report.meters) {
     const money = (value: Mills): string => formatUsd(value);
     io.write(
-      `${meter.meterId}  funded ${money(meter.fundedMills)}  AR ${money(meter.ascendingRegisterMills)}  DR ${money(meter.descendingRegisterMills)}  refunded ${money(meter.refundRegisterMills)}  ${meter.differences.length === 0 ? 'balanced' : `DIFFERENCE: ${meter.differences.join('; ')}`}\n`,
+      `${meter.meterId}  funded ${money(meter.fundedMills)}  AR ${money(meter.ascendingRegisterMills)}  DR ${money(meter.descendingRegisterMills)}  refunded ${money(meter.refundRegisterMills)} (withdrawn ${money(meter.withdrawnMills)})  ${meter.differences.length === 0 ? 'balanced' : `DIFFERENCE: ${meter.differences.join('; ')}`}\n`,
     );
   }
   io.write(

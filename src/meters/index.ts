@@ -10,3 +10,4 @@ export {
 } from './meters-service.ts';
 export { type ScanReport } from './verification.ts';
 export { reconcileMeters, type MeterReconciliation, type ReconciliationReport } from './reconciliation.ts';
+export { type RefundResult } from './lifecycle.ts';

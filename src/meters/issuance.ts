@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { CustodyService } from '../custody/index.ts';
+import type { CustodyService, WithinCommit } from '../custody/index.ts';
 import {
   type IndiciumFields,
   assembleIndicium,
@@ -9,7 +9,7 @@ import {
 } from '../indicium/index.ts';
 import { type Mills, nonNegativeMills } from '../money/index.ts';
 import type { DatabaseSchema, MetersTable } from '../store/index.ts';
-import type { CommandStep, PsdView } from '../vault/index.ts';
+import type { CommandStep, PsdOperation, PsdView } from '../vault/index.ts';
 import { MeterError } from './meter-error.ts';
 import type { MeterSettings } from './meter-settings.ts';
 
@@ -42,6 +42,18 @@ export interface IssuedIndicium {
   readonly ascendingRegister: Mills;
   readonly descendingRegister: Mills;
   readonly mailingDate: string;
+}
+
+/** How a correction or other special issuance differs from plain postage. */
+export interface IssueOptions {
+  /** The register operation for a piece; a debit of its postage unless given. */
+  readonly operationFor?: (piece: PieceRequest) => PsdOperation;
+  /** A correction indicium names the indicium it corrects. */
+  readonly correctsIndiciumId?: string;
+  /** Zero postage is allowed only for a date correction, which moves no register. */
+  readonly allowsZeroPostage?: boolean;
+  /** More writes in the same commit. */
+  readonly withinCommit?: WithinCommit;
 }
 
 export interface FundingResult {
@@ -104,6 +116,7 @@ export async function issueIndicia(
   dependencies: IssuanceDependencies,
   meterId: string,
   pieces: readonly PieceRequest[],
+  options: IssueOptions = {},
 ): Promise<IssuedIndicium[]> {
   const { db, custody, settings } = dependencies;
   const now = dependencies.now ?? (() => new Date());
@@ -133,11 +146,12 @@ export async function issueIndicia(
   });
   // Every field is checked before the module moves a register.
   for (const piece of pieces) {
-    positiveAmount(piece.postage, 'postage');
+    if (options.allowsZeroPostage === true) nonNegativeMills(piece.postage);
+    else positiveAmount(piece.postage, 'postage');
     encodeSignedData(fieldsFor(piece, 0 as Mills, 0 as Mills));
   }
   const steps: CommandStep[] = pieces.map((piece) => ({
-    operation: { type: 'debit', amount: piece.postage },
+    operation: options.operationFor?.(piece) ?? { type: 'debit', amount: piece.postage },
     // Built inside the module pass from the registers after this piece's debit.
     sign: (after) =>
       encodeSignedData({
@@ -182,9 +196,11 @@ export async function issueIndicia(
           status: 'valid',
           data: data.toString('base64'),
           created_at: createdAt,
+          corrects_indicium_id: options.correctsIndiciumId ?? null,
         })
         .execute();
     }
+    await options.withinCommit?.(trx, result);
   });
   return issued;
 }

@@ -1,6 +1,12 @@
 import { IndiciaError } from '../errors/index.ts';
 
 export type MeterErrorCode =
-  'meter.not_found' | 'meter.not_active' | 'meter.request_invalid' | 'meter.certificate_invalid';
+  | 'meter.not_found'
+  | 'meter.not_active'
+  | 'meter.request_invalid'
+  | 'meter.certificate_invalid'
+  | 'meter.indicium_not_found'
+  | 'meter.indicium_not_valid'
+  | 'meter.refund_limit';
 
 export class MeterError extends IndiciaError<MeterErrorCode> {}

@@ -7,6 +7,8 @@ export interface MeterSettings {
   /** The Indicia software release printed in every indicium. */
   readonly softwareId: number;
   readonly keyValidityDays: number;
+  /** Spoilage refunds of a meter may total at most this share of its AR, in basis points (100 = 1%). */
+  readonly spoilageLimitBasisPoints: number;
 }
 
 export const DEFAULT_METER_SETTINGS: MeterSettings = {
@@ -14,4 +16,5 @@ export const DEFAULT_METER_SETTINGS: MeterSettings = {
   dedicatedModelId: '1D',
   softwareId: 1,
   keyValidityDays: 3 * 365,
+  spoilageLimitBasisPoints: 100,
 };

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import { type AuditEventInput, appendAuditEvents } from '../audit/index.ts';
 import type { AuthorityService } from '../authority/index.ts';
 import type { CustodyService } from '../custody/index.ts';
+import type { Mills } from '../money/index.ts';
 import type { DatabaseSchema, MetersTable } from '../store/index.ts';
 import type { PsdView } from '../vault/index.ts';
 import {
@@ -12,6 +13,13 @@ import {
   fundMeter,
   issueIndicia,
 } from './issuance.ts';
+import {
+  type RefundResult,
+  correctIndicium,
+  refundSpoiled,
+  setMeterActive,
+  withdrawMeter,
+} from './lifecycle.ts';
 import { MeterError } from './meter-error.ts';
 import { type GeneratedMeter, type NewMeterRequest, generateMeter } from './meter-gen.ts';
 import { DEFAULT_METER_SETTINGS, type MeterSettings } from './meter-settings.ts';
@@ -38,6 +46,14 @@ export interface MetersService {
   verify(indicium: Buffer, verifier: string): Promise<ScanReport>;
   /** The issuer's answer to fraud: the meter stops printing (its PSD is suspended) until reviewed. */
   disable(meterId: string, reason: string): Promise<void>;
+  /** Partial refund of a spoiled indicium, within the meter's spoilage share of AR. */
+  refundSpoiled(indiciumId: string): Promise<RefundResult>;
+  /** Full refund: returns the DR and closes the meter. */
+  withdraw(meterId: string): Promise<RefundResult>;
+  suspend(meterId: string): Promise<PsdView>;
+  resume(meterId: string): Promise<PsdView>;
+  /** A correction indicium for underpaid postage or a wrong date. */
+  correct(indiciumId: string, correction: { postage?: Mills; mailingDate?: string }): Promise<IssuedIndicium>;
 }
 
 /**
@@ -63,6 +79,12 @@ export function createMetersService(dependencies: MetersDependencies): MetersSer
       return { meter, psd: await custody.readMeter(meterId) };
     },
     verify: (indicium, verifier) => verifyScan({ db, authority }, indicium, verifier),
+    refundSpoiled: (indiciumId) =>
+      refundSpoiled({ ...issuance, spoilageLimitBasisPoints: settings.spoilageLimitBasisPoints }, indiciumId),
+    withdraw: (meterId) => withdrawMeter(issuance, meterId),
+    suspend: (meterId) => setMeterActive(issuance, meterId, false),
+    resume: (meterId) => setMeterActive(issuance, meterId, true),
+    correct: (indiciumId, correction) => correctIndicium(issuance, indiciumId, correction),
     async disable(meterId, reason) {
       await activeMeter(db, meterId);
       const event: AuditEventInput = { kind: 'meter.disabled', meterId, details: { reason } };

@@ -29,5 +29,7 @@ export type {
   ScanOutcome,
   ScansTable,
   PsdPackagesTable,
+  RefundKind,
+  RefundsTable,
 } from './schema.ts';
 export { StoreError, type StoreErrorCode } from './store-error.ts';

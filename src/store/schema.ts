@@ -16,6 +16,20 @@ export interface DatabaseSchema {
   meter_fundings: MeterFundingsTable;
   indicia: IndiciaTable;
   scans: ScansTable;
+  refunds: RefundsTable;
+}
+
+export type RefundKind = 'spoilage' | 'withdrawal';
+
+/** Money returned to a customer: a spoiled indicium's postage, or a withdrawn meter's DR. */
+export interface RefundsTable {
+  id: string;
+  meter_id: string;
+  indicium_id: string | null;
+  kind: RefundKind;
+  amount_mills: number;
+  package_sequence: number;
+  created_at: string;
 }
 
 /** The next PSD serial per model id (meter numbers are manufacturer + model + serial). */
@@ -68,6 +82,8 @@ export interface IndiciaTable {
   status: IndiciumStatus;
   data: string;
   created_at: string;
+  /** Set on a correction indicium: the one it corrects. */
+  corrects_indicium_id: string | null;
 }
 
 export type ScanOutcome =

@@ -5,7 +5,7 @@ import type { CryptoBackend } from './backend/crypto-backend.ts';
 import { VaultError } from './vault-error.ts';
 
 export type TransactionType =
-  'create' | 'fund' | 'debit' | 'refund' | 'suspend' | 'resume' | 'withdraw' | 'update' | 'reseal';
+  'create' | 'fund' | 'debit' | 'refund' | 'spoil' | 'suspend' | 'resume' | 'withdraw' | 'update' | 'reseal';
 
 /** One transaction as a module remembers it (seed 001's checkpoint record). */
 export interface CheckpointRecord {

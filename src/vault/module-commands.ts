@@ -102,7 +102,7 @@ export function nextRecord(
       printedMills:
         fields.type === 'debit' ? add(totals.printedMills, fields.amountMills) : totals.printedMills,
       refundedMills:
-        fields.type === 'refund' || fields.type === 'withdraw'
+        fields.type === 'refund' || fields.type === 'withdraw' || fields.type === 'spoil'
           ? add(totals.refundedMills, fields.amountMills)
           : totals.refundedMills,
     },

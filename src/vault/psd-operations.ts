@@ -7,6 +7,8 @@ export type PsdOperation =
   | { readonly type: 'fund'; readonly amount: Mills }
   | { readonly type: 'debit'; readonly amount: Mills }
   | { readonly type: 'refund'; readonly amount: Mills }
+  /** Postage already printed and refunded as spoiled: AR and DR stay, the refund register grows. */
+  | { readonly type: 'spoil'; readonly amount: Mills }
   | { readonly type: 'suspend' }
   | { readonly type: 'resume' }
   | { readonly type: 'withdraw' }
@@ -93,6 +95,18 @@ export function applyOperation(state: PsdState, operation: PsdOperation, now: st
         updatedAt: now,
       };
     }
+    case 'spoil': {
+      positive(operation.amount, 'spoilage refund');
+      if (state.state === 'withdrawn') requireActive(state, 'refund spoiled postage');
+      const refundRegister = add(state.refundRegister, operation.amount);
+      if (compare(operation.amount, state.ascendingRegister) > 0) {
+        throw new VaultError(
+          'psd.insufficient_funds',
+          `Meter ${state.meterId} printed ${formatUsd(state.ascendingRegister)} in all; it cannot refund ${formatUsd(operation.amount)} of it as spoiled.`,
+        );
+      }
+      return { ...state, refundRegister, updatedAt: now };
+    }
     case 'suspend':
       requireActive(state, 'be suspended');
       return { ...state, state: 'suspended', updatedAt: now };
@@ -128,6 +142,7 @@ export function amountOf(operation: PsdOperation, before: PsdState): Mills {
     case 'fund':
     case 'debit':
     case 'refund':
+    case 'spoil':
       return operation.amount;
     case 'withdraw':
       return before.descendingRegister;

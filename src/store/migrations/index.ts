@@ -3,6 +3,7 @@ import { migration0001 } from './0001-installation-and-accounts.ts';
 import { migration0002 } from './0002-vault-and-audit.ts';
 import { migration0003 } from './0003-certificates.ts';
 import { migration0004 } from './0004-meters-and-indicia.ts';
+import { migration0005 } from './0005-refunds-and-corrections.ts';
 
 /**
  * Every migration, in order, for both dialects. Names are permanent: a database that holds a
@@ -13,4 +14,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0002-vault-and-audit': migration0002,
   '0003-certificates': migration0003,
   '0004-meters-and-indicia': migration0004,
+  '0005-refunds-and-corrections': migration0005,
 };

@@ -1,0 +1,229 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { CustodyService } from '../custody/index.ts';
+import { type Mills, add, formatUsd, shareFloor, subtract } from '../money/index.ts';
+import type { DatabaseSchema, IndiciaTable, MeterStatus, RefundKind } from '../store/index.ts';
+import type { PsdView } from '../vault/index.ts';
+import { type IssuanceDependencies, type IssuedIndicium, activeMeter, issueIndicia } from './issuance.ts';
+import { MeterError } from './meter-error.ts';
+
+export interface RefundResult {
+  readonly id: string;
+  readonly meterId: string;
+  readonly kind: RefundKind;
+  readonly amount: Mills;
+  readonly view: PsdView;
+}
+
+export interface LifecycleDependencies extends IssuanceDependencies {
+  /** Spoilage refunds may total at most this share of the meter's AR, in basis points (100 = 1%). */
+  readonly spoilageLimitBasisPoints: number;
+}
+
+async function indiciumOf(db: Kysely<DatabaseSchema>, indiciumId: string): Promise<IndiciaTable> {
+  const indicium = await db.selectFrom('indicia').selectAll().where('id', '=', indiciumId).executeTakeFirst();
+  if (indicium === undefined)
+    throw new MeterError('meter.indicium_not_found', `There is no indicium ${indiciumId}.`);
+  if (indicium.status !== 'valid') {
+    throw new MeterError(
+      'meter.indicium_not_valid',
+      `Indicium ${indiciumId} was already ${indicium.status}.`,
+    );
+  }
+  return indicium;
+}
+
+/** Marks an indicium refunded or corrected, only if nobody else did in the meantime. */
+async function retire(
+  trx: Kysely<DatabaseSchema>,
+  indiciumId: string,
+  status: 'refunded' | 'corrected',
+): Promise<void> {
+  const updated = await trx
+    .updateTable('indicia')
+    .set({ status })
+    .where('id', '=', indiciumId)
+    .where('status', '=', 'valid')
+    .executeTakeFirst();
+  if (updated.numUpdatedRows !== 1n)
+    throw new MeterError('meter.indicium_not_valid', `Indicium ${indiciumId} changed meanwhile.`);
+}
+
+/**
+ * Refunds a spoiled indicium's postage to the customer. The postage was printed, so AR and DR stay;
+ * the refund register grows. All spoilage refunds of a meter together stay within its share of AR.
+ */
+export async function refundSpoiled(
+  dependencies: LifecycleDependencies,
+  indiciumId: string,
+): Promise<RefundResult> {
+  const { db, custody } = dependencies;
+  const indicium = await indiciumOf(db, indiciumId);
+  const meterId = indicium.meter_id;
+  const meter = await db
+    .selectFrom('meters')
+    .select('status')
+    .where('meter_id', '=', meterId)
+    .executeTakeFirstOrThrow();
+  if (meter.status === 'withdrawn')
+    throw new MeterError('meter.not_active', `Meter ${meterId} is withdrawn.`);
+  const psd = await custody.readMeter(meterId);
+  const spoiled = await db
+    .selectFrom('refunds')
+    .select('amount_mills')
+    .where('meter_id', '=', meterId)
+    .where('kind', '=', 'spoilage')
+    .execute();
+  const alreadyRefunded = add(...spoiled.map((row) => row.amount_mills as Mills));
+  const limit = shareFloor(psd.ascendingRegister, dependencies.spoilageLimitBasisPoints);
+  const postage = indicium.postage_mills as Mills;
+  if (add(alreadyRefunded, postage) > limit) {
+    throw new MeterError(
+      'meter.refund_limit',
+      `Refunding ${formatUsd(postage)} would take spoilage refunds of meter ${meterId} to ${formatUsd(add(alreadyRefunded, postage))}, above ${dependencies.spoilageLimitBasisPoints / 100}% of its ${formatUsd(psd.ascendingRegister)} printed (${formatUsd(limit)}).`,
+      { details: { limitMills: limit, alreadyRefundedMills: alreadyRefunded } },
+    );
+  }
+  const id = `refund_${randomUUID()}`;
+  const result = await custody.execute(
+    meterId,
+    [{ operation: { type: 'spoil', amount: postage } }],
+    async (trx, outcome) => {
+      await retire(trx, indiciumId, 'refunded');
+      await trx
+        .insertInto('refunds')
+        .values({
+          id,
+          meter_id: meterId,
+          indicium_id: indiciumId,
+          kind: 'spoilage',
+          amount_mills: postage,
+          package_sequence: outcome.record.packageSequence,
+          created_at: new Date().toISOString(),
+        })
+        .execute();
+    },
+  );
+  return { id, meterId, kind: 'spoilage', amount: postage, view: result.view };
+}
+
+/** Full refund: the meter's DR goes back to the customer and the meter closes for good. */
+export async function withdrawMeter(
+  { db, custody }: IssuanceDependencies,
+  meterId: string,
+): Promise<RefundResult> {
+  const meter = await db
+    .selectFrom('meters')
+    .select('status')
+    .where('meter_id', '=', meterId)
+    .executeTakeFirst();
+  if (meter === undefined) throw new MeterError('meter.not_found', `There is no meter ${meterId}.`);
+  if (meter.status === 'withdrawn')
+    throw new MeterError('meter.not_active', `Meter ${meterId} is already withdrawn.`);
+  const id = `refund_${randomUUID()}`;
+  const result = await custody.execute(
+    meterId,
+    [{ operation: { type: 'withdraw' } }],
+    async (trx, outcome) => {
+      await trx
+        .insertInto('refunds')
+        .values({
+          id,
+          meter_id: meterId,
+          indicium_id: null,
+          kind: 'withdrawal',
+          amount_mills: outcome.record.amountMills,
+          package_sequence: outcome.record.packageSequence,
+          created_at: new Date().toISOString(),
+        })
+        .execute();
+      await trx
+        .updateTable('meters')
+        .set({ status: 'withdrawn', updated_at: new Date().toISOString() })
+        .where('meter_id', '=', meterId)
+        .execute();
+    },
+  );
+  return { id, meterId, kind: 'withdrawal', amount: result.record.amountMills, view: result.view };
+}
+
+/** Suspends or resumes a meter, in its PSD and in its record together. */
+export async function setMeterActive(
+  { db, custody }: IssuanceDependencies,
+  meterId: string,
+  isActive: boolean,
+): Promise<PsdView> {
+  const meter = await db
+    .selectFrom('meters')
+    .select('status')
+    .where('meter_id', '=', meterId)
+    .executeTakeFirst();
+  if (meter === undefined) throw new MeterError('meter.not_found', `There is no meter ${meterId}.`);
+  const from: MeterStatus = isActive ? 'suspended' : 'active';
+  if (meter.status !== from)
+    throw new MeterError('meter.not_active', `Meter ${meterId} is ${meter.status}, not ${from}.`);
+  const result = await custody.execute(
+    meterId,
+    [{ operation: { type: isActive ? 'resume' : 'suspend' } }],
+    async (trx) => {
+      await trx
+        .updateTable('meters')
+        .set({ status: isActive ? 'active' : 'suspended', updated_at: new Date().toISOString() })
+        .where('meter_id', '=', meterId)
+        .execute();
+    },
+  );
+  return result.view;
+}
+
+/**
+ * A correction indicium: for underpaid postage it pays the difference; for a wrong date it carries
+ * the right date at zero value (moving no register). The original is marked corrected.
+ */
+export async function correctIndicium(
+  dependencies: IssuanceDependencies & { custody: CustodyService },
+  indiciumId: string,
+  correction: { postage?: Mills; mailingDate?: string },
+): Promise<IssuedIndicium> {
+  const original = await indiciumOf(dependencies.db, indiciumId);
+  await activeMeter(dependencies.db, original.meter_id);
+  const originalPostage = original.postage_mills as Mills;
+  const mailingDate = correction.mailingDate ?? original.mailing_date;
+  let difference = 0 as Mills;
+  if (correction.postage !== undefined) {
+    if (correction.postage <= originalPostage) {
+      throw new MeterError(
+        'meter.request_invalid',
+        `A correction pays more postage than the original ${formatUsd(originalPostage)}; for overpaid postage, refund the indicium as spoiled.`,
+      );
+    }
+    difference = subtract(correction.postage, originalPostage);
+  } else if (mailingDate === original.mailing_date) {
+    throw new MeterError(
+      'meter.request_invalid',
+      'Say what to correct: a higher postage, or another mailing date.',
+    );
+  }
+  const [issued] = await issueIndicia(
+    dependencies,
+    original.meter_id,
+    [
+      {
+        postage: difference,
+        rateCategory: original.rate_category,
+        mailingDate,
+        originZip: original.origin_zip,
+        labelSerial: original.label_serial,
+      },
+    ],
+    {
+      correctsIndiciumId: indiciumId,
+      allowsZeroPostage: difference === 0,
+      ...(difference === 0 ? { operationFor: () => ({ type: 'update' as const }) } : {}),
+      withinCommit: (trx) => retire(trx, indiciumId, 'corrected'),
+    },
+  );
+  if (issued === undefined)
+    throw new MeterError('meter.request_invalid', 'The correction produced no indicium.');
+  return issued;
+}
