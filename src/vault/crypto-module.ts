@@ -1,17 +1,19 @@
-import { type Mills, add } from '../money/index.ts';
+import type { Mills } from '../money/index.ts';
 import type { CryptoBackend } from './backend/crypto-backend.ts';
 import { type CheckpointRecord, openCheckpoint, sealCheckpoint } from './checkpoint.ts';
 import type { CheckpointDecision } from './checkpoint-comparison.ts';
 import { CheckpointRing } from './checkpoint-ring.ts';
+import { newCheckedKey } from './key-generation.ts';
+import { type KnownAnswerVectors, type SelfTestResult, runKnownAnswerTests } from './known-answer-tests.ts';
 import {
-  type KnownAnswerVectors,
-  type SelfTestResult,
-  runKnownAnswerTests,
-  verifySignature,
-} from './known-answer-tests.ts';
-import { type ModuleRole, type ModuleState, type ModuleStatus, ThroughputMeter } from './module-status.ts';
+  type ModuleRole,
+  type ModuleState,
+  type ModuleStatus,
+  ThroughputMeter,
+  describeModule,
+} from './module-status.ts';
 import { ModuleStateMachine } from './module-state-machine.ts';
-import { amountOf, applyOperation } from './psd-operations.ts';
+import { runSteps } from './command-steps.ts';
 import {
   type PackageExpectation,
   type PsdState,
@@ -25,11 +27,13 @@ import {
   type CommandRequest,
   type CommandResult,
   type CryptoModuleOptions,
+  type KeyReplacementRequest,
   type NewPackageRequest,
   type PsdView,
   controlCodeInput,
   newPsdState,
   nextRecord,
+  signingKeyEntry,
   viewOf,
 } from './module-commands.ts';
 
@@ -109,27 +113,19 @@ export class CryptoModule {
   }
 
   status(): ModuleStatus {
-    const versions = this.#inventory.masterKeyVersions;
-    const now = this.#now();
-    return {
+    return describeModule({
       serial: this.serial,
       backend: this.#backend.kind,
-      state: this.#machine.state,
-      errorReason: this.#machine.errorReason,
+      machine: this.#machine,
       inhibited: this.#inhibited,
-      keys: {
-        currentMasterKeyVersion: versions.length === 0 ? null : Math.max(...versions),
-        minimumMasterKeyVersion: this.#inventory.minimumMasterKeyVersion,
-        masterKeyVersions: [...versions],
-      },
-      startedAt: this.#startedAt.toISOString(),
-      uptimeSeconds: Math.floor((now.getTime() - this.#startedAt.getTime()) / 1000),
-      totalOperations: this.#throughput.total,
-      operationsPerSecond: this.#throughput.perSecond(now.getTime()),
-      load: this.#isBusy ? 1 : 0,
-      checkpointRingLength: this.#ring.length,
+      inventory: this.#inventory,
+      startedAt: this.#startedAt,
+      now: this.#now(),
+      throughput: this.#throughput,
+      isBusy: this.#isBusy,
+      ringLength: this.#ring.length,
       lastSelfTest: this.#lastSelfTest,
-    };
+    });
   }
 
   /**
@@ -253,16 +249,9 @@ export class CryptoModule {
     return this.#transaction(request.databaseCheckpoint, async () => {
       const algorithm = request.algorithm ?? 'ecdsa-p256';
       const version = this.#currentVersion();
-      const key = await this.#backend.generateSigningKey(algorithm, version);
-      const probe = Buffer.from(`indicia pairwise check ${request.meterId}`);
-      const probeSignature = await this.#backend.sign(algorithm, version, key.wrappedPrivateKey, probe);
-      if (!verifySignature(algorithm, key.publicKey, probe, probeSignature)) {
-        this.#machine.enterError(`pairwise consistency check failed for a new ${algorithm} key`);
-        throw new VaultError(
-          'vault.error_state',
-          `Module ${this.serial} failed a pairwise consistency check.`,
-        );
-      }
+      const key = await newCheckedKey(this.#backend, algorithm, version, request.meterId, (reason) =>
+        this.#machine.enterError(reason),
+      );
       const state = newPsdState({
         request,
         signingKey: { algorithm, wrapVersion: version, ...key },
@@ -273,36 +262,49 @@ export class CryptoModule {
     });
   }
 
+  /**
+   * Replaces a meter's signing key (it expires, or is suspected): a new pair made and checked
+   * pairwise here; the certificate serial is cleared until the new certificate is sealed in.
+   * Registers do not move; indicia signed with the old key stay verifiable by its certificate.
+   */
+  async replaceSigningKey(request: KeyReplacementRequest): Promise<CommandResult> {
+    this.#machine.requireRole('crypto-user');
+    return this.#transaction(request.databaseCheckpoint, async () => {
+      const { state } = await this.#unseal(request.sealedPackage, request.expected);
+      if (state.state === 'withdrawn') {
+        throw new VaultError('psd.not_active', `Meter ${state.meterId} is withdrawn; it needs no new key.`);
+      }
+      const algorithm = request.algorithm ?? state.signingKey.algorithm;
+      const version = this.#currentVersion();
+      const key = await newCheckedKey(this.#backend, algorithm, version, state.meterId, (reason) =>
+        this.#machine.enterError(reason),
+      );
+      const now = this.#now();
+      const replaced: PsdState = {
+        ...state,
+        sequence: state.sequence + 1,
+        certificateSerial: null,
+        signingKey: signingKeyEntry(
+          key,
+          algorithm,
+          version,
+          now,
+          request.keyValidityDays ?? DEFAULT_KEY_VALIDITY_DAYS,
+        ),
+        updatedAt: now.toISOString(),
+      };
+      return { state: replaced, type: 'update' as const, amount: 0 as Mills, signatures: [] };
+    });
+  }
+
   /** Runs a command's steps on a package: checkpoint check, unseal, register rules, signatures, seal. */
   async execute(request: CommandRequest): Promise<CommandResult> {
     this.#machine.requireRole('crypto-user');
     if (request.steps.length === 0)
       throw new VaultError('vault.wrong_state', 'A command needs at least one step.');
     return this.#transaction(request.databaseCheckpoint, async () => {
-      let { state } = await this.#unseal(request.sealedPackage, request.expected);
-      const nowText = this.#now().toISOString();
-      let amount = 0 as Mills;
-      const signatures: { step: number; data: Buffer; signature: Buffer }[] = [];
-      for (const [index, step] of request.steps.entries()) {
-        amount = add(amount, amountOf(step.operation, state));
-        state = applyOperation(state, step.operation, nowText);
-        if (step.sign !== undefined) {
-          if (Date.parse(state.signingKey.expiresAt) <= this.#now().getTime()) {
-            throw new VaultError(
-              'psd.not_active',
-              `The signing key of meter ${state.meterId} has expired; replace it first.`,
-            );
-          }
-          const data = step.sign(viewOf(state));
-          const signature = await this.#backend.sign(
-            state.signingKey.algorithm,
-            state.signingKey.wrapVersion,
-            Buffer.from(state.signingKey.wrapped, 'base64'),
-            data,
-          );
-          signatures.push({ step: index, data, signature });
-        }
-      }
+      const { state: opened } = await this.#unseal(request.sealedPackage, request.expected);
+      const { state, amount, signatures } = await runSteps(this.#backend, opened, request.steps, this.#now());
       const first = request.steps[0]?.operation.type ?? 'update';
       return { state: { ...state, sequence: state.sequence + 1 }, type: first, amount, signatures };
     });

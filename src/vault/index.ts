@@ -17,6 +17,7 @@ export {
   type CommandResult,
   type CommandStep,
   type CryptoModuleOptions,
+  type KeyReplacementRequest,
   type NewPackageRequest,
   type PsdView,
 } from './module-commands.ts';

@@ -55,6 +55,15 @@ export interface NewPackageRequest {
   readonly keyValidityDays?: number;
 }
 
+export interface KeyReplacementRequest {
+  readonly databaseCheckpoint: Buffer | null;
+  readonly sealedPackage: Buffer;
+  readonly expected: PackageExpectation;
+  /** The new key's algorithm; the old one's unless given. */
+  readonly algorithm?: SigningAlgorithm;
+  readonly keyValidityDays?: number;
+}
+
 export interface CryptoModuleOptions {
   /** How many transaction records the module keeps (3 to 5). */
   readonly ringSize?: number;
@@ -109,6 +118,23 @@ export function nextRecord(
   };
 }
 
+/** The sealed form of a freshly generated signing key, valid for `validityDays` from `now`. */
+export function signingKeyEntry(
+  key: GeneratedSigningKey,
+  algorithm: SigningAlgorithm,
+  wrapVersion: number,
+  now: Date,
+  validityDays: number,
+): PsdState['signingKey'] {
+  return {
+    algorithm,
+    wrapVersion,
+    wrapped: key.wrappedPrivateKey.toString('base64'),
+    publicKey: key.publicKey.toString('base64'),
+    expiresAt: new Date(now.getTime() + validityDays * 86_400_000).toISOString(),
+  };
+}
+
 /** A new meter's PSD: registers at zero, sequence 0, active, with its freshly wrapped signing key. */
 export function newPsdState(input: {
   request: NewPackageRequest;
@@ -125,13 +151,7 @@ export function newPsdState(input: {
     descendingRegister: 0 as Mills,
     maxDescendingRegister: request.maxDescendingRegister,
     refundRegister: 0 as Mills,
-    signingKey: {
-      algorithm: signingKey.algorithm,
-      wrapVersion: signingKey.wrapVersion,
-      wrapped: signingKey.wrappedPrivateKey.toString('base64'),
-      publicKey: signingKey.publicKey.toString('base64'),
-      expiresAt: new Date(now.getTime() + validityDays * 86_400_000).toISOString(),
-    },
+    signingKey: signingKeyEntry(signingKey, signingKey.algorithm, signingKey.wrapVersion, now, validityDays),
     certificateSerial: null,
     licensingZip: request.licensingZip,
     hmk: null,

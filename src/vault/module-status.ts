@@ -1,4 +1,5 @@
 import type { BackendKind } from './backend/crypto-backend.ts';
+import type { ModuleStateMachine } from './module-state-machine.ts';
 import type { SelfTestResult } from './known-answer-tests.ts';
 
 /** Seed 004's module states. */
@@ -49,4 +50,40 @@ export class ThroughputMeter {
     for (const [key, value] of this.#buckets) if (key > second - 60) count += value;
     return Math.round((count / 60) * 100) / 100;
   }
+}
+
+/** Assembles a module's status report from its parts. */
+export function describeModule(parts: {
+  serial: string;
+  backend: BackendKind;
+  machine: Pick<ModuleStateMachine, 'state' | 'errorReason'>;
+  inhibited: ModuleStatus['inhibited'];
+  inventory: { masterKeyVersions: readonly number[]; minimumMasterKeyVersion: number };
+  startedAt: Date;
+  now: Date;
+  throughput: ThroughputMeter;
+  isBusy: boolean;
+  ringLength: number;
+  lastSelfTest: ModuleStatus['lastSelfTest'];
+}): ModuleStatus {
+  const versions = parts.inventory.masterKeyVersions;
+  return {
+    serial: parts.serial,
+    backend: parts.backend,
+    state: parts.machine.state,
+    errorReason: parts.machine.errorReason,
+    inhibited: parts.inhibited,
+    keys: {
+      currentMasterKeyVersion: versions.length === 0 ? null : Math.max(...versions),
+      minimumMasterKeyVersion: parts.inventory.minimumMasterKeyVersion,
+      masterKeyVersions: [...versions],
+    },
+    startedAt: parts.startedAt.toISOString(),
+    uptimeSeconds: Math.floor((parts.now.getTime() - parts.startedAt.getTime()) / 1000),
+    totalOperations: parts.throughput.total,
+    operationsPerSecond: parts.throughput.perSecond(parts.now.getTime()),
+    load: parts.isBusy ? 1 : 0,
+    checkpointRingLength: parts.ringLength,
+    lastSelfTest: parts.lastSelfTest,
+  };
 }
