@@ -233,6 +233,16 @@ export async function metersCommand(args: readonly string[], io: CommandIo): Pro
       );
       return 0;
     }
+    case 'rekey': {
+      const { positionals, config } = parseSubcommand(rest, {}, io);
+      const [meterId] = positionals;
+      if (meterId === undefined) throw new UsageError('usage: indicia meters rekey METER');
+      const replaced = await run(config, ({ meters }) => meters.replaceKey(meterId));
+      io.write(
+        `Meter ${meterId} has a new key; certificate ${replaced.certificate.serial} (valid to ${replaced.certificate.notAfter.slice(0, 10)}).\n`,
+      );
+      return 0;
+    }
     case 'suspend':
     case 'resume':
     case 'withdraw': {

@@ -38,6 +38,8 @@ export interface CustodyService {
     withinCommit?: WithinCommit,
   ): Promise<CommandResult>;
   readMeter(meterId: string): Promise<PsdView>;
+  /** A new signing key pair for the meter, made in a module; its certificate serial is cleared. */
+  replaceSigningKey(meterId: string, options?: { keyValidityDays?: number }): Promise<CommandResult>;
   /** Adds a master key version, re-seals every package under it, optionally retires older ones. */
   rotateMasterKey(
     officerCredential: string,
@@ -55,6 +57,33 @@ interface StoredPackage {
 }
 
 const RESEAL_BATCH = 200;
+
+/** Stores a command's new package, if the stored one is still the sequence the command started from. */
+async function replacePackage(
+  trx: Transaction<DatabaseSchema>,
+  meterId: string,
+  fromSequence: number,
+  result: CommandResult,
+  now: string,
+): Promise<void> {
+  const updated = await trx
+    .updateTable('psd_packages')
+    .set({
+      sequence: result.record.packageSequence,
+      key_version: result.keyVersion,
+      sealed: result.sealedPackage.toString('base64'),
+      updated_at: now,
+    })
+    .where('meter_id', '=', meterId)
+    .where('sequence', '=', fromSequence)
+    .executeTakeFirst();
+  if (updated.numUpdatedRows !== 1n) {
+    throw new CustodyError(
+      'custody.concurrent_update',
+      `Meter ${meterId} changed during the command; try again.`,
+    );
+  }
+}
 
 function recoveryEvents(moduleSerial: string, discarded: readonly CheckpointRecord[]): AuditEventInput[] {
   return discarded.map((record) => ({
@@ -260,25 +289,26 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
               steps,
             }),
           async (trx, result, now) => {
-            const updated = await trx
-              .updateTable('psd_packages')
-              .set({
-                sequence: result.record.packageSequence,
-                key_version: result.keyVersion,
-                sealed: result.sealedPackage.toString('base64'),
-                updated_at: now,
-              })
-              .where('meter_id', '=', meterId)
-              .where('sequence', '=', stored.sequence)
-              .executeTakeFirst();
-            if (updated.numUpdatedRows !== 1n) {
-              throw new CustodyError(
-                'custody.concurrent_update',
-                `Meter ${meterId} changed during the command; try again.`,
-              );
-            }
+            await replacePackage(trx, meterId, stored.sequence, result, now);
             await withinCommit?.(trx, result);
           },
+        );
+      });
+    },
+
+    replaceSigningKey(meterId, options = {}) {
+      return serially(meterId, async () => {
+        const stored = await loadPackage(meterId);
+        return runOnModule(
+          meterId,
+          (module, databaseCheckpoint) =>
+            module.replaceSigningKey({
+              databaseCheckpoint,
+              sealedPackage: stored.sealed,
+              expected: { meterId, sequence: stored.sequence },
+              ...(options.keyValidityDays === undefined ? {} : { keyValidityDays: options.keyValidityDays }),
+            }),
+          (trx, result, now) => replacePackage(trx, meterId, stored.sequence, result, now),
         );
       });
     },

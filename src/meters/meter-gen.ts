@@ -11,6 +11,7 @@ import {
 import type { CustodyService } from '../custody/index.ts';
 import { formatMeterNumber } from '../indicium/index.ts';
 import type { Mills } from '../money/index.ts';
+import { appendAuditEvents } from '../audit/index.ts';
 import type { DatabaseSchema } from '../store/index.ts';
 import type { PsdView, SigningAlgorithm } from '../vault/index.ts';
 import { MeterError } from './meter-error.ts';
@@ -61,6 +62,86 @@ async function nextSerial(db: Kysely<DatabaseSchema>, modelId: string): Promise<
 }
 
 /**
+ * Certifies the signing key a meter's package holds: a certificate request signed by that key
+ * inside a crypto module, issued by the authority, checked against the CA and against the key.
+ */
+export async function certifyMeterKey(
+  { custody, authority, settings }: Pick<MeterGenDependencies, 'custody' | 'authority' | 'settings'>,
+  meterId: string,
+  view: PsdView,
+): Promise<IssuedCertificate> {
+  const algorithm = view.signingKey.algorithm;
+  const publicKey = Buffer.from(view.signingKey.publicKey, 'base64');
+  const signing = moduleSigningCrypto(algorithm, publicKey, async (data) => {
+    const signed = await custody.execute(meterId, [{ operation: { type: 'update' }, sign: () => data }]);
+    return signed.signatures[0]?.signature ?? Buffer.alloc(0);
+  });
+  const certificationRequest = await x509.Pkcs10CertificateRequestGenerator.create(
+    {
+      name: meterSubject(meterId),
+      keys: { privateKey: signing.privateKey, publicKey: signing.publicKey } as never,
+      signingAlgorithm: signing.signingAlgorithm,
+    },
+    signing.crypto,
+  );
+  const certificate = await authority.issueMeterCertificate({
+    meterId,
+    certificationRequest: certificationRequest.toString('pem'),
+    validityDays: settings.keyValidityDays,
+  });
+  const check = await authority.verifyMeterCertificate(certificate.pem);
+  const certifiedKey = Buffer.from(new x509.X509Certificate(certificate.pem).publicKey.rawData);
+  if (!check.isValid || !certifiedKey.equals(publicKey)) {
+    throw new MeterError(
+      'meter.certificate_invalid',
+      `The certificate issued for ${meterId} does not check out: ${check.reason ?? 'wrong public key'}.`,
+    );
+  }
+  return certificate;
+}
+
+/**
+ * Replaces a meter's signing key (before it expires, or when it is suspected): the module makes a
+ * new key pair, the authority certifies it, and the new certificate serial is sealed in and
+ * recorded. The old certificate is not revoked: indicia it signed stay verifiable.
+ */
+export async function replaceMeterKey(
+  dependencies: MeterGenDependencies,
+  meterId: string,
+): Promise<GeneratedMeter> {
+  const { db, custody, settings } = dependencies;
+  const meter = await db
+    .selectFrom('meters')
+    .select(['status', 'certificate_serial'])
+    .where('meter_id', '=', meterId)
+    .executeTakeFirst();
+  if (meter === undefined) throw new MeterError('meter.not_found', `There is no meter ${meterId}.`);
+  if (meter.status === 'withdrawn')
+    throw new MeterError('meter.not_active', `Meter ${meterId} is withdrawn.`);
+  const replaced = await custody.replaceSigningKey(meterId, { keyValidityDays: settings.keyValidityDays });
+  const certificate = await certifyMeterKey(dependencies, meterId, replaced.view);
+  const recorded = await custody.execute(
+    meterId,
+    [{ operation: { type: 'update', certificateSerial: certificate.serial } }],
+    async (trx) => {
+      await trx
+        .updateTable('meters')
+        .set({ certificate_serial: certificate.serial, updated_at: new Date().toISOString() })
+        .where('meter_id', '=', meterId)
+        .execute();
+      await appendAuditEvents(trx, [
+        {
+          kind: 'meter.key_replaced',
+          meterId,
+          details: { previousCertificate: meter.certificate_serial, certificate: certificate.serial },
+        },
+      ]);
+    },
+  );
+  return { meterId, certificate, view: recorded.view };
+}
+
+/**
  * MeterGen (seed 004): the module creates the meter's package and key pair; a certificate
  * request is signed by that key inside the module; the authority issues the certificate; it is
  * verified against the CA and its serial sealed into the package, in the same commit that
@@ -72,7 +153,7 @@ export async function generateMeter(
   dependencies: MeterGenDependencies,
   request: NewMeterRequest,
 ): Promise<GeneratedMeter> {
-  const { db, custody, authority, settings } = dependencies;
+  const { db, custody, settings } = dependencies;
   if (!/^\d{5}$/.test(request.licensingZip)) {
     throw new MeterError(
       'meter.request_invalid',
@@ -113,32 +194,7 @@ export async function generateMeter(
     algorithm,
     keyValidityDays: settings.keyValidityDays,
   });
-  const publicKey = Buffer.from(created.view.signingKey.publicKey, 'base64');
-  const signing = moduleSigningCrypto(algorithm, publicKey, async (data) => {
-    const signed = await custody.execute(meterId, [{ operation: { type: 'update' }, sign: () => data }]);
-    return signed.signatures[0]?.signature ?? Buffer.alloc(0);
-  });
-  const certificationRequest = await x509.Pkcs10CertificateRequestGenerator.create(
-    {
-      name: meterSubject(meterId),
-      keys: { privateKey: signing.privateKey, publicKey: signing.publicKey } as never,
-      signingAlgorithm: signing.signingAlgorithm,
-    },
-    signing.crypto,
-  );
-  const certificate = await authority.issueMeterCertificate({
-    meterId,
-    certificationRequest: certificationRequest.toString('pem'),
-    validityDays: settings.keyValidityDays,
-  });
-  const check = await authority.verifyMeterCertificate(certificate.pem);
-  const certifiedKey = Buffer.from(new x509.X509Certificate(certificate.pem).publicKey.rawData);
-  if (!check.isValid || !certifiedKey.equals(publicKey)) {
-    throw new MeterError(
-      'meter.certificate_invalid',
-      `The certificate issued for ${meterId} does not check out: ${check.reason ?? 'wrong public key'}.`,
-    );
-  }
+  const certificate = await certifyMeterKey(dependencies, meterId, created.view);
   const now = new Date().toISOString();
   const recorded = await custody.execute(
     meterId,

@@ -21,7 +21,7 @@ import {
   withdrawMeter,
 } from './lifecycle.ts';
 import { MeterError } from './meter-error.ts';
-import { type GeneratedMeter, type NewMeterRequest, generateMeter } from './meter-gen.ts';
+import { type GeneratedMeter, type NewMeterRequest, generateMeter, replaceMeterKey } from './meter-gen.ts';
 import { DEFAULT_METER_SETTINGS, type MeterSettings } from './meter-settings.ts';
 import { type ScanReport, verifyScan } from './verification.ts';
 
@@ -52,6 +52,8 @@ export interface MetersService {
   withdraw(meterId: string): Promise<RefundResult>;
   suspend(meterId: string): Promise<PsdView>;
   resume(meterId: string): Promise<PsdView>;
+  /** A new key and certificate for the meter; the old certificate keeps verifying what it signed. */
+  replaceKey(meterId: string): Promise<GeneratedMeter>;
   /** A correction indicium for underpaid postage or a wrong date. */
   correct(indiciumId: string, correction: { postage?: Mills; mailingDate?: string }): Promise<IssuedIndicium>;
 }
@@ -67,6 +69,7 @@ export function createMetersService(dependencies: MetersDependencies): MetersSer
   const issuance = { db, custody, settings };
   return {
     create: (request) => generateMeter({ db, custody, authority, settings }, request),
+    replaceKey: (meterId) => replaceMeterKey({ db, custody, authority, settings }, meterId),
     fund: (meterId, amount, source) => fundMeter(issuance, meterId, amount, source),
     issue: (meterId, pieces) => issueIndicia(issuance, meterId, pieces),
     async show(meterId) {

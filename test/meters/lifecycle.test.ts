@@ -137,6 +137,37 @@ for (const fixture of dialectFixtures) {
       assert.equal((await meters.show(meter.meterId)).meter.status, 'withdrawn');
     });
 
+    it('replaces a meter key: a new certificate signs from now on, the old one still verifies what it signed', async () => {
+      const { meters, authority } = installation;
+      const meter = await meters.create({
+        customerNumber: 6004,
+        licensingZip: '10004',
+        maxDescendingRegister: mills(500_000),
+      });
+      await meters.fund(meter.meterId, 10_000, 'test');
+      const [before] = await meters.issue(meter.meterId, [{ postage: mills(730), rateCategory: 'FC' }]);
+      const replaced = await meters.replaceKey(meter.meterId);
+      assert.notEqual(replaced.certificate.serial, meter.certificate.serial);
+      assert.notEqual(replaced.view.signingKey.publicKey, meter.view.signingKey.publicKey);
+      assert.equal(replaced.view.certificateSerial, replaced.certificate.serial);
+      const [afterwards] = await meters.issue(meter.meterId, [{ postage: mills(730), rateCategory: 'FC' }]);
+      assert.ok(before && afterwards);
+      assert.equal(
+        decodeIndicium(before.data).certificateSerial.toString(16).padStart(16, '0'),
+        meter.certificate.serial,
+      );
+      assert.equal(
+        decodeIndicium(afterwards.data).certificateSerial.toString(16).padStart(16, '0'),
+        replaced.certificate.serial,
+      );
+      assert.equal((await meters.verify(before.data, 'scanner')).outcome, 'valid');
+      assert.equal((await meters.verify(afterwards.data, 'scanner')).outcome, 'valid');
+      assert.equal((await authority.certificatesOf(meter.meterId)).length, 2);
+      assert.equal(afterwards.ascendingRegister, 1_460, 'registers carried over');
+      await meters.withdraw(meter.meterId);
+      await assert.rejects(meters.replaceKey(meter.meterId), refusedWith('meter.not_active'));
+    });
+
     it('reconciles after refunds, corrections and withdrawals', async () => {
       const report = await reconcileMeters({ db: installation.store.db, custody: installation.custody });
       assert.equal(
