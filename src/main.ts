@@ -9,6 +9,7 @@ import { createApiServer } from './api/index.ts';
 import { type AuthorityService, createAuthorityService } from './authority/index.ts';
 import { type CustodyService, createCustodyService } from './custody/index.ts';
 import type { Config } from './config/index.ts';
+import { type ReconciliationJob, startReconciliationJob } from './jobs/index.ts';
 import { type MetersService, createMetersService } from './meters/index.ts';
 import { acquireLockFile, assertDataDirWritable, assertPortFree, readTlsFiles } from './startup/index.ts';
 import {
@@ -52,6 +53,7 @@ export interface RunningIndicia {
   readonly custody: CustodyService;
   readonly authority: AuthorityService;
   readonly meters: MetersService;
+  readonly reconciliation: ReconciliationJob;
   /** Set only on the start that created the module keys: shown once, stored only as a hash. */
   readonly createdOfficerCredential: string | undefined;
   /** Credentials of demo accounts created by this start; empty on every later start. */
@@ -243,6 +245,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
   let isShuttingDown = false;
   let app: FastifyInstance | undefined;
   let pool: ModulePool | undefined;
+  let reconciliation: ReconciliationJob | undefined;
   try {
     const modules = await openModulePool(config, { initializeIfEmpty: true });
     const { kekFile } = modules;
@@ -253,6 +256,13 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
     const authority = createAuthorityService({ db: store.db, custody });
     await authority.ensureCertificateAuthority();
     const meters = createMetersService({ db: store.db, custody, authority });
+    reconciliation = startReconciliationJob({
+      db: store.db,
+      custody,
+      logger,
+      metrics,
+      intervalMinutes: config.reconcileIntervalMinutes,
+    });
     const demoCredentials = await createDemoAccountsIfEmpty(store.db);
     const modulePool = pool;
     app = await createApiServer({
@@ -276,6 +286,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
     );
 
     const server = app;
+    const reconciliationJob = reconciliation;
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> => {
       closing ??= (async () => {
@@ -294,6 +305,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
         });
         await Promise.race([server.close(), timeout]);
         clearTimeout(timer);
+        reconciliationJob.stop();
         await modulePool.close();
         await store.close();
         logger.info('shutdown complete');
@@ -314,11 +326,13 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       custody,
       authority,
       meters,
+      reconciliation: reconciliationJob,
       createdOfficerCredential: modules.createdOfficerCredential,
       demoCredentials,
       close,
     };
   } catch (error) {
+    reconciliation?.stop();
     await app?.close();
     await pool?.close();
     await store.close();

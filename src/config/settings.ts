@@ -21,6 +21,7 @@ export interface Config {
   checkpointRingSize: number;
   inhibitThreshold: number;
   cryptoOfficerCredential: string | undefined;
+  reconcileIntervalMinutes: number;
 }
 
 /** One setting: its name in a config file, its environment variable, its parser and its help text. */
@@ -206,6 +207,13 @@ export const settings: readonly Setting[] = [
     description: 'Inhibited modules that stop the whole service until an operator acts.',
     defaultValue: 1,
     parse: (raw) => integer(raw, 1, 64, 'a number of modules'),
+  },
+  {
+    key: 'reconcileIntervalMinutes',
+    env: 'INDICIA_RECONCILE_INTERVAL_MINUTES',
+    description: 'How often the server proves every meter balances (0 turns the job off).',
+    defaultValue: 60,
+    parse: (raw) => integer(raw, 0, 10_080, 'a number of minutes'),
   },
   {
     key: 'cryptoOfficerCredential',

@@ -1,9 +1,11 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface ServerMetrics {
   readonly registry: Registry;
   readonly httpRequestDuration: Histogram<'method' | 'route' | 'status_code'>;
   readonly errorsByCode: Counter<'code'>;
+  /** The last reconciliation: meters checked, and how many did not balance. */
+  readonly reconciliation: Gauge<'result'>;
 }
 
 /**
@@ -27,6 +29,12 @@ export function createMetrics(): ServerMetrics {
       name: 'indicia_errors_total',
       help: 'Errors returned to clients, by stable error code.',
       labelNames: ['code'],
+      registers: [registry],
+    }),
+    reconciliation: new Gauge({
+      name: 'indicia_reconciliation_meters',
+      help: 'The last reconciliation run: meters checked (result="meters") and unbalanced (result="unbalanced").',
+      labelNames: ['result'],
       registers: [registry],
     }),
   };

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { Mills } from '../../src/money/index.ts';
 import { verifyPassword } from '../../src/passwords/index.ts';
 import { dialectFixtures } from '../support/dialects.ts';
 import { type TestServer, startTestServer } from '../support/start-server.ts';
@@ -99,6 +100,29 @@ for (const fixture of dialectFixtures) {
         assert.equal((await verifyPassword(credential.password, row.password_hash)).isMatch, true);
         assert.ok(!row.password_hash.includes(credential.password));
       }
+    });
+
+    it('runs the reconciliation job: balanced books, a metric, and an audit record', async () => {
+      const { meters, reconciliation, store } = server.indicia;
+      const meter = await meters.create({
+        customerNumber: 4242,
+        licensingZip: '10001',
+        maxDescendingRegister: 500_000 as Mills,
+      });
+      await meters.fund(meter.meterId, 10_000, 'test');
+      await meters.issue(meter.meterId, [{ postage: 730 as Mills, rateCategory: 'FC' }]);
+      const report = await reconciliation.runOnce();
+      assert.equal(report.isBalanced, true);
+      assert.equal(report.meters.length, 1);
+      const metricsText = await (await fetch(`${url}/metrics`)).text();
+      assert.match(metricsText, /indicia_reconciliation_meters\{result="meters"[^}]*\} 1/);
+      assert.match(metricsText, /indicia_reconciliation_meters\{result="unbalanced"[^}]*\} 0/);
+      const events = await store.db
+        .selectFrom('audit_events')
+        .select('kind')
+        .where('kind', '=', 'reconciliation.completed')
+        .execute();
+      assert.equal(events.length, 1);
     });
 
     it('logs one line per request and never a secret', async () => {

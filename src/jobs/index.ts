@@ -1,0 +1,1 @@
+export { startReconciliationJob, type ReconciliationJob } from './reconciliation-job.ts';
