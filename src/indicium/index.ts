@@ -1,6 +1,7 @@
 export { IndiciumError, type IndiciumErrorCode } from './indicium-error.ts';
 export {
   ALGORITHM_IDS,
+  EXAMPLE_INDICIUM_FIELDS,
   INDICIUM_LENGTH,
   INDICIUM_V1_LAYOUT,
   INDICIUM_VERSION,

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { Mills } from '../money/index.ts';
 import {
+  EXAMPLE_INDICIUM_FIELDS,
   INDICIUM_LENGTH,
   INDICIUM_V1_LAYOUT,
   IndiciumError,
@@ -14,23 +15,6 @@ import {
   formatMeterNumber,
   parseMeterNumber,
 } from './index.ts';
-
-const EXAMPLE_FIELDS: IndiciumFields = {
-  algorithm: 'ecdsa-p256',
-  certificateSerial: 1n,
-  manufacturerId: '04',
-  modelId: '2N',
-  psdSerial: 50_000_058,
-  ascendingRegister: 18_250 as Mills,
-  postage: 730 as Mills,
-  date: '2026-11-23',
-  originZip: '94107-1234',
-  userId: 1001,
-  softwareId: 1,
-  labelSerial: 0,
-  descendingRegister: 481_878 as Mills,
-  rateCategory: 'FC',
-};
 
 const fieldsArbitrary: fc.Arbitrary<IndiciumFields> = fc.record({
   algorithm: fc.constantFrom('ecdsa-p256' as const, 'ed25519' as const),
@@ -100,7 +84,7 @@ describe('indicium layout v1', () => {
     ];
     for (const [field, value] of cases) {
       assert.throws(
-        () => encodeSignedData({ ...EXAMPLE_FIELDS, [field]: value }),
+        () => encodeSignedData({ ...EXAMPLE_INDICIUM_FIELDS, [field]: value }),
         (error: unknown) =>
           error instanceof IndiciumError &&
           error.code === 'indicium.field_invalid' &&
@@ -111,7 +95,7 @@ describe('indicium layout v1', () => {
   });
 
   it('refuses bytes that are not an indicium', () => {
-    const good = assembleIndicium(encodeSignedData(EXAMPLE_FIELDS), Buffer.alloc(64, 7));
+    const good = assembleIndicium(encodeSignedData(EXAMPLE_INDICIUM_FIELDS), Buffer.alloc(64, 7));
     for (const bad of [
       good.subarray(0, 120),
       Buffer.concat([good, Buffer.alloc(1)]),

@@ -270,3 +270,21 @@ export function decodeIndicium(bytes: Buffer): DecodedIndicium {
     signature: Buffer.from(bytes.subarray(SIGNED_LENGTH)),
   };
 }
+
+/** The worked example of docs/indicium-format.md: $0.730 First-Class from 94107-1234 on 2026-11-23. */
+export const EXAMPLE_INDICIUM_FIELDS: IndiciumFields = {
+  algorithm: 'ecdsa-p256',
+  certificateSerial: 1n,
+  manufacturerId: '04',
+  modelId: '2N',
+  psdSerial: 50_000_058,
+  ascendingRegister: 18_250 as Mills,
+  postage: 730 as Mills,
+  date: '2026-11-23',
+  originZip: '94107-1234',
+  userId: 1001,
+  softwareId: 1,
+  labelSerial: 0,
+  descendingRegister: 481_878 as Mills,
+  rateCategory: 'FC',
+};

@@ -63,9 +63,16 @@ export interface FundingResult {
   readonly view: PsdView;
 }
 
-export async function activeMeter(db: Kysely<DatabaseSchema>, meterId: string): Promise<MetersTable> {
+/** A meter's record, or `meter.not_found`. */
+export async function meterRecord(db: Kysely<DatabaseSchema>, meterId: string): Promise<MetersTable> {
   const meter = await db.selectFrom('meters').selectAll().where('meter_id', '=', meterId).executeTakeFirst();
   if (meter === undefined) throw new MeterError('meter.not_found', `There is no meter ${meterId}.`);
+  return meter;
+}
+
+/** A meter that may print and be funded now, or `meter.not_found` / `meter.not_active`. */
+export async function activeMeter(db: Kysely<DatabaseSchema>, meterId: string): Promise<MetersTable> {
+  const meter = await meterRecord(db, meterId);
   if (meter.status !== 'active')
     throw new MeterError('meter.not_active', `Meter ${meterId} is ${meter.status}.`);
   return meter;

@@ -4,7 +4,13 @@ import type { CustodyService } from '../custody/index.ts';
 import { type Mills, add, formatUsd, shareFloor, subtract } from '../money/index.ts';
 import type { DatabaseSchema, IndiciaTable, MeterStatus, RefundKind } from '../store/index.ts';
 import type { PsdView } from '../vault/index.ts';
-import { type IssuanceDependencies, type IssuedIndicium, activeMeter, issueIndicia } from './issuance.ts';
+import {
+  type IssuanceDependencies,
+  type IssuedIndicium,
+  activeMeter,
+  issueIndicia,
+  meterRecord,
+} from './issuance.ts';
 import { MeterError } from './meter-error.ts';
 
 export interface RefundResult {
@@ -112,12 +118,7 @@ export async function withdrawMeter(
   { db, custody }: IssuanceDependencies,
   meterId: string,
 ): Promise<RefundResult> {
-  const meter = await db
-    .selectFrom('meters')
-    .select('status')
-    .where('meter_id', '=', meterId)
-    .executeTakeFirst();
-  if (meter === undefined) throw new MeterError('meter.not_found', `There is no meter ${meterId}.`);
+  const meter = await meterRecord(db, meterId);
   if (meter.status === 'withdrawn')
     throw new MeterError('meter.not_active', `Meter ${meterId} is already withdrawn.`);
   const id = `refund_${randomUUID()}`;
@@ -153,12 +154,7 @@ export async function setMeterActive(
   meterId: string,
   isActive: boolean,
 ): Promise<PsdView> {
-  const meter = await db
-    .selectFrom('meters')
-    .select('status')
-    .where('meter_id', '=', meterId)
-    .executeTakeFirst();
-  if (meter === undefined) throw new MeterError('meter.not_found', `There is no meter ${meterId}.`);
+  const meter = await meterRecord(db, meterId);
   const from: MeterStatus = isActive ? 'suspended' : 'active';
   if (meter.status !== from)
     throw new MeterError('meter.not_active', `Meter ${meterId} is ${meter.status}, not ${from}.`);

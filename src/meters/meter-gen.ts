@@ -14,6 +14,7 @@ import type { Mills } from '../money/index.ts';
 import { appendAuditEvents } from '../audit/index.ts';
 import type { DatabaseSchema } from '../store/index.ts';
 import type { PsdView, SigningAlgorithm } from '../vault/index.ts';
+import { meterRecord } from './issuance.ts';
 import { MeterError } from './meter-error.ts';
 import type { MeterSettings } from './meter-settings.ts';
 
@@ -110,12 +111,7 @@ export async function replaceMeterKey(
   meterId: string,
 ): Promise<GeneratedMeter> {
   const { db, custody, settings } = dependencies;
-  const meter = await db
-    .selectFrom('meters')
-    .select(['status', 'certificate_serial'])
-    .where('meter_id', '=', meterId)
-    .executeTakeFirst();
-  if (meter === undefined) throw new MeterError('meter.not_found', `There is no meter ${meterId}.`);
+  const meter = await meterRecord(db, meterId);
   if (meter.status === 'withdrawn')
     throw new MeterError('meter.not_active', `Meter ${meterId} is withdrawn.`);
   const replaced = await custody.replaceSigningKey(meterId, { keyValidityDays: settings.keyValidityDays });

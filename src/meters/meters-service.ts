@@ -11,6 +11,7 @@ import {
   type PieceRequest,
   activeMeter,
   fundMeter,
+  meterRecord,
   issueIndicia,
 } from './issuance.ts';
 import {
@@ -20,7 +21,6 @@ import {
   setMeterActive,
   withdrawMeter,
 } from './lifecycle.ts';
-import { MeterError } from './meter-error.ts';
 import { type GeneratedMeter, type NewMeterRequest, generateMeter, replaceMeterKey } from './meter-gen.ts';
 import { DEFAULT_METER_SETTINGS, type MeterSettings } from './meter-settings.ts';
 import { type ScanReport, verifyScan } from './verification.ts';
@@ -73,12 +73,7 @@ export function createMetersService(dependencies: MetersDependencies): MetersSer
     fund: (meterId, amount, source) => fundMeter(issuance, meterId, amount, source),
     issue: (meterId, pieces) => issueIndicia(issuance, meterId, pieces),
     async show(meterId) {
-      const meter = await db
-        .selectFrom('meters')
-        .selectAll()
-        .where('meter_id', '=', meterId)
-        .executeTakeFirst();
-      if (meter === undefined) throw new MeterError('meter.not_found', `There is no meter ${meterId}.`);
+      const meter = await meterRecord(db, meterId);
       return { meter, psd: await custody.readMeter(meterId) };
     },
     verify: (indicium, verifier) => verifyScan({ db, authority }, indicium, verifier),

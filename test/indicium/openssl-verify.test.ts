@@ -6,13 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
+  EXAMPLE_INDICIUM_FIELDS,
   INDICIUM_V1_LAYOUT,
   type IndiciumAlgorithm,
-  type IndiciumFields,
   assembleIndicium,
   encodeSignedData,
 } from '../../src/indicium/index.ts';
-import type { Mills } from '../../src/money/index.ts';
 import { installDebianPackages, runCommand } from '../support/system-packages.ts';
 
 const doc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'indicium-format.md'), 'utf8');
@@ -30,23 +29,6 @@ function shellBlock(name: string): string {
   return match[1];
 }
 
-const EXAMPLE: IndiciumFields = {
-  algorithm: 'ecdsa-p256',
-  certificateSerial: 1n,
-  manufacturerId: '04',
-  modelId: '2N',
-  psdSerial: 50_000_058,
-  ascendingRegister: 18_250 as Mills,
-  postage: 730 as Mills,
-  date: '2026-11-23',
-  originZip: '94107-1234',
-  userId: 1001,
-  softwareId: 1,
-  labelSerial: 0,
-  descendingRegister: 481_878 as Mills,
-  rateCategory: 'FC',
-};
-
 /** Signs an indicium like a meter would and runs the documented openssl block against it. */
 function verifyWithOpenssl(
   algorithm: IndiciumAlgorithm,
@@ -58,7 +40,7 @@ function verifyWithOpenssl(
     algorithm === 'ecdsa-p256'
       ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
       : generateKeyPairSync('ed25519');
-  const signed = encodeSignedData({ ...EXAMPLE, algorithm });
+  const signed = encodeSignedData({ ...EXAMPLE_INDICIUM_FIELDS, algorithm });
   const signature =
     algorithm === 'ecdsa-p256'
       ? sign('sha256', signed, { key: pair.privateKey, dsaEncoding: 'ieee-p1363' })
@@ -93,7 +75,7 @@ describe('docs/indicium-format.md', () => {
 
   it('shows the example bytes the encoder produces', () => {
     const example = between('<!-- example:start -->', '<!-- example:end -->');
-    const encoded = encodeSignedData(EXAMPLE);
+    const encoded = encodeSignedData(EXAMPLE_INDICIUM_FIELDS);
     const lines = example.split('\n').filter((line) => /^\d+ {2,}[0-9a-f]{2}( [0-9a-f]{2})*\s/.test(line));
     assert.equal(lines.length, INDICIUM_V1_LAYOUT.length - 1);
     for (const line of lines) {

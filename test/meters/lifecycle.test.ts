@@ -1,22 +1,14 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { IndiciaError } from '../../src/errors/index.ts';
 import { decodeIndicium } from '../../src/indicium/index.ts';
 import { reconcileMeters } from '../../src/meters/index.ts';
 import type { Mills } from '../../src/money/index.ts';
 import { dialectFixtures } from '../support/dialects.ts';
+import { refusedWith } from '../support/refusals.ts';
 import { type MeterInstallation, openMeterInstallation } from '../support/meter-installation.ts';
 
 const mills = (value: number): Mills => value as Mills;
-
-function refusedWith(code: string) {
-  return (error: unknown): boolean => {
-    assert.ok(error instanceof IndiciaError, `expected an IndiciaError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    return true;
-  };
-}
 
 for (const fixture of dialectFixtures) {
   describe(`meter lifecycle on ${fixture.name}`, () => {

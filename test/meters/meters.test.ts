@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { verifyAuditChain } from '../../src/audit/index.ts';
-import { IndiciaError } from '../../src/errors/index.ts';
 import { decodeIndicium } from '../../src/indicium/index.ts';
 import { reconcileMeters } from '../../src/meters/index.ts';
 import type { Mills } from '../../src/money/index.ts';
 import { dialectFixtures } from '../support/dialects.ts';
+import { refusedWith } from '../support/refusals.ts';
 import { type MeterInstallation, openMeterInstallation } from '../support/meter-installation.ts';
 
 const mills = (value: number): Mills => value as Mills;
@@ -23,14 +23,6 @@ function opensslVerifies(indicium: Buffer, certificatePem: string): boolean {
   const script = `openssl x509 -in meter.pem -pubkey -noout > meter.pub\n${/```sh verify-ecdsa\n([\s\S]*?)```/.exec(doc)?.[1] ?? 'false'}`;
   const result = spawnSync('bash', ['-e', '-c', script], { cwd: folder, encoding: 'utf8' });
   return result.status === 0 && /Verified OK/.test(result.stdout);
-}
-
-function refusedWith(code: string) {
-  return (error: unknown): boolean => {
-    assert.ok(error instanceof IndiciaError, `expected an IndiciaError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    return true;
-  };
 }
 
 for (const fixture of dialectFixtures) {

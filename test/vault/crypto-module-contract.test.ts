@@ -1,24 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Mills } from '../../src/money/index.ts';
-import {
-  CryptoModule,
-  STANDARD_VECTORS,
-  VaultError,
-  readPackageHeader,
-  verifySignature,
-} from '../../src/vault/index.ts';
+import { CryptoModule, STANDARD_VECTORS, readPackageHeader, verifySignature } from '../../src/vault/index.ts';
 import type { BackendInstallation } from '../support/crypto-backends.ts';
 import { backendFixtures } from '../support/crypto-fixtures.ts';
+import { refusedWith } from '../support/refusals.ts';
 import { SimulatedDatabase, createMeter, readyModule } from '../support/crypto-modules.ts';
-
-function refused(code: string) {
-  return (error: unknown): boolean => {
-    assert.ok(error instanceof VaultError, `expected a VaultError, got ${String(error)}`);
-    assert.equal(error.code, code, error.message);
-    return true;
-  };
-}
 
 const mills = (value: number): Mills => value as Mills;
 
@@ -40,7 +27,7 @@ for (const fixture of backendFixtures) {
       );
       assert.equal(status.backend, fixture.kind);
       if (status.state === 'uninitialized') {
-        await assert.rejects(module.login('crypto-user'), refused('vault.wrong_state'));
+        await assert.rejects(module.login('crypto-user'), refusedWith('vault.wrong_state'));
         await module.login('crypto-officer', installation.officerCredential);
         assert.equal(module.state, 'key-entry');
         await module.initializeKeys();
@@ -51,7 +38,7 @@ for (const fixture of backendFixtures) {
       assert.equal(module.status().keys.currentMasterKeyVersion, 1);
       await assert.rejects(
         module.login('crypto-officer', 'wrong-credential'),
-        refused('vault.authentication_failed'),
+        refusedWith('vault.authentication_failed'),
       );
       assert.equal(module.state, 'idle');
       await module.login('crypto-user');
@@ -63,10 +50,10 @@ for (const fixture of backendFixtures) {
 
     it('enforces roles: transactions need crypto-user, key management needs crypto-officer', async () => {
       const module = await readyModule(installation);
-      await assert.rejects(module.rotateMasterKey(), refused('vault.role_required'));
-      await assert.rejects(module.zeroize(), refused('vault.role_required'));
+      await assert.rejects(module.rotateMasterKey(), refusedWith('vault.role_required'));
+      await assert.rejects(module.zeroize(), refusedWith('vault.role_required'));
       module.logout();
-      await assert.rejects(module.randomBytes(16), refused('vault.role_required'));
+      await assert.rejects(module.randomBytes(16), refusedWith('vault.role_required'));
       await module.login('crypto-officer', installation.officerCredential);
       await assert.rejects(
         module.createPackage({
@@ -75,7 +62,7 @@ for (const fixture of backendFixtures) {
           maxDescendingRegister: mills(1),
           licensingZip: null,
         }),
-        refused('vault.role_required'),
+        refusedWith('vault.role_required'),
       );
       module.logout();
       await module.close();
@@ -96,7 +83,7 @@ for (const fixture of backendFixtures) {
               licensingZip: null,
               algorithm,
             }),
-            refused('vault.algorithm_unsupported'),
+            refusedWith('vault.algorithm_unsupported'),
           );
           assert.equal(module.status().totalOperations, before);
           await module.close();
@@ -161,11 +148,14 @@ for (const fixture of backendFixtures) {
           expected: { meterId: view.meterId, sequence: database.sequence },
           steps: [{ operation }],
         });
-      await assert.rejects(run({ type: 'fund', amount: mills(10_001) }), refused('psd.max_dr_exceeded'));
+      await assert.rejects(run({ type: 'fund', amount: mills(10_001) }), refusedWith('psd.max_dr_exceeded'));
       database.commit(await run({ type: 'fund', amount: mills(10_000) }));
-      await assert.rejects(run({ type: 'debit', amount: mills(10_001) }), refused('psd.insufficient_funds'));
-      await assert.rejects(run({ type: 'debit', amount: mills(0) }), refused('psd.invalid_amount'));
-      await assert.rejects(run({ type: 'fund', amount: mills(-5) }), refused('psd.invalid_amount'));
+      await assert.rejects(
+        run({ type: 'debit', amount: mills(10_001) }),
+        refusedWith('psd.insufficient_funds'),
+      );
+      await assert.rejects(run({ type: 'debit', amount: mills(0) }), refusedWith('psd.invalid_amount'));
+      await assert.rejects(run({ type: 'fund', amount: mills(-5) }), refusedWith('psd.invalid_amount'));
       database.commit(await run({ type: 'debit', amount: mills(2_500) }));
       database.commit(await run({ type: 'refund', amount: mills(500) }));
       const withdrawn = await run({ type: 'withdraw' });
@@ -182,8 +172,8 @@ for (const fixture of backendFixtures) {
       assert.equal(withdrawn.record.totals.fundedMills, 10_000);
       assert.equal(withdrawn.record.totals.printedMills, 2_500);
       assert.equal(withdrawn.record.totals.refundedMills, 7_500);
-      await assert.rejects(run({ type: 'debit', amount: mills(1) }), refused('psd.not_active'));
-      await assert.rejects(run({ type: 'fund', amount: mills(1) }), refused('psd.not_active'));
+      await assert.rejects(run({ type: 'debit', amount: mills(1) }), refusedWith('psd.not_active'));
+      await assert.rejects(run({ type: 'fund', amount: mills(1) }), refusedWith('psd.not_active'));
       await module.close();
     });
 
@@ -217,7 +207,7 @@ for (const fixture of backendFixtures) {
       await module.login('crypto-user');
       await assert.rejects(
         module.readPackage(oldPackage, { meterId: view.meterId, sequence: 0 }),
-        refused('vault.key_version_retired'),
+        refusedWith('vault.key_version_retired'),
       );
       const reopened = await module.readPackage(resealed.sealedPackage, {
         meterId: view.meterId,
@@ -256,12 +246,12 @@ for (const fixture of backendFixtures) {
       const status = await module.start();
       assert.equal(status.state, 'error');
       assert.match(status.errorReason ?? '', /hmac-sha256/);
-      await assert.rejects(module.login('crypto-user'), refused('vault.error_state'));
+      await assert.rejects(module.login('crypto-user'), refusedWith('vault.error_state'));
       await assert.rejects(
         module.login('crypto-officer', installation.officerCredential),
-        refused('vault.error_state'),
+        refusedWith('vault.error_state'),
       );
-      await assert.rejects(module.randomBytes(8), refused('vault.error_state'));
+      await assert.rejects(module.randomBytes(8), refusedWith('vault.error_state'));
       await assert.rejects(
         module.execute({
           databaseCheckpoint: null,
@@ -269,7 +259,7 @@ for (const fixture of backendFixtures) {
           expected: { meterId: 'x', sequence: 0 },
           steps: [{ operation: { type: 'suspend' } }],
         }),
-        refused('vault.error_state'),
+        refusedWith('vault.error_state'),
       );
       assert.equal(module.status().totalOperations, 0);
       await module.close();
@@ -293,7 +283,7 @@ for (const fixture of backendFixtures) {
         await restarted.login('crypto-user');
         await assert.rejects(
           restarted.readPackage(database.sealedPackage, { meterId: view.meterId, sequence: 0 }),
-          refused('vault.package_invalid'),
+          refusedWith('vault.package_invalid'),
         );
         await restarted.close();
       } finally {
