@@ -269,6 +269,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       logger,
       metrics,
       tls,
+      authority,
       health: {
         version: VERSION,
         pingDatabase: store.ping,

@@ -4,7 +4,9 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger, ServerMetrics } from '../telemetry/index.ts';
+import type { AuthorityService } from '../authority/index.ts';
 import { installErrorHandler } from './error-handler.ts';
+import { certificateRoutes } from './routes/certificate-routes.ts';
 import { type HealthDependencies, healthRoutes } from './routes/health-routes.ts';
 import { metricsRoutes } from './routes/metrics-routes.ts';
 import { ErrorResponse, errorResponseRef } from './schemas.ts';
@@ -13,6 +15,7 @@ export interface ApiServerDependencies {
   readonly logger: Logger;
   readonly metrics: ServerMetrics;
   readonly health: HealthDependencies;
+  readonly authority: Pick<AuthorityService, 'caCertificate' | 'certificate'>;
   /** PEM key and certificate; when given the server speaks HTTPS only. */
   readonly tls?: { readonly key: Buffer; readonly cert: Buffer } | undefined;
 }
@@ -93,7 +96,13 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
           '(1/1000 dollar) with the unit in the field name. Every error has the shape ' +
           '`{ error: { code, message, requestId } }` with a stable code.',
       },
-      tags: [{ name: 'operations', description: 'Health, readiness and metrics for operators' }],
+      tags: [
+        { name: 'operations', description: 'Health, readiness and metrics for operators' },
+        {
+          name: 'certificates',
+          description: 'The certificate authority and meter certificates, for verifiers',
+        },
+      ],
     },
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } });
@@ -101,6 +110,7 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
   installErrorHandler(app, metrics);
   await app.register(healthRoutes(health));
   await app.register(metricsRoutes(metrics));
+  await app.register(certificateRoutes(dependencies.authority));
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/docs'));
   return app;

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Mills } from '../../src/money/index.ts';
 import { verifyPassword } from '../../src/passwords/index.ts';
 import { dialectFixtures } from '../support/dialects.ts';
 import { type TestServer, startTestServer } from '../support/start-server.ts';
+import { runCommand } from '../support/system-packages.ts';
 
 interface ErrorBody {
   error: { code: string; message: string; requestId: string };
@@ -123,6 +127,39 @@ for (const fixture of dialectFixtures) {
         .where('kind', '=', 'reconciliation.completed')
         .execute();
       assert.equal(events.length, 1);
+    });
+
+    it('serves the CA and meter certificates as PEM for verifiers, without sign-in', async () => {
+      const meter = await server.indicia.meters.create({
+        customerNumber: 4343,
+        licensingZip: '10001',
+        maxDescendingRegister: 500_000 as Mills,
+      });
+      const ca = await fetch(`${url}/v1/authority/ca`);
+      assert.equal(ca.status, 200);
+      assert.match(ca.headers.get('content-type') ?? '', /application\/x-pem-file/);
+      const caPem = await ca.text();
+      assert.match(caPem, /^-----BEGIN CERTIFICATE-----\n[\s\S]+-----END CERTIFICATE-----\n?$/);
+      const certificate = await fetch(`${url}/v1/certificates/${meter.certificate.serial.toUpperCase()}`);
+      assert.equal(certificate.status, 200);
+      assert.equal((await certificate.text()).trim(), meter.certificate.pem.trim());
+      const folder = mkdtempSync(join(tmpdir(), 'indicia-pem-'));
+      writeFileSync(join(folder, 'ca.pem'), caPem);
+      writeFileSync(join(folder, 'meter.pem'), meter.certificate.pem);
+      const chain = runCommand('openssl', [
+        'verify',
+        '-CAfile',
+        join(folder, 'ca.pem'),
+        join(folder, 'meter.pem'),
+      ]);
+      assert.equal(chain.status, 0, chain.output);
+
+      const unknown = await fetch(`${url}/v1/certificates/0123456789abcdef`);
+      assert.equal(unknown.status, 404);
+      assert.equal(((await unknown.json()) as ErrorBody).error.code, 'authority.certificate_not_found');
+      const malformed = await fetch(`${url}/v1/certificates/not-a-serial`);
+      assert.equal(malformed.status, 400);
+      assert.equal(((await malformed.json()) as ErrorBody).error.code, 'request.invalid');
     });
 
     it('logs one line per request and never a secret', async () => {
