@@ -37,6 +37,46 @@ export function configFromArguments(args: readonly string[], env: ConfigSources[
   return loadConfig({ env, cwd, overrides, configFile: values['config'] });
 }
 
+/**
+ * Splits a subcommand's arguments into its own options (and positionals) and the server's
+ * settings flags (from the settings table, plus --config), which become the configuration.
+ */
+export function parseSubcommand(
+  args: readonly string[],
+  options: Record<string, { type: 'string' | 'boolean' }>,
+  io: CommandIo,
+  { allowPositionals = true }: { allowPositionals?: boolean } = {},
+): { positionals: string[]; values: Record<string, string | boolean | undefined>; config: Config } {
+  const settingFlags = new Set([
+    ...settings.flatMap((setting) => (setting.flag === undefined ? [] : [setting.flag])),
+    '--config',
+  ]);
+  const mine: string[] = [];
+  const shared: string[] = [];
+  for (let index = 0; index < args.length; index += 1) {
+    const arg = args[index] ?? '';
+    const name = arg.split('=')[0] ?? '';
+    const isSetting = settingFlags.has(name);
+    const target = isSetting ? shared : mine;
+    target.push(arg);
+    const takesValue = isSetting || options[name.slice(2)]?.type === 'string';
+    if (takesValue && !arg.includes('=')) target.push(args[(index += 1)] ?? '');
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: mine, options, strict: true, allowPositionals });
+  } catch (error) {
+    throw new UsageError(
+      `${(error as Error).message.split('\n')[0] ?? 'invalid arguments'} (see indicia --help)`,
+    );
+  }
+  return {
+    positionals: parsed.positionals,
+    values: parsed.values,
+    config: configFromArguments(shared, io.env, io.cwd),
+  };
+}
+
 export interface CommandIo {
   readonly env: ConfigSources['env'];
   readonly cwd: string;

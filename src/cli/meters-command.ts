@@ -1,11 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Config } from '../config/index.ts';
 import { type OperatorServices, withOperatorServices } from '../main.ts';
 import { reconcileMeters } from '../meters/index.ts';
 import { type Mills, formatUsd, parseDollars } from '../money/index.ts';
-import { type CommandIo, UsageError, configFromArguments } from './commands.ts';
+import { type CommandIo, UsageError, parseSubcommand } from './commands.ts';
 
 export const METERS_USAGE = [
   'indicia meters create --customer N --zip 12345 --max-dr 500.00 [--algorithm ed25519]',
@@ -18,38 +17,6 @@ export const METERS_USAGE = [
   'indicia meters disable METER --reason TEXT           stop a meter after suspected fraud',
   "indicia meters certificate METER|--ca                print a meter's (or the CA's) certificate, PEM",
 ].join('\n');
-
-/** Splits `args` into the positionals and options of a subcommand, plus the shared server flags. */
-function parseSubcommand(
-  args: readonly string[],
-  options: Record<string, { type: 'string' | 'boolean' }>,
-  io: CommandIo,
-): { positionals: string[]; values: Record<string, string | boolean | undefined>; config: Config } {
-  const sharedNames = new Set(['--data-dir', '--database-url', '--config', '--host', '--port']);
-  const mine: string[] = [];
-  const shared: string[] = [];
-  for (let index = 0; index < args.length; index += 1) {
-    const arg = args[index] ?? '';
-    const name = arg.split('=')[0] ?? '';
-    const target = sharedNames.has(name) ? shared : mine;
-    target.push(arg);
-    const isOwnString = options[name.slice(2)]?.type === 'string';
-    if ((sharedNames.has(name) || isOwnString) && !arg.includes('=')) target.push(args[(index += 1)] ?? '');
-  }
-  let parsed;
-  try {
-    parsed = parseArgs({ args: mine, options, strict: true, allowPositionals: true });
-  } catch (error) {
-    throw new UsageError(
-      `${(error as Error).message.split('\n')[0] ?? 'invalid arguments'} (see indicia --help)`,
-    );
-  }
-  return {
-    positionals: parsed.positionals,
-    values: parsed.values,
-    config: configFromArguments(shared, io.env, io.cwd),
-  };
-}
 
 function required(values: Record<string, string | boolean | undefined>, name: string): string {
   const value = values[name];

@@ -1,10 +1,9 @@
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
-import { parseArgs } from 'node:util';
 import type { Config } from '../config/index.ts';
 import { backendSettingsFor, openMigratedStore, withCustody } from '../main.ts';
 import { CryptoModule, backendFactory } from '../vault/index.ts';
-import { type CommandIo, UsageError, configFromArguments } from './commands.ts';
+import { type CommandIo, UsageError, parseSubcommand } from './commands.ts';
 
 export const MODULES_USAGE = [
   "indicia modules selftest            run every configured module's power-up tests; one line per module",
@@ -36,23 +35,6 @@ function promptHidden(question: string): Promise<string> {
 
 async function officerCredential(config: Config): Promise<string> {
   return config.cryptoOfficerCredential ?? promptHidden('crypto-officer credential: ');
-}
-
-function splitFlags(args: readonly string[], own: Record<string, { type: 'string' | 'boolean' }>) {
-  const ownNames = new Set(Object.keys(own).map((name) => `--${name}`));
-  const mine: string[] = [];
-  const shared: string[] = [];
-  for (let index = 0; index < args.length; index += 1) {
-    const arg = args[index] ?? '';
-    const name = arg.split('=')[0] ?? '';
-    if (ownNames.has(name)) {
-      mine.push(arg);
-      if (own[name.slice(2)]?.type === 'string' && !arg.includes('=')) mine.push(args[(index += 1)] ?? '');
-    } else {
-      shared.push(arg);
-    }
-  }
-  return { values: parseArgs({ args: mine, options: own, strict: true }).values, shared };
 }
 
 async function selftest(config: Config, io: CommandIo): Promise<number> {
@@ -130,12 +112,13 @@ export async function modulesCommand(args: readonly string[], io: CommandIo): Pr
   const [sub, ...rest] = args;
   switch (sub) {
     case 'selftest':
-      return selftest(configFromArguments(rest, io.env, io.cwd), io);
+      return selftest(parseSubcommand(rest, {}, io, { allowPositionals: false }).config, io);
     case 'status':
-      return status(configFromArguments(rest, io.env, io.cwd), io);
+      return status(parseSubcommand(rest, {}, io, { allowPositionals: false }).config, io);
     case 'rotate-master-key': {
-      const { values, shared } = splitFlags(rest, { 'retire-old-versions': { type: 'boolean' } });
-      const config = configFromArguments(shared, io.env, io.cwd);
+      const { values, config } = parseSubcommand(rest, { 'retire-old-versions': { type: 'boolean' } }, io, {
+        allowPositionals: false,
+      });
       const credential = await officerCredential(config);
       const report = await withCustody(config, (custody) =>
         custody.rotateMasterKey(credential, { retireOlderVersions: values['retire-old-versions'] === true }),
@@ -147,11 +130,12 @@ export async function modulesCommand(args: readonly string[], io: CommandIo): Pr
       return 0;
     }
     case 'reanchor': {
-      const { values, shared } = splitFlags(rest, { serial: { type: 'string' } });
+      const { values, config } = parseSubcommand(rest, { serial: { type: 'string' } }, io, {
+        allowPositionals: false,
+      });
       const serial = values['serial'];
       if (typeof serial !== 'string' || serial === '')
         throw new UsageError('reanchor needs --serial <module serial> (see indicia modules status)');
-      const config = configFromArguments(shared, io.env, io.cwd);
       const credential = await officerCredential(config);
       await withCustody(config, (custody) => custody.reanchorModule(serial, credential));
       io.write(

@@ -3,7 +3,7 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import type { Kysely } from 'kysely';
-import type { AuthorityService } from '../authority/index.ts';
+import { type AuthorityService, meterSubject } from '../authority/index.ts';
 import { type DecodedIndicium, IndiciumError, decodeIndicium } from '../indicium/index.ts';
 import type { DatabaseSchema, ScanOutcome } from '../store/index.ts';
 import { verifySignature } from '../vault/index.ts';
@@ -81,7 +81,7 @@ export async function verifyScan(
     });
   }
   const certificate = new x509.X509Certificate(pem);
-  if (certificate.subject !== new x509.Name(`CN=${meterId}, O=Indicia meters`).toString()) {
+  if (certificate.subject !== new x509.Name(meterSubject(meterId)).toString()) {
     return record({
       ...base,
       outcome: 'bad_certificate',
