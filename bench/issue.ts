@@ -37,7 +37,10 @@ function percentile(sorted: readonly number[], share: number): number {
 }
 
 export async function runBenchmark(args: readonly string[]): Promise<number> {
-  const { values } = parseArgs({ args: [...args], options: { seconds: { type: 'string', default: '5' } } });
+  const { values } = parseArgs({
+    args: [...args],
+    options: { seconds: { type: 'string', default: '5' }, issuers: { type: 'string', default: '1,16,64' } },
+  });
   const seconds = Number(values.seconds);
   const folder = mkdtempSync(join(tmpdir(), 'indicia-bench-issue-'));
   try {
@@ -65,9 +68,10 @@ export async function runBenchmark(args: readonly string[]): Promise<number> {
     }
 
     const rows: string[] = [];
-    for (const concurrency of [1, 16, 64]) {
+    for (const concurrency of values.issuers.split(',').map(Number)) {
       console.log(`measuring ${concurrency} concurrent issuer(s) over ${METERS} meters (${seconds} s)...`);
       const latencies: number[] = [];
+      const before = custody.groupCommits();
       const deadline = performance.now() + seconds * 1000;
       const started = performance.now();
       await Promise.all(
@@ -81,13 +85,15 @@ export async function runBenchmark(args: readonly string[]): Promise<number> {
         }),
       );
       const elapsed = (performance.now() - started) / 1000;
+      const after = custody.groupCommits();
+      const groupSize = (after.commands - before.commands) / Math.max(1, after.groups - before.groups);
       latencies.sort((left, right) => left - right);
       rows.push(
         `  ${String(concurrency).padStart(3)}      ${Math.round(latencies.length / elapsed)
           .toLocaleString('en-US')
           .padStart(
             8,
-          )}    ${percentile(latencies, 0.5).toFixed(1).padStart(7)} ms   ${percentile(latencies, 0.99).toFixed(1).padStart(7)} ms   ${(latencies.length / elapsed / fsyncs).toFixed(2)}×`,
+          )}    ${percentile(latencies, 0.5).toFixed(1).padStart(7)} ms   ${percentile(latencies, 0.99).toFixed(1).padStart(7)} ms   ${(latencies.length / elapsed / fsyncs).toFixed(2)}×   ${groupSize.toFixed(1).padStart(8)}`,
       );
     }
     await pool.close();
@@ -98,7 +104,7 @@ export async function runBenchmark(args: readonly string[]): Promise<number> {
     );
     console.log(`  machine: ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node.js ${process.version}`);
     console.log(`  raw fdatasync (same run, same disk): ${Math.round(fsyncs).toLocaleString('en-US')}/s`);
-    console.log('  issuers  indicia/s        p50          p99     vs fdatasync');
+    console.log('  issuers  indicia/s        p50          p99     vs fdatasync   group size');
     for (const row of rows) console.log(row);
     return 0;
   } finally {

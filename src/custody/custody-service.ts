@@ -3,24 +3,34 @@ import { type AuditEventInput, appendAuditEvents } from '../audit/index.ts';
 import type { DatabaseSchema } from '../store/index.ts';
 import type {
   CheckpointRecord,
-  CommandResult,
+  CommandOutcome,
   CommandStep,
   CryptoModule,
+  DiscardedTransaction,
+  GroupResult,
+  ModuleCommand,
   ModulePool,
   NewPackageRequest,
   PoolStatus,
   PsdView,
 } from '../vault/index.ts';
-import { VaultError } from '../vault/index.ts';
+import { MAX_GROUP_COMMANDS, VaultError } from '../vault/index.ts';
 import { CustodyError } from './custody-error.ts';
+import { GroupQueue } from './group-queue.ts';
 
 export interface CustodyDependencies {
   readonly db: Kysely<DatabaseSchema>;
   readonly pool: ModulePool;
 }
 
+/** A command the database has durably committed, with the checkpoint record that holds it. */
+export interface CommittedCommand extends CommandOutcome {
+  readonly record: CheckpointRecord;
+  readonly checkpoint: Buffer;
+}
+
 /** Work the caller adds to the same database transaction (an indicium record, a receipt). */
-export type WithinCommit = (trx: Transaction<DatabaseSchema>, result: CommandResult) => Promise<void>;
+export type WithinCommit = (trx: Transaction<DatabaseSchema>, result: CommittedCommand) => Promise<void>;
 
 export interface RotationReport {
   readonly version: number;
@@ -30,16 +40,16 @@ export interface RotationReport {
 
 export interface CustodyService {
   /** MeterGen's module step: a new PSD package and key pair, committed with its checkpoint. */
-  createMeterPackage(request: Omit<NewPackageRequest, 'databaseCheckpoint'>): Promise<CommandResult>;
+  createMeterPackage(request: Omit<NewPackageRequest, 'databaseCheckpoint'>): Promise<CommittedCommand>;
   /** Runs a command on a meter's package; the result returns only after the commit is durable. */
   execute(
     meterId: string,
     steps: readonly CommandStep[],
     withinCommit?: WithinCommit,
-  ): Promise<CommandResult>;
+  ): Promise<CommittedCommand>;
   readMeter(meterId: string): Promise<PsdView>;
   /** A new signing key pair for the meter, made in a module; its certificate serial is cleared. */
-  replaceSigningKey(meterId: string, options?: { keyValidityDays?: number }): Promise<CommandResult>;
+  replaceSigningKey(meterId: string, options?: { keyValidityDays?: number }): Promise<CommittedCommand>;
   /** Adds a master key version, re-seals every package under it, optionally retires older ones. */
   rotateMasterKey(
     officerCredential: string,
@@ -49,78 +59,111 @@ export interface CustodyService {
   reanchorModule(serial: string, officerCredential: string): Promise<void>;
   resumeService(): Promise<void>;
   status(): PoolStatus;
-}
-
-interface StoredPackage {
-  readonly sealed: Buffer;
-  readonly sequence: number;
+  /** Groups committed so far and the commands they held (group commit's batching, for figures). */
+  groupCommits(): { readonly groups: number; readonly commands: number };
 }
 
 const RESEAL_BATCH = 200;
 
-/** Stores a command's new package, if the stored one is still the sequence the command started from. */
-async function replacePackage(
+/** A waiting command and the caller waiting for it. */
+interface Job {
+  readonly meterId: string;
+  readonly command: ModuleCommand;
+  readonly withinCommit: WithinCommit | undefined;
+  readonly resolve: (result: CommittedCommand) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+type CommittedGroup = NonNullable<GroupResult['committed']>;
+
+/** Stores a group's packages: new ones inserted, changed ones compare-and-swapped on their sequence. */
+async function storePackages(
   trx: Transaction<DatabaseSchema>,
-  meterId: string,
-  fromSequence: number,
-  result: CommandResult,
+  packages: CommittedGroup['packages'],
   now: string,
 ): Promise<void> {
-  const updated = await trx
-    .updateTable('psd_packages')
-    .set({
-      sequence: result.record.packageSequence,
-      key_version: result.keyVersion,
-      sealed: result.sealedPackage.toString('base64'),
-      updated_at: now,
-    })
-    .where('meter_id', '=', meterId)
-    .where('sequence', '=', fromSequence)
-    .executeTakeFirst();
-  if (updated.numUpdatedRows !== 1n) {
-    throw new CustodyError(
-      'custody.concurrent_update',
-      `Meter ${meterId} changed during the command; try again.`,
-    );
+  for (const stored of packages) {
+    const sealed = stored.sealedPackage.toString('base64');
+    if (stored.fromSequence === null) {
+      await trx
+        .insertInto('psd_packages')
+        .values({
+          meter_id: stored.meterId,
+          sequence: stored.sequence,
+          key_version: stored.keyVersion,
+          sealed,
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
+      continue;
+    }
+    const updated = await trx
+      .updateTable('psd_packages')
+      .set({ sequence: stored.sequence, key_version: stored.keyVersion, sealed, updated_at: now })
+      .where('meter_id', '=', stored.meterId)
+      .where('sequence', '=', stored.fromSequence)
+      .executeTakeFirst();
+    if (updated.numUpdatedRows !== 1n) {
+      throw new CustodyError(
+        'custody.concurrent_update',
+        `Meter ${stored.meterId} changed during the command; try again.`,
+      );
+    }
   }
 }
 
-function recoveryEvents(moduleSerial: string, discarded: readonly CheckpointRecord[]): AuditEventInput[] {
-  return discarded.map((record) => ({
+function recoveryEvents(moduleSerial: string, discarded: readonly DiscardedTransaction[]): AuditEventInput[] {
+  return discarded.map((entry) => ({
     kind: 'vault.auto_recovery_discarded',
     moduleSerial,
-    meterId: record.meterId,
+    meterId: entry.meterId,
     details: {
       reason: 'the database did not hold this module transaction; the module rolled it back',
-      counter: record.counter,
-      type: record.type,
-      amountMills: record.amountMills,
-      packageSequence: record.packageSequence,
-      recordedAt: record.at,
+      counter: entry.counter,
+      type: entry.type,
+      amountMills: entry.amountMills,
+      packageSequence: entry.packageSequence,
+      recordedAt: entry.at,
     },
   }));
 }
 
+function transactionEvent(record: CheckpointRecord, outcome: CommandOutcome): AuditEventInput {
+  const { transaction } = outcome;
+  return {
+    kind: `psd.${transaction.type}`,
+    moduleSerial: record.moduleSerial,
+    meterId: transaction.meterId,
+    details: {
+      amountMills: transaction.amountMills,
+      ascendingRegisterMills: transaction.ascendingRegisterMills,
+      descendingRegisterMills: transaction.descendingRegisterMills,
+      packageSequence: transaction.packageSequence,
+      moduleCounter: record.counter,
+      groupSize: record.transactions.length,
+      keyVersion: outcome.keyVersion,
+      signatures: outcome.signatures.length,
+    },
+  };
+}
+
+/** Lets commands arriving in the same turn of the event loop join the group about to form. */
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 /**
- * Custody of PSD packages: each command leases a module, reads that module's checkpoint and the
- * meter's package, lets the module act, and commits — new package (compare-and-swap on its
- * sequence), new module checkpoint, audit events — in one transaction before anything returns.
+ * Custody of PSD packages, with group commit: waiting commands form a group (up to
+ * {@link MAX_GROUP_COMMANDS}, commands on one meter in order), one module processes the group in
+ * one pass, and the server commits it — every new package (compare-and-swap on its sequence), the
+ * module checkpoint naming every transaction, each caller's own writes, the audit events — in one
+ * database transaction before any caller hears back. A single command is a group of one.
  *
  * @example const custody = createCustodyService({ db: store.db, pool });
  */
 export function createCustodyService({ db, pool }: CustodyDependencies): CustodyService {
-  // Commands on one meter queue here, so one server does not race itself into CAS conflicts.
-  const meterQueues = new Map<string, Promise<unknown>>();
-  const serially = <T>(meterId: string, work: () => Promise<T>): Promise<T> => {
-    const previous = meterQueues.get(meterId) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const settled = next.catch(() => undefined);
-    meterQueues.set(meterId, settled);
-    void settled.then(() => {
-      if (meterQueues.get(meterId) === settled) meterQueues.delete(meterId);
-    });
-    return next;
-  };
+  const queue = new GroupQueue<Job>();
+  let isLeasing = false;
+  const commits = { groups: 0, commands: 0 };
 
   const moduleCheckpoint = async (serial: string): Promise<Buffer | null> => {
     const row = await db
@@ -133,7 +176,7 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
       : Buffer.from(row.checkpoint, 'base64');
   };
 
-  const loadPackage = async (meterId: string): Promise<StoredPackage> => {
+  const loadPackage = async (meterId: string): Promise<{ sealed: Buffer; sequence: number }> => {
     const row = await db
       .selectFrom('psd_packages')
       .select(['sealed', 'sequence'])
@@ -192,7 +235,7 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
     }
   };
 
-  /** After a failed module step: audit what auto-recovery discarded, and an inhibition. */
+  /** After a pass that committed nothing: audit what auto-recovery discarded, and an inhibition. */
   const auditFailure = async (module: CryptoModule, error: unknown): Promise<void> => {
     const events = recoveryEvents(module.serial, module.takeUnreportedRecoveries());
     if (error instanceof VaultError && error.code === 'vault.module_inhibited') {
@@ -205,112 +248,142 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
     if (events.length > 0) await db.transaction().execute((trx) => appendAuditEvents(trx, events));
   };
 
-  const transactionEvent = (meterId: string, result: CommandResult): AuditEventInput => ({
-    kind: `psd.${result.record.type}`,
-    moduleSerial: result.record.moduleSerial,
-    meterId,
-    details: {
-      amountMills: result.record.amountMills,
-      ascendingRegisterMills: result.record.ascendingRegisterMills,
-      descendingRegisterMills: result.record.descendingRegisterMills,
-      packageSequence: result.record.packageSequence,
-      moduleCounter: result.record.counter,
-      keyVersion: result.keyVersion,
-      signatures: result.signatures.length,
-    },
-  });
+  /** The stored packages a group needs; jobs naming a missing meter (or creating an existing one) are refused. */
+  const packagesFor = async (
+    jobs: readonly Job[],
+  ): Promise<{
+    runnable: Job[];
+    packages: { sealedPackage: Buffer; expected: { meterId: string; sequence: number } }[];
+  }> => {
+    const meterIds = [...new Set(jobs.map((job) => job.meterId))];
+    const rows = await db
+      .selectFrom('psd_packages')
+      .select(['meter_id', 'sealed', 'sequence'])
+      .where('meter_id', 'in', meterIds)
+      .execute();
+    const stored = new Map(rows.map((row) => [row.meter_id, row]));
+    const runnable: Job[] = [];
+    for (const job of jobs) {
+      const exists = stored.has(job.meterId);
+      if (job.command.kind === 'create' && exists) {
+        job.reject(new CustodyError('custody.meter_exists', `Meter ${job.meterId} already exists.`));
+      } else if (
+        job.command.kind !== 'create' &&
+        !exists &&
+        !jobs.some((other) => other.meterId === job.meterId && other.command.kind === 'create')
+      ) {
+        job.reject(new CustodyError('custody.meter_not_found', `There is no meter ${job.meterId}.`));
+      } else {
+        runnable.push(job);
+      }
+    }
+    const packages = rows.map((row) => ({
+      sealedPackage: Buffer.from(row.sealed, 'base64'),
+      expected: { meterId: row.meter_id, sequence: row.sequence },
+    }));
+    return { runnable, packages };
+  };
 
-  const runOnModule = async (
-    meterId: string,
-    act: (module: CryptoModule, checkpoint: Buffer | null) => Promise<CommandResult>,
-    persist: (trx: Transaction<DatabaseSchema>, result: CommandResult, now: string) => Promise<void>,
-  ): Promise<CommandResult> =>
-    pool.withModule(async (module) => {
-      const checkpoint = await moduleCheckpoint(module.serial);
-      let result: CommandResult;
+  /** One group: module pass, one database transaction, then every caller hears back. Never throws. */
+  const commitGroup = async (module: CryptoModule, group: readonly Job[]): Promise<void> => {
+    let jobs: Job[] = [...group];
+    try {
+      const { runnable, packages } = await packagesFor(jobs);
+      jobs = runnable;
+      if (jobs.length === 0) return;
+      const databaseCheckpoint = await moduleCheckpoint(module.serial);
+      let result: GroupResult;
       try {
-        result = await act(module, checkpoint);
+        result = await module.executeGroup({
+          databaseCheckpoint,
+          packages,
+          commands: jobs.map((job) => job.command),
+        });
       } catch (error) {
         await auditFailure(module, error);
         throw error;
       }
-      const now = new Date().toISOString();
-      await db.transaction().execute(async (trx) => {
-        await persist(trx, result, now);
-        await storeCheckpoint(trx, module, checkpoint, result.checkpoint, now);
-        await appendAuditEvents(trx, [
-          ...recoveryEvents(module.serial, result.recovered?.discarded ?? []),
-          transactionEvent(meterId, result),
-        ]);
+      const { committed, outcomes } = result;
+      if (committed === null) {
+        await auditFailure(module, null);
+      } else {
+        const now = new Date().toISOString();
+        await db.transaction().execute(async (trx) => {
+          await storePackages(trx, committed.packages, now);
+          const events = recoveryEvents(module.serial, committed.recovered?.discarded ?? []);
+          for (const [index, job] of jobs.entries()) {
+            const settled = outcomes[index];
+            if (settled?.ok !== true) continue;
+            const result = { ...settled.outcome, record: committed.record, checkpoint: committed.checkpoint };
+            await job.withinCommit?.(trx, result);
+            events.push(transactionEvent(committed.record, settled.outcome));
+          }
+          await storeCheckpoint(trx, module, databaseCheckpoint, committed.checkpoint, now);
+          await appendAuditEvents(trx, events);
+        });
+        commits.groups += 1;
+        commits.commands += committed.record.transactions.length;
+      }
+      // Durable: now, and only now, every caller hears back.
+      for (const [index, job] of jobs.entries()) {
+        const settled = outcomes[index];
+        if (settled === undefined)
+          job.reject(new VaultError('vault.wrong_state', 'The module skipped a command.'));
+        else if (!settled.ok) job.reject(settled.error);
+        else if (committed !== null)
+          job.resolve({ ...settled.outcome, record: committed.record, checkpoint: committed.checkpoint });
+      }
+    } catch (error) {
+      for (const job of jobs) job.reject(error);
+    }
+  };
+
+  /** Leases a free module for the next group whenever commands wait and a module is free. */
+  const pump = (): void => {
+    if (isLeasing || !queue.hasReady) return;
+    isLeasing = true;
+    pool
+      .withModule(async (module) => {
+        await nextTurn();
+        isLeasing = false;
+        const group = queue.take(MAX_GROUP_COMMANDS);
+        pump();
+        if (group.length === 0) return;
+        try {
+          await commitGroup(module, group);
+        } finally {
+          queue.release(group);
+        }
+      })
+      .then(pump, (error: unknown) => {
+        // No module could be leased (the service is stopped): every waiting command hears why.
+        isLeasing = false;
+        for (const job of queue.takeAllReady()) job.reject(error);
+        pump();
       });
-      return result;
+  };
+
+  const enqueue = (
+    meterId: string,
+    command: ModuleCommand,
+    withinCommit?: WithinCommit,
+  ): Promise<CommittedCommand> =>
+    new Promise((resolve, reject) => {
+      queue.push({ meterId, command, withinCommit, resolve, reject });
+      pump();
     });
 
   return {
     createMeterPackage(request) {
-      return serially(request.meterId, async () => {
-        const existing = await db
-          .selectFrom('psd_packages')
-          .select('meter_id')
-          .where('meter_id', '=', request.meterId)
-          .executeTakeFirst();
-        if (existing !== undefined)
-          throw new CustodyError('custody.meter_exists', `Meter ${request.meterId} already exists.`);
-        return runOnModule(
-          request.meterId,
-          (module, databaseCheckpoint) => module.createPackage({ ...request, databaseCheckpoint }),
-          async (trx, result, now) => {
-            await trx
-              .insertInto('psd_packages')
-              .values({
-                meter_id: request.meterId,
-                sequence: result.record.packageSequence,
-                key_version: result.keyVersion,
-                sealed: result.sealedPackage.toString('base64'),
-                created_at: now,
-                updated_at: now,
-              })
-              .execute();
-          },
-        );
-      });
+      return enqueue(request.meterId, { kind: 'create', ...request });
     },
 
     execute(meterId, steps, withinCommit) {
-      return serially(meterId, async () => {
-        const stored = await loadPackage(meterId);
-        return runOnModule(
-          meterId,
-          (module, databaseCheckpoint) =>
-            module.execute({
-              databaseCheckpoint,
-              sealedPackage: stored.sealed,
-              expected: { meterId, sequence: stored.sequence },
-              steps,
-            }),
-          async (trx, result, now) => {
-            await replacePackage(trx, meterId, stored.sequence, result, now);
-            await withinCommit?.(trx, result);
-          },
-        );
-      });
+      return enqueue(meterId, { kind: 'execute', meterId, steps }, withinCommit);
     },
 
     replaceSigningKey(meterId, options = {}) {
-      return serially(meterId, async () => {
-        const stored = await loadPackage(meterId);
-        return runOnModule(
-          meterId,
-          (module, databaseCheckpoint) =>
-            module.replaceSigningKey({
-              databaseCheckpoint,
-              sealedPackage: stored.sealed,
-              expected: { meterId, sequence: stored.sequence },
-              ...(options.keyValidityDays === undefined ? {} : { keyValidityDays: options.keyValidityDays }),
-            }),
-          (trx, result, now) => replacePackage(trx, meterId, stored.sequence, result, now),
-        );
-      });
+      return enqueue(meterId, { kind: 'replace-key', meterId, ...options });
     },
 
     async readMeter(meterId) {
@@ -409,5 +482,6 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
     },
 
     status: () => pool.status(),
+    groupCommits: () => ({ ...commits }),
   };
 }

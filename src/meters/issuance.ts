@@ -105,7 +105,7 @@ export async function fundMeter(
           meter_id: meterId,
           amount_mills: amount,
           source,
-          package_sequence: outcome.record.packageSequence,
+          package_sequence: outcome.transaction.packageSequence,
           created_at: new Date().toISOString(),
         })
         .execute();
@@ -191,7 +191,7 @@ export async function issueIndicia(
         .values({
           id,
           meter_id: meterId,
-          package_sequence: result.record.packageSequence,
+          package_sequence: result.transaction.packageSequence,
           certificate_serial: meter.certificate_serial,
           postage_mills: piece.postage,
           ascending_register_mills: ascendingRegister,

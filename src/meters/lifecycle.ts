@@ -104,7 +104,7 @@ export async function refundSpoiled(
           indicium_id: indiciumId,
           kind: 'spoilage',
           amount_mills: postage,
-          package_sequence: outcome.record.packageSequence,
+          package_sequence: outcome.transaction.packageSequence,
           created_at: new Date().toISOString(),
         })
         .execute();
@@ -133,8 +133,8 @@ export async function withdrawMeter(
           meter_id: meterId,
           indicium_id: null,
           kind: 'withdrawal',
-          amount_mills: outcome.record.amountMills,
-          package_sequence: outcome.record.packageSequence,
+          amount_mills: outcome.transaction.amountMills,
+          package_sequence: outcome.transaction.packageSequence,
           created_at: new Date().toISOString(),
         })
         .execute();
@@ -145,7 +145,7 @@ export async function withdrawMeter(
         .execute();
     },
   );
-  return { id, meterId, kind: 'withdrawal', amount: result.record.amountMills, view: result.view };
+  return { id, meterId, kind: 'withdrawal', amount: result.transaction.amountMills, view: result.view };
 }
 
 /** Suspends or resumes a meter, in its PSD and in its record together. */

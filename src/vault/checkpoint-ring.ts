@@ -1,5 +1,11 @@
 import type { CryptoBackend } from './backend/crypto-backend.ts';
-import { type CheckpointRecord, decodeRing, encodeRing, openCheckpoint } from './checkpoint.ts';
+import {
+  type CheckpointRecord,
+  type DiscardedTransaction,
+  decodeRing,
+  encodeRing,
+  openCheckpoint,
+} from './checkpoint.ts';
 import { type CheckpointDecision, compareCheckpoints } from './checkpoint-comparison.ts';
 
 interface RingEntry {
@@ -70,9 +76,13 @@ export class CheckpointRing {
     );
   }
 
-  /** Drops the newest records (auto-recovery) durably and returns them. */
-  async discardNewest(count: number): Promise<CheckpointRecord[]> {
-    const discarded = this.#entries.slice(0, count).map((entry) => entry.record);
+  /** Drops the newest records (auto-recovery) durably and returns the transactions they held. */
+  async discardNewest(count: number): Promise<DiscardedTransaction[]> {
+    const discarded = this.#entries
+      .slice(0, count)
+      .flatMap(({ record }) =>
+        record.transactions.map((entry) => ({ ...entry, counter: record.counter, at: record.at })),
+      );
     await this.#save(this.#entries.slice(count));
     return discarded;
   }

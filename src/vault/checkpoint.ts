@@ -7,18 +7,28 @@ import { VaultError } from './vault-error.ts';
 export type TransactionType =
   'create' | 'fund' | 'debit' | 'refund' | 'spoil' | 'suspend' | 'resume' | 'withdraw' | 'update' | 'reseal';
 
-/** One transaction as a module remembers it (seed 001's checkpoint record). */
-export interface CheckpointRecord {
-  readonly moduleSerial: string;
-  /** The module's own transaction counter: 1 for its first transaction. */
-  readonly counter: number;
-  readonly at: string;
+/** One transaction inside a checkpoint record: what it did to one meter's PSD. */
+export interface TransactionEntry {
   readonly type: TransactionType;
   readonly meterId: string;
   readonly amountMills: Mills;
   readonly ascendingRegisterMills: Mills;
   readonly descendingRegisterMills: Mills;
   readonly packageSequence: number;
+}
+
+/**
+ * Seed 001's checkpoint record, for a group of transactions the module processed in one pass and
+ * the server commits in one database transaction (group commit): a single command is a group of
+ * one. Auto-recovery discards whole records, so every transaction in a group stands or falls together.
+ */
+export interface CheckpointRecord {
+  readonly moduleSerial: string;
+  /** The module's own record counter: 1 for its first record. */
+  readonly counter: number;
+  readonly at: string;
+  /** Every transaction of the group, in the order the module applied them. */
+  readonly transactions: readonly TransactionEntry[];
   /** The module's running totals across all meters. */
   readonly totals: {
     readonly fundedMills: Mills;
@@ -26,6 +36,9 @@ export interface CheckpointRecord {
     readonly refundedMills: Mills;
   };
 }
+
+/** A transaction auto-recovery rolled back, with the record that held it. */
+export type DiscardedTransaction = TransactionEntry & { readonly counter: number; readonly at: string };
 
 const MAGIC = Buffer.from('ICKP');
 const MAC_LENGTH = 32;

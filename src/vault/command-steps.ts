@@ -1,9 +1,50 @@
 import { type Mills, add } from '../money/index.ts';
-import type { CryptoBackend } from './backend/crypto-backend.ts';
+import type { CryptoBackend, SigningKeyHandle } from './backend/crypto-backend.ts';
 import { type CommandStep, viewOf } from './module-commands.ts';
 import { amountOf, applyOperation } from './psd-operations.ts';
 import type { PsdState } from './psd-package.ts';
 import { VaultError } from './vault-error.ts';
+
+/**
+ * Meter keys a module has unwrapped, each once however many pieces it signs, the least recently
+ * used closed (destroyed) beyond `capacity`; closing the set destroys them all. Keyed by the wrapped
+ * key itself, so a replaced key or a re-wrap under a new master key version is a different entry.
+ */
+export class OpenSigningKeys {
+  readonly #backend: CryptoBackend;
+  readonly #capacity: number;
+  readonly #open = new Map<string, Promise<SigningKeyHandle>>();
+
+  constructor(backend: CryptoBackend, capacity: number) {
+    this.#backend = backend;
+    this.#capacity = capacity;
+  }
+
+  async sign(signingKey: PsdState['signingKey'], data: Buffer): Promise<Buffer> {
+    let key = this.#open.get(signingKey.wrapped);
+    if (key === undefined) {
+      const { algorithm, wrapVersion, wrapped } = signingKey;
+      key = this.#backend.openSigningKey(algorithm, wrapVersion, Buffer.from(wrapped, 'base64'));
+      // A key that fails to open is not remembered: the next command tries (and fails) afresh.
+      key.catch(() => this.#open.delete(signingKey.wrapped));
+    } else {
+      this.#open.delete(signingKey.wrapped);
+    }
+    this.#open.set(signingKey.wrapped, key);
+    for (const [wrapped, oldest] of this.#open) {
+      if (this.#open.size <= this.#capacity) break;
+      this.#open.delete(wrapped);
+      void oldest.then((handle) => handle.close()).catch(() => undefined);
+    }
+    return (await key).sign(data);
+  }
+
+  async close(): Promise<void> {
+    const keys = [...this.#open.values()];
+    this.#open.clear();
+    await Promise.all(keys.map(async (key) => (await key.catch(() => null))?.close()));
+  }
+}
 
 /**
  * Applies a command's steps in order: register rules first, then, for a step that asks, a signature
@@ -11,7 +52,7 @@ import { VaultError } from './vault-error.ts';
  * step fails.
  */
 export async function runSteps(
-  backend: CryptoBackend,
+  keys: OpenSigningKeys,
   initial: PsdState,
   steps: readonly CommandStep[],
   now: Date,
@@ -23,9 +64,10 @@ export async function runSteps(
   let state = initial;
   let amount = 0 as Mills;
   const signatures: { step: number; data: Buffer; signature: Buffer }[] = [];
+  const at = now.toISOString();
   for (const [index, step] of steps.entries()) {
     amount = add(amount, amountOf(step.operation, state));
-    state = applyOperation(state, step.operation, now.toISOString());
+    state = applyOperation(state, step.operation, at);
     if (step.sign === undefined) continue;
     if (Date.parse(state.signingKey.expiresAt) <= now.getTime()) {
       throw new VaultError(
@@ -34,12 +76,7 @@ export async function runSteps(
       );
     }
     const data = step.sign(viewOf(state));
-    const { algorithm, wrapVersion, wrapped } = state.signingKey;
-    signatures.push({
-      step: index,
-      data,
-      signature: await backend.sign(algorithm, wrapVersion, Buffer.from(wrapped, 'base64'), data),
-    });
+    signatures.push({ step: index, data, signature: await keys.sign(state.signingKey, data) });
   }
   return { state, amount, signatures };
 }

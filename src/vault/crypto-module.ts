@@ -1,6 +1,13 @@
 import type { Mills } from '../money/index.ts';
 import type { CryptoBackend } from './backend/crypto-backend.ts';
-import { type CheckpointRecord, openCheckpoint, sealCheckpoint } from './checkpoint.ts';
+import {
+  type CheckpointRecord,
+  type DiscardedTransaction,
+  type TransactionEntry,
+  type TransactionType,
+  openCheckpoint,
+  sealCheckpoint,
+} from './checkpoint.ts';
 import type { CheckpointDecision } from './checkpoint-comparison.ts';
 import { CheckpointRing } from './checkpoint-ring.ts';
 import { newCheckedKey } from './key-generation.ts';
@@ -13,7 +20,7 @@ import {
   describeModule,
 } from './module-status.ts';
 import { ModuleStateMachine } from './module-state-machine.ts';
-import { runSteps } from './command-steps.ts';
+import { OpenSigningKeys, runSteps } from './command-steps.ts';
 import {
   type PackageExpectation,
   type PsdState,
@@ -27,7 +34,11 @@ import {
   type CommandRequest,
   type CommandResult,
   type CryptoModuleOptions,
+  type GroupRequest,
+  type GroupResult,
   type KeyReplacementRequest,
+  MAX_GROUP_COMMANDS,
+  type ModuleCommand,
   type NewPackageRequest,
   type PsdView,
   controlCodeInput,
@@ -38,9 +49,23 @@ import {
 } from './module-commands.ts';
 
 export const DEFAULT_RING_SIZE = 3;
+
+interface AppliedCommand {
+  readonly state: PsdState;
+  readonly type: TransactionType;
+  readonly amount: Mills;
+  readonly signatures: { step: number; data: Buffer; signature: Buffer }[];
+}
 /** How stale a module's view of the master key versions may get before a command re-reads it. */
 const INVENTORY_REFRESH_MS = 2_000;
 const DEFAULT_KEY_VALIDITY_DAYS = 3 * 365;
+/**
+ * Meter keys a module keeps unwrapped between commands (least recently used closed first): a
+ * busy meter's key is not unwrapped again for every piece. Software: key objects in this
+ * process's memory, where the master keys already are; PKCS#11: session objects in the token.
+ * All are destroyed when the module leaves the crypto-user role, closes or is zeroized.
+ */
+const OPEN_SIGNING_KEYS = 1024;
 
 /**
  * A cryptographic module: the seed's state machine and roles, power-up self-tests, PSD packages,
@@ -56,12 +81,13 @@ export class CryptoModule {
   readonly #machine: ModuleStateMachine;
   #inhibited: { reason: string; since: string } | null = null;
   readonly #ring: CheckpointRing;
+  readonly #signingKeys: OpenSigningKeys;
   #keyEntryCredential: string | undefined;
   #inventory = { masterKeyVersions: [] as readonly number[], minimumMasterKeyVersion: 1 };
   #lastSelfTest: { at: string; results: SelfTestResult[] } | null = null;
   #inventoryReadAt = 0;
   #isBusy = false;
-  #unreportedRecoveries: CheckpointRecord[] = [];
+  #unreportedRecoveries: DiscardedTransaction[] = [];
 
   constructor(backend: CryptoBackend, options: CryptoModuleOptions = {}) {
     const ringSize = options.ringSize ?? DEFAULT_RING_SIZE;
@@ -72,6 +98,7 @@ export class CryptoModule {
       );
     }
     this.#backend = backend;
+    this.#signingKeys = new OpenSigningKeys(backend, OPEN_SIGNING_KEYS);
     this.#ring = new CheckpointRing(backend, ringSize);
     this.#machine = new ModuleStateMachine(backend.serial);
     this.#vectors = options.vectors;
@@ -162,6 +189,7 @@ export class CryptoModule {
   }
 
   logout(): void {
+    void this.#signingKeys.close();
     if (this.#machine.state === 'user' || this.#machine.state === 'crypto-officer')
       this.#machine.moveTo('idle');
     if (this.#machine.state === 'key-entry') this.#machine.moveTo('uninitialized');
@@ -236,6 +264,7 @@ export class CryptoModule {
   /** Destroys every key and the ring; the module returns to uninitialized. */
   async zeroize(): Promise<void> {
     this.#machine.requireRole('crypto-officer');
+    await this.#signingKeys.close();
     await this.#backend.zeroize();
     this.#ring.forget();
     this.#inhibited = null;
@@ -245,21 +274,8 @@ export class CryptoModule {
 
   /** MeterGen's module step: a new PSD with a fresh signing key pair, checked pairwise. */
   async createPackage(request: NewPackageRequest): Promise<CommandResult> {
-    this.#machine.requireRole('crypto-user');
-    return this.#transaction(request.databaseCheckpoint, async () => {
-      const algorithm = request.algorithm ?? 'ecdsa-p256';
-      const version = this.#currentVersion();
-      const key = await newCheckedKey(this.#backend, algorithm, version, request.meterId, (reason) =>
-        this.#machine.enterError(reason),
-      );
-      const state = newPsdState({
-        request,
-        signingKey: { algorithm, wrapVersion: version, ...key },
-        now: this.#now(),
-        validityDays: request.keyValidityDays ?? DEFAULT_KEY_VALIDITY_DAYS,
-      });
-      return { state, type: 'create' as const, amount: 0 as Mills, signatures: [] };
-    });
+    const { databaseCheckpoint, ...command } = request;
+    return this.#single({ databaseCheckpoint, packages: [], commands: [{ kind: 'create', ...command }] });
   }
 
   /**
@@ -268,45 +284,129 @@ export class CryptoModule {
    * Registers do not move; indicia signed with the old key stay verifiable by its certificate.
    */
   async replaceSigningKey(request: KeyReplacementRequest): Promise<CommandResult> {
-    this.#machine.requireRole('crypto-user');
-    return this.#transaction(request.databaseCheckpoint, async () => {
-      const { state } = await this.#unseal(request.sealedPackage, request.expected);
-      if (state.state === 'withdrawn') {
-        throw new VaultError('psd.not_active', `Meter ${state.meterId} is withdrawn; it needs no new key.`);
-      }
-      const algorithm = request.algorithm ?? state.signingKey.algorithm;
-      const version = this.#currentVersion();
-      const key = await newCheckedKey(this.#backend, algorithm, version, state.meterId, (reason) =>
-        this.#machine.enterError(reason),
-      );
-      const now = this.#now();
-      const replaced: PsdState = {
-        ...state,
-        sequence: state.sequence + 1,
-        certificateSerial: null,
-        signingKey: signingKeyEntry(
-          key,
-          algorithm,
-          version,
-          now,
-          request.keyValidityDays ?? DEFAULT_KEY_VALIDITY_DAYS,
-        ),
-        updatedAt: now.toISOString(),
-      };
-      return { state: replaced, type: 'update' as const, amount: 0 as Mills, signatures: [] };
+    const { databaseCheckpoint, sealedPackage, expected, ...options } = request;
+    return this.#single({
+      databaseCheckpoint,
+      packages: [{ sealedPackage, expected }],
+      commands: [{ kind: 'replace-key', meterId: expected.meterId, ...options }],
     });
   }
 
   /** Runs a command's steps on a package: checkpoint check, unseal, register rules, signatures, seal. */
   async execute(request: CommandRequest): Promise<CommandResult> {
+    const { databaseCheckpoint, sealedPackage, expected, steps } = request;
+    return this.#single({
+      databaseCheckpoint,
+      packages: [{ sealedPackage, expected }],
+      commands: [{ kind: 'execute', meterId: expected.meterId, steps }],
+    });
+  }
+
+  /**
+   * Group commit's module pass: one checkpoint comparison, every command applied in order (commands
+   * on one meter chain; a refused command changes nothing and does not stop the others), each
+   * changed package sealed once, one checkpoint record naming every transaction, one durable ring
+   * write. The caller commits the whole group in one database transaction, or none of it.
+   */
+  async executeGroup(request: GroupRequest): Promise<GroupResult> {
     this.#machine.requireRole('crypto-user');
-    if (request.steps.length === 0)
-      throw new VaultError('vault.wrong_state', 'A command needs at least one step.');
-    return this.#transaction(request.databaseCheckpoint, async () => {
-      const { state: opened } = await this.#unseal(request.sealedPackage, request.expected);
-      const { state, amount, signatures } = await runSteps(this.#backend, opened, request.steps, this.#now());
-      const first = request.steps[0]?.operation.type ?? 'update';
-      return { state: { ...state, sequence: state.sequence + 1 }, type: first, amount, signatures };
+    if (request.commands.length === 0 || request.commands.length > MAX_GROUP_COMMANDS) {
+      throw new VaultError(
+        'vault.wrong_state',
+        `A group holds 1 to ${MAX_GROUP_COMMANDS} commands; ${request.commands.length} were given.`,
+      );
+    }
+    for (const command of request.commands) {
+      if (command.kind === 'execute' && command.steps.length === 0)
+        throw new VaultError('vault.wrong_state', 'A command needs at least one step.');
+    }
+    return this.#busy(async () => {
+      if (this.#inhibited !== null) {
+        throw new VaultError(
+          'vault.module_inhibited',
+          `Module ${this.serial} is inhibited: ${this.#inhibited.reason}.`,
+        );
+      }
+      await this.#reconcile(request.databaseCheckpoint);
+      // Another module or process may have rotated the master key: seal under the newest version.
+      if (this.#now().getTime() - this.#inventoryReadAt > INVENTORY_REFRESH_MS)
+        await this.#refreshInventory();
+      const version = this.#currentVersion();
+      const now = this.#now();
+      const stored = new Map(request.packages.map((entry) => [entry.expected.meterId, entry]));
+      const working = new Map<string, { state: PsdState; fromSequence: number | null }>();
+      const current = async (meterId: string): Promise<PsdState> => {
+        const known = working.get(meterId);
+        if (known !== undefined) return known.state;
+        const entry = stored.get(meterId);
+        if (entry === undefined)
+          throw new VaultError('vault.wrong_state', `No package was given for meter ${meterId}.`);
+        const { state } = await this.#unseal(entry.sealedPackage, entry.expected);
+        working.set(meterId, { state, fromSequence: state.sequence });
+        return state;
+      };
+      const keys = this.#signingKeys;
+      const outcomes: GroupResult['outcomes'][number][] = [];
+      const transactions: TransactionEntry[] = [];
+      for (const command of request.commands) {
+        try {
+          const applied =
+            command.kind === 'create'
+              ? await this.#create(command, stored, working, version, now)
+              : await this.#apply(command, await current(command.meterId), keys, version, now);
+          const fromSequence = working.get(command.meterId)?.fromSequence ?? null;
+          working.set(command.meterId, { state: applied.state, fromSequence });
+          const transaction: TransactionEntry = {
+            type: applied.type,
+            meterId: command.meterId,
+            amountMills: applied.amount,
+            ascendingRegisterMills: applied.state.ascendingRegister,
+            descendingRegisterMills: applied.state.descendingRegister,
+            packageSequence: applied.state.sequence,
+          };
+          transactions.push(transaction);
+          outcomes.push({
+            ok: true,
+            outcome: {
+              transaction,
+              view: viewOf(applied.state),
+              keyVersion: version,
+              signatures: applied.signatures,
+            },
+          });
+        } catch (error) {
+          // A module fault ends the pass; a refused command only fails itself.
+          if (this.#machine.state === 'error') throw error;
+          outcomes.push({ ok: false, error });
+        }
+      }
+      if (transactions.length === 0) return { outcomes, committed: null };
+      const packages = [];
+      for (const [meterId, { state, fromSequence }] of working) {
+        if (state.sequence === fromSequence) continue;
+        packages.push({
+          meterId,
+          fromSequence,
+          sequence: state.sequence,
+          sealedPackage: await sealPackage(this.#backend, state, version),
+          keyVersion: version,
+        });
+      }
+      const record = nextRecord(this.#ring.newest, {
+        moduleSerial: this.serial,
+        at: now.toISOString(),
+        transactions,
+      });
+      const checkpoint = await sealCheckpoint(this.#backend, record);
+      // The module's own memory moves first; the caller's database commit follows. If that commit
+      // fails, the next command finds the database one record behind and recovers.
+      await this.#ring.push(checkpoint, record);
+      this.#throughput.record(now.getTime(), transactions.length);
+      const discarded = this.takeUnreportedRecoveries();
+      return {
+        outcomes,
+        committed: { checkpoint, record, packages, recovered: discarded.length === 0 ? null : { discarded } },
+      };
     });
   }
 
@@ -355,59 +455,82 @@ export class CryptoModule {
 
   async close(): Promise<void> {
     this.logout();
+    await this.#signingKeys.close();
     await this.#backend.close();
   }
 
-  async #transaction(
-    databaseCheckpoint: Buffer | null,
-    act: () => Promise<{
-      state: PsdState;
-      type: CheckpointRecord['type'];
-      amount: Mills;
-      signatures: { step: number; data: Buffer; signature: Buffer }[];
-    }>,
-  ): Promise<CommandResult> {
-    return this.#busy(async () => {
-      if (this.#inhibited !== null) {
-        throw new VaultError(
-          'vault.module_inhibited',
-          `Module ${this.serial} is inhibited: ${this.#inhibited.reason}.`,
-        );
-      }
-      await this.#reconcile(databaseCheckpoint);
-      // Another module or process may have rotated the master key: seal under the newest version.
-      if (this.#now().getTime() - this.#inventoryReadAt > INVENTORY_REFRESH_MS)
-        await this.#refreshInventory();
-      const outcome = await act();
-      const version = this.#currentVersion();
-      const sealedPackage = await sealPackage(this.#backend, outcome.state, version);
-      const record = nextRecord(this.#ring.newest, {
-        moduleSerial: this.serial,
-        at: this.#now().toISOString(),
-        type: outcome.type,
-        meterId: outcome.state.meterId,
-        amountMills: outcome.amount,
-        ascendingRegisterMills: outcome.state.ascendingRegister,
-        descendingRegisterMills: outcome.state.descendingRegister,
-        packageSequence: outcome.state.sequence,
-      });
-      const checkpoint = await sealCheckpoint(this.#backend, record);
-      // The module's own memory moves first; the caller's database commit follows. If that commit
-      // fails, the next command finds the database one record behind and recovers.
-      await this.#ring.push(checkpoint, record);
-      this.#throughput.record(this.#now().getTime());
-      const discarded = this.takeUnreportedRecoveries();
-      const recovered = discarded.length === 0 ? null : { discarded };
-      return {
-        sealedPackage,
-        keyVersion: version,
-        view: viewOf(outcome.state),
-        checkpoint,
-        record,
-        signatures: outcome.signatures,
-        recovered,
-      };
+  /** A group of one command, for callers that hold one package: its result, or its refusal thrown. */
+  async #single(request: GroupRequest): Promise<CommandResult> {
+    const { outcomes, committed } = await this.executeGroup(request);
+    const [result] = outcomes;
+    if (result === undefined || !result.ok) throw result?.error;
+    const [stored] = committed?.packages ?? [];
+    if (committed === null || stored === undefined)
+      throw new VaultError('vault.wrong_state', 'The module committed nothing.');
+    return {
+      ...result.outcome,
+      sealedPackage: stored.sealedPackage,
+      checkpoint: committed.checkpoint,
+      record: committed.record,
+      recovered: committed.recovered,
+    };
+  }
+
+  async #create(
+    command: Extract<ModuleCommand, { kind: 'create' }>,
+    stored: ReadonlyMap<string, unknown>,
+    working: ReadonlyMap<string, unknown>,
+    version: number,
+    now: Date,
+  ): Promise<AppliedCommand> {
+    if (stored.has(command.meterId) || working.has(command.meterId))
+      throw new VaultError('vault.wrong_state', `Meter ${command.meterId} already has a package.`);
+    const algorithm = command.algorithm ?? 'ecdsa-p256';
+    const key = await newCheckedKey(this.#backend, algorithm, version, command.meterId, (reason) =>
+      this.#machine.enterError(reason),
+    );
+    const state = newPsdState({
+      request: { ...command, databaseCheckpoint: null },
+      signingKey: { algorithm, wrapVersion: version, ...key },
+      now,
+      validityDays: command.keyValidityDays ?? DEFAULT_KEY_VALIDITY_DAYS,
     });
+    return { state, type: 'create', amount: 0 as Mills, signatures: [] };
+  }
+
+  async #apply(
+    command: Exclude<ModuleCommand, { kind: 'create' }>,
+    before: PsdState,
+    keys: OpenSigningKeys,
+    version: number,
+    now: Date,
+  ): Promise<AppliedCommand> {
+    if (command.kind === 'execute') {
+      const { state, amount, signatures } = await runSteps(keys, before, command.steps, now);
+      const type = command.steps[0]?.operation.type ?? 'update';
+      return { state: { ...state, sequence: before.sequence + 1 }, type, amount, signatures };
+    }
+    if (before.state === 'withdrawn') {
+      throw new VaultError('psd.not_active', `Meter ${before.meterId} is withdrawn; it needs no new key.`);
+    }
+    const algorithm = command.algorithm ?? before.signingKey.algorithm;
+    const key = await newCheckedKey(this.#backend, algorithm, version, before.meterId, (reason) =>
+      this.#machine.enterError(reason),
+    );
+    const state: PsdState = {
+      ...before,
+      sequence: before.sequence + 1,
+      certificateSerial: null,
+      signingKey: signingKeyEntry(
+        key,
+        algorithm,
+        version,
+        now,
+        command.keyValidityDays ?? DEFAULT_KEY_VALIDITY_DAYS,
+      ),
+      updatedAt: now.toISOString(),
+    };
+    return { state, type: 'update', amount: 0 as Mills, signatures: [] };
   }
 
   /** How the database's checkpoint compares with this module's ring, without acting on it. */
@@ -419,7 +542,7 @@ export class CryptoModule {
    * Records discarded by auto-recovery that no result has reported yet: a command that recovered
    * and then failed (say, insufficient funds) leaves them here for the caller's audit log.
    */
-  takeUnreportedRecoveries(): CheckpointRecord[] {
+  takeUnreportedRecoveries(): DiscardedTransaction[] {
     const discarded = this.#unreportedRecoveries;
     this.#unreportedRecoveries = [];
     return discarded;

@@ -1,23 +1,36 @@
-export type {
-  BackendKind,
-  CryptoBackend,
-  GeneratedSigningKey,
-  KeyInventory,
-  MacKeyName,
-  SigningAlgorithm,
+export {
+  signOnce,
+  type BackendKind,
+  type CryptoBackend,
+  type SigningKeyHandle,
+  type GeneratedSigningKey,
+  type KeyInventory,
+  type MacKeyName,
+  type SigningAlgorithm,
 } from './backend/crypto-backend.ts';
 export { Pkcs11Backend, initializeToken, type Pkcs11Settings } from './backend/pkcs11/index.ts';
 export { SoftwareBackend, SoftwareKeystore } from './backend/software/index.ts';
-export { openCheckpoint, type CheckpointRecord, type TransactionType } from './checkpoint.ts';
+export {
+  openCheckpoint,
+  type CheckpointRecord,
+  type DiscardedTransaction,
+  type TransactionEntry,
+  type TransactionType,
+} from './checkpoint.ts';
 export { compareCheckpoints, type CheckpointDecision } from './checkpoint-comparison.ts';
 export { CryptoModule, DEFAULT_RING_SIZE } from './crypto-module.ts';
 export {
+  MAX_GROUP_COMMANDS,
   viewOf,
+  type CommandOutcome,
   type CommandRequest,
   type CommandResult,
   type CommandStep,
   type CryptoModuleOptions,
+  type GroupRequest,
+  type GroupResult,
   type KeyReplacementRequest,
+  type ModuleCommand,
   type NewPackageRequest,
   type PsdView,
 } from './module-commands.ts';

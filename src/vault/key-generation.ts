@@ -1,4 +1,9 @@
-import type { CryptoBackend, GeneratedSigningKey, SigningAlgorithm } from './backend/crypto-backend.ts';
+import {
+  type CryptoBackend,
+  type GeneratedSigningKey,
+  type SigningAlgorithm,
+  signOnce,
+} from './backend/crypto-backend.ts';
 import { verifySignature } from './known-answer-tests.ts';
 import { VaultError } from './vault-error.ts';
 
@@ -16,7 +21,7 @@ export async function newCheckedKey(
 ): Promise<GeneratedSigningKey> {
   const key = await backend.generateSigningKey(algorithm, version);
   const probe = Buffer.from(`indicia pairwise check ${meterId}`);
-  const probeSignature = await backend.sign(algorithm, version, key.wrappedPrivateKey, probe);
+  const probeSignature = await signOnce(backend, algorithm, version, key.wrappedPrivateKey, probe);
   if (!verifySignature(algorithm, key.publicKey, probe, probeSignature)) {
     onFault(`pairwise consistency check failed for a new ${algorithm} key`);
     throw new VaultError(

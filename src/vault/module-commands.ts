@@ -1,6 +1,6 @@
 import { type Mills, add } from '../money/index.ts';
 import type { GeneratedSigningKey, SigningAlgorithm } from './backend/crypto-backend.ts';
-import type { CheckpointRecord } from './checkpoint.ts';
+import type { CheckpointRecord, DiscardedTransaction, TransactionEntry } from './checkpoint.ts';
 import type { KnownAnswerVectors } from './known-answer-tests.ts';
 import type { PsdOperation } from './psd-operations.ts';
 import type { PackageExpectation, PsdState } from './psd-package.ts';
@@ -29,21 +29,69 @@ export interface CommandRequest {
   readonly steps: readonly CommandStep[];
 }
 
-export interface CommandResult {
-  readonly sealedPackage: Buffer;
-  readonly keyVersion: number;
+/** What one successful command did, as its caller sees it. */
+export interface CommandOutcome {
+  readonly transaction: TransactionEntry;
   readonly view: PsdView;
-  /** The new checkpoint, to store in the module table in the same commit as the package. */
-  readonly checkpoint: Buffer;
-  readonly record: CheckpointRecord;
+  /** Master key version the meter's package is sealed under now. */
+  readonly keyVersion: number;
   /** One entry per step that asked for a signature, in order. */
   readonly signatures: readonly {
     readonly step: number;
     readonly data: Buffer;
     readonly signature: Buffer;
   }[];
+}
+
+export interface CommandResult extends CommandOutcome {
+  readonly sealedPackage: Buffer;
+  /** The new checkpoint, to store in the module table in the same commit as the package. */
+  readonly checkpoint: Buffer;
+  readonly record: CheckpointRecord;
   /** Present when the module rolled back records the database never kept (seed 001 auto-recovery). */
-  readonly recovered: { readonly discarded: readonly CheckpointRecord[] } | null;
+  readonly recovered: { readonly discarded: readonly DiscardedTransaction[] } | null;
+}
+
+/** One command of a group: a new PSD, steps on an existing one, or a new signing key. */
+export type ModuleCommand =
+  | { readonly kind: 'execute'; readonly meterId: string; readonly steps: readonly CommandStep[] }
+  | ({ readonly kind: 'create' } & Omit<NewPackageRequest, 'databaseCheckpoint'>)
+  | ({ readonly kind: 'replace-key'; readonly meterId: string } & Omit<
+      KeyReplacementRequest,
+      'databaseCheckpoint' | 'sealedPackage' | 'expected'
+    >);
+
+/** The most commands one group may hold (one checkpoint record lists them all). */
+export const MAX_GROUP_COMMANDS = 64;
+
+export interface GroupRequest {
+  /** The module table's latest checkpoint for this module, exactly as stored, or null. */
+  readonly databaseCheckpoint: Buffer | null;
+  /** The stored package of every existing meter the commands name. */
+  readonly packages: readonly { readonly sealedPackage: Buffer; readonly expected: PackageExpectation }[];
+  /** Applied in order; commands on one meter chain, each starting from the one before. */
+  readonly commands: readonly ModuleCommand[];
+}
+
+export interface GroupResult {
+  /** Per command, in order: what it did, or why it was refused (a refused command changes nothing). */
+  readonly outcomes: readonly (
+    { readonly ok: true; readonly outcome: CommandOutcome } | { readonly ok: false; readonly error: unknown }
+  )[];
+  /** Null when every command was refused: nothing moved, nothing to commit. */
+  readonly committed: {
+    readonly checkpoint: Buffer;
+    readonly record: CheckpointRecord;
+    /** Every changed meter's package after the group; `fromSequence` is null for a new one. */
+    readonly packages: readonly {
+      readonly meterId: string;
+      readonly fromSequence: number | null;
+      readonly sequence: number;
+      readonly sealedPackage: Buffer;
+      readonly keyVersion: number;
+    }[];
+    readonly recovered: { readonly discarded: readonly DiscardedTransaction[] } | null;
+  } | null;
 }
 
 export interface NewPackageRequest {
@@ -98,23 +146,21 @@ export function nextRecord(
   previous: CheckpointRecord | undefined,
   fields: Omit<CheckpointRecord, 'counter' | 'totals'>,
 ): CheckpointRecord {
-  const totals = previous?.totals ?? {
+  let { fundedMills, printedMills, refundedMills } = previous?.totals ?? {
     fundedMills: 0 as Mills,
     printedMills: 0 as Mills,
     refundedMills: 0 as Mills,
   };
+  for (const entry of fields.transactions) {
+    if (entry.type === 'fund') fundedMills = add(fundedMills, entry.amountMills);
+    if (entry.type === 'debit') printedMills = add(printedMills, entry.amountMills);
+    if (entry.type === 'refund' || entry.type === 'withdraw' || entry.type === 'spoil')
+      refundedMills = add(refundedMills, entry.amountMills);
+  }
   return {
     ...fields,
     counter: (previous?.counter ?? 0) + 1,
-    totals: {
-      fundedMills: fields.type === 'fund' ? add(totals.fundedMills, fields.amountMills) : totals.fundedMills,
-      printedMills:
-        fields.type === 'debit' ? add(totals.printedMills, fields.amountMills) : totals.printedMills,
-      refundedMills:
-        fields.type === 'refund' || fields.type === 'withdraw' || fields.type === 'spoil'
-          ? add(totals.refundedMills, fields.amountMills)
-          : totals.refundedMills,
-    },
+    totals: { fundedMills, printedMills, refundedMills },
   };
 }
 

@@ -37,10 +37,10 @@ export class ThroughputMeter {
   readonly #buckets = new Map<number, number>();
   total = 0;
 
-  record(now = Date.now()): void {
+  record(now = Date.now(), count = 1): void {
     const second = Math.floor(now / 1000);
-    this.#buckets.set(second, (this.#buckets.get(second) ?? 0) + 1);
-    this.total += 1;
+    this.#buckets.set(second, (this.#buckets.get(second) ?? 0) + count);
+    this.total += count;
     for (const key of this.#buckets.keys()) if (key <= second - 60) this.#buckets.delete(key);
   }
 

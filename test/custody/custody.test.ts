@@ -145,6 +145,82 @@ for (const fixture of dialectFixtures) {
       await pool.close();
     });
 
+    it('commits concurrent commands in groups: one record and one transaction for many, a refusal failing only itself', async () => {
+      const { pool } = await openPool(1);
+      const custody = createCustodyService({ db: store.db, pool });
+      const meterIds = ['042N51000011', '042N51000012', '042N51000013'];
+      for (const meterId of meterIds) {
+        await custody.createMeterPackage({
+          meterId,
+          maxDescendingRegister: mills(500_000),
+          licensingZip: null,
+        });
+        await custody.execute(meterId, [{ operation: { type: 'fund', amount: mills(10_000) } }]);
+      }
+      const before = custody.groupCommits();
+      const debits = Array.from({ length: 30 }, (_, index) =>
+        custody.execute(meterIds[index % 3] ?? '', [{ operation: { type: 'debit', amount: mills(100) } }]),
+      );
+      // More than the third meter holds: refused alone, inside someone else's group.
+      const overdraft = custody.execute(meterIds[2] ?? '', [
+        { operation: { type: 'debit', amount: mills(20_000) } },
+      ]);
+      const results = await Promise.all(debits);
+      await assert.rejects(
+        overdraft,
+        (error: unknown) => error instanceof VaultError && error.code === 'psd.insufficient_funds',
+      );
+      const after = custody.groupCommits();
+      assert.equal(after.commands - before.commands, 30);
+      assert.ok(
+        after.groups - before.groups < 30,
+        `30 commands took ${after.groups - before.groups} commits`,
+      );
+      // Commands on one meter kept their order: each saw the registers its predecessor left.
+      for (const [offset, meterId] of meterIds.entries()) {
+        const registers = results
+          .filter((_, index) => index % 3 === offset)
+          .map((result) => result.view.ascendingRegister);
+        assert.deepEqual(registers, [100, 200, 300, 400, 500, 600, 700, 800, 900, 1_000], meterId);
+        const view = await custody.readMeter(meterId);
+        assert.deepEqual([view.ascendingRegister, view.descendingRegister], [1_000, 9_000]);
+      }
+      const sharedRecord = results.filter((result) => result.record.transactions.length > 1);
+      assert.ok(sharedRecord.length > 0);
+      assert.equal((await verifyAuditChain(store.db)).isIntact, true);
+      await pool.close();
+    });
+
+    it('fails a whole group when its commit fails, and the next command discards every transaction of it', async () => {
+      const { pool } = await openPool(1);
+      const custody = createCustodyService({ db: store.db, pool });
+      const meterId = '042N51000014';
+      await custody.createMeterPackage({
+        meterId,
+        maxDescendingRegister: mills(500_000),
+        licensingZip: null,
+      });
+      const outcomes = await Promise.allSettled([
+        custody.execute(meterId, [{ operation: { type: 'fund', amount: mills(1_000) } }]),
+        custody.execute(meterId, [{ operation: { type: 'fund', amount: mills(2_000) } }], () => {
+          throw new Error('simulated failure of one caller’s writes');
+        }),
+        custody.execute(meterId, [{ operation: { type: 'fund', amount: mills(4_000) } }]),
+      ]);
+      assert.deepEqual(
+        outcomes.map((outcome) => outcome.status),
+        ['rejected', 'rejected', 'rejected'],
+      );
+      const next = await custody.execute(meterId, [{ operation: { type: 'fund', amount: mills(8_000) } }]);
+      assert.equal(next.view.descendingRegister, 8_000, 'none of the failed group happened');
+      const discarded = await auditEventsFor(store.db, { meterId, kind: 'vault.auto_recovery_discarded' });
+      assert.deepEqual(
+        discarded.map((event) => event.details['amountMills']),
+        [1_000, 2_000, 4_000],
+      );
+      await pool.close();
+    });
+
     it('inhibits on a database restored further back than the ring, stops the service, and recovers by re-anchoring', async () => {
       const { pool, officer } = await openPool(1);
       const custody = createCustodyService({ db: store.db, pool });

@@ -29,7 +29,7 @@ export class SimulatedDatabase {
   commit(result: CommandResult): void {
     this.moduleCheckpoint = result.checkpoint;
     this.sealedPackage = result.sealedPackage;
-    this.sequence = result.record.packageSequence;
+    this.sequence = result.transaction.packageSequence;
     this.history.push({
       checkpoint: result.checkpoint,
       sealedPackage: result.sealedPackage,

@@ -57,7 +57,7 @@ for (const fixture of backendFixtures) {
             });
             checkpoints.set(module.serial, result.checkpoint);
             sealedPackage = result.sealedPackage;
-            sequence = result.record.packageSequence;
+            sequence = result.transaction.packageSequence;
             servedBy.add(module.serial);
             inUse.delete(module.serial);
             concurrent -= 1;

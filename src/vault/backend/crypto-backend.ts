@@ -22,6 +22,13 @@ export interface GeneratedSigningKey {
   readonly wrappedPrivateKey: Buffer;
 }
 
+/** A meter's signing key unwrapped inside the backend for a while; close destroys the clear key. */
+export interface SigningKeyHandle {
+  /** ECDSA as raw r‖s (IEEE P1363) over SHA-256, Ed25519 as pure EdDSA. */
+  sign(data: Buffer): Promise<Buffer>;
+  close(): Promise<void>;
+}
+
 export interface CryptoBackend {
   readonly kind: BackendKind;
   /** Stable identity of this module instance, e.g. SW-1A2B3C4D5E or HSM-<token serial>-1. */
@@ -58,13 +65,15 @@ export interface CryptoBackend {
     algorithm: SigningAlgorithm,
     data: Buffer,
   ): Promise<{ publicKey: Buffer; signature: Buffer }>;
-  /** Signs with a wrapped key: ECDSA as raw r‖s (IEEE P1363) over SHA-256, Ed25519 as pure EdDSA. */
-  sign(
+  /**
+   * Unwraps a meter's key for one module pass (a command group signs many pieces with it); the
+   * caller closes the handle when the pass ends.
+   */
+  openSigningKey(
     algorithm: SigningAlgorithm,
     version: number,
     wrappedPrivateKey: Buffer,
-    data: Buffer,
-  ): Promise<Buffer>;
+  ): Promise<SigningKeyHandle>;
   rewrapSigningKey(
     algorithm: SigningAlgorithm,
     fromVersion: number,
@@ -78,4 +87,20 @@ export interface CryptoBackend {
   writeRing(bytes: Buffer): Promise<void>;
 
   close(): Promise<void>;
+}
+
+/** Signs once with a wrapped key: open, sign, close. */
+export async function signOnce(
+  backend: CryptoBackend,
+  algorithm: SigningAlgorithm,
+  version: number,
+  wrappedPrivateKey: Buffer,
+  data: Buffer,
+): Promise<Buffer> {
+  const key = await backend.openSigningKey(algorithm, version, wrappedPrivateKey);
+  try {
+    return await key.sign(data);
+  } finally {
+    await key.close();
+  }
 }

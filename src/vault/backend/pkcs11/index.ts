@@ -8,6 +8,7 @@ import type {
   KeyInventory,
   MacKeyName,
   SigningAlgorithm,
+  SigningKeyHandle,
 } from '../crypto-backend.ts';
 import {
   type Handle,
@@ -275,18 +276,24 @@ export class Pkcs11Backend implements CryptoBackend {
     }));
   }
 
-  sign(
+  openSigningKey(
     algorithm: SigningAlgorithm,
     version: number,
     wrappedPrivateKey: Buffer,
-    data: Buffer,
-  ): Promise<Buffer> {
-    const key = this.#unwrap(algorithm, version, wrappedPrivateKey, false);
-    try {
-      return Promise.resolve(this.#signWith(algorithm, key, data));
-    } finally {
-      this.#pkcs11.C_DestroyObject(this.#session, key);
-    }
+  ): Promise<SigningKeyHandle> {
+    // A session object: it lives in the token until closed, and never beyond this session.
+    let key: Handle | null = this.#unwrap(algorithm, version, wrappedPrivateKey, false);
+    return Promise.resolve({
+      sign: (data) => {
+        if (key === null) throw new VaultError('vault.wrong_state', 'This signing key was closed.');
+        return Promise.resolve(this.#signWith(algorithm, key, data));
+      },
+      close: () => {
+        if (key !== null) this.#pkcs11.C_DestroyObject(this.#session, key);
+        key = null;
+        return Promise.resolve();
+      },
+    });
   }
 
   rewrapSigningKey(

@@ -5,6 +5,7 @@ import {
   createHmac,
   createPrivateKey,
   generateKeyPairSync,
+  type KeyObject,
   randomBytes,
   sign,
   timingSafeEqual,
@@ -18,6 +19,7 @@ import type {
   KeyInventory,
   MacKeyName,
   SigningAlgorithm,
+  SigningKeyHandle,
 } from '../crypto-backend.ts';
 import { writeFileDurably } from './durable-file.ts';
 import type { SoftwareKeystore } from './software-keystore.ts';
@@ -158,23 +160,33 @@ export class SoftwareBackend implements CryptoBackend {
     return Promise.resolve({ publicKey: pair.publicKey.export({ format: 'der', type: 'spki' }), signature });
   }
 
-  sign(
+  openSigningKey(
     algorithm: SigningAlgorithm,
     version: number,
     wrappedPrivateKey: Buffer,
-    data: Buffer,
-  ): Promise<Buffer> {
+  ): Promise<SigningKeyHandle> {
     const pkcs8 = this.#unwrap(algorithm, version, wrappedPrivateKey);
+    let key: KeyObject | null;
     try {
-      const key = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
-      return Promise.resolve(
-        algorithm === 'ecdsa-p256'
-          ? sign('sha256', data, { key, dsaEncoding: 'ieee-p1363' })
-          : sign(null, data, key),
-      );
+      key = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
     } finally {
       pkcs8.fill(0);
     }
+    return Promise.resolve({
+      sign: (data) => {
+        if (key === null) throw new VaultError('vault.wrong_state', 'This signing key was closed.');
+        return Promise.resolve(
+          algorithm === 'ecdsa-p256'
+            ? sign('sha256', data, { key, dsaEncoding: 'ieee-p1363' })
+            : sign(null, data, key),
+        );
+      },
+      // A KeyObject cannot be wiped; dropping the reference leaves it to the garbage collector.
+      close: () => {
+        key = null;
+        return Promise.resolve();
+      },
+    });
   }
 
   rewrapSigningKey(
