@@ -7,6 +7,7 @@ import type {
   CommandStep,
   CryptoModule,
   DiscardedTransaction,
+  GroupRequest,
   GroupResult,
   ModuleCommand,
   ModulePool,
@@ -47,6 +48,14 @@ export interface CustodyService {
     steps: readonly CommandStep[],
     withinCommit?: WithinCommit,
   ): Promise<CommittedCommand>;
+  /**
+   * Commands on several meters that stand or fall together, in one module pass and one commit
+   * (a master PSD funding a mini-PSD); results in the order given.
+   */
+  executeTogether(
+    commands: readonly { readonly meterId: string; readonly steps: readonly CommandStep[] }[],
+    withinCommit?: (trx: Transaction<DatabaseSchema>, results: CommittedCommand[]) => Promise<void>,
+  ): Promise<CommittedCommand[]>;
   readMeter(meterId: string): Promise<PsdView>;
   /** A new signing key pair for the meter, made in a module; its certificate serial is cleared. */
   replaceSigningKey(meterId: string, options?: { keyValidityDays?: number }): Promise<CommittedCommand>;
@@ -67,12 +76,16 @@ const RESEAL_BATCH = 200;
 
 /** A waiting command and the caller waiting for it. */
 interface Job {
-  readonly meterId: string;
-  readonly command: ModuleCommand;
-  readonly withinCommit: WithinCommit | undefined;
-  readonly resolve: (result: CommittedCommand) => void;
+  readonly meterIds: readonly string[];
+  /** One command, or several that stand or fall together (a transfer between two PSDs). */
+  readonly commands: readonly ModuleCommand[];
+  readonly withinCommit:
+    ((trx: Transaction<DatabaseSchema>, results: CommittedCommand[]) => Promise<void>) | undefined;
+  readonly resolve: (results: CommittedCommand[]) => void;
   readonly reject: (error: unknown) => void;
 }
+
+const meterOf = (command: ModuleCommand): string => command.meterId;
 
 type CommittedGroup = NonNullable<GroupResult['committed']>;
 
@@ -249,30 +262,31 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
   };
 
   /** The stored packages a group needs; jobs naming a missing meter (or creating an existing one) are refused. */
+  /** The stored packages a group needs; jobs naming a missing meter (or creating an existing one) are refused. */
   const packagesFor = async (
     jobs: readonly Job[],
-  ): Promise<{
-    runnable: Job[];
-    packages: { sealedPackage: Buffer; expected: { meterId: string; sequence: number } }[];
-  }> => {
-    const meterIds = [...new Set(jobs.map((job) => job.meterId))];
+  ): Promise<{ runnable: Job[]; packages: GroupRequest['packages'] }> => {
+    const commands = jobs.flatMap((job) => job.commands);
     const rows = await db
       .selectFrom('psd_packages')
       .select(['meter_id', 'sealed', 'sequence'])
-      .where('meter_id', 'in', meterIds)
+      .where('meter_id', 'in', [...new Set(commands.map(meterOf))])
       .execute();
-    const stored = new Map(rows.map((row) => [row.meter_id, row]));
+    const stored = new Set(rows.map((row) => row.meter_id));
+    const created = new Set(commands.filter((command) => command.kind === 'create').map(meterOf));
     const runnable: Job[] = [];
     for (const job of jobs) {
-      const exists = stored.has(job.meterId);
-      if (job.command.kind === 'create' && exists) {
-        job.reject(new CustodyError('custody.meter_exists', `Meter ${job.meterId} already exists.`));
-      } else if (
-        job.command.kind !== 'create' &&
-        !exists &&
-        !jobs.some((other) => other.meterId === job.meterId && other.command.kind === 'create')
-      ) {
-        job.reject(new CustodyError('custody.meter_not_found', `There is no meter ${job.meterId}.`));
+      const duplicate = job.commands.find(
+        (command) => command.kind === 'create' && stored.has(command.meterId),
+      );
+      const missing = job.commands.find(
+        (command) =>
+          command.kind !== 'create' && !stored.has(command.meterId) && !created.has(command.meterId),
+      );
+      if (duplicate !== undefined) {
+        job.reject(new CustodyError('custody.meter_exists', `Meter ${duplicate.meterId} already exists.`));
+      } else if (missing !== undefined) {
+        job.reject(new CustodyError('custody.meter_not_found', `There is no meter ${missing.meterId}.`));
       } else {
         runnable.push(job);
       }
@@ -297,13 +311,34 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
         result = await module.executeGroup({
           databaseCheckpoint,
           packages,
-          commands: jobs.map((job) => job.command),
+          commands: jobs.flatMap((job) => job.commands),
+          units: jobs.flatMap((job, index) => job.commands.map(() => index)),
         });
       } catch (error) {
         await auditFailure(module, error);
         throw error;
       }
-      const { committed, outcomes } = result;
+      const { committed } = result;
+      // Each job's outcomes: all its commands' results, or the first refusal among them.
+      let next = 0;
+      const settled = jobs.map((job) => {
+        const own = result.outcomes.slice(next, next + job.commands.length);
+        next += job.commands.length;
+        const refusal = own.find((outcome) => !outcome.ok);
+        if (refusal !== undefined && !refusal.ok) return { job, error: refusal.error, results: null };
+        if (committed === null || own.length !== job.commands.length)
+          return {
+            job,
+            error: new VaultError('vault.wrong_state', 'The module skipped a command.'),
+            results: null,
+          };
+        const results = own.flatMap((outcome) =>
+          outcome.ok
+            ? [{ ...outcome.outcome, record: committed.record, checkpoint: committed.checkpoint }]
+            : [],
+        );
+        return { job, error: null, results };
+      });
       if (committed === null) {
         await auditFailure(module, null);
       } else {
@@ -311,12 +346,10 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
         await db.transaction().execute(async (trx) => {
           await storePackages(trx, committed.packages, now);
           const events = recoveryEvents(module.serial, committed.recovered?.discarded ?? []);
-          for (const [index, job] of jobs.entries()) {
-            const settled = outcomes[index];
-            if (settled?.ok !== true) continue;
-            const result = { ...settled.outcome, record: committed.record, checkpoint: committed.checkpoint };
-            await job.withinCommit?.(trx, result);
-            events.push(transactionEvent(committed.record, settled.outcome));
+          for (const { job, results } of settled) {
+            if (results === null) continue;
+            await job.withinCommit?.(trx, results);
+            events.push(...results.map((outcome) => transactionEvent(committed.record, outcome)));
           }
           await storeCheckpoint(trx, module, databaseCheckpoint, committed.checkpoint, now);
           await appendAuditEvents(trx, events);
@@ -325,20 +358,15 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
         commits.commands += committed.record.transactions.length;
       }
       // Durable: now, and only now, every caller hears back.
-      for (const [index, job] of jobs.entries()) {
-        const settled = outcomes[index];
-        if (settled === undefined)
-          job.reject(new VaultError('vault.wrong_state', 'The module skipped a command.'));
-        else if (!settled.ok) job.reject(settled.error);
-        else if (committed !== null)
-          job.resolve({ ...settled.outcome, record: committed.record, checkpoint: committed.checkpoint });
+      for (const { job, error, results } of settled) {
+        if (results === null) job.reject(error);
+        else job.resolve(results);
       }
     } catch (error) {
       for (const job of jobs) job.reject(error);
     }
   };
 
-  /** Leases a free module for the next group whenever commands wait and a module is free. */
   const pump = (): void => {
     if (isLeasing || !queue.hasReady) return;
     isLeasing = true;
@@ -364,26 +392,45 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
   };
 
   const enqueue = (
-    meterId: string,
-    command: ModuleCommand,
-    withinCommit?: WithinCommit,
-  ): Promise<CommittedCommand> =>
+    commands: readonly ModuleCommand[],
+    withinCommit?: (trx: Transaction<DatabaseSchema>, results: CommittedCommand[]) => Promise<void>,
+  ): Promise<CommittedCommand[]> =>
     new Promise((resolve, reject) => {
-      queue.push({ meterId, command, withinCommit, resolve, reject });
+      queue.push({ meterIds: [...new Set(commands.map(meterOf))], commands, withinCommit, resolve, reject });
       pump();
     });
 
+  const one = async (command: ModuleCommand, withinCommit?: WithinCommit): Promise<CommittedCommand> => {
+    const [result] = await enqueue(
+      [command],
+      withinCommit === undefined
+        ? undefined
+        : (trx, results) => withinCommit(trx, results[0] as CommittedCommand),
+    );
+    if (result === undefined) throw new VaultError('vault.wrong_state', 'The module skipped a command.');
+    return result;
+  };
+
   return {
     createMeterPackage(request) {
-      return enqueue(request.meterId, { kind: 'create', ...request });
+      return one({ kind: 'create', ...request });
     },
 
     execute(meterId, steps, withinCommit) {
-      return enqueue(meterId, { kind: 'execute', meterId, steps }, withinCommit);
+      return one({ kind: 'execute', meterId, steps }, withinCommit);
+    },
+
+    executeTogether(commands, withinCommit) {
+      if (commands.length === 0)
+        return Promise.reject(new VaultError('vault.wrong_state', 'Give at least one command.'));
+      return enqueue(
+        commands.map(({ meterId, steps }) => ({ kind: 'execute' as const, meterId, steps })),
+        withinCommit,
+      );
     },
 
     replaceSigningKey(meterId, options = {}) {
-      return enqueue(meterId, { kind: 'replace-key', meterId, ...options });
+      return one({ kind: 'replace-key', meterId, ...options });
     },
 
     async readMeter(meterId) {

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GroupQueue } from './group-queue.ts';
 
-const job = (meterId: string, label: string) => ({ meterId, label });
+const job = (meterId: string, label: string) => ({ meterIds: [meterId], label });
 
 describe('GroupQueue', () => {
   it('takes jobs oldest first up to the limit, keeping each meter’s jobs in order', () => {
-    const queue = new GroupQueue<{ meterId: string; label: string }>();
+    const queue = new GroupQueue<{ meterIds: string[]; label: string }>();
     for (const [meterId, label] of [
       ['A', 'a1'],
       ['B', 'b1'],
@@ -32,7 +32,7 @@ describe('GroupQueue', () => {
   });
 
   it('holds back a meter’s later jobs once one of them stays behind', () => {
-    const queue = new GroupQueue<{ meterId: string; label: string }>();
+    const queue = new GroupQueue<{ meterIds: string[]; label: string }>();
     queue.push(job('A', 'a1'));
     const inFlight = queue.take(1);
     queue.push(job('A', 'a2'));
@@ -50,6 +50,24 @@ describe('GroupQueue', () => {
     assert.deepEqual(
       queue.takeAllReady().map((entry) => entry.label),
       ['a2', 'a3'],
+    );
+  });
+
+  it('runs a job on two meters only when both are free, and keeps both meters’ order', () => {
+    const queue = new GroupQueue<{ meterIds: string[]; label: string }>();
+    queue.push(job('A', 'a1'));
+    const inFlight = queue.take(1);
+    queue.push({ meterIds: ['A', 'B'], label: 'transfer' });
+    queue.push(job('B', 'b1'));
+    queue.push(job('C', 'c1'));
+    assert.deepEqual(
+      queue.take(10).map((entry) => entry.label),
+      ['c1'],
+    );
+    queue.release(inFlight);
+    assert.deepEqual(
+      queue.take(10).map((entry) => entry.label),
+      ['transfer', 'b1'],
     );
   });
 });

@@ -1,6 +1,6 @@
-/** Something to do to one meter. */
+/** Something to do to one or more meters (a transfer touches two). */
 export interface MeterJob {
-  readonly meterId: string;
+  readonly meterIds: readonly string[];
 }
 
 /**
@@ -22,7 +22,7 @@ export class GroupQueue<Job extends MeterJob> {
 
   /** Whether some waiting job's meter is free. */
   get hasReady(): boolean {
-    return this.#waiting.some((job) => !this.#inFlight.has(job.meterId));
+    return this.#waiting.some((job) => this.#isFree(job));
   }
 
   /** Takes up to `limit` ready jobs, oldest first, and marks their meters in flight. */
@@ -32,27 +32,31 @@ export class GroupQueue<Job extends MeterJob> {
     // Once one of a meter's jobs stays behind, its later jobs stay too: their order is kept.
     const heldBack = new Set(this.#inFlight);
     for (const job of this.#waiting) {
-      if (group.length < limit && !heldBack.has(job.meterId)) {
+      if (group.length < limit && !job.meterIds.some((meterId) => heldBack.has(meterId))) {
         group.push(job);
       } else {
         left.push(job);
-        heldBack.add(job.meterId);
+        for (const meterId of job.meterIds) heldBack.add(meterId);
       }
     }
     this.#waiting = left;
-    for (const job of group) this.#inFlight.add(job.meterId);
+    for (const job of group) for (const meterId of job.meterIds) this.#inFlight.add(meterId);
     return group;
   }
 
   /** The group's meters are free again. */
   release(group: readonly Job[]): void {
-    for (const job of group) this.#inFlight.delete(job.meterId);
+    for (const job of group) for (const meterId of job.meterIds) this.#inFlight.delete(meterId);
   }
 
   /** Removes and returns every waiting job whose meter is free (to refuse them all at once). */
   takeAllReady(): Job[] {
-    const ready = this.#waiting.filter((job) => !this.#inFlight.has(job.meterId));
-    this.#waiting = this.#waiting.filter((job) => this.#inFlight.has(job.meterId));
+    const ready = this.#waiting.filter((job) => this.#isFree(job));
+    this.#waiting = this.#waiting.filter((job) => !this.#isFree(job));
     return ready;
+  }
+
+  #isFree(job: Job): boolean {
+    return job.meterIds.every((meterId) => !this.#inFlight.has(meterId));
   }
 }

@@ -5,7 +5,17 @@ import type { CryptoBackend } from './backend/crypto-backend.ts';
 import { VaultError } from './vault-error.ts';
 
 export type TransactionType =
-  'create' | 'fund' | 'debit' | 'refund' | 'spoil' | 'suspend' | 'resume' | 'withdraw' | 'update' | 'reseal';
+  | 'create'
+  | 'fund'
+  | 'debit'
+  | 'transfer'
+  | 'refund'
+  | 'spoil'
+  | 'suspend'
+  | 'resume'
+  | 'withdraw'
+  | 'update'
+  | 'reseal';
 
 /** One transaction inside a checkpoint record: what it did to one meter's PSD. */
 export interface TransactionEntry {

@@ -348,7 +348,24 @@ export class CryptoModule {
       const keys = this.#signingKeys;
       const outcomes: GroupResult['outcomes'][number][] = [];
       const transactions: TransactionEntry[] = [];
-      for (const command of request.commands) {
+      const units = request.units ?? request.commands.map((_, index) => index);
+      let unitStart = { unit: Number.NaN, working: new Map(working), transactions: 0, outcomes: 0 };
+      let failedUnit: { unit: number; error: unknown } | null = null;
+      for (const [index, command] of request.commands.entries()) {
+        const unit = units[index] ?? index;
+        if (unit !== unitStart.unit) {
+          unitStart = {
+            unit,
+            working: new Map(working),
+            transactions: transactions.length,
+            outcomes: outcomes.length,
+          };
+          failedUnit = null;
+        }
+        if (failedUnit !== null) {
+          outcomes.push({ ok: false, error: failedUnit.error });
+          continue;
+        }
         try {
           const applied =
             command.kind === 'create'
@@ -375,8 +392,14 @@ export class CryptoModule {
             },
           });
         } catch (error) {
-          // A module fault ends the pass; a refused command only fails itself.
+          // A module fault ends the pass; a refused command fails itself and the rest of its unit.
           if (this.#machine.state === 'error') throw error;
+          failedUnit = { unit, error };
+          working.clear();
+          for (const [meterId, entry] of unitStart.working) working.set(meterId, entry);
+          transactions.length = unitStart.transactions;
+          for (let undone = unitStart.outcomes; undone < outcomes.length; undone += 1)
+            outcomes[undone] = { ok: false, error };
           outcomes.push({ ok: false, error });
         }
       }

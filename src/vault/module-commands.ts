@@ -71,6 +71,11 @@ export interface GroupRequest {
   readonly packages: readonly { readonly sealedPackage: Buffer; readonly expected: PackageExpectation }[];
   /** Applied in order; commands on one meter chain, each starting from the one before. */
   readonly commands: readonly ModuleCommand[];
+  /**
+   * Unit of each command (same length as `commands`): adjacent commands with the same unit stand or
+   * fall together, as a transfer between two PSDs must. Each command is its own unit when omitted.
+   */
+  readonly units?: readonly number[];
 }
 
 export interface GroupResult {

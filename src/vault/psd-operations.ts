@@ -6,6 +6,8 @@ import { VaultError } from './vault-error.ts';
 export type PsdOperation =
   | { readonly type: 'fund'; readonly amount: Mills }
   | { readonly type: 'debit'; readonly amount: Mills }
+  /** A master PSD funding another PSD: AR grows and DR shrinks as for a debit, nothing is printed. */
+  | { readonly type: 'transfer'; readonly amount: Mills }
   | { readonly type: 'refund'; readonly amount: Mills }
   /** Postage already printed and refunded as spoiled: AR and DR stay, the refund register grows. */
   | { readonly type: 'spoil'; readonly amount: Mills }
@@ -62,9 +64,11 @@ export function applyOperation(state: PsdState, operation: PsdOperation, now: st
       }
       return { ...state, descendingRegister, updatedAt: now };
     }
-    case 'debit': {
-      positive(operation.amount, 'postage amount');
-      requireActive(state, 'print');
+    case 'debit':
+    case 'transfer': {
+      const isDebit = operation.type === 'debit';
+      positive(operation.amount, isDebit ? 'postage amount' : 'transfer');
+      requireActive(state, isDebit ? 'print' : 'fund another PSD');
       if (compare(operation.amount, state.descendingRegister) > 0) {
         throw new VaultError(
           'psd.insufficient_funds',
@@ -141,6 +145,7 @@ export function amountOf(operation: PsdOperation, before: PsdState): Mills {
   switch (operation.type) {
     case 'fund':
     case 'debit':
+    case 'transfer':
     case 'refund':
     case 'spoil':
       return operation.amount;
