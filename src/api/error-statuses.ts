@@ -94,6 +94,9 @@ export const errorPresentations: Readonly<Record<KnownErrorCode, ErrorPresentati
   'meter.indicium_not_found': { status: 404, isMessagePublic: true },
   'meter.indicium_not_valid': { status: 409, isMessagePublic: true },
   'meter.refund_limit': { status: 422, isMessagePublic: true },
+  'meter.pool_not_set_up': { status: 409, isMessagePublic: true },
+  'meter.pool_empty': { status: 409, isMessagePublic: true },
+  'meter.insufficient_balance': { status: 402, isMessagePublic: true },
 };
 
 export const GENERIC_MESSAGES: Readonly<Record<number, string>> = {

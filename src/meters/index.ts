@@ -9,5 +9,20 @@ export {
   type MetersService,
 } from './meters-service.ts';
 export { type ScanReport } from './verification.ts';
-export { reconcileMeters, type MeterReconciliation, type ReconciliationReport } from './reconciliation.ts';
+export {
+  reconcileMeters,
+  type MeterReconciliation,
+  type PoolReconciliation,
+  type ReconciliationReport,
+} from './reconciliation.ts';
+export {
+  DEFAULT_POOL_INCREMENT,
+  MASTER_MODEL_ID,
+  MPSDS_PER_MODULE,
+  POOLED_MODEL_ID,
+  createPoolService,
+  type PoolDependencies,
+  type PoolService,
+  type PoolStatusReport,
+} from './pool.ts';
 export { type RefundResult } from './lifecycle.ts';

@@ -54,6 +54,8 @@ export interface IssueOptions {
   readonly allowsZeroPostage?: boolean;
   /** More writes in the same commit. */
   readonly withinCommit?: WithinCommit;
+  /** The customer printed in the indicium; the meter's own customer unless given (pooled mode). */
+  readonly customerNumber?: number;
 }
 
 export interface FundingResult {
@@ -145,7 +147,7 @@ export async function issueIndicia(
     postage: piece.postage,
     date: piece.mailingDate ?? today,
     originZip: piece.originZip ?? meter.licensing_zip,
-    userId: meter.customer_number,
+    userId: options.customerNumber ?? meter.customer_number,
     softwareId: settings.softwareId,
     labelSerial: piece.labelSerial ?? 0,
     descendingRegister,
@@ -204,6 +206,7 @@ export async function issueIndicia(
           data: data.toString('base64'),
           created_at: createdAt,
           corrects_indicium_id: options.correctsIndiciumId ?? null,
+          customer_number: options.customerNumber ?? meter.customer_number,
         })
         .execute();
     }

@@ -7,6 +7,9 @@ export type MeterErrorCode =
   | 'meter.certificate_invalid'
   | 'meter.indicium_not_found'
   | 'meter.indicium_not_valid'
-  | 'meter.refund_limit';
+  | 'meter.refund_limit'
+  | 'meter.pool_not_set_up'
+  | 'meter.pool_empty'
+  | 'meter.insufficient_balance';
 
 export class MeterError extends IndiciaError<MeterErrorCode> {}

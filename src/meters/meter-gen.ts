@@ -1,7 +1,7 @@
 // @peculiar/x509 resolves its algorithms through tsyringe, which needs this polyfill first.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import {
   type AuthorityService,
   type IssuedCertificate,
@@ -38,28 +38,25 @@ export interface MeterGenDependencies {
   readonly settings: MeterSettings;
 }
 
-/** Takes the next serial for a model, inside its own transaction so two callers never share one. */
-async function nextSerial(db: Kysely<DatabaseSchema>, modelId: string): Promise<number> {
-  return db.transaction().execute(async (trx) => {
-    const row = await trx
-      .selectFrom('meter_serials')
-      .select('next_serial')
-      .where('model_id', '=', modelId)
-      .executeTakeFirst();
-    if (row === undefined) {
-      await trx.insertInto('meter_serials').values({ model_id: modelId, next_serial: 2 }).execute();
-      return 1;
-    }
-    const updated = await trx
-      .updateTable('meter_serials')
-      .set({ next_serial: row.next_serial + 1 })
-      .where('model_id', '=', modelId)
-      .where('next_serial', '=', row.next_serial)
-      .executeTakeFirst();
-    if (updated.numUpdatedRows !== 1n)
-      throw new MeterError('meter.request_invalid', 'Meter serials moved concurrently; try again.');
-    return row.next_serial;
-  });
+/** Where a vendor-held PSD goes: the master PSD, or a pooled mini-PSD with its seed-003 serial. */
+export interface MeterPlacement {
+  readonly mode: 'master' | 'pooled';
+  readonly modelId: string;
+  /** Taken from the model's own counter when omitted. */
+  readonly serial?: number;
+}
+
+/** Takes the next serial for a model in one atomic upsert, so concurrent callers never share one. */
+export async function nextSerial(db: Kysely<DatabaseSchema>, modelId: string): Promise<number> {
+  const row = await db
+    .insertInto('meter_serials')
+    .values({ model_id: modelId, next_serial: 2 })
+    .onConflict((conflict) =>
+      conflict.column('model_id').doUpdateSet({ next_serial: sql<number>`meter_serials.next_serial + 1` }),
+    )
+    .returning('next_serial')
+    .executeTakeFirstOrThrow();
+  return row.next_serial - 1;
 }
 
 /**
@@ -148,8 +145,10 @@ export async function replaceMeterKey(
 export async function generateMeter(
   dependencies: MeterGenDependencies,
   request: NewMeterRequest,
+  placement?: MeterPlacement,
 ): Promise<GeneratedMeter> {
   const { db, custody, settings } = dependencies;
+  const mode = placement?.mode ?? 'dedicated';
   if (!/^\d{5}$/.test(request.licensingZip)) {
     throw new MeterError(
       'meter.request_invalid',
@@ -158,7 +157,7 @@ export async function generateMeter(
   }
   if (
     !Number.isSafeInteger(request.customerNumber) ||
-    request.customerNumber < 1 ||
+    request.customerNumber < (mode === 'dedicated' ? 1 : 0) ||
     request.customerNumber >= 2 ** 40
   ) {
     throw new MeterError(
@@ -177,12 +176,9 @@ export async function generateMeter(
     );
   }
   const algorithm = request.algorithm ?? 'ecdsa-p256';
-  const serial = await nextSerial(db, settings.dedicatedModelId);
-  const meterId = formatMeterNumber({
-    manufacturerId: settings.manufacturerId,
-    modelId: settings.dedicatedModelId,
-    serial,
-  });
+  const modelId = placement?.modelId ?? settings.dedicatedModelId;
+  const serial = placement?.serial ?? (await nextSerial(db, modelId));
+  const meterId = formatMeterNumber({ manufacturerId: settings.manufacturerId, modelId, serial });
   const created = await custody.createMeterPackage({
     meterId,
     maxDescendingRegister: request.maxDescendingRegister,
@@ -200,7 +196,7 @@ export async function generateMeter(
         .insertInto('meters')
         .values({
           meter_id: meterId,
-          mode: 'dedicated',
+          mode,
           customer_number: request.customerNumber,
           status: 'active',
           licensing_zip: request.licensingZip,

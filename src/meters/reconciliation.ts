@@ -16,9 +16,23 @@ export interface MeterReconciliation {
   readonly differences: readonly string[];
 }
 
+/** Seed 003's equations for one master PSD and the mini-PSDs it funds. */
+export interface PoolReconciliation {
+  readonly masterMeterId: string;
+  /** GPSD.AR + GPSD.DR, against Σ purchases from the authority (its fundings). */
+  readonly purchasedMills: Mills;
+  readonly masterAscendingRegisterMills: Mills;
+  /** Σ (MPSD.AR + MPSD.DR) over the pool (withdrawn mini-PSDs count what they held). */
+  readonly miniPsdTotalMills: Mills;
+  readonly differences: readonly string[];
+}
+
 export interface ReconciliationReport {
   readonly at: string;
   readonly meters: readonly MeterReconciliation[];
+  readonly pools: readonly PoolReconciliation[];
+  /** Customers whose prefunded balance is not the sum of its ledger entries, or is negative. */
+  readonly balanceDifferences: readonly string[];
   readonly isBalanced: boolean;
 }
 
@@ -41,20 +55,28 @@ export async function reconcileMeters({
 }): Promise<ReconciliationReport> {
   const meters = await db
     .selectFrom('meters')
-    .select(['meter_id', 'max_descending_register_mills'])
+    .select(['meter_id', 'mode', 'max_descending_register_mills'])
     .orderBy('meter_id')
     .execute();
   const fundings = await db.selectFrom('meter_fundings').select(['meter_id', 'amount_mills']).execute();
   const indicia = await db.selectFrom('indicia').select(['meter_id', 'postage_mills']).execute();
   const refunds = await db.selectFrom('refunds').select(['meter_id', 'kind', 'amount_mills']).execute();
+  const transfers = await db
+    .selectFrom('pool_transfers')
+    .select(['master_meter_id', 'meter_id', 'amount_mills'])
+    .execute();
   const results: MeterReconciliation[] = [];
   for (const meter of meters) {
     const funded = sum(
       fundings.filter((row) => row.meter_id === meter.meter_id).map((row) => row.amount_mills),
     );
-    const printed = sum(
-      indicia.filter((row) => row.meter_id === meter.meter_id).map((row) => row.postage_mills),
-    );
+    // A master PSD prints nothing: its AR is what it transferred to mini-PSDs.
+    const printed =
+      meter.mode === 'master'
+        ? sum(
+            transfers.filter((row) => row.master_meter_id === meter.meter_id).map((row) => row.amount_mills),
+          )
+        : sum(indicia.filter((row) => row.meter_id === meter.meter_id).map((row) => row.postage_mills));
     const ownRefunds = refunds.filter((row) => row.meter_id === meter.meter_id);
     const withdrawn = sum(
       ownRefunds.filter((row) => row.kind === 'withdrawal').map((row) => row.amount_mills),
@@ -63,7 +85,9 @@ export async function reconcileMeters({
     const psd = await custody.readMeter(meter.meter_id);
     const differences: string[] = [];
     if (psd.ascendingRegister !== printed) {
-      differences.push(`AR is ${psd.ascendingRegister} mills but its indicia add up to ${printed}`);
+      differences.push(
+        `AR is ${psd.ascendingRegister} mills but its ${meter.mode === 'master' ? 'transfers' : 'indicia'} add up to ${printed}`,
+      );
     }
     const accounted = add(psd.ascendingRegister, psd.descendingRegister, withdrawn);
     if (accounted !== funded) {
@@ -89,9 +113,62 @@ export async function reconcileMeters({
       differences,
     });
   }
+  const pools: PoolReconciliation[] = [];
+  for (const master of meters.filter((meter) => meter.mode === 'master')) {
+    const own = results.find((result) => result.meterId === master.meter_id);
+    if (own === undefined) continue;
+    const funded = new Set(
+      transfers.filter((row) => row.master_meter_id === master.meter_id).map((row) => row.meter_id),
+    );
+    const miniPsdTotal = sum(
+      results
+        .filter((result) => funded.has(result.meterId))
+        .map((result) =>
+          add(result.ascendingRegisterMills, result.descendingRegisterMills, result.withdrawnMills),
+        ),
+    );
+    const differences: string[] = [];
+    const purchased = add(own.ascendingRegisterMills, own.descendingRegisterMills);
+    if (purchased !== own.fundedMills) {
+      differences.push(`GPSD.AR + GPSD.DR is ${purchased} mills but purchases add up to ${own.fundedMills}`);
+    }
+    if (own.ascendingRegisterMills !== miniPsdTotal) {
+      differences.push(
+        `GPSD.AR is ${own.ascendingRegisterMills} mills but Σ(MPSD.AR + MPSD.DR) is ${miniPsdTotal}`,
+      );
+    }
+    pools.push({
+      masterMeterId: master.meter_id,
+      purchasedMills: own.fundedMills,
+      masterAscendingRegisterMills: own.ascendingRegisterMills,
+      miniPsdTotalMills: miniPsdTotal,
+      differences,
+    });
+  }
+  const balances = await db.selectFrom('customer_balances').selectAll().execute();
+  const entries = await db
+    .selectFrom('balance_entries')
+    .select(['customer_number', 'amount_mills'])
+    .execute();
+  const balanceDifferences: string[] = [];
+  for (const balance of balances) {
+    const ledger = entries
+      .filter((entry) => entry.customer_number === balance.customer_number)
+      .reduce((total, entry) => total + entry.amount_mills, 0);
+    if (ledger !== balance.balance_mills || balance.balance_mills < 0) {
+      balanceDifferences.push(
+        `customer ${balance.customer_number}: balance ${balance.balance_mills} mills, ledger ${ledger}`,
+      );
+    }
+  }
   return {
     at: new Date().toISOString(),
     meters: results,
-    isBalanced: results.every((result) => result.differences.length === 0),
+    pools,
+    balanceDifferences,
+    isBalanced:
+      results.every((result) => result.differences.length === 0) &&
+      pools.every((pool) => pool.differences.length === 0) &&
+      balanceDifferences.length === 0,
   };
 }

@@ -17,6 +17,48 @@ export interface DatabaseSchema {
   indicia: IndiciaTable;
   scans: ScansTable;
   refunds: RefundsTable;
+  pool_transfers: PoolTransfersTable;
+  customer_balances: CustomerBalancesTable;
+  balance_entries: BalanceEntriesTable;
+  mpsd_checkouts: MpsdCheckoutsTable;
+}
+
+/** The master PSD funding a mini-PSD: the master's AR grows, the mini-PSD's DR grows, in one commit. */
+export interface PoolTransfersTable {
+  id: string;
+  master_meter_id: string;
+  meter_id: string;
+  amount_mills: number;
+  master_sequence: number;
+  package_sequence: number;
+  created_at: string;
+}
+
+/** A pooled-mode customer's prefunded balance: always the sum of its ledger entries. */
+export interface CustomerBalancesTable {
+  customer_number: number;
+  balance_mills: number;
+  updated_at: string;
+}
+
+export type BalanceEntryKind = 'deposit' | 'postage' | 'refund';
+
+/** One movement of a customer's balance: deposits and refunds positive, postage negative. */
+export interface BalanceEntriesTable {
+  id: string;
+  customer_number: number;
+  kind: BalanceEntryKind;
+  amount_mills: number;
+  /** The payment, indicium or refund behind it. */
+  reference: string;
+  created_at: string;
+}
+
+/** A mini-PSD checked out by one server (holder) for exclusive use. */
+export interface MpsdCheckoutsTable {
+  meter_id: string;
+  holder: string;
+  checked_out_at: string;
 }
 
 export type RefundKind = 'spoilage' | 'withdrawal';
@@ -84,6 +126,8 @@ export interface IndiciaTable {
   created_at: string;
   /** Set on a correction indicium: the one it corrects. */
   corrects_indicium_id: string | null;
+  /** The customer the indicium was issued for (a pooled mini-PSD prints for many). */
+  customer_number: number | null;
 }
 
 export type ScanOutcome =

@@ -4,6 +4,7 @@ import { migration0002 } from './0002-vault-and-audit.ts';
 import { migration0003 } from './0003-certificates.ts';
 import { migration0004 } from './0004-meters-and-indicia.ts';
 import { migration0005 } from './0005-refunds-and-corrections.ts';
+import { migration0006 } from './0006-pooled-mode.ts';
 
 /**
  * Every migration, in order, for both dialects. Names are permanent: a database that holds a
@@ -15,4 +16,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0003-certificates': migration0003,
   '0004-meters-and-indicia': migration0004,
   '0005-refunds-and-corrections': migration0005,
+  '0006-pooled-mode': migration0006,
 };

@@ -1,0 +1,436 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Kysely } from 'kysely';
+import { appendAuditEvents } from '../audit/index.ts';
+import type { AuthorityService } from '../authority/index.ts';
+import type { CustodyService } from '../custody/index.ts';
+import { type Mills, add, formatUsd, nonNegativeMills } from '../money/index.ts';
+import type { DatabaseSchema } from '../store/index.ts';
+import { type IssuedIndicium, type PieceRequest, fundMeter, issueIndicia } from './issuance.ts';
+import { MeterError } from './meter-error.ts';
+import { generateMeter, nextSerial } from './meter-gen.ts';
+import type { MeterSettings } from './meter-settings.ts';
+
+/** Model ids of vendor-held PSDs: the master (global) PSD and pooled mini-PSDs. */
+export const MASTER_MODEL_ID = '1G';
+export const POOLED_MODEL_ID = '1P';
+/** Mini-PSDs one crypto module serves at once (seed 003). */
+export const MPSDS_PER_MODULE = 8;
+/** The seed's pre-set transfer from the master PSD to a mini-PSD: $1,000. */
+export const DEFAULT_POOL_INCREMENT = 1_000_000 as Mills;
+const MASTER_MAX_DR = (2 ** 47) as Mills;
+
+export interface PoolDependencies {
+  readonly db: Kysely<DatabaseSchema>;
+  readonly custody: CustodyService;
+  readonly authority: AuthorityService;
+  readonly settings: MeterSettings;
+  /** Modules serving this server: mini-PSDs checked out = 8 per module. */
+  readonly modules: number;
+  /** One digit in every mini-PSD serial this server creates (seed 003's machine number). */
+  readonly machineNumber?: number;
+  /** Whose check-outs these are; a restarted server with the same name takes its own back. */
+  readonly holder?: string;
+  readonly increment?: Mills;
+}
+
+export interface PoolStatusReport {
+  readonly masterMeterId: string | null;
+  readonly master: { readonly ascendingRegister: Mills; readonly descendingRegister: Mills } | null;
+  readonly miniPsds: readonly {
+    readonly meterId: string;
+    readonly checkedOutBy: string | null;
+  }[];
+  readonly incrementMills: Mills;
+}
+
+export interface PoolService {
+  /** Creates the vendor's master PSD (once): model 1G, funded only by purchases from the authority. */
+  setUp(licensingZip: string): Promise<{ masterMeterId: string }>;
+  /** Postage bought from the postal authority, into the master PSD's DR. */
+  purchase(amount: number, reference: string): Promise<{ id: string; descendingRegister: Mills }>;
+  /** Money a customer prepaid into their balance (the payment itself is the API's business). */
+  deposit(customerNumber: number, amount: number, reference: string): Promise<{ balance: Mills }>;
+  balance(customerNumber: number): Promise<Mills>;
+  /** Indicia for a customer from a checked-out mini-PSD, paid from the customer's balance. */
+  issue(customerNumber: number, pieces: readonly PieceRequest[]): Promise<IssuedIndicium[]>;
+  status(): Promise<PoolStatusReport>;
+  /** Returns this server's check-outs. */
+  close(): Promise<void>;
+}
+
+interface CheckedOut {
+  readonly meterId: string;
+  descendingRegister: Mills;
+  isBusy: boolean;
+}
+
+/**
+ * Pooled mode (seed 003): one vendor licence, customers' prefunded balances, and a pool of
+ * mini-PSDs this server checks out (up to {@link MPSDS_PER_MODULE} per module) to print for any
+ * customer. A mini-PSD short of funds is topped up from the master PSD in whole increments, both
+ * PSDs moving in one module pass and one commit; when none is free a new one is made (MeterGen,
+ * serial = master number (4) + machine (1) + PSD number (3)) and funded.
+ */
+export function createPoolService(dependencies: PoolDependencies): PoolService {
+  const { db, custody, settings } = dependencies;
+  const increment = dependencies.increment ?? DEFAULT_POOL_INCREMENT;
+  const machineNumber = dependencies.machineNumber ?? 0;
+  const holder = dependencies.holder ?? `${hostname()}#${process.pid}`;
+  const capacity = MPSDS_PER_MODULE * Math.max(1, dependencies.modules);
+  const checkedOut = new Map<string, CheckedOut>();
+  const waiting: (() => void)[] = [];
+  const customerQueues = new Map<number, Promise<unknown>>();
+
+  const masterMeter = async (): Promise<{ meter_id: string; licensing_zip: string } | undefined> =>
+    db
+      .selectFrom('meters')
+      .select(['meter_id', 'licensing_zip'])
+      .where('mode', '=', 'master')
+      .where('status', '=', 'active')
+      .orderBy('meter_id')
+      .executeTakeFirst();
+
+  const requireMaster = async (): Promise<{ meter_id: string; licensing_zip: string }> => {
+    const master = await masterMeter();
+    if (master === undefined)
+      throw new MeterError(
+        'meter.pool_not_set_up',
+        'Pooled mode is not set up: run `indicia pool setup` first.',
+      );
+    return master;
+  };
+
+  const oneCustomerAtATime = <T>(customerNumber: number, work: () => Promise<T>): Promise<T> => {
+    const previous = customerQueues.get(customerNumber) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.catch(() => undefined);
+    customerQueues.set(customerNumber, settled);
+    void settled.then(() => {
+      if (customerQueues.get(customerNumber) === settled) customerQueues.delete(customerNumber);
+    });
+    return next;
+  };
+
+  const validCustomer = (customerNumber: number): number => {
+    if (!Number.isSafeInteger(customerNumber) || customerNumber < 1 || customerNumber >= 2 ** 40)
+      throw new MeterError(
+        'meter.request_invalid',
+        'The customer number must be a whole number from 1 to 2^40 − 1.',
+      );
+    return customerNumber;
+  };
+
+  const balanceOf = async (customerNumber: number): Promise<Mills> => {
+    const row = await db
+      .selectFrom('customer_balances')
+      .select('balance_mills')
+      .where('customer_number', '=', customerNumber)
+      .executeTakeFirst();
+    return (row?.balance_mills ?? 0) as Mills;
+  };
+
+  /** A new mini-PSD, made by MeterGen, checked out to this server in the same breath. */
+  const createMiniPsd = async (master: { meter_id: string; licensing_zip: string }): Promise<string> => {
+    const masterNumber = Number(master.meter_id.slice(-8)) % 10_000;
+    const psdNumber = await nextSerial(db, `${POOLED_MODEL_ID}-${masterNumber}-${machineNumber}`);
+    if (psdNumber > 999)
+      throw new MeterError(
+        'meter.request_invalid',
+        `Machine ${machineNumber} has used all 999 mini-PSD numbers.`,
+      );
+    const generated = await generateMeter(
+      dependencies,
+      {
+        customerNumber: 0,
+        licensingZip: master.licensing_zip,
+        maxDescendingRegister: (increment * 100) as Mills,
+      },
+      {
+        mode: 'pooled',
+        modelId: POOLED_MODEL_ID,
+        serial: masterNumber * 10_000 + machineNumber * 1_000 + psdNumber,
+      },
+    );
+    await db
+      .insertInto('mpsd_checkouts')
+      .values({ meter_id: generated.meterId, holder, checked_out_at: new Date().toISOString() })
+      .execute();
+    return generated.meterId;
+  };
+
+  /** Checks out an idle mini-PSD from the database (one no server holds), or null. */
+  const checkOutIdle = async (): Promise<string | null> => {
+    const candidates = await db
+      .selectFrom('meters')
+      .leftJoin('mpsd_checkouts', 'mpsd_checkouts.meter_id', 'meters.meter_id')
+      .select('meters.meter_id')
+      .where('meters.mode', '=', 'pooled')
+      .where('meters.status', '=', 'active')
+      .where((eb) =>
+        eb.or([eb('mpsd_checkouts.holder', 'is', null), eb('mpsd_checkouts.holder', '=', holder)]),
+      )
+      .orderBy('meters.meter_id')
+      .execute();
+    for (const { meter_id: meterId } of candidates) {
+      if (checkedOut.has(meterId)) continue;
+      const mine = await db
+        .selectFrom('mpsd_checkouts')
+        .select('holder')
+        .where('meter_id', '=', meterId)
+        .executeTakeFirst();
+      if (mine?.holder === holder) return meterId;
+      try {
+        // The primary key makes a check-out exclusive: a second server's insert fails.
+        await db
+          .insertInto('mpsd_checkouts')
+          .values({ meter_id: meterId, holder, checked_out_at: new Date().toISOString() })
+          .execute();
+        return meterId;
+      } catch {
+        continue;
+      }
+    }
+    return null;
+  };
+
+  /** A free mini-PSD of this server's, exclusively, until released. */
+  const acquire = async (): Promise<CheckedOut> => {
+    for (;;) {
+      const free = [...checkedOut.values()].find((entry) => !entry.isBusy);
+      if (free !== undefined) {
+        free.isBusy = true;
+        return free;
+      }
+      if (checkedOut.size < capacity) {
+        const placeholder = `pending-${randomUUID()}`;
+        const reserved: CheckedOut = { meterId: placeholder, descendingRegister: 0 as Mills, isBusy: true };
+        checkedOut.set(placeholder, reserved);
+        try {
+          const meterId = (await checkOutIdle()) ?? (await createMiniPsd(await requireMaster()));
+          const psd = await custody.readMeter(meterId);
+          const entry: CheckedOut = { meterId, descendingRegister: psd.descendingRegister, isBusy: true };
+          checkedOut.set(meterId, entry);
+          return entry;
+        } finally {
+          checkedOut.delete(placeholder);
+        }
+      }
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    }
+  };
+
+  const release = (entry: CheckedOut): void => {
+    entry.isBusy = false;
+    waiting.shift()?.();
+  };
+
+  /** Moves whole increments from the master PSD into the mini-PSD until it can pay `needed`. */
+  const topUp = async (entry: CheckedOut, needed: Mills): Promise<void> => {
+    if (entry.descendingRegister >= needed) return;
+    const master = await requireMaster();
+    const increments = Math.ceil((needed - entry.descendingRegister) / increment);
+    const amount = (increments * increment) as Mills;
+    const id = `xfer_${randomUUID()}`;
+    try {
+      const [fromMaster, intoMini] = await custody.executeTogether(
+        [
+          { meterId: master.meter_id, steps: [{ operation: { type: 'transfer', amount } }] },
+          { meterId: entry.meterId, steps: [{ operation: { type: 'fund', amount } }] },
+        ],
+        async (trx, [masterResult, miniResult]) => {
+          const now = new Date().toISOString();
+          await trx
+            .insertInto('pool_transfers')
+            .values({
+              id,
+              master_meter_id: master.meter_id,
+              meter_id: entry.meterId,
+              amount_mills: amount,
+              master_sequence: masterResult?.transaction.packageSequence ?? 0,
+              package_sequence: miniResult?.transaction.packageSequence ?? 0,
+              created_at: now,
+            })
+            .execute();
+          await trx
+            .insertInto('meter_fundings')
+            .values({
+              id: `fund_${randomUUID()}`,
+              meter_id: entry.meterId,
+              amount_mills: amount,
+              source: `master:${master.meter_id}:${id}`,
+              package_sequence: miniResult?.transaction.packageSequence ?? 0,
+              created_at: now,
+            })
+            .execute();
+        },
+      );
+      entry.descendingRegister = intoMini?.view.descendingRegister ?? entry.descendingRegister;
+      void fromMaster;
+    } catch (error) {
+      if (error instanceof Error && 'code' in error && error.code === 'psd.insufficient_funds') {
+        throw new MeterError(
+          'meter.pool_empty',
+          `The master PSD cannot fund ${formatUsd(amount)}: buy postage from the authority (indicia pool purchase).`,
+        );
+      }
+      throw error;
+    }
+  };
+
+  return {
+    async setUp(licensingZip) {
+      const existing = await masterMeter();
+      if (existing !== undefined) return { masterMeterId: existing.meter_id };
+      const generated = await generateMeter(
+        dependencies,
+        { customerNumber: 0, licensingZip, maxDescendingRegister: MASTER_MAX_DR },
+        { mode: 'master', modelId: MASTER_MODEL_ID },
+      );
+      return { masterMeterId: generated.meterId };
+    },
+
+    async purchase(amount, reference) {
+      const master = await requireMaster();
+      const funded = await fundMeter(dependencies, master.meter_id, amount, `authority:${reference}`);
+      return { id: funded.id, descendingRegister: funded.view.descendingRegister };
+    },
+
+    async deposit(customerNumber, amountValue, reference) {
+      validCustomer(customerNumber);
+      const amount = nonNegativeMills(amountValue);
+      if (amount === 0) throw new MeterError('meter.request_invalid', 'A deposit must be more than zero.');
+      return oneCustomerAtATime(customerNumber, async () => {
+        const balance = add(await balanceOf(customerNumber), amount);
+        await db.transaction().execute(async (trx) => {
+          const now = new Date().toISOString();
+          const updated = await trx
+            .updateTable('customer_balances')
+            .set({ balance_mills: balance, updated_at: now })
+            .where('customer_number', '=', customerNumber)
+            .executeTakeFirst();
+          if (updated.numUpdatedRows === 0n) {
+            await trx
+              .insertInto('customer_balances')
+              .values({ customer_number: customerNumber, balance_mills: balance, updated_at: now })
+              .execute();
+          }
+          await trx
+            .insertInto('balance_entries')
+            .values({
+              id: `bal_${randomUUID()}`,
+              customer_number: customerNumber,
+              kind: 'deposit',
+              amount_mills: amount,
+              reference,
+              created_at: now,
+            })
+            .execute();
+          await appendAuditEvents(trx, [
+            { kind: 'pool.deposit', details: { customerNumber, amountMills: amount, balanceMills: balance } },
+          ]);
+        });
+        return { balance };
+      });
+    },
+
+    balance: (customerNumber) => balanceOf(validCustomer(customerNumber)),
+
+    async issue(customerNumber, pieces) {
+      validCustomer(customerNumber);
+      if (pieces.length === 0) throw new MeterError('meter.request_invalid', 'Ask for at least one piece.');
+      let total = 0 as Mills;
+      for (const piece of pieces) {
+        const postage = nonNegativeMills(piece.postage);
+        if (postage === 0)
+          throw new MeterError('meter.request_invalid', 'The postage must be more than zero.');
+        total = add(total, postage);
+      }
+      if (total > increment * 100) {
+        throw new MeterError(
+          'meter.request_invalid',
+          `One pooled request may print at most ${formatUsd((increment * 100) as Mills)}; split it.`,
+        );
+      }
+      return oneCustomerAtATime(customerNumber, async () => {
+        const balance = await balanceOf(customerNumber);
+        if (balance < total) {
+          throw new MeterError(
+            'meter.insufficient_balance',
+            `Customer ${customerNumber} has ${formatUsd(balance)}; ${formatUsd(total)} is needed. Add funds first.`,
+            { details: { balanceMills: balance, neededMills: total } },
+          );
+        }
+        const entry = await acquire();
+        try {
+          await topUp(entry, total);
+          const issued = await issueIndicia(dependencies, entry.meterId, pieces, {
+            customerNumber,
+            withinCommit: async (trx) => {
+              const now = new Date().toISOString();
+              // Guarded: the balance never goes below zero, whoever else moved it.
+              const updated = await trx
+                .updateTable('customer_balances')
+                .set((eb) => ({ balance_mills: eb('balance_mills', '-', total), updated_at: now }))
+                .where('customer_number', '=', customerNumber)
+                .where('balance_mills', '>=', total)
+                .executeTakeFirst();
+              if (updated.numUpdatedRows !== 1n) {
+                throw new MeterError(
+                  'meter.insufficient_balance',
+                  `Customer ${customerNumber}'s balance changed; try again.`,
+                );
+              }
+              await trx
+                .insertInto('balance_entries')
+                .values({
+                  id: `bal_${randomUUID()}`,
+                  customer_number: customerNumber,
+                  kind: 'postage',
+                  amount_mills: -total,
+                  reference: entry.meterId,
+                  created_at: now,
+                })
+                .execute();
+            },
+          });
+          const last = issued.at(-1);
+          if (last !== undefined) entry.descendingRegister = last.descendingRegister;
+          return issued;
+        } catch (error) {
+          // The registers are re-read next time: a failed command may have moved nothing or all.
+          entry.descendingRegister = (await custody.readMeter(entry.meterId)).descendingRegister;
+          throw error;
+        } finally {
+          release(entry);
+        }
+      });
+    },
+
+    async status() {
+      const master = await masterMeter();
+      const psd = master === undefined ? null : await custody.readMeter(master.meter_id);
+      const rows = await db
+        .selectFrom('meters')
+        .leftJoin('mpsd_checkouts', 'mpsd_checkouts.meter_id', 'meters.meter_id')
+        .select(['meters.meter_id', 'mpsd_checkouts.holder'])
+        .where('meters.mode', '=', 'pooled')
+        .orderBy('meters.meter_id')
+        .execute();
+      return {
+        masterMeterId: master?.meter_id ?? null,
+        master:
+          psd === null
+            ? null
+            : { ascendingRegister: psd.ascendingRegister, descendingRegister: psd.descendingRegister },
+        miniPsds: rows.map((row) => ({ meterId: row.meter_id, checkedOutBy: row.holder ?? null })),
+        incrementMills: increment,
+      };
+    },
+
+    async close() {
+      await db.deleteFrom('mpsd_checkouts').where('holder', '=', holder).execute();
+      checkedOut.clear();
+    },
+  };
+}
