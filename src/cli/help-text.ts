@@ -1,5 +1,6 @@
 import { CONFIG_FILE_ENV, settings } from '../config/index.ts';
 import { METERS_USAGE } from './meters-command.ts';
+import { POOL_USAGE } from './pool-command.ts';
 import { MODULES_USAGE } from './modules-command.ts';
 
 function settingLines(): string[] {
@@ -22,6 +23,7 @@ export function helpText(version: string): string {
     '  indicia migrate [options]   Bring the database schema up to date, then exit.',
     ...MODULES_USAGE.split('\n').map((line) => `  ${line}`),
     ...METERS_USAGE.split('\n').map((line) => `  ${line}`),
+    ...POOL_USAGE.split('\n').map((line) => `  ${line}`),
     '  indicia help                Show this text (also --help, -h).',
     '  indicia --version           Print the version.',
     '',

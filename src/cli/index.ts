@@ -3,6 +3,7 @@ import { VERSION } from '../main.ts';
 import { type CommandIo, UsageError, migrateCommand, serveCommand, versionCommand } from './commands.ts';
 import { helpText } from './help-text.ts';
 import { metersCommand, reconcileCommand } from './meters-command.ts';
+import { poolCommand } from './pool-command.ts';
 import { modulesCommand } from './modules-command.ts';
 
 /**
@@ -30,6 +31,8 @@ export async function runCli(
         return await modulesCommand(rest, io);
       case 'meters':
         return await metersCommand(rest, io);
+      case 'pool':
+        return await poolCommand(rest, io);
       case 'reconcile':
         return await reconcileCommand(rest, io);
       case '--version':

@@ -324,8 +324,7 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
       const settled = jobs.map((job) => {
         const own = result.outcomes.slice(next, next + job.commands.length);
         next += job.commands.length;
-        const refusal = own.find((outcome) => !outcome.ok);
-        if (refusal !== undefined && !refusal.ok) return { job, error: refusal.error, results: null };
+        for (const outcome of own) if (!outcome.ok) return { job, error: outcome.error, results: null };
         if (committed === null || own.length !== job.commands.length)
           return {
             job,

@@ -73,7 +73,7 @@ interface CheckedOut {
  * serial = master number (4) + machine (1) + PSD number (3)) and funded.
  */
 export function createPoolService(dependencies: PoolDependencies): PoolService {
-  const { db, custody, settings } = dependencies;
+  const { db, custody } = dependencies;
   const increment = dependencies.increment ?? DEFAULT_POOL_INCREMENT;
   const machineNumber = dependencies.machineNumber ?? 0;
   const holder = dependencies.holder ?? `${hostname()}#${process.pid}`;
@@ -233,7 +233,7 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
     const amount = (increments * increment) as Mills;
     const id = `xfer_${randomUUID()}`;
     try {
-      const [fromMaster, intoMini] = await custody.executeTogether(
+      const [, intoMini] = await custody.executeTogether(
         [
           { meterId: master.meter_id, steps: [{ operation: { type: 'transfer', amount } }] },
           { meterId: entry.meterId, steps: [{ operation: { type: 'fund', amount } }] },
@@ -266,7 +266,6 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
         },
       );
       entry.descendingRegister = intoMini?.view.descendingRegister ?? entry.descendingRegister;
-      void fromMaster;
     } catch (error) {
       if (error instanceof Error && 'code' in error && error.code === 'psd.insufficient_funds') {
         throw new MeterError(
@@ -387,7 +386,7 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
                   id: `bal_${randomUUID()}`,
                   customer_number: customerNumber,
                   kind: 'postage',
-                  amount_mills: -total,
+                  amount_mills: 0 - total,
                   reference: entry.meterId,
                   created_at: now,
                 })

@@ -63,7 +63,7 @@ for (const fixture of dialectFixtures) {
       const decoded = decodeIndicium(second[0]?.data ?? Buffer.alloc(0));
       assert.equal(decoded.userId, 502, 'the indicium names the customer, not the vendor');
       assert.equal(second[0]?.ascendingRegister, 2_460);
-      assert.equal(second[0]?.descendingRegister, 10_000 - 2_460, 'one $10 increment moved in');
+      assert.equal(second.at(0)?.descendingRegister, 10_000 - 2_460, 'one $10 increment moved in');
       assert.equal(await pool.balance(501), 5_000 - 1_460);
       assert.equal(await pool.balance(502), 4_000);
       const status = await pool.status();
@@ -71,7 +71,7 @@ for (const fixture of dialectFixtures) {
       const report = await reconcileMeters({ db: installation.store.db, custody: installation.custody });
       assert.equal(report.isBalanced, true, JSON.stringify(report, null, 2));
       assert.deepEqual(report.pools[0]?.differences, []);
-      assert.equal(report.pools[0]?.miniPsdTotalMills, 10_000);
+      assert.equal(report.pools.at(0)?.miniPsdTotalMills, 10_000);
     });
 
     it('refuses without moving anything: short balance, bad amounts, an empty master PSD', async () => {
