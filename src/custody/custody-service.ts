@@ -1,12 +1,11 @@
 import type { Kysely, Transaction } from 'kysely';
-import { type AuditEventInput, appendAuditEvents } from '../audit/index.ts';
+import { appendAuditEvents } from '../audit/index.ts';
 import type { DatabaseSchema } from '../store/index.ts';
 import type {
   CheckpointRecord,
   CommandOutcome,
   CommandStep,
   CryptoModule,
-  DiscardedTransaction,
   GroupRequest,
   GroupResult,
   ModuleCommand,
@@ -18,6 +17,7 @@ import type {
 import { MAX_GROUP_COMMANDS, VaultError } from '../vault/index.ts';
 import { CustodyError } from './custody-error.ts';
 import { GroupQueue } from './group-queue.ts';
+import { recoveryEvents, storePackages, transactionEvent } from './group-records.ts';
 
 export interface CustodyDependencies {
   readonly db: Kysely<DatabaseSchema>;
@@ -86,80 +86,6 @@ interface Job {
 }
 
 const meterOf = (command: ModuleCommand): string => command.meterId;
-
-type CommittedGroup = NonNullable<GroupResult['committed']>;
-
-/** Stores a group's packages: new ones inserted, changed ones compare-and-swapped on their sequence. */
-async function storePackages(
-  trx: Transaction<DatabaseSchema>,
-  packages: CommittedGroup['packages'],
-  now: string,
-): Promise<void> {
-  for (const stored of packages) {
-    const sealed = stored.sealedPackage.toString('base64');
-    if (stored.fromSequence === null) {
-      await trx
-        .insertInto('psd_packages')
-        .values({
-          meter_id: stored.meterId,
-          sequence: stored.sequence,
-          key_version: stored.keyVersion,
-          sealed,
-          created_at: now,
-          updated_at: now,
-        })
-        .execute();
-      continue;
-    }
-    const updated = await trx
-      .updateTable('psd_packages')
-      .set({ sequence: stored.sequence, key_version: stored.keyVersion, sealed, updated_at: now })
-      .where('meter_id', '=', stored.meterId)
-      .where('sequence', '=', stored.fromSequence)
-      .executeTakeFirst();
-    if (updated.numUpdatedRows !== 1n) {
-      throw new CustodyError(
-        'custody.concurrent_update',
-        `Meter ${stored.meterId} changed during the command; try again.`,
-      );
-    }
-  }
-}
-
-function recoveryEvents(moduleSerial: string, discarded: readonly DiscardedTransaction[]): AuditEventInput[] {
-  return discarded.map((entry) => ({
-    kind: 'vault.auto_recovery_discarded',
-    moduleSerial,
-    meterId: entry.meterId,
-    details: {
-      reason: 'the database did not hold this module transaction; the module rolled it back',
-      counter: entry.counter,
-      type: entry.type,
-      amountMills: entry.amountMills,
-      packageSequence: entry.packageSequence,
-      recordedAt: entry.at,
-    },
-  }));
-}
-
-function transactionEvent(record: CheckpointRecord, outcome: CommandOutcome): AuditEventInput {
-  const { transaction } = outcome;
-  return {
-    kind: `psd.${transaction.type}`,
-    moduleSerial: record.moduleSerial,
-    meterId: transaction.meterId,
-    details: {
-      amountMills: transaction.amountMills,
-      ascendingRegisterMills: transaction.ascendingRegisterMills,
-      descendingRegisterMills: transaction.descendingRegisterMills,
-      packageSequence: transaction.packageSequence,
-      moduleCounter: record.counter,
-      groupSize: record.transactions.length,
-      keyVersion: outcome.keyVersion,
-      signatures: outcome.signatures.length,
-    },
-  };
-}
 
 /** Lets commands arriving in the same turn of the event loop join the group about to form. */
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

@@ -203,9 +203,9 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
         return free;
       }
       if (checkedOut.size < capacity) {
-        const placeholder = `pending-${randomUUID()}`;
-        const reserved: CheckedOut = { meterId: placeholder, descendingRegister: 0 as Mills, isBusy: true };
-        checkedOut.set(placeholder, reserved);
+        const reservation = `reserving-${randomUUID()}`;
+        const reserved: CheckedOut = { meterId: reservation, descendingRegister: 0 as Mills, isBusy: true };
+        checkedOut.set(reservation, reserved);
         try {
           const meterId = (await checkOutIdle()) ?? (await createMiniPsd(await requireMaster()));
           const psd = await custody.readMeter(meterId);
@@ -213,7 +213,7 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
           checkedOut.set(meterId, entry);
           return entry;
         } finally {
-          checkedOut.delete(placeholder);
+          checkedOut.delete(reservation);
         }
       }
       await new Promise<void>((resolve) => waiting.push(resolve));
