@@ -1,7 +1,7 @@
 // The composition root: the one place that builds every part and wires them together, in order
 // (checks → database → migrations → keys → first-start data → HTTP server), and tears them down
 // in reverse on shutdown. Everything else receives its dependencies as arguments.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { type DemoCredential, createDemoAccountsIfEmpty } from './accounts/index.ts';
@@ -11,7 +11,13 @@ import { type CustodyService, createCustodyService } from './custody/index.ts';
 import type { Config } from './config/index.ts';
 import { type ReconciliationJob, startReconciliationJob } from './jobs/index.ts';
 import { type MetersService, createMetersService } from './meters/index.ts';
-import { acquireLockFile, assertDataDirWritable, assertPortFree, readTlsFiles } from './startup/index.ts';
+import {
+  StartupError,
+  acquireLockFile,
+  assertDataDirWritable,
+  assertPortFree,
+  readTlsFiles,
+} from './startup/index.ts';
 import {
   type DatabaseTarget,
   type MigrationReport,
@@ -186,6 +192,12 @@ export async function withOperatorServices<T>(
   config: Config,
   work: (services: OperatorServices) => Promise<T>,
 ): Promise<T> {
+  if (!existsSync(config.dataDir)) {
+    throw new StartupError(
+      'startup.not_installed',
+      `There is no Indicia installation in ${config.dataDir}: start the server once (indicia serve --data-dir ${config.dataDir}) to create it, or give the right --data-dir.`,
+    );
+  }
   const lock = join(config.dataDir, 'operator-module.lock');
   const release = acquireLockFile(lock);
   try {

@@ -78,6 +78,7 @@ export const errorPresentations: Readonly<Record<KnownErrorCode, ErrorPresentati
   'psd.max_dr_exceeded': { status: 422, isMessagePublic: true },
   'psd.not_active': { status: 409, isMessagePublic: true },
   'psd.invalid_amount': invalid,
+  'psd.unbalanced_return': { status: 409, isMessagePublic: true },
   'custody.meter_not_found': { status: 404, isMessagePublic: true },
   'custody.meter_exists': { status: 409, isMessagePublic: true },
   'custody.concurrent_update': { status: 409, isMessagePublic: true },

@@ -47,7 +47,7 @@ export async function runCli(
         return command === undefined ? 2 : 0;
       default:
         return fail(
-          `unknown command "${command}"; the commands are serve, migrate, modules, meters, reconcile and help (see indicia --help).`,
+          `unknown command "${command}"; the commands are serve, migrate, modules, meters, pool, reconcile and help (see indicia --help).`,
           2,
         );
     }

@@ -16,6 +16,12 @@ export const METERS_USAGE = [
   'indicia meters verify FILE|HEX [--verifier NAME]      check an indicium as a scanner would',
   'indicia meters disable METER --reason TEXT           stop a meter after suspected fraud',
   "indicia meters certificate METER|--ca                print a meter's (or the CA's) certificate, PEM",
+  'indicia meters refund INDICIUM      refund a spoiled indicium (within the spoilage share, 1% of AR)',
+  'indicia meters correct INDICIUM [--postage 0.73] [--date YYYY-MM-DD]   correction indicium',
+  'indicia meters suspend|resume METER                  stop or restart printing',
+  'indicia meters withdraw METER       full refund of the DR; closes the meter for good',
+  'indicia meters rekey METER          new key pair and certificate (old one still verifies)',
+  'indicia reconcile                   prove AR + DR = funded and the pool equations from stored data',
 ].join('\n');
 
 function required(values: Record<string, string | boolean | undefined>, name: string): string {
@@ -243,8 +249,15 @@ export async function reconcileCommand(args: readonly string[], io: CommandIo): 
       `${meter.meterId}  funded ${money(meter.fundedMills)}  AR ${money(meter.ascendingRegisterMills)}  DR ${money(meter.descendingRegisterMills)}  refunded ${money(meter.refundRegisterMills)} (withdrawn ${money(meter.withdrawnMills)})  ${meter.differences.length === 0 ? 'balanced' : `DIFFERENCE: ${meter.differences.join('; ')}`}\n`,
     );
   }
+  for (const pool of report.pools) {
+    io.write(
+      `pool of master ${pool.masterMeterId}: purchased ${formatUsd(pool.purchasedMills)}  GPSD.AR ${formatUsd(pool.masterAscendingRegisterMills)}  Σ(MPSD.AR + MPSD.DR) ${formatUsd(pool.miniPsdTotalMills)}  ${pool.differences.length === 0 ? 'balanced' : `DIFFERENCE: ${pool.differences.join('; ')}`}\n`,
+    );
+  }
+  for (const difference of report.balanceDifferences)
+    io.write(`customer balance DIFFERENCE: ${difference}\n`);
   io.write(
-    `${report.meters.length} meter(s) checked at ${report.at}: ${report.isBalanced ? 'all balanced' : 'DIFFERENCES FOUND'}.\n`,
+    `${report.meters.length} meter(s), ${report.pools.length} pool(s) and ${report.customerBalances} customer balance(s) checked at ${report.at}: ${report.isBalanced ? 'all balanced' : 'DIFFERENCES FOUND'}.\n`,
   );
   return report.isBalanced ? 0 : 1;
 }

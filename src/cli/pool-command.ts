@@ -11,6 +11,7 @@ export const POOL_USAGE = [
   'indicia pool deposit CUSTOMER AMOUNT [--reference TEXT]   prefund a customer balance',
   'indicia pool issue CUSTOMER --postage 0.73 --rate FC [--count N]   print from a mini-PSD',
   'indicia pool status                            master PSD registers and mini-PSD check-outs',
+  'indicia pool withdraw MINI-PSD                 close a mini-PSD; its DR goes back to the master PSD',
 ].join('\n');
 
 async function withPool<T>(config: Config, work: (pool: PoolService) => Promise<T>): Promise<T> {
@@ -37,7 +38,7 @@ function customerNumber(text: string | undefined): number {
   return Number(text);
 }
 
-/** `indicia pool <setup|purchase|deposit|issue|status>` */
+/** `indicia pool <setup|purchase|deposit|issue|status|withdraw>` */
 export async function poolCommand(args: readonly string[], io: CommandIo): Promise<number> {
   const [sub, ...rest] = args;
   const { positionals, values, config } = parseSubcommand(
@@ -122,10 +123,19 @@ export async function poolCommand(args: readonly string[], io: CommandIo): Promi
         );
       return 0;
     }
+    case 'withdraw': {
+      const [meterId] = positionals;
+      if (meterId === undefined) throw new UsageError('usage: indicia pool withdraw MINI-PSD');
+      const withdrawn = await withPool(config, (pool) => pool.withdrawMiniPsd(meterId));
+      io.write(
+        `Mini-PSD ${meterId} withdrawn; ${formatUsd(withdrawn.returnedMills)} went back to the master PSD.\n`,
+      );
+      return 0;
+    }
     case undefined:
     default:
       throw new UsageError(
-        `unknown pool command "${sub ?? ''}"; one of: setup, purchase, deposit, issue, status`,
+        `unknown pool command "${sub ?? ''}"; one of: setup, purchase, deposit, issue, status, withdraw`,
       );
   }
 }

@@ -8,7 +8,7 @@ import {
   parseMeterNumber,
 } from '../indicium/index.ts';
 import { type Mills, nonNegativeMills } from '../money/index.ts';
-import type { DatabaseSchema, MetersTable } from '../store/index.ts';
+import type { DatabaseSchema, MeterMode, MetersTable } from '../store/index.ts';
 import type { CommandStep, PsdOperation, PsdView } from '../vault/index.ts';
 import { MeterError } from './meter-error.ts';
 import type { MeterSettings } from './meter-settings.ts';
@@ -56,6 +56,8 @@ export interface IssueOptions {
   readonly withinCommit?: WithinCommit;
   /** The customer printed in the indicium; the meter's own customer unless given (pooled mode). */
   readonly customerNumber?: number;
+  /** The meter's mode: 'dedicated' unless given. */
+  readonly mode?: MeterMode;
 }
 
 export interface FundingResult {
@@ -72,11 +74,30 @@ export async function meterRecord(db: Kysely<DatabaseSchema>, meterId: string): 
   return meter;
 }
 
-/** A meter that may print and be funded now, or `meter.not_found` / `meter.not_active`. */
-export async function activeMeter(db: Kysely<DatabaseSchema>, meterId: string): Promise<MetersTable> {
+const MODE_NAMES: Record<MeterMode, string> = {
+  dedicated: "a customer's own meter",
+  pooled: 'a pooled mini-PSD, funded from the master PSD and printing for customer balances (indicia pool)',
+  master: 'the master PSD, funded by purchases from the authority (indicia pool purchase)',
+};
+
+/**
+ * A meter that may print and be funded now, or `meter.not_found` / `meter.not_active`; with `mode`,
+ * also `meter.request_invalid` for a meter of another mode (a mini-PSD is not funded by hand).
+ */
+export async function activeMeter(
+  db: Kysely<DatabaseSchema>,
+  meterId: string,
+  mode?: MeterMode,
+): Promise<MetersTable> {
   const meter = await meterRecord(db, meterId);
   if (meter.status !== 'active')
     throw new MeterError('meter.not_active', `Meter ${meterId} is ${meter.status}.`);
+  if (mode !== undefined && meter.mode !== mode) {
+    throw new MeterError(
+      'meter.request_invalid',
+      `Meter ${meterId} is ${MODE_NAMES[meter.mode]}, not ${MODE_NAMES[mode]}.`,
+    );
+  }
   return meter;
 }
 
@@ -92,8 +113,9 @@ export async function fundMeter(
   meterId: string,
   amountValue: number,
   source: string,
+  mode: MeterMode = 'dedicated',
 ): Promise<FundingResult> {
-  await activeMeter(db, meterId);
+  await activeMeter(db, meterId, mode);
   const amount = positiveAmount(amountValue, 'funding amount');
   const id = `fund_${randomUUID()}`;
   const result = await custody.execute(
@@ -130,7 +152,7 @@ export async function issueIndicia(
   const { db, custody, settings } = dependencies;
   const now = dependencies.now ?? (() => new Date());
   if (pieces.length === 0) throw new MeterError('meter.request_invalid', 'Ask for at least one piece.');
-  const meter = await activeMeter(db, meterId);
+  const meter = await activeMeter(db, meterId, options.mode ?? 'dedicated');
   const { manufacturerId, modelId, serial } = parseMeterNumber(meterId);
   const today = now().toISOString().slice(0, 10);
   const fieldsFor = (

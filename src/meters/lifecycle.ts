@@ -11,6 +11,7 @@ import {
   issueIndicia,
   meterRecord,
 } from './issuance.ts';
+import { moveBalance } from './balances.ts';
 import { MeterError } from './meter-error.ts';
 
 export interface RefundResult {
@@ -55,9 +56,52 @@ async function retire(
     throw new MeterError('meter.indicium_not_valid', `Indicium ${indiciumId} changed meanwhile.`);
 }
 
+/** What a spoilage refund is measured against: the meter's own AR, or a pooled customer's printing. */
+async function spoilageBase(
+  db: Kysely<DatabaseSchema>,
+  custody: CustodyService,
+  indicium: IndiciaTable,
+  isPooled: boolean,
+): Promise<{ printed: Mills; alreadyRefunded: Mills; whose: string }> {
+  if (isPooled && indicium.customer_number !== null) {
+    const customerNumber = indicium.customer_number;
+    const printed = await db
+      .selectFrom('indicia')
+      .select('postage_mills')
+      .where('customer_number', '=', customerNumber)
+      .execute();
+    const refunded = await db
+      .selectFrom('refunds')
+      .innerJoin('indicia', 'indicia.id', 'refunds.indicium_id')
+      .select('refunds.amount_mills')
+      .where('indicia.customer_number', '=', customerNumber)
+      .where('refunds.kind', '=', 'spoilage')
+      .execute();
+    return {
+      printed: add(...printed.map((row) => row.postage_mills as Mills)),
+      alreadyRefunded: add(...refunded.map((row) => row.amount_mills as Mills)),
+      whose: `customer ${customerNumber}`,
+    };
+  }
+  const meterId = indicium.meter_id;
+  const spoiled = await db
+    .selectFrom('refunds')
+    .select('amount_mills')
+    .where('meter_id', '=', meterId)
+    .where('kind', '=', 'spoilage')
+    .execute();
+  return {
+    printed: (await custody.readMeter(meterId)).ascendingRegister,
+    alreadyRefunded: add(...spoiled.map((row) => row.amount_mills as Mills)),
+    whose: `meter ${meterId}`,
+  };
+}
+
 /**
- * Refunds a spoiled indicium's postage to the customer. The postage was printed, so AR and DR stay;
- * the refund register grows. All spoilage refunds of a meter together stay within its share of AR.
+ * Refunds a spoiled indicium's postage. The postage was printed, so AR and DR stay; the refund
+ * register grows. A dedicated meter's spoilage refunds together stay within its share of AR; a
+ * pooled customer's within that share of what they printed, and the refund goes back into their
+ * prefunded balance in the same commit.
  */
 export async function refundSpoiled(
   dependencies: LifecycleDependencies,
@@ -68,25 +112,24 @@ export async function refundSpoiled(
   const meterId = indicium.meter_id;
   const meter = await db
     .selectFrom('meters')
-    .select('status')
+    .select(['status', 'mode'])
     .where('meter_id', '=', meterId)
     .executeTakeFirstOrThrow();
   if (meter.status === 'withdrawn')
     throw new MeterError('meter.not_active', `Meter ${meterId} is withdrawn.`);
-  const psd = await custody.readMeter(meterId);
-  const spoiled = await db
-    .selectFrom('refunds')
-    .select('amount_mills')
-    .where('meter_id', '=', meterId)
-    .where('kind', '=', 'spoilage')
-    .execute();
-  const alreadyRefunded = add(...spoiled.map((row) => row.amount_mills as Mills));
-  const limit = shareFloor(psd.ascendingRegister, dependencies.spoilageLimitBasisPoints);
+  const customerNumber = meter.mode === 'pooled' ? indicium.customer_number : null;
+  const { printed, alreadyRefunded, whose } = await spoilageBase(
+    db,
+    custody,
+    indicium,
+    customerNumber !== null,
+  );
+  const limit = shareFloor(printed, dependencies.spoilageLimitBasisPoints);
   const postage = indicium.postage_mills as Mills;
   if (add(alreadyRefunded, postage) > limit) {
     throw new MeterError(
       'meter.refund_limit',
-      `Refunding ${formatUsd(postage)} would take spoilage refunds of meter ${meterId} to ${formatUsd(add(alreadyRefunded, postage))}, above ${dependencies.spoilageLimitBasisPoints / 100}% of its ${formatUsd(psd.ascendingRegister)} printed (${formatUsd(limit)}).`,
+      `Refunding ${formatUsd(postage)} would take spoilage refunds of ${whose} to ${formatUsd(add(alreadyRefunded, postage))}, above ${dependencies.spoilageLimitBasisPoints / 100}% of its ${formatUsd(printed)} printed (${formatUsd(limit)}).`,
       { details: { limitMills: limit, alreadyRefundedMills: alreadyRefunded } },
     );
   }
@@ -108,6 +151,7 @@ export async function refundSpoiled(
           created_at: new Date().toISOString(),
         })
         .execute();
+      if (customerNumber !== null) await moveBalance(trx, customerNumber, postage, 'refund', id);
     },
   );
   return { id, meterId, kind: 'spoilage', amount: postage, view: result.view };
@@ -121,6 +165,12 @@ export async function withdrawMeter(
   const meter = await meterRecord(db, meterId);
   if (meter.status === 'withdrawn')
     throw new MeterError('meter.not_active', `Meter ${meterId} is already withdrawn.`);
+  if (meter.mode !== 'dedicated') {
+    throw new MeterError(
+      'meter.request_invalid',
+      `Meter ${meterId} belongs to the pool; its DR goes back to the master PSD (indicia pool withdraw).`,
+    );
+  }
   const id = `refund_${randomUUID()}`;
   const result = await custody.execute(
     meterId,
@@ -182,7 +232,9 @@ export async function correctIndicium(
   correction: { postage?: Mills; mailingDate?: string },
 ): Promise<IssuedIndicium> {
   const original = await indiciumOf(dependencies.db, indiciumId);
-  await activeMeter(dependencies.db, original.meter_id);
+  const meter = await activeMeter(dependencies.db, original.meter_id);
+  // A pooled customer pays a correction from their balance, like any pooled postage.
+  const customerNumber = meter.mode === 'pooled' ? original.customer_number : null;
   const originalPostage = original.postage_mills as Mills;
   const mailingDate = correction.mailingDate ?? original.mailing_date;
   let difference = 0 as Mills;
@@ -216,7 +268,13 @@ export async function correctIndicium(
       correctsIndiciumId: indiciumId,
       allowsZeroPostage: difference === 0,
       ...(difference === 0 ? { operationFor: () => ({ type: 'update' as const }) } : {}),
-      withinCommit: (trx) => retire(trx, indiciumId, 'corrected'),
+      mode: meter.mode,
+      ...(customerNumber === null ? {} : { customerNumber }),
+      withinCommit: async (trx) => {
+        await retire(trx, indiciumId, 'corrected');
+        if (customerNumber !== null && difference > 0)
+          await moveBalance(trx, customerNumber, 0 - difference, 'postage', indiciumId);
+      },
     },
   );
   if (issued === undefined)

@@ -6,6 +6,8 @@ import type { AuthorityService } from '../authority/index.ts';
 import type { CustodyService } from '../custody/index.ts';
 import { type Mills, add, formatUsd, nonNegativeMills } from '../money/index.ts';
 import type { DatabaseSchema } from '../store/index.ts';
+import type { CommandStep } from '../vault/index.ts';
+import { moveBalance } from './balances.ts';
 import { type IssuedIndicium, type PieceRequest, fundMeter, issueIndicia } from './issuance.ts';
 import { MeterError } from './meter-error.ts';
 import { generateMeter, nextSerial } from './meter-gen.ts';
@@ -54,6 +56,11 @@ export interface PoolService {
   balance(customerNumber: number): Promise<Mills>;
   /** Indicia for a customer from a checked-out mini-PSD, paid from the customer's balance. */
   issue(customerNumber: number, pieces: readonly PieceRequest[]): Promise<IssuedIndicium[]>;
+  /**
+   * Withdraws a mini-PSD for good: its DR goes back to the master PSD in the same module pass and
+   * commit (GPSD.AR = Σ(MPSD.AR + MPSD.DR) keeps holding). It must be idle here or not checked out.
+   */
+  withdrawMiniPsd(meterId: string): Promise<{ meterId: string; returnedMills: Mills }>;
   status(): Promise<PoolStatusReport>;
   /** Returns this server's check-outs. */
   close(): Promise<void>;
@@ -291,7 +298,13 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
 
     async purchase(amount, reference) {
       const master = await requireMaster();
-      const funded = await fundMeter(dependencies, master.meter_id, amount, `authority:${reference}`);
+      const funded = await fundMeter(
+        dependencies,
+        master.meter_id,
+        amount,
+        `authority:${reference}`,
+        'master',
+      );
       return { id: funded.id, descendingRegister: funded.view.descendingRegister };
     },
 
@@ -300,36 +313,13 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
       const amount = nonNegativeMills(amountValue);
       if (amount === 0) throw new MeterError('meter.request_invalid', 'A deposit must be more than zero.');
       return oneCustomerAtATime(customerNumber, async () => {
-        const balance = add(await balanceOf(customerNumber), amount);
         await db.transaction().execute(async (trx) => {
-          const now = new Date().toISOString();
-          const updated = await trx
-            .updateTable('customer_balances')
-            .set({ balance_mills: balance, updated_at: now })
-            .where('customer_number', '=', customerNumber)
-            .executeTakeFirst();
-          if (updated.numUpdatedRows === 0n) {
-            await trx
-              .insertInto('customer_balances')
-              .values({ customer_number: customerNumber, balance_mills: balance, updated_at: now })
-              .execute();
-          }
-          await trx
-            .insertInto('balance_entries')
-            .values({
-              id: `bal_${randomUUID()}`,
-              customer_number: customerNumber,
-              kind: 'deposit',
-              amount_mills: amount,
-              reference,
-              created_at: now,
-            })
-            .execute();
+          await moveBalance(trx, customerNumber, amount, 'deposit', reference);
           await appendAuditEvents(trx, [
-            { kind: 'pool.deposit', details: { customerNumber, amountMills: amount, balanceMills: balance } },
+            { kind: 'pool.deposit', details: { customerNumber, amountMills: amount } },
           ]);
         });
-        return { balance };
+        return { balance: await balanceOf(customerNumber) };
       });
     },
 
@@ -362,48 +352,121 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
         }
         const entry = await acquire();
         try {
-          await topUp(entry, total);
-          const issued = await issueIndicia(dependencies, entry.meterId, pieces, {
-            customerNumber,
-            withinCommit: async (trx) => {
-              const now = new Date().toISOString();
-              // Guarded: the balance never goes below zero, whoever else moved it.
-              const updated = await trx
-                .updateTable('customer_balances')
-                .set((eb) => ({ balance_mills: eb('balance_mills', '-', total), updated_at: now }))
-                .where('customer_number', '=', customerNumber)
-                .where('balance_mills', '>=', total)
-                .executeTakeFirst();
-              if (updated.numUpdatedRows !== 1n) {
-                throw new MeterError(
-                  'meter.insufficient_balance',
-                  `Customer ${customerNumber}'s balance changed; try again.`,
-                );
-              }
-              await trx
-                .insertInto('balance_entries')
-                .values({
-                  id: `bal_${randomUUID()}`,
-                  customer_number: customerNumber,
-                  kind: 'postage',
-                  amount_mills: 0 - total,
-                  reference: entry.meterId,
-                  created_at: now,
-                })
-                .execute();
-            },
-          });
-          const last = issued.at(-1);
-          if (last !== undefined) entry.descendingRegister = last.descendingRegister;
-          return issued;
-        } catch (error) {
-          // The registers are re-read next time: a failed command may have moved nothing or all.
-          entry.descendingRegister = (await custody.readMeter(entry.meterId)).descendingRegister;
-          throw error;
+          // A correction printed on this mini-PSD elsewhere may have spent what we counted on:
+          // the registers are re-read and the request tried once more.
+          for (let attempt = 1; ; attempt += 1) {
+            try {
+              await topUp(entry, total);
+              const issued = await issueIndicia(dependencies, entry.meterId, pieces, {
+                customerNumber,
+                mode: 'pooled',
+                withinCommit: (trx) => moveBalance(trx, customerNumber, 0 - total, 'postage', entry.meterId),
+              });
+              const last = issued.at(-1);
+              if (last !== undefined) entry.descendingRegister = last.descendingRegister;
+              return issued;
+            } catch (error) {
+              // A failed command may have moved nothing or all: the registers are re-read.
+              entry.descendingRegister = (await custody.readMeter(entry.meterId)).descendingRegister;
+              const isShort =
+                error instanceof Error && 'code' in error && error.code === 'psd.insufficient_funds';
+              if (!isShort || attempt === 2) throw error;
+            }
+          }
         } finally {
           release(entry);
         }
       });
+    },
+
+    async withdrawMiniPsd(meterId) {
+      const meter = await db
+        .selectFrom('meters')
+        .leftJoin('mpsd_checkouts', 'mpsd_checkouts.meter_id', 'meters.meter_id')
+        .select(['meters.mode', 'meters.status', 'mpsd_checkouts.holder'])
+        .where('meters.meter_id', '=', meterId)
+        .executeTakeFirst();
+      if (meter === undefined) throw new MeterError('meter.not_found', `There is no meter ${meterId}.`);
+      if (meter.mode !== 'pooled')
+        throw new MeterError('meter.request_invalid', `Meter ${meterId} is not a pooled mini-PSD.`);
+      if (meter.status === 'withdrawn')
+        throw new MeterError('meter.not_active', `Mini-PSD ${meterId} is already withdrawn.`);
+      if (meter.holder !== null && meter.holder !== holder) {
+        throw new MeterError(
+          'meter.not_active',
+          `Mini-PSD ${meterId} is checked out by ${meter.holder}; withdraw it there, or after that server returns it.`,
+        );
+      }
+      const mine = checkedOut.get(meterId);
+      if (mine?.isBusy === true)
+        throw new MeterError('meter.not_active', `Mini-PSD ${meterId} is printing; try again in a moment.`);
+      if (mine !== undefined) mine.isBusy = true;
+      else if (meter.holder === null) {
+        // Held for the withdrawal, so no server checks it out meanwhile.
+        await db
+          .insertInto('mpsd_checkouts')
+          .values({ meter_id: meterId, holder, checked_out_at: new Date().toISOString() })
+          .execute();
+      }
+      try {
+        const master = await requireMaster();
+        const { descendingRegister: returned } = await custody.readMeter(meterId);
+        const id = `refund_${randomUUID()}`;
+        const commands: { meterId: string; steps: CommandStep[] }[] = [
+          { meterId, steps: [{ operation: { type: 'withdraw' } }] },
+        ];
+        // The module takes value back into the master only beside the withdrawal that released it.
+        if (returned > 0)
+          commands.push({
+            meterId: master.meter_id,
+            steps: [{ operation: { type: 'return', amount: returned } }],
+          });
+        await custody.executeTogether(commands, async (trx, [miniResult, masterResult]) => {
+          const now = new Date().toISOString();
+          const sequence = miniResult?.transaction.packageSequence ?? 0;
+          await trx
+            .insertInto('refunds')
+            .values({
+              id,
+              meter_id: meterId,
+              indicium_id: null,
+              kind: 'withdrawal',
+              amount_mills: returned,
+              package_sequence: sequence,
+              created_at: now,
+            })
+            .execute();
+          if (masterResult !== undefined) {
+            await trx
+              .insertInto('pool_transfers')
+              .values({
+                id: `xfer_${randomUUID()}`,
+                master_meter_id: master.meter_id,
+                meter_id: meterId,
+                amount_mills: 0 - returned,
+                master_sequence: masterResult.transaction.packageSequence,
+                package_sequence: sequence,
+                created_at: now,
+              })
+              .execute();
+          }
+          await trx
+            .updateTable('meters')
+            .set({ status: 'withdrawn', updated_at: now })
+            .where('meter_id', '=', meterId)
+            .execute();
+          await trx.deleteFrom('mpsd_checkouts').where('meter_id', '=', meterId).execute();
+        });
+        checkedOut.delete(meterId);
+        waiting.shift()?.();
+        return { meterId, returnedMills: returned };
+      } catch (error) {
+        if (mine !== undefined) release(mine);
+        else if (meter.holder === null) {
+          await db.deleteFrom('mpsd_checkouts').where('meter_id', '=', meterId).execute();
+        }
+        throw error;
+      }
     },
 
     async status() {

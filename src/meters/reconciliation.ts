@@ -22,7 +22,7 @@ export interface PoolReconciliation {
   /** GPSD.AR + GPSD.DR, against Σ purchases from the authority (its fundings). */
   readonly purchasedMills: Mills;
   readonly masterAscendingRegisterMills: Mills;
-  /** Σ (MPSD.AR + MPSD.DR) over the pool (withdrawn mini-PSDs count what they held). */
+  /** Σ (MPSD.AR + MPSD.DR) over the pool: a withdrawn mini-PSD's DR went back to the master. */
   readonly miniPsdTotalMills: Mills;
   readonly differences: readonly string[];
 }
@@ -31,6 +31,8 @@ export interface ReconciliationReport {
   readonly at: string;
   readonly meters: readonly MeterReconciliation[];
   readonly pools: readonly PoolReconciliation[];
+  /** Pooled-mode customer balances checked against their ledgers. */
+  readonly customerBalances: number;
   /** Customers whose prefunded balance is not the sum of its ledger entries, or is negative. */
   readonly balanceDifferences: readonly string[];
   readonly isBalanced: boolean;
@@ -123,9 +125,7 @@ export async function reconcileMeters({
     const miniPsdTotal = sum(
       results
         .filter((result) => funded.has(result.meterId))
-        .map((result) =>
-          add(result.ascendingRegisterMills, result.descendingRegisterMills, result.withdrawnMills),
-        ),
+        .map((result) => add(result.ascendingRegisterMills, result.descendingRegisterMills)),
     );
     const differences: string[] = [];
     const purchased = add(own.ascendingRegisterMills, own.descendingRegisterMills);
@@ -165,6 +165,7 @@ export async function reconcileMeters({
     at: new Date().toISOString(),
     meters: results,
     pools,
+    customerBalances: balances.length,
     balanceDifferences,
     isBalanced:
       results.every((result) => result.differences.length === 0) &&

@@ -1,7 +1,11 @@
 import { IndiciaError } from '../errors/index.ts';
 
 export type StartupErrorCode =
-  'startup.data_dir_unwritable' | 'startup.port_in_use' | 'startup.tls_unreadable' | 'startup.locked';
+  | 'startup.data_dir_unwritable'
+  | 'startup.port_in_use'
+  | 'startup.tls_unreadable'
+  | 'startup.locked'
+  | 'startup.not_installed';
 
 /** A reason the server cannot start, with a one-line message saying what to fix. */
 export class StartupError extends IndiciaError<StartupErrorCode> {}

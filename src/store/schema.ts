@@ -23,7 +23,10 @@ export interface DatabaseSchema {
   mpsd_checkouts: MpsdCheckoutsTable;
 }
 
-/** The master PSD funding a mini-PSD: the master's AR grows, the mini-PSD's DR grows, in one commit. */
+/**
+ * The master PSD funding a mini-PSD: the master's AR grows, the mini-PSD's DR grows, in one commit.
+ * A negative amount is a withdrawn mini-PSD's DR going back to the master (its AR shrinks, DR grows).
+ */
 export interface PoolTransfersTable {
   id: string;
   master_meter_id: string;

@@ -9,6 +9,7 @@ export type TransactionType =
   | 'fund'
   | 'debit'
   | 'transfer'
+  | 'return'
   | 'refund'
   | 'spoil'
   | 'suspend'

@@ -44,6 +44,7 @@ import {
   controlCodeInput,
   newPsdState,
   nextRecord,
+  returnedBy,
   signingKeyEntry,
   viewOf,
 } from './module-commands.ts';
@@ -350,6 +351,8 @@ export class CryptoModule {
       const transactions: TransactionEntry[] = [];
       const units = request.units ?? request.commands.map((_, index) => index);
       let unitStart = { unit: Number.NaN, working: new Map(working), transactions: 0, outcomes: 0 };
+      // Value a unit's withdrawals released and its returns took back: a return brings them level.
+      let unitFlow = { released: 0, returned: 0 };
       let failedUnit: { unit: number; error: unknown } | null = null;
       for (const [index, command] of request.commands.entries()) {
         const unit = units[index] ?? index;
@@ -360,6 +363,7 @@ export class CryptoModule {
             transactions: transactions.length,
             outcomes: outcomes.length,
           };
+          unitFlow = { released: 0, returned: 0 };
           failedUnit = null;
         }
         if (failedUnit !== null) {
@@ -367,10 +371,19 @@ export class CryptoModule {
           continue;
         }
         try {
+          const returning = returnedBy(command);
+          unitFlow.returned += returning;
+          if (returning > 0 && unitFlow.returned !== unitFlow.released) {
+            throw new VaultError(
+              'psd.unbalanced_return',
+              `Meter ${command.meterId} may take back exactly what withdrawals in the same unit released (${unitFlow.released} mills), not ${unitFlow.returned}.`,
+            );
+          }
           const applied =
             command.kind === 'create'
               ? await this.#create(command, stored, working, version, now)
               : await this.#apply(command, await current(command.meterId), keys, version, now);
+          if (applied.type === 'withdraw') unitFlow.released += applied.amount;
           const fromSequence = working.get(command.meterId)?.fromSequence ?? null;
           working.set(command.meterId, { state: applied.state, fromSequence });
           const transaction: TransactionEntry = {

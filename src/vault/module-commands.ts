@@ -126,6 +126,15 @@ export interface CryptoModuleOptions {
 }
 
 /** The view of a state, without secrets. */
+/** Value a command's 'return' steps take back into a master PSD (0 for any other command). */
+export function returnedBy(command: ModuleCommand): number {
+  if (command.kind !== 'execute') return 0;
+  return command.steps.reduce(
+    (total, step) => total + (step.operation.type === 'return' ? step.operation.amount : 0),
+    0,
+  );
+}
+
 export function viewOf(state: PsdState): PsdView {
   const { signingKey, hmk, passphraseHistory: _history, ...rest } = state;
   return {

@@ -9,6 +9,11 @@ export type PsdOperation =
   /** A master PSD funding another PSD: AR grows and DR shrinks as for a debit, nothing is printed. */
   | { readonly type: 'transfer'; readonly amount: Mills }
   | { readonly type: 'refund'; readonly amount: Mills }
+  /**
+   * A withdrawn mini-PSD's DR going back to the master PSD that funded it: the reverse of a transfer
+   * (AR down, DR up). A module accepts it only beside a withdrawal of at least as much in one unit.
+   */
+  | { readonly type: 'return'; readonly amount: Mills }
   /** Postage already printed and refunded as spoiled: AR and DR stay, the refund register grows. */
   | { readonly type: 'spoil'; readonly amount: Mills }
   | { readonly type: 'suspend' }
@@ -83,6 +88,29 @@ export function applyOperation(state: PsdState, operation: PsdOperation, now: st
         updatedAt: now,
       };
     }
+    case 'return': {
+      positive(operation.amount, 'returned amount');
+      requireActive(state, 'take value back');
+      if (compare(operation.amount, state.ascendingRegister) > 0) {
+        throw new VaultError(
+          'psd.insufficient_funds',
+          `Meter ${state.meterId} transferred ${formatUsd(state.ascendingRegister)} in all; ${formatUsd(operation.amount)} cannot come back to it.`,
+        );
+      }
+      const descendingRegister = add(state.descendingRegister, operation.amount);
+      if (compare(descendingRegister, state.maxDescendingRegister) > 0) {
+        throw new VaultError(
+          'psd.max_dr_exceeded',
+          `Taking back ${formatUsd(operation.amount)} would put meter ${state.meterId} above its maximum of ${formatUsd(state.maxDescendingRegister)}.`,
+        );
+      }
+      return {
+        ...state,
+        ascendingRegister: subtract(state.ascendingRegister, operation.amount),
+        descendingRegister,
+        updatedAt: now,
+      };
+    }
     case 'refund': {
       positive(operation.amount, 'refund');
       if (state.state === 'withdrawn') requireActive(state, 'refund');
@@ -146,6 +174,7 @@ export function amountOf(operation: PsdOperation, before: PsdState): Mills {
     case 'fund':
     case 'debit':
     case 'transfer':
+    case 'return':
     case 'refund':
     case 'spoil':
       return operation.amount;

@@ -20,6 +20,7 @@ export type VaultErrorCode =
   | 'psd.insufficient_funds'
   | 'psd.max_dr_exceeded'
   | 'psd.not_active'
-  | 'psd.invalid_amount';
+  | 'psd.invalid_amount'
+  | 'psd.unbalanced_return';
 
 export class VaultError extends IndiciaError<VaultErrorCode> {}

@@ -102,3 +102,42 @@ describe('indicia meters (operator commands beside a running server)', () => {
     }
   });
 });
+
+describe('indicia pool and indicia reconcile', () => {
+  it('sets up pooled mode, prints for a customer, withdraws the mini-PSD and reconciles', async () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'indicia-pool-cli-')), 'data');
+    const missing = await runIndicia(['pool', 'status', '--data-dir', dataDir]);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /no Indicia installation in .*: start the server once/);
+    const server = await serveIndicia(['--data-dir', dataDir, '--port', '0']);
+    try {
+      const at = ['--data-dir', dataDir];
+      for (const command of [
+        ['pool', 'setup', '--zip', '10001'],
+        ['pool', 'purchase', '2000.00', '--reference', 'PO-1'],
+        ['pool', 'deposit', '501', '50.00'],
+      ]) {
+        const result = await runIndicia([...command, ...at]);
+        assert.equal(result.status, 0, result.stderr);
+      }
+      const issued = await runIndicia(['pool', 'issue', '501', '--postage', '0.73', '--rate', 'FC', ...at]);
+      assert.equal(issued.status, 0, issued.stderr);
+      const mini = /421P\d{8}/.exec(issued.stdout)?.[0] ?? '';
+      const byHand = await runIndicia(['meters', 'fund', mini, '10.00', ...at]);
+      assert.equal(byHand.status, 1);
+      assert.match(byHand.stderr, /is a pooled mini-PSD/);
+      const withdrawn = await runIndicia(['pool', 'withdraw', mini, ...at]);
+      assert.equal(withdrawn.status, 0, withdrawn.stderr);
+      assert.match(withdrawn.stdout, /\$999\.27 went back to the master PSD/);
+      const reconciled = await runIndicia(['reconcile', ...at]);
+      assert.equal(reconciled.status, 0, reconciled.stdout + reconciled.stderr);
+      assert.match(
+        reconciled.stdout,
+        /pool of master 421G\d{8}: purchased \$2000\.00 {2}GPSD\.AR \$0\.73 .* balanced/,
+      );
+      assert.match(reconciled.stdout, /2 meter\(s\), 1 pool\(s\) and 1 customer balance\(s\) .*all balanced/);
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+  });
+});

@@ -121,5 +121,68 @@ for (const fixture of dialectFixtures) {
       await wide.close();
       assert.ok((await pool.status()).miniPsds.every((entry) => entry.checkedOutBy !== 'server-b'));
     });
+
+    it("refunds a pooled customer's spoiled indicium into their balance, within 1% of their printing", async () => {
+      await pool.deposit(701, 60_000, 'card-sandbox-701');
+      const [large, small] = await pool.issue(701, [piece(50_000), piece(500)]);
+      assert.equal(await pool.balance(701), 60_000 - 50_500);
+      const refund = await installation.meters.refundSpoiled(small?.id ?? '');
+      assert.equal(refund.amount, 500);
+      assert.equal(await pool.balance(701), 60_000 - 50_000, 'the refund went back into the balance');
+      // 1% of $50.50 printed is 505 mills: the large piece is over the customer's share.
+      await assert.rejects(
+        installation.meters.refundSpoiled(large?.id ?? ''),
+        refusedWithCode('meter.refund_limit'),
+      );
+      assert.equal(await pool.balance(701), 10_000);
+      // An underpaid pooled piece is corrected from the customer's balance.
+      const correction = await installation.meters.correct(large?.id ?? '', { postage: mills(50_250) });
+      assert.equal(correction.postage, 250);
+      assert.equal(await pool.balance(701), 10_000 - 250);
+      assert.equal(decodeIndicium(correction.data).userId, 701);
+      const report = await reconcileMeters({ db: installation.store.db, custody: installation.custody });
+      assert.equal(report.isBalanced, true, JSON.stringify(report.balanceDifferences));
+    });
+
+    it('withdraws a mini-PSD, its DR going back to the master in the same commit', async () => {
+      const other = poolFor('server-c');
+      await pool.deposit(702, 5_000, 'card-sandbox-702');
+      const [theirs] = await other.issue(702, [piece(100)]);
+      await assert.rejects(
+        pool.withdrawMiniPsd(theirs?.meterId ?? ''),
+        refusedWithCode('meter.not_active'),
+        'a mini-PSD another server holds is not withdrawn from here',
+      );
+      await other.close();
+      const before = await pool.status();
+      const mini = await installation.custody.readMeter(theirs?.meterId ?? '');
+      const withdrawn = await pool.withdrawMiniPsd(theirs?.meterId ?? '');
+      assert.equal(withdrawn.returnedMills, mini.descendingRegister);
+      const after = await pool.status();
+      assert.deepEqual(after.master, {
+        ascendingRegister: (before.master?.ascendingRegister ?? 0) - mini.descendingRegister,
+        descendingRegister: (before.master?.descendingRegister ?? 0) + mini.descendingRegister,
+      });
+      assert.equal((await installation.custody.readMeter(mini.meterId)).state, 'withdrawn');
+      await assert.rejects(pool.withdrawMiniPsd(mini.meterId), refusedWithCode('meter.not_active'));
+      const report = await reconcileMeters({ db: installation.store.db, custody: installation.custody });
+      assert.equal(report.isBalanced, true, JSON.stringify(report, null, 2));
+      // Printing goes on from another mini-PSD.
+      const [next] = await pool.issue(702, [piece(100)]);
+      assert.notEqual(next?.meterId, mini.meterId);
+    });
+
+    it('takes value back into a master PSD only beside a withdrawal that released it', async () => {
+      const { masterMeterId } = await pool.setUp('10001');
+      const master = await installation.custody.readMeter(masterMeterId);
+      await assert.rejects(
+        installation.custody.executeTogether([
+          { meterId: masterMeterId, steps: [{ operation: { type: 'return', amount: mills(10) } }] },
+        ]),
+        (error: unknown) =>
+          error instanceof Error && 'code' in error && error.code === 'psd.unbalanced_return',
+      );
+      assert.deepEqual(await installation.custody.readMeter(masterMeterId), master);
+    });
   });
 }
