@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { timeOrderedUuid } from '../encoding/index.ts';
 import type { Kysely } from 'kysely';
 import type { CustodyService, WithinCommit } from '../custody/index.ts';
 import {
@@ -200,7 +201,7 @@ export async function issueIndicia(
       const ascendingRegister = data.readUIntBE(18, 6) as Mills;
       const descendingRegister = data.readUIntBE(47, 6) as Mills;
       const mailingDate = piece.mailingDate ?? today;
-      const id = `ind_${randomUUID()}`;
+      const id = `ind_${timeOrderedUuid()}`;
       issued.push({
         id,
         meterId,

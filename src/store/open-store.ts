@@ -40,6 +40,7 @@ export async function openStore(target: DatabaseTarget): Promise<Store> {
     await ping();
   } catch (error) {
     await db.destroy().catch(() => undefined);
+    await dialect.close?.();
     const reason = error instanceof Error ? error.message : String(error);
     throw new StoreError(
       'store.unavailable',
@@ -54,6 +55,9 @@ export async function openStore(target: DatabaseTarget): Promise<Store> {
     dialect: dialect.name,
     location: dialect.location,
     ping,
-    close: () => db.destroy(),
+    close: async () => {
+      await db.destroy();
+      await dialect.close?.();
+    },
   };
 }

@@ -46,24 +46,43 @@ export class OpenSigningKeys {
   }
 }
 
+/** A signature the module asked for and may still be waiting on. */
+export interface PendingSignature {
+  readonly step: number;
+  readonly data: Buffer;
+  readonly signature: Promise<Buffer>;
+}
+
+/** Waits for every pending signature; the first failure rejects. */
+export async function settleSignatures(
+  pending: readonly PendingSignature[],
+): Promise<{ step: number; data: Buffer; signature: Buffer }[]> {
+  const signatures = await Promise.all(pending.map((entry) => entry.signature));
+  return pending.map((entry, index) => ({
+    step: entry.step,
+    data: entry.data,
+    signature: signatures[index] as Buffer,
+  }));
+}
+
 /**
  * Applies a command's steps in order: register rules first, then, for a step that asks, a signature
  * by the meter's key over data built from the registers after that step. Nothing is kept if any
  * step fails.
  */
-export async function runSteps(
+export function runSteps(
   keys: OpenSigningKeys,
   initial: PsdState,
   steps: readonly CommandStep[],
   now: Date,
-): Promise<{
+): {
   state: PsdState;
   amount: Mills;
-  signatures: { step: number; data: Buffer; signature: Buffer }[];
-}> {
+  signatures: PendingSignature[];
+} {
   let state = initial;
   let amount = 0 as Mills;
-  const signatures: { step: number; data: Buffer; signature: Buffer }[] = [];
+  const signatures: PendingSignature[] = [];
   const at = now.toISOString();
   for (const [index, step] of steps.entries()) {
     amount = add(amount, amountOf(step.operation, state));
@@ -76,7 +95,11 @@ export async function runSteps(
       );
     }
     const data = step.sign(viewOf(state));
-    signatures.push({ step: index, data, signature: await keys.sign(state.signingKey, data) });
+    // Not awaited here: a group's signatures are made side by side (the software backend signs on
+    // the thread pool) and the module pass waits for all of them before it seals anything.
+    const signature = keys.sign(state.signingKey, data);
+    signature.catch(() => undefined);
+    signatures.push({ step: index, data, signature });
   }
   return { state, amount, signatures };
 }

@@ -20,7 +20,7 @@ import {
   describeModule,
 } from './module-status.ts';
 import { ModuleStateMachine } from './module-state-machine.ts';
-import { OpenSigningKeys, runSteps } from './command-steps.ts';
+import { OpenSigningKeys, type PendingSignature, runSteps, settleSignatures } from './command-steps.ts';
 import {
   type PackageExpectation,
   type PsdState,
@@ -55,7 +55,7 @@ interface AppliedCommand {
   readonly state: PsdState;
   readonly type: TransactionType;
   readonly amount: Mills;
-  readonly signatures: { step: number; data: Buffer; signature: Buffer }[];
+  readonly signatures: PendingSignature[];
 }
 /** How stale a module's view of the master key versions may get before a command re-reads it. */
 const INVENTORY_REFRESH_MS = 2_000;
@@ -348,6 +348,7 @@ export class CryptoModule {
       };
       const keys = this.#signingKeys;
       const outcomes: GroupResult['outcomes'][number][] = [];
+      const pendingSignatures = new Map<number, PendingSignature[]>();
       const transactions: TransactionEntry[] = [];
       const units = request.units ?? request.commands.map((_, index) => index);
       let unitStart = { unit: Number.NaN, working: new Map(working), transactions: 0, outcomes: 0 };
@@ -395,14 +396,10 @@ export class CryptoModule {
             packageSequence: applied.state.sequence,
           };
           transactions.push(transaction);
+          if (applied.signatures.length > 0) pendingSignatures.set(outcomes.length, applied.signatures);
           outcomes.push({
             ok: true,
-            outcome: {
-              transaction,
-              view: viewOf(applied.state),
-              keyVersion: version,
-              signatures: applied.signatures,
-            },
+            outcome: { transaction, view: viewOf(applied.state), keyVersion: version, signatures: [] },
           });
         } catch (error) {
           // A module fault ends the pass; a refused command fails itself and the rest of its unit.
@@ -417,6 +414,15 @@ export class CryptoModule {
         }
       }
       if (transactions.length === 0) return { outcomes, committed: null };
+      // Every signature is in before anything is sealed; a failed one fails the whole pass.
+      for (const [index, pending] of pendingSignatures) {
+        const result = outcomes[index];
+        if (result?.ok !== true) continue;
+        outcomes[index] = {
+          ok: true,
+          outcome: { ...result.outcome, signatures: await settleSignatures(pending) },
+        };
+      }
       const packages = [];
       for (const [meterId, { state, fromSequence }] of working) {
         if (state.sequence === fromSequence) continue;
@@ -542,7 +548,7 @@ export class CryptoModule {
     now: Date,
   ): Promise<AppliedCommand> {
     if (command.kind === 'execute') {
-      const { state, amount, signatures } = await runSteps(keys, before, command.steps, now);
+      const { state, amount, signatures } = runSteps(keys, before, command.steps, now);
       const type = command.steps[0]?.operation.type ?? 'update';
       return { state: { ...state, sequence: before.sequence + 1 }, type, amount, signatures };
     }

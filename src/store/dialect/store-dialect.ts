@@ -11,6 +11,8 @@ export interface StoreDialect {
   /** Where the data lives, for messages; never contains a password. */
   readonly location: string;
   readonly kyselyDialect: Dialect;
+  /** Stops what the dialect runs beside its connections (SQLite's WAL checkpointer), after them. */
+  readonly close?: () => Promise<void>;
 }
 
 /** Where the database is: a SQLite file, or a PostgreSQL URL. */

@@ -173,14 +173,21 @@ export class SoftwareBackend implements CryptoBackend {
       pkcs8.fill(0);
     }
     return Promise.resolve({
-      sign: (data) => {
-        if (key === null) throw new VaultError('vault.wrong_state', 'This signing key was closed.');
-        return Promise.resolve(
-          algorithm === 'ecdsa-p256'
-            ? sign('sha256', data, { key, dsaEncoding: 'ieee-p1363' })
-            : sign(null, data, key),
-        );
-      },
+      // On libuv's thread pool (crypto.sign with a callback): the event loop goes on meanwhile,
+      // and a group's signatures are made in parallel.
+      sign: (data) =>
+        new Promise<Buffer>((resolve, reject) => {
+          if (key === null) {
+            reject(new VaultError('vault.wrong_state', 'This signing key was closed.'));
+            return;
+          }
+          const done = (error: Error | null, signature: Buffer): void => {
+            if (error === null) resolve(signature);
+            else reject(error);
+          };
+          if (algorithm === 'ecdsa-p256') sign('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, done);
+          else sign(null, data, key, done);
+        }),
       // A KeyObject cannot be wiped; dropping the reference leaves it to the garbage collector.
       close: () => {
         key = null;
