@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { type Kysely, sql } from 'kysely';
 import {
@@ -201,6 +204,27 @@ describe('store on sqlite: durability settings', () => {
       assert.equal(await read('foreign_keys'), 1);
     } finally {
       await dispose();
+    }
+  });
+
+  it('checkpoints the WAL on its worker thread, not in the committing call', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'indicia-wal-'));
+    const file = join(folder, 'wal.sqlite');
+    const store = await openStore({ dialect: 'sqlite', file });
+    try {
+      await sql`create table filler (id integer primary key, body text not null)`.execute(store.db);
+      await store.db.transaction().execute(async (trx) => {
+        for (let index = 0; index < 400; index += 1)
+          await sql`insert into filler (body) values (${'x'.repeat(2_000)})`.execute(trx);
+      });
+      // The writer's own threshold (16,384 pages) is far off: only the worker moves these pages.
+      const deadline = Date.now() + 5_000;
+      while (statSync(file).size < 700_000 && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.ok(statSync(file).size >= 700_000, `database file is ${statSync(file).size} bytes`);
+    } finally {
+      await store.close();
+      rmSync(folder, { recursive: true, force: true });
     }
   });
 });
