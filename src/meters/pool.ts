@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type { Kysely } from 'kysely';
 import { appendAuditEvents } from '../audit/index.ts';
 import type { AuthorityService } from '../authority/index.ts';
+import { isIndiciaError } from '../errors/index.ts';
 import type { CustodyService } from '../custody/index.ts';
 import { type Mills, add, formatUsd, nonNegativeMills } from '../money/index.ts';
 import type { DatabaseSchema } from '../store/index.ts';
@@ -274,10 +275,13 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
       );
       entry.descendingRegister = intoMini?.view.descendingRegister ?? entry.descendingRegister;
     } catch (error) {
-      if (error instanceof Error && 'code' in error && error.code === 'psd.insufficient_funds') {
+      if (isIndiciaError(error) && error.code === 'psd.insufficient_funds') {
+        const held = error.details?.['descendingRegisterMills'];
+        const holds = typeof held === 'number' ? `holds ${formatUsd(held as Mills)} and ` : '';
         throw new MeterError(
           'meter.pool_empty',
-          `The master PSD cannot fund ${formatUsd(amount)}: buy postage from the authority (indicia pool purchase).`,
+          `The master PSD ${holds}cannot fund ${formatUsd(amount)} (mini-PSDs are topped up in whole increments of ${formatUsd(increment)}): buy postage from the authority (indicia pool purchase).`,
+          { details: { neededMills: amount, incrementMills: increment } },
         );
       }
       throw error;
