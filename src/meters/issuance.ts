@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { timeOrderedUuid } from '../encoding/index.ts';
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely } from 'kysely';
 import type { CustodyService, WithinCommit } from '../custody/index.ts';
 import {
   type IndiciumFields,
@@ -9,7 +9,7 @@ import {
   parseMeterNumber,
 } from '../indicium/index.ts';
 import { type Mills, nonNegativeMills } from '../money/index.ts';
-import type { DatabaseSchema, MeterMode, MetersTable } from '../store/index.ts';
+import type { DatabaseSchema, IndiciaTable, MeterMode, MetersTable } from '../store/index.ts';
 import type { CommandStep, PsdOperation, PsdView } from '../vault/index.ts';
 import { MeterError } from './meter-error.ts';
 import type { MeterSettings } from './meter-settings.ts';
@@ -20,6 +20,9 @@ export interface IssuanceDependencies {
   readonly settings: MeterSettings;
   readonly now?: () => Date;
 }
+
+/** Pieces one issuance request (one module pass, one commit) may print: a mailing list's batch. */
+export const MAX_PIECES_PER_REQUEST = 1_000;
 
 /** One mail piece to pay for. */
 export interface PieceRequest {
@@ -153,6 +156,12 @@ export async function issueIndicia(
   const { db, custody, settings } = dependencies;
   const now = dependencies.now ?? (() => new Date());
   if (pieces.length === 0) throw new MeterError('meter.request_invalid', 'Ask for at least one piece.');
+  if (pieces.length > MAX_PIECES_PER_REQUEST) {
+    throw new MeterError(
+      'meter.request_invalid',
+      `One request issues at most ${MAX_PIECES_PER_REQUEST.toLocaleString('en-US')} pieces; ${pieces.length.toLocaleString('en-US')} were asked for. Split the mailing list.`,
+    );
+  }
   const meter = await activeMeter(db, meterId, options.mode ?? 'dedicated');
   const { manufacturerId, modelId, serial } = parseMeterNumber(meterId);
   const today = now().toISOString().slice(0, 10);
@@ -194,6 +203,7 @@ export async function issueIndicia(
   const issued: IssuedIndicium[] = [];
   await custody.execute(meterId, steps, async (trx, result) => {
     const createdAt = now().toISOString();
+    const rows: Insertable<IndiciaTable>[] = [];
     for (const [index, signature] of result.signatures.entries()) {
       const piece = pieces[index];
       if (piece === undefined) continue;
@@ -211,28 +221,27 @@ export async function issueIndicia(
         descendingRegister,
         mailingDate,
       });
-      await trx
-        .insertInto('indicia')
-        .values({
-          id,
-          meter_id: meterId,
-          package_sequence: result.transaction.packageSequence,
-          certificate_serial: meter.certificate_serial,
-          postage_mills: piece.postage,
-          ascending_register_mills: ascendingRegister,
-          descending_register_mills: descendingRegister,
-          mailing_date: mailingDate,
-          origin_zip: piece.originZip ?? meter.licensing_zip,
-          rate_category: piece.rateCategory,
-          label_serial: piece.labelSerial ?? 0,
-          status: 'valid',
-          data: data.toString('base64'),
-          created_at: createdAt,
-          corrects_indicium_id: options.correctsIndiciumId ?? null,
-          customer_number: options.customerNumber ?? meter.customer_number,
-        })
-        .execute();
+      rows.push({
+        id,
+        meter_id: meterId,
+        package_sequence: result.transaction.packageSequence,
+        certificate_serial: meter.certificate_serial,
+        postage_mills: piece.postage,
+        ascending_register_mills: ascendingRegister,
+        descending_register_mills: descendingRegister,
+        mailing_date: mailingDate,
+        origin_zip: piece.originZip ?? meter.licensing_zip,
+        rate_category: piece.rateCategory,
+        label_serial: piece.labelSerial ?? 0,
+        status: 'valid',
+        data: data.toString('base64'),
+        created_at: createdAt,
+        corrects_indicium_id: options.correctsIndiciumId ?? null,
+        customer_number: options.customerNumber ?? meter.customer_number,
+      });
     }
+    // A mailing list's indicia go in as one statement.
+    if (rows.length > 0) await trx.insertInto('indicia').values(rows).execute();
     await options.withinCommit?.(trx, result);
   });
   return issued;

@@ -139,6 +139,24 @@ for (const fixture of dialectFixtures) {
       assert.equal((await meters.show(meter.meterId)).psd.state, 'suspended');
     });
 
+    it('issues a mailing list of 1,000 pieces in one request and one commit', async () => {
+      const { meters } = installation;
+      const meter = await meters.create({
+        customerNumber: 4002,
+        licensingZip: '73301',
+        maxDescendingRegister: mills(50_000),
+      });
+      await meters.fund(meter.meterId, 10_000, 'test');
+      const issued = await meters.issue(
+        meter.meterId,
+        Array.from({ length: 1_000 }, () => ({ postage: mills(7), rateCategory: 'FC' })),
+      );
+      assert.equal(issued.length, 1_000);
+      assert.equal(issued.at(-1)?.ascendingRegister, 7_000);
+      const { psd } = await meters.show(meter.meterId);
+      assert.deepEqual([psd.ascendingRegister, psd.descendingRegister], [7_000, 3_000]);
+    });
+
     it('refuses bad input with a clear error and moves no register', async () => {
       const { meters } = installation;
       const meter = await meters.create({
@@ -169,6 +187,14 @@ for (const fixture of dialectFixtures) {
         [
           () => meters.issue(meter.meterId, [{ postage: mills(10_001), rateCategory: 'FC' }]),
           'psd.insufficient_funds',
+        ],
+        [
+          () =>
+            meters.issue(
+              meter.meterId,
+              Array.from({ length: 1_001 }, () => ({ postage: mills(1), rateCategory: 'FC' })),
+            ),
+          'meter.request_invalid',
         ],
         [
           () => meters.issue(meter.meterId, [{ postage: mills(730), rateCategory: 'first class' }]),
