@@ -3,14 +3,11 @@ import type { CryptoBackend } from './backend/crypto-backend.ts';
 import {
   type CheckpointRecord,
   type DiscardedTransaction,
-  type TransactionEntry,
-  type TransactionType,
   openCheckpoint,
   sealCheckpoint,
 } from './checkpoint.ts';
 import type { CheckpointDecision } from './checkpoint-comparison.ts';
 import { CheckpointRing } from './checkpoint-ring.ts';
-import { newCheckedKey } from './key-generation.ts';
 import { type KnownAnswerVectors, type SelfTestResult, runKnownAnswerTests } from './known-answer-tests.ts';
 import {
   type ModuleRole,
@@ -20,13 +17,13 @@ import {
   describeModule,
 } from './module-status.ts';
 import { ModuleStateMachine } from './module-state-machine.ts';
-import { OpenSigningKeys, type PendingSignature, runSteps, settleSignatures } from './command-steps.ts';
+import { OpenSigningKeys } from './command-steps.ts';
+import { checkGroupRequest, runGroupPass, sealChangedPackages } from './group-pass.ts';
 import {
   type PackageExpectation,
   type PsdState,
   readPackageHeader,
   resealUnder,
-  sealPackage,
   unsealPackage,
 } from './psd-package.ts';
 import { VaultError } from './vault-error.ts';
@@ -37,29 +34,17 @@ import {
   type GroupRequest,
   type GroupResult,
   type KeyReplacementRequest,
-  MAX_GROUP_COMMANDS,
-  type ModuleCommand,
   type NewPackageRequest,
   type PsdView,
   controlCodeInput,
-  newPsdState,
   nextRecord,
-  returnedBy,
-  signingKeyEntry,
   viewOf,
 } from './module-commands.ts';
 
 export const DEFAULT_RING_SIZE = 3;
 
-interface AppliedCommand {
-  readonly state: PsdState;
-  readonly type: TransactionType;
-  readonly amount: Mills;
-  readonly signatures: PendingSignature[];
-}
 /** How stale a module's view of the master key versions may get before a command re-reads it. */
 const INVENTORY_REFRESH_MS = 2_000;
-const DEFAULT_KEY_VALIDITY_DAYS = 3 * 365;
 /**
  * Meter keys a module keeps unwrapped between commands (least recently used closed first): a
  * busy meter's key is not unwrapped again for every piece. Software: key objects in this
@@ -311,16 +296,7 @@ export class CryptoModule {
    */
   async executeGroup(request: GroupRequest): Promise<GroupResult> {
     this.#machine.requireRole('crypto-user');
-    if (request.commands.length === 0 || request.commands.length > MAX_GROUP_COMMANDS) {
-      throw new VaultError(
-        'vault.wrong_state',
-        `A group holds 1 to ${MAX_GROUP_COMMANDS} commands; ${request.commands.length} were given.`,
-      );
-    }
-    for (const command of request.commands) {
-      if (command.kind === 'execute' && command.steps.length === 0)
-        throw new VaultError('vault.wrong_state', 'A command needs at least one step.');
-    }
+    checkGroupRequest(request);
     return this.#busy(async () => {
       if (this.#inhibited !== null) {
         throw new VaultError(
@@ -334,106 +310,20 @@ export class CryptoModule {
         await this.#refreshInventory();
       const version = this.#currentVersion();
       const now = this.#now();
-      const stored = new Map(request.packages.map((entry) => [entry.expected.meterId, entry]));
-      const working = new Map<string, { state: PsdState; fromSequence: number | null }>();
-      const current = async (meterId: string): Promise<PsdState> => {
-        const known = working.get(meterId);
-        if (known !== undefined) return known.state;
-        const entry = stored.get(meterId);
-        if (entry === undefined)
-          throw new VaultError('vault.wrong_state', `No package was given for meter ${meterId}.`);
-        const { state } = await this.#unseal(entry.sealedPackage, entry.expected);
-        working.set(meterId, { state, fromSequence: state.sequence });
-        return state;
-      };
-      const keys = this.#signingKeys;
-      const outcomes: GroupResult['outcomes'][number][] = [];
-      const pendingSignatures = new Map<number, PendingSignature[]>();
-      const transactions: TransactionEntry[] = [];
-      const units = request.units ?? request.commands.map((_, index) => index);
-      let unitStart = { unit: Number.NaN, working: new Map(working), transactions: 0, outcomes: 0 };
-      // Value a unit's withdrawals released and its returns took back: a return brings them level.
-      let unitFlow = { released: 0, returned: 0 };
-      let failedUnit: { unit: number; error: unknown } | null = null;
-      for (const [index, command] of request.commands.entries()) {
-        const unit = units[index] ?? index;
-        if (unit !== unitStart.unit) {
-          unitStart = {
-            unit,
-            working: new Map(working),
-            transactions: transactions.length,
-            outcomes: outcomes.length,
-          };
-          unitFlow = { released: 0, returned: 0 };
-          failedUnit = null;
-        }
-        if (failedUnit !== null) {
-          outcomes.push({ ok: false, error: failedUnit.error });
-          continue;
-        }
-        try {
-          const returning = returnedBy(command);
-          unitFlow.returned += returning;
-          if (returning > 0 && unitFlow.returned !== unitFlow.released) {
-            throw new VaultError(
-              'psd.unbalanced_return',
-              `Meter ${command.meterId} may take back exactly what withdrawals in the same unit released (${unitFlow.released} mills), not ${unitFlow.returned}.`,
-            );
-          }
-          const applied =
-            command.kind === 'create'
-              ? await this.#create(command, stored, working, version, now)
-              : await this.#apply(command, await current(command.meterId), keys, version, now);
-          if (applied.type === 'withdraw') unitFlow.released += applied.amount;
-          const fromSequence = working.get(command.meterId)?.fromSequence ?? null;
-          working.set(command.meterId, { state: applied.state, fromSequence });
-          const transaction: TransactionEntry = {
-            type: applied.type,
-            meterId: command.meterId,
-            amountMills: applied.amount,
-            ascendingRegisterMills: applied.state.ascendingRegister,
-            descendingRegisterMills: applied.state.descendingRegister,
-            packageSequence: applied.state.sequence,
-          };
-          transactions.push(transaction);
-          if (applied.signatures.length > 0) pendingSignatures.set(outcomes.length, applied.signatures);
-          outcomes.push({
-            ok: true,
-            outcome: { transaction, view: viewOf(applied.state), keyVersion: version, signatures: [] },
-          });
-        } catch (error) {
-          // A module fault ends the pass; a refused command fails itself and the rest of its unit.
-          if (this.#machine.state === 'error') throw error;
-          failedUnit = { unit, error };
-          working.clear();
-          for (const [meterId, entry] of unitStart.working) working.set(meterId, entry);
-          transactions.length = unitStart.transactions;
-          for (let undone = unitStart.outcomes; undone < outcomes.length; undone += 1)
-            outcomes[undone] = { ok: false, error };
-          outcomes.push({ ok: false, error });
-        }
-      }
+      const { outcomes, transactions, working } = await runGroupPass(
+        {
+          backend: this.#backend,
+          keys: this.#signingKeys,
+          version,
+          now,
+          unseal: (sealed, expected) => this.#unseal(sealed, expected),
+          enterError: (reason) => this.#machine.enterError(reason),
+          isInError: () => this.#machine.state === 'error',
+        },
+        request,
+      );
       if (transactions.length === 0) return { outcomes, committed: null };
-      // Every signature is in before anything is sealed; a failed one fails the whole pass.
-      for (const [index, pending] of pendingSignatures) {
-        const result = outcomes[index];
-        if (result?.ok !== true) continue;
-        outcomes[index] = {
-          ok: true,
-          outcome: { ...result.outcome, signatures: await settleSignatures(pending) },
-        };
-      }
-      const packages = [];
-      for (const [meterId, { state, fromSequence }] of working) {
-        if (state.sequence === fromSequence) continue;
-        packages.push({
-          meterId,
-          fromSequence,
-          sequence: state.sequence,
-          sealedPackage: await sealPackage(this.#backend, state, version),
-          keyVersion: version,
-        });
-      }
+      const packages = await sealChangedPackages(this.#backend, working, version);
       const record = nextRecord(this.#ring.newest, {
         moduleSerial: this.serial,
         at: now.toISOString(),
@@ -516,63 +406,6 @@ export class CryptoModule {
       record: committed.record,
       recovered: committed.recovered,
     };
-  }
-
-  async #create(
-    command: Extract<ModuleCommand, { kind: 'create' }>,
-    stored: ReadonlyMap<string, unknown>,
-    working: ReadonlyMap<string, unknown>,
-    version: number,
-    now: Date,
-  ): Promise<AppliedCommand> {
-    if (stored.has(command.meterId) || working.has(command.meterId))
-      throw new VaultError('vault.wrong_state', `Meter ${command.meterId} already has a package.`);
-    const algorithm = command.algorithm ?? 'ecdsa-p256';
-    const key = await newCheckedKey(this.#backend, algorithm, version, command.meterId, (reason) =>
-      this.#machine.enterError(reason),
-    );
-    const state = newPsdState({
-      request: { ...command, databaseCheckpoint: null },
-      signingKey: { algorithm, wrapVersion: version, ...key },
-      now,
-      validityDays: command.keyValidityDays ?? DEFAULT_KEY_VALIDITY_DAYS,
-    });
-    return { state, type: 'create', amount: 0 as Mills, signatures: [] };
-  }
-
-  async #apply(
-    command: Exclude<ModuleCommand, { kind: 'create' }>,
-    before: PsdState,
-    keys: OpenSigningKeys,
-    version: number,
-    now: Date,
-  ): Promise<AppliedCommand> {
-    if (command.kind === 'execute') {
-      const { state, amount, signatures } = runSteps(keys, before, command.steps, now);
-      const type = command.steps[0]?.operation.type ?? 'update';
-      return { state: { ...state, sequence: before.sequence + 1 }, type, amount, signatures };
-    }
-    if (before.state === 'withdrawn') {
-      throw new VaultError('psd.not_active', `Meter ${before.meterId} is withdrawn; it needs no new key.`);
-    }
-    const algorithm = command.algorithm ?? before.signingKey.algorithm;
-    const key = await newCheckedKey(this.#backend, algorithm, version, before.meterId, (reason) =>
-      this.#machine.enterError(reason),
-    );
-    const state: PsdState = {
-      ...before,
-      sequence: before.sequence + 1,
-      certificateSerial: null,
-      signingKey: signingKeyEntry(
-        key,
-        algorithm,
-        version,
-        now,
-        command.keyValidityDays ?? DEFAULT_KEY_VALIDITY_DAYS,
-      ),
-      updatedAt: now.toISOString(),
-    };
-    return { state, type: 'update', amount: 0 as Mills, signatures: [] };
   }
 
   /** How the database's checkpoint compares with this module's ring, without acting on it. */
