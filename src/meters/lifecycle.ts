@@ -157,6 +157,31 @@ export async function refundSpoiled(
   return { id, meterId, kind: 'spoilage', amount: postage, view: result.view };
 }
 
+/** A withdrawal's rows, inside its commit: the refund of the DR, and the meter closed for good. */
+export async function recordWithdrawal(
+  trx: Kysely<DatabaseSchema>,
+  withdrawal: { id: string; meterId: string; amount: Mills; packageSequence: number },
+): Promise<void> {
+  const now = new Date().toISOString();
+  await trx
+    .insertInto('refunds')
+    .values({
+      id: withdrawal.id,
+      meter_id: withdrawal.meterId,
+      indicium_id: null,
+      kind: 'withdrawal',
+      amount_mills: withdrawal.amount,
+      package_sequence: withdrawal.packageSequence,
+      created_at: now,
+    })
+    .execute();
+  await trx
+    .updateTable('meters')
+    .set({ status: 'withdrawn', updated_at: now })
+    .where('meter_id', '=', withdrawal.meterId)
+    .execute();
+}
+
 /** Full refund: the meter's DR goes back to the customer and the meter closes for good. */
 export async function withdrawMeter(
   { db, custody }: IssuanceDependencies,
@@ -172,28 +197,13 @@ export async function withdrawMeter(
     );
   }
   const id = `refund_${randomUUID()}`;
-  const result = await custody.execute(
-    meterId,
-    [{ operation: { type: 'withdraw' } }],
-    async (trx, outcome) => {
-      await trx
-        .insertInto('refunds')
-        .values({
-          id,
-          meter_id: meterId,
-          indicium_id: null,
-          kind: 'withdrawal',
-          amount_mills: outcome.transaction.amountMills,
-          package_sequence: outcome.transaction.packageSequence,
-          created_at: new Date().toISOString(),
-        })
-        .execute();
-      await trx
-        .updateTable('meters')
-        .set({ status: 'withdrawn', updated_at: new Date().toISOString() })
-        .where('meter_id', '=', meterId)
-        .execute();
-    },
+  const result = await custody.execute(meterId, [{ operation: { type: 'withdraw' } }], (trx, outcome) =>
+    recordWithdrawal(trx, {
+      id,
+      meterId,
+      amount: outcome.transaction.amountMills,
+      packageSequence: outcome.transaction.packageSequence,
+    }),
   );
   return { id, meterId, kind: 'withdrawal', amount: result.transaction.amountMills, view: result.view };
 }

@@ -10,6 +10,8 @@ import type { DatabaseSchema } from '../store/index.ts';
 import type { CommandStep } from '../vault/index.ts';
 import { moveBalance } from './balances.ts';
 import { type IssuedIndicium, type PieceRequest, fundMeter, issueIndicia } from './issuance.ts';
+import { recordWithdrawal } from './lifecycle.ts';
+import { activeMasterMeter, checkOutIdle, insertCheckout, recordTransfer } from './pool-records.ts';
 import { MeterError } from './meter-error.ts';
 import { generateMeter, nextSerial } from './meter-gen.ts';
 import type { MeterSettings } from './meter-settings.ts';
@@ -90,14 +92,7 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
   const waiting: (() => void)[] = [];
   const customerQueues = new Map<number, Promise<unknown>>();
 
-  const masterMeter = async (): Promise<{ meter_id: string; licensing_zip: string } | undefined> =>
-    db
-      .selectFrom('meters')
-      .select(['meter_id', 'licensing_zip'])
-      .where('mode', '=', 'master')
-      .where('status', '=', 'active')
-      .orderBy('meter_id')
-      .executeTakeFirst();
+  const masterMeter = () => activeMasterMeter(db);
 
   const requireMaster = async (): Promise<{ meter_id: string; licensing_zip: string }> => {
     const master = await masterMeter();
@@ -160,46 +155,8 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
         serial: masterNumber * 10_000 + machineNumber * 1_000 + psdNumber,
       },
     );
-    await db
-      .insertInto('mpsd_checkouts')
-      .values({ meter_id: generated.meterId, holder, checked_out_at: new Date().toISOString() })
-      .execute();
+    await insertCheckout(db, generated.meterId, holder);
     return generated.meterId;
-  };
-
-  /** Checks out an idle mini-PSD from the database (one no server holds), or null. */
-  const checkOutIdle = async (): Promise<string | null> => {
-    const candidates = await db
-      .selectFrom('meters')
-      .leftJoin('mpsd_checkouts', 'mpsd_checkouts.meter_id', 'meters.meter_id')
-      .select('meters.meter_id')
-      .where('meters.mode', '=', 'pooled')
-      .where('meters.status', '=', 'active')
-      .where((eb) =>
-        eb.or([eb('mpsd_checkouts.holder', 'is', null), eb('mpsd_checkouts.holder', '=', holder)]),
-      )
-      .orderBy('meters.meter_id')
-      .execute();
-    for (const { meter_id: meterId } of candidates) {
-      if (checkedOut.has(meterId)) continue;
-      const mine = await db
-        .selectFrom('mpsd_checkouts')
-        .select('holder')
-        .where('meter_id', '=', meterId)
-        .executeTakeFirst();
-      if (mine?.holder === holder) return meterId;
-      try {
-        // The primary key makes a check-out exclusive: a second server's insert fails.
-        await db
-          .insertInto('mpsd_checkouts')
-          .values({ meter_id: meterId, holder, checked_out_at: new Date().toISOString() })
-          .execute();
-        return meterId;
-      } catch {
-        continue;
-      }
-    }
-    return null;
   };
 
   /** A free mini-PSD of this server's, exclusively, until released. */
@@ -215,7 +172,9 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
         const reserved: CheckedOut = { meterId: reservation, descendingRegister: 0 as Mills, isBusy: true };
         checkedOut.set(reservation, reserved);
         try {
-          const meterId = (await checkOutIdle()) ?? (await createMiniPsd(await requireMaster()));
+          const meterId =
+            (await checkOutIdle(db, holder, (meterId) => checkedOut.has(meterId))) ??
+            (await createMiniPsd(await requireMaster()));
           const psd = await custody.readMeter(meterId);
           const entry: CheckedOut = { meterId, descendingRegister: psd.descendingRegister, isBusy: true };
           checkedOut.set(meterId, entry);
@@ -248,18 +207,14 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
         ],
         async (trx, [masterResult, miniResult]) => {
           const now = new Date().toISOString();
-          await trx
-            .insertInto('pool_transfers')
-            .values({
-              id,
-              master_meter_id: master.meter_id,
-              meter_id: entry.meterId,
-              amount_mills: amount,
-              master_sequence: masterResult?.transaction.packageSequence ?? 0,
-              package_sequence: miniResult?.transaction.packageSequence ?? 0,
-              created_at: now,
-            })
-            .execute();
+          await recordTransfer(trx, {
+            id,
+            masterMeterId: master.meter_id,
+            meterId: entry.meterId,
+            amount,
+            masterSequence: masterResult?.transaction.packageSequence ?? 0,
+            packageSequence: miniResult?.transaction.packageSequence ?? 0,
+          });
           await trx
             .insertInto('meter_fundings')
             .values({
@@ -407,10 +362,7 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
       if (mine !== undefined) mine.isBusy = true;
       else if (meter.holder === null) {
         // Held for the withdrawal, so no server checks it out meanwhile.
-        await db
-          .insertInto('mpsd_checkouts')
-          .values({ meter_id: meterId, holder, checked_out_at: new Date().toISOString() })
-          .execute();
+        await insertCheckout(db, meterId, holder);
       }
       try {
         const master = await requireMaster();
@@ -426,39 +378,18 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
             steps: [{ operation: { type: 'return', amount: returned } }],
           });
         await custody.executeTogether(commands, async (trx, [miniResult, masterResult]) => {
-          const now = new Date().toISOString();
           const sequence = miniResult?.transaction.packageSequence ?? 0;
-          await trx
-            .insertInto('refunds')
-            .values({
-              id,
-              meter_id: meterId,
-              indicium_id: null,
-              kind: 'withdrawal',
-              amount_mills: returned,
-              package_sequence: sequence,
-              created_at: now,
-            })
-            .execute();
+          await recordWithdrawal(trx, { id, meterId, amount: returned, packageSequence: sequence });
           if (masterResult !== undefined) {
-            await trx
-              .insertInto('pool_transfers')
-              .values({
-                id: `xfer_${randomUUID()}`,
-                master_meter_id: master.meter_id,
-                meter_id: meterId,
-                amount_mills: 0 - returned,
-                master_sequence: masterResult.transaction.packageSequence,
-                package_sequence: sequence,
-                created_at: now,
-              })
-              .execute();
+            await recordTransfer(trx, {
+              id: `xfer_${randomUUID()}`,
+              masterMeterId: master.meter_id,
+              meterId,
+              amount: (0 - returned) as Mills,
+              masterSequence: masterResult.transaction.packageSequence,
+              packageSequence: sequence,
+            });
           }
-          await trx
-            .updateTable('meters')
-            .set({ status: 'withdrawn', updated_at: now })
-            .where('meter_id', '=', meterId)
-            .execute();
           await trx.deleteFrom('mpsd_checkouts').where('meter_id', '=', meterId).execute();
         });
         checkedOut.delete(meterId);
