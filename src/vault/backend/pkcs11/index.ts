@@ -30,7 +30,12 @@ import {
   P256_PARAMETERS,
   spkiFromEcPoint,
 } from './signing-mechanisms.ts';
-import { readDataObject, writeDataObject } from './token-data-objects.ts';
+import {
+  readDataObject,
+  readKeysetMetadata,
+  writeDataObject,
+  writeKeysetMetadata,
+} from './token-data-objects.ts';
 
 export { initializeToken } from './pkcs11-library.ts';
 
@@ -42,14 +47,8 @@ export interface Pkcs11Settings {
   readonly userPin: string;
 }
 
-const KEYSET_LABEL = 'indicia-keyset';
 const MASTER_LABEL = (version: number): string => `indicia-master-v${version}`;
 const MAC_LABEL = (name: MacKeyName): string => `indicia-mac-${name}`;
-
-interface KeysetMetadata {
-  minimumMasterKeyVersion: number;
-  officerCredentialHash: string;
-}
 
 const {
   CKA_CLASS,
@@ -121,7 +120,7 @@ export class Pkcs11Backend implements CryptoBackend {
   }
 
   async verifyOfficerCredential(credential: string): Promise<boolean> {
-    const metadata = this.#readMetadata();
+    const metadata = readKeysetMetadata(this.#pkcs11, this.#session);
     return (
       metadata !== undefined && (await verifyPassword(credential, metadata.officerCredentialHash)).isMatch
     );
@@ -162,7 +161,7 @@ export class Pkcs11Backend implements CryptoBackend {
       .filter((match) => match !== null)
       .map((match) => Number(match[1]))
       .sort((left, right) => left - right);
-    const metadata = this.#readMetadata();
+    const metadata = readKeysetMetadata(this.#pkcs11, this.#session);
     return Promise.resolve({
       masterKeyVersions,
       minimumMasterKeyVersion: metadata?.minimumMasterKeyVersion ?? 1,
@@ -173,7 +172,7 @@ export class Pkcs11Backend implements CryptoBackend {
   }
 
   async initializeKeys(officerCredential: string): Promise<void> {
-    if (this.#readMetadata() !== undefined)
+    if (readKeysetMetadata(this.#pkcs11, this.#session) !== undefined)
       throw new VaultError('vault.wrong_state', 'The token already holds Indicia keys.');
     this.#generateMasterKey(1);
     for (const name of ['control', 'checkpoint'] as const) {
@@ -189,7 +188,7 @@ export class Pkcs11Backend implements CryptoBackend {
         ]),
       );
     }
-    this.#writeMetadata({
+    writeKeysetMetadata(this.#pkcs11, this.#session, {
       minimumMasterKeyVersion: 1,
       officerCredentialHash: await hashPassword(officerCredential),
     });
@@ -202,9 +201,9 @@ export class Pkcs11Backend implements CryptoBackend {
   }
 
   setMinimumMasterKeyVersion(version: number): Promise<void> {
-    const metadata = this.#readMetadata();
+    const metadata = readKeysetMetadata(this.#pkcs11, this.#session);
     if (metadata === undefined) throw new VaultError('vault.wrong_state', 'The token holds no Indicia keys.');
-    this.#writeMetadata({ ...metadata, minimumMasterKeyVersion: version });
+    writeKeysetMetadata(this.#pkcs11, this.#session, { ...metadata, minimumMasterKeyVersion: version });
     return Promise.resolve();
   }
 
@@ -489,14 +488,5 @@ export class Pkcs11Backend implements CryptoBackend {
     this.#pkcs11.C_SignInit(this.#session, { mechanism: isEcdsa ? pkcs11js.CKM_ECDSA : CKM_EDDSA }, key);
     const input = isEcdsa ? createHash('sha256').update(data).digest() : data;
     return Buffer.from(this.#pkcs11.C_Sign(this.#session, input, Buffer.alloc(128)));
-  }
-
-  #readMetadata(): KeysetMetadata | undefined {
-    const stored = readDataObject(this.#pkcs11, this.#session, KEYSET_LABEL);
-    return stored === undefined ? undefined : (JSON.parse(stored.toString('utf8')) as KeysetMetadata);
-  }
-
-  #writeMetadata(metadata: KeysetMetadata): void {
-    writeDataObject(this.#pkcs11, this.#session, KEYSET_LABEL, Buffer.from(JSON.stringify(metadata), 'utf8'));
   }
 }

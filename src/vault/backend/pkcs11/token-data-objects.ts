@@ -49,3 +49,20 @@ export function writeDataObject(pkcs11: Pkcs11, session: Handle, label: string, 
   ]);
   for (const old of existing) pkcs11.C_DestroyObject(session, old.handle);
 }
+
+const KEYSET_LABEL = 'indicia-keyset';
+
+/** What the token keeps about its key set beside the keys: the minimum master key version, the officer's hash. */
+export interface KeysetMetadata {
+  minimumMasterKeyVersion: number;
+  officerCredentialHash: string;
+}
+
+export function readKeysetMetadata(pkcs11: Pkcs11, session: Handle): KeysetMetadata | undefined {
+  const stored = readDataObject(pkcs11, session, KEYSET_LABEL);
+  return stored === undefined ? undefined : (JSON.parse(stored.toString('utf8')) as KeysetMetadata);
+}
+
+export function writeKeysetMetadata(pkcs11: Pkcs11, session: Handle, metadata: KeysetMetadata): void {
+  writeDataObject(pkcs11, session, KEYSET_LABEL, Buffer.from(JSON.stringify(metadata), 'utf8'));
+}
