@@ -1,7 +1,8 @@
 // `npm run bench -- issue [--seconds 5]`: indicia issued per second, with p50/p99 latency, at 1, 16
 // and 64 concurrent issuers on the embedded default (SQLite, synchronous=FULL; software crypto
 // modules), beside this machine's raw fdatasync rate measured in the same run: the bound for one
-// durable commit per request.
+// durable commit per request. Each row also shows the CPU the process used and how busy the event
+// loop was.
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
@@ -74,6 +75,8 @@ export async function runBenchmark(args: readonly string[]): Promise<number> {
       const before = custody.groupCommits();
       const deadline = performance.now() + seconds * 1000;
       const started = performance.now();
+      const cpuBefore = process.cpuUsage();
+      const loopBefore = performance.eventLoopUtilization();
       await Promise.all(
         Array.from({ length: concurrency }, async (_, worker) => {
           for (let round = 0; performance.now() < deadline; round += 1) {
@@ -85,6 +88,9 @@ export async function runBenchmark(args: readonly string[]): Promise<number> {
         }),
       );
       const elapsed = (performance.now() - started) / 1000;
+      const cpu = process.cpuUsage(cpuBefore);
+      const cores = (cpu.user + cpu.system) / 1e6 / elapsed;
+      const loop = performance.eventLoopUtilization(loopBefore).utilization;
       const after = custody.groupCommits();
       const groupSize = (after.commands - before.commands) / Math.max(1, after.groups - before.groups);
       latencies.sort((left, right) => left - right);
@@ -93,7 +99,11 @@ export async function runBenchmark(args: readonly string[]): Promise<number> {
           .toLocaleString('en-US')
           .padStart(
             8,
-          )}    ${percentile(latencies, 0.5).toFixed(1).padStart(7)} ms   ${percentile(latencies, 0.99).toFixed(1).padStart(7)} ms   ${(latencies.length / elapsed / fsyncs).toFixed(2)}×   ${groupSize.toFixed(1).padStart(8)}`,
+          )}    ${percentile(latencies, 0.5).toFixed(1).padStart(7)} ms   ${percentile(latencies, 0.99).toFixed(1).padStart(7)} ms   ${(latencies.length / elapsed / fsyncs).toFixed(2)}×   ${groupSize.toFixed(1).padStart(8)}   ${cores.toFixed(2).padStart(5)}   ${Math.round(
+          loop * 100,
+        )
+          .toString()
+          .padStart(4)}%`,
       );
     }
     await pool.close();
@@ -104,7 +114,9 @@ export async function runBenchmark(args: readonly string[]): Promise<number> {
     );
     console.log(`  machine: ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node.js ${process.version}`);
     console.log(`  raw fdatasync (same run, same disk): ${Math.round(fsyncs).toLocaleString('en-US')}/s`);
-    console.log('  issuers  indicia/s        p50          p99     vs fdatasync   group size');
+    console.log(
+      '  issuers  indicia/s        p50          p99     vs fdatasync   group size   cores   event loop busy',
+    );
     for (const row of rows) console.log(row);
     return 0;
   } finally {
