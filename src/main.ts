@@ -4,12 +4,23 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { type DemoCredential, createDemoAccountsIfEmpty } from './accounts/index.ts';
+import {
+  type AccountsService,
+  type DemoCredential,
+  createAccountsService,
+  createDemoAccountsIfEmpty,
+} from './accounts/index.ts';
 import { createApiServer } from './api/index.ts';
-import { type AuthorityService, createAuthorityService } from './authority/index.ts';
+import {
+  type AuthorityService,
+  createAuthorityService,
+  fileLicenceApplication,
+  licenceOf,
+} from './authority/index.ts';
 import { type CustodyService, createCustodyService } from './custody/index.ts';
 import type { Config } from './config/index.ts';
 import { type ReconciliationJob, startReconciliationJob } from './jobs/index.ts';
+import { type Mailer, createMailer } from './mail/index.ts';
 import { type MetersService, createMetersService } from './meters/index.ts';
 import {
   StartupError,
@@ -59,6 +70,8 @@ export interface RunningIndicia {
   readonly custody: CustodyService;
   readonly authority: AuthorityService;
   readonly meters: MetersService;
+  readonly accounts: AccountsService;
+  readonly mailer: Mailer;
   readonly reconciliation: ReconciliationJob;
   /** Set only on the start that created the module keys: shown once, stored only as a hash. */
   readonly createdOfficerCredential: string | undefined;
@@ -258,6 +271,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
   let app: FastifyInstance | undefined;
   let pool: ModulePool | undefined;
   let reconciliation: ReconciliationJob | undefined;
+  let mailer: Mailer | undefined;
   try {
     const modules = await openModulePool(config, { initializeIfEmpty: true });
     const { kekFile } = modules;
@@ -276,12 +290,44 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       intervalMinutes: config.reconcileIntervalMinutes,
     });
     const demoCredentials = await createDemoAccountsIfEmpty(store.db);
+    for (const { accountId, customer } of demoCredentials) {
+      if (customer === null) continue;
+      // The demo customer is licensed and has its meter from the first start, as if it had signed up.
+      await store.db.transaction().execute((trx) =>
+        fileLicenceApplication(trx, {
+          accountId,
+          customerNumber: customer.customerNumber,
+          meterMode: 'dedicated',
+          licensingZip: customer.profile.licensingZip,
+          application: { ...customer.profile, name: 'Demo Customer', company: null },
+        }),
+      );
+      await meters.provisionCustomer({
+        customerNumber: customer.customerNumber,
+        meterMode: 'dedicated',
+        licensingZip: customer.profile.licensingZip,
+      });
+    }
     const modulePool = pool;
+    mailer = createMailer({
+      smtpUrl: config.smtpUrl,
+      from: config.mailFrom,
+      outboxDir: join(config.dataDir, 'outbox'),
+    });
+    let listeningUrl = '';
+    const accounts = createAccountsService({
+      db: store.db,
+      mailer,
+      publicUrl: () => config.publicUrl ?? listeningUrl,
+    });
     app = await createApiServer({
       logger,
       metrics,
       tls,
       authority,
+      accounts,
+      meters,
+      licenceOf: (accountId) => licenceOf(store.db, accountId),
       health: {
         version: VERSION,
         pingDatabase: store.ping,
@@ -293,13 +339,21 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
     const address = app.server.address();
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
     const url = publicUrl(tls ? 'https' : 'http', config.host, port);
+    listeningUrl = url;
     logger.info(
-      { url, database: store.dialect, migrationsApplied: migrations.applied, version: VERSION },
+      {
+        url,
+        database: store.dialect,
+        migrationsApplied: migrations.applied,
+        version: VERSION,
+        mail: mailer.description,
+      },
       'indicia is listening',
     );
 
     const server = app;
     const reconciliationJob = reconciliation;
+    const outgoingMail = mailer;
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> => {
       closing ??= (async () => {
@@ -319,6 +373,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
         await Promise.race([server.close(), timeout]);
         clearTimeout(timer);
         reconciliationJob.stop();
+        outgoingMail.close();
         await modulePool.close();
         await store.close();
         logger.info('shutdown complete');
@@ -339,6 +394,8 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       custody,
       authority,
       meters,
+      accounts,
+      mailer: outgoingMail,
       reconciliation: reconciliationJob,
       createdOfficerCredential: modules.createdOfficerCredential,
       demoCredentials,
@@ -346,6 +403,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
     };
   } catch (error) {
     reconciliation?.stop();
+    mailer?.close();
     await app?.close();
     await pool?.close();
     await store.close();

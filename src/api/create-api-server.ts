@@ -4,10 +4,15 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger, ServerMetrics } from '../telemetry/index.ts';
-import type { AuthorityService } from '../authority/index.ts';
+import type { AccountsService } from '../accounts/index.ts';
+import type { AuthorityService, LicenceDecision } from '../authority/index.ts';
+import type { MetersService } from '../meters/index.ts';
+import { installAuthentication } from './authentication.ts';
 import { installErrorHandler } from './error-handler.ts';
+import { accountRoutes } from './routes/account-routes.ts';
 import { certificateRoutes } from './routes/certificate-routes.ts';
 import { type HealthDependencies, healthRoutes } from './routes/health-routes.ts';
+import { meterRoutes } from './routes/meter-routes.ts';
 import { metricsRoutes } from './routes/metrics-routes.ts';
 import { ErrorResponse, errorResponseRef } from './schemas.ts';
 
@@ -16,6 +21,9 @@ export interface ApiServerDependencies {
   readonly metrics: ServerMetrics;
   readonly health: HealthDependencies;
   readonly authority: Pick<AuthorityService, 'caCertificate' | 'certificate'>;
+  readonly accounts: AccountsService;
+  readonly meters: Pick<MetersService, 'provisionCustomer' | 'customerMeter'>;
+  readonly licenceOf: (accountId: string) => Promise<LicenceDecision | undefined>;
   /** PEM key and certificate; when given the server speaks HTTPS only. */
   readonly tls?: { readonly key: Buffer; readonly cert: Buffer } | undefined;
 }
@@ -99,6 +107,12 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
       tags: [
         { name: 'operations', description: 'Health, readiness and metrics for operators' },
         {
+          name: 'accounts',
+          description:
+            'Sign-up, e-mail verification, sessions (HttpOnly cookie + X-CSRF-Token header) and scoped API keys (Authorization: Bearer ik_…)',
+        },
+        { name: 'meter', description: "The customer's meter and registers, or prefunded balance" },
+        {
           name: 'certificates',
           description: 'The certificate authority and meter certificates, for verifiers',
         },
@@ -108,9 +122,19 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } });
 
   installErrorHandler(app, metrics);
+  installAuthentication(app, dependencies.accounts);
   await app.register(healthRoutes(health));
   await app.register(metricsRoutes(metrics));
   await app.register(certificateRoutes(dependencies.authority));
+  await app.register(
+    accountRoutes({
+      accounts: dependencies.accounts,
+      meters: dependencies.meters,
+      licenceOf: dependencies.licenceOf,
+      isHttps: dependencies.tls !== undefined,
+    }),
+  );
+  await app.register(meterRoutes(dependencies.meters));
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/docs'));
   return app;

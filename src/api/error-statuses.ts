@@ -1,7 +1,9 @@
+import type { AccountErrorCode } from '../accounts/index.ts';
 import type { AuthorityErrorCode } from '../authority/index.ts';
 import type { ConfigErrorCode } from '../config/index.ts';
 import type { CustodyErrorCode } from '../custody/index.ts';
 import type { IndiciumErrorCode } from '../indicium/index.ts';
+import type { MailErrorCode } from '../mail/index.ts';
 import type { MeterErrorCode } from '../meters/index.ts';
 import type { MoneyErrorCode } from '../money/index.ts';
 import type { StoreErrorCode } from '../store/index.ts';
@@ -13,11 +15,13 @@ import type { ApiErrorCode } from './api-error.ts';
  * compulsory. (`startup.*` codes stop the process before it serves, so they never reach HTTP.)
  */
 export type KnownErrorCode =
+  | AccountErrorCode
   | ApiErrorCode
   | AuthorityErrorCode
   | ConfigErrorCode
   | CustodyErrorCode
   | IndiciumErrorCode
+  | MailErrorCode
   | MeterErrorCode
   | MoneyErrorCode
   | StoreErrorCode
@@ -98,6 +102,16 @@ export const errorPresentations: Readonly<Record<KnownErrorCode, ErrorPresentati
   'meter.pool_not_set_up': { status: 409, isMessagePublic: true },
   'meter.pool_empty': { status: 409, isMessagePublic: true },
   'meter.insufficient_balance': { status: 402, isMessagePublic: true },
+  'account.invalid': invalid,
+  'account.email_taken': { status: 409, isMessagePublic: true },
+  'account.sign_in_failed': { status: 401, isMessagePublic: true },
+  'account.not_verified': { status: 403, isMessagePublic: true },
+  'account.token_invalid': invalid,
+  'account.unauthenticated': { status: 401, isMessagePublic: true },
+  'account.forbidden': { status: 403, isMessagePublic: true },
+  'account.csrf_failed': { status: 403, isMessagePublic: true },
+  'account.api_key_not_found': { status: 404, isMessagePublic: true },
+  'mail.unavailable': { status: 503, isMessagePublic: false },
 };
 
 export const GENERIC_MESSAGES: Readonly<Record<number, string>> = {

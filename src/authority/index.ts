@@ -7,3 +7,10 @@ export {
   type IssuedCertificate,
 } from './authority-service.ts';
 export { moduleSigningCrypto, type ModuleKeyHandles, type ModuleSigner } from './module-signing-crypto.ts';
+export {
+  DEMO_AUTHORITY_DECISION,
+  fileLicenceApplication,
+  licenceOf,
+  type LicenceApplication,
+  type LicenceDecision,
+} from './licences.ts';

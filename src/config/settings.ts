@@ -22,6 +22,9 @@ export interface Config {
   inhibitThreshold: number;
   cryptoOfficerCredential: string | undefined;
   reconcileIntervalMinutes: number;
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  publicUrl: string | undefined;
 }
 
 /** One setting: its name in a config file, its environment variable, its parser and its help text. */
@@ -214,6 +217,45 @@ export const settings: readonly Setting[] = [
     description: 'How often the server proves every meter balances (0 turns the job off).',
     defaultValue: 60,
     parse: (raw) => integer(raw, 0, 10_080, 'a number of minutes'),
+  },
+  {
+    key: 'smtpUrl',
+    env: 'INDICIA_SMTP_URL',
+    description:
+      'smtp://user:password@host:587 (STARTTLS when offered) or smtps://… of the relay for outgoing mail; without it mail is written to <dataDir>/outbox as .eml files.',
+    defaultValue: undefined,
+    isSecret: true,
+    parse: (raw) => {
+      if (raw === undefined || raw === '') return undefined;
+      const value = typeof raw === 'string' ? raw.trim() : '';
+      try {
+        if (/^smtps?:\/\/\S+$/.test(value) && new URL(value).hostname !== '') return value;
+      } catch {
+        // reported below
+      }
+      return { problem: 'must be a URL like smtp://user:password@mail.example.com:587' };
+    },
+  },
+  {
+    key: 'mailFrom',
+    env: 'INDICIA_MAIL_FROM',
+    description: 'The From address of mail the server sends.',
+    defaultValue: 'Indicia <no-reply@indicia.localhost>',
+    parse: (raw) => text(raw, 'an address like "Postage <no-reply@example.com>"'),
+  },
+  {
+    key: 'publicUrl',
+    env: 'INDICIA_PUBLIC_URL',
+    description:
+      'The address customers reach the server at, for links in e-mails; the listening URL when unset.',
+    defaultValue: undefined,
+    parse: (raw) => {
+      if (raw === undefined || raw === '') return undefined;
+      const value = typeof raw === 'string' ? raw.trim().replace(/\/+$/, '') : '';
+      return /^https?:\/\/[^\s/]+(\/\S*)?$/.test(value)
+        ? value
+        : { problem: 'must be a URL like https://postage.example.com' };
+    },
   },
   {
     key: 'cryptoOfficerCredential',

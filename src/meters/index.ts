@@ -1,3 +1,4 @@
+export { type CustomerMeter } from './customer-meters.ts';
 export { type FundingResult, type IssuedIndicium, type PieceRequest } from './issuance.ts';
 export { MeterError, type MeterErrorCode } from './meter-error.ts';
 export { type GeneratedMeter, type NewMeterRequest } from './meter-gen.ts';

@@ -9,6 +9,8 @@ export interface MeterSettings {
   readonly keyValidityDays: number;
   /** Spoilage refunds of a meter may total at most this share of its AR, in basis points (100 = 1%). */
   readonly spoilageLimitBasisPoints: number;
+  /** The max DR of the dedicated meter a new customer gets on confirming their e-mail address. */
+  readonly customerMaxDescendingRegister: number;
 }
 
 export const DEFAULT_METER_SETTINGS: MeterSettings = {
@@ -17,4 +19,5 @@ export const DEFAULT_METER_SETTINGS: MeterSettings = {
   softwareId: 1,
   keyValidityDays: 3 * 365,
   spoilageLimitBasisPoints: 100,
+  customerMaxDescendingRegister: 5_000_000, // $5,000.00
 };

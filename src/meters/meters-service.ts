@@ -21,7 +21,9 @@ import {
   setMeterActive,
   withdrawMeter,
 } from './lifecycle.ts';
+import { type CustomerMeter, dedicatedMeterOf } from './customer-meters.ts';
 import { type GeneratedMeter, type NewMeterRequest, generateMeter, replaceMeterKey } from './meter-gen.ts';
+import { MeterError } from './meter-error.ts';
 import { DEFAULT_METER_SETTINGS, type MeterSettings } from './meter-settings.ts';
 import { type ScanReport, verifyScan } from './verification.ts';
 
@@ -56,6 +58,18 @@ export interface MetersService {
   replaceKey(meterId: string): Promise<GeneratedMeter>;
   /** A correction indicium for underpaid postage or a wrong date. */
   correct(indiciumId: string, correction: { postage?: Mills; mailingDate?: string }): Promise<IssuedIndicium>;
+  /**
+   * What a customer whose licence was granted gets once their e-mail address is confirmed: a
+   * dedicated meter of their own (MeterGen), or nothing yet for pooled printing (the balance opens
+   * with the first deposit). Calling it again changes nothing.
+   */
+  provisionCustomer(customer: {
+    customerNumber: number;
+    meterMode: 'dedicated' | 'pooled';
+    licensingZip: string;
+  }): Promise<void>;
+  /** A customer's meter and registers (dedicated) or prefunded balance (pooled). */
+  customerMeter(customerNumber: number, meterMode: 'dedicated' | 'pooled'): Promise<CustomerMeter>;
 }
 
 /**
@@ -83,6 +97,34 @@ export function createMetersService(dependencies: MetersDependencies): MetersSer
     suspend: (meterId) => setMeterActive(issuance, meterId, false),
     resume: (meterId) => setMeterActive(issuance, meterId, true),
     correct: (indiciumId, correction) => correctIndicium(issuance, indiciumId, correction),
+    async provisionCustomer({ customerNumber, meterMode, licensingZip }) {
+      if (meterMode === 'pooled' || (await dedicatedMeterOf(db, customerNumber)) !== undefined) return;
+      await generateMeter(
+        { db, custody, authority, settings },
+        {
+          customerNumber,
+          licensingZip,
+          maxDescendingRegister: settings.customerMaxDescendingRegister as Mills,
+        },
+      );
+    },
+    async customerMeter(customerNumber, meterMode) {
+      if (meterMode === 'pooled') {
+        const row = await db
+          .selectFrom('customer_balances')
+          .select('balance_mills')
+          .where('customer_number', '=', customerNumber)
+          .executeTakeFirst();
+        return { mode: 'pooled', customerNumber, balance: (row?.balance_mills ?? 0) as Mills };
+      }
+      const meter = await dedicatedMeterOf(db, customerNumber);
+      if (meter === undefined)
+        throw new MeterError(
+          'meter.not_found',
+          `Customer ${customerNumber} has no meter yet; it is made once the e-mail address is confirmed.`,
+        );
+      return { mode: 'dedicated', customerNumber, meter, psd: await custody.readMeter(meter.meter_id) };
+    },
     async disable(meterId, reason) {
       await activeMeter(db, meterId);
       const event: AuditEventInput = { kind: 'meter.disabled', meterId, details: { reason } };

@@ -13,6 +13,10 @@ export { openStore, type Store } from './open-store.ts';
 export type {
   AccountRole,
   AccountsTable,
+  AccountTokensTable,
+  ApiKeysTable,
+  LicenceApplicationsTable,
+  SessionsTable,
   AuditEventsTable,
   AuditHeadTable,
   BalanceEntriesTable,

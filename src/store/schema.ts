@@ -3,8 +3,14 @@
  * Conventions (both dialects): amounts are BIGINT mills read back as safe-integer numbers,
  * timestamps are ISO-8601 UTC text, identifiers are text.
  */
+import type { Generated } from 'kysely';
+
 export interface DatabaseSchema {
   accounts: AccountsTable;
+  sessions: SessionsTable;
+  api_keys: ApiKeysTable;
+  account_tokens: AccountTokensTable;
+  licence_applications: LicenceApplicationsTable;
   installation: InstallationTable;
   crypto_modules: CryptoModulesTable;
   psd_packages: PsdPackagesTable;
@@ -214,6 +220,67 @@ export interface AccountsTable {
   /** PHC-format argon2id hash; never the password. */
   password_hash: string;
   created_at: string;
+  /** Customers only: the number meters and balances carry. */
+  customer_number: Generated<number | null>;
+  meter_mode: Generated<'dedicated' | 'pooled' | null>;
+  company: Generated<string | null>;
+  phone: Generated<string | null>;
+  /** Canonical JSON: addresses, licensing ZIP, post office of mailing. */
+  profile: Generated<string | null>;
+  email_verified_at: Generated<string | null>;
+  failed_sign_ins: Generated<number>;
+  locked_until: Generated<string | null>;
+  password_changed_at: Generated<string | null>;
+}
+
+/** A browser session: the cookie's token and the CSRF token, both stored as SHA-256 hashes. */
+export interface SessionsTable {
+  token_hash: string;
+  id: string;
+  account_id: string;
+  csrf_hash: string;
+  created_at: string;
+  expires_at: string;
+  last_seen_at: string;
+  ended_at: string | null;
+}
+
+/** An integration's bearer key: `ik_<id>_<secret>`, the secret stored as a SHA-256 hash. */
+export interface ApiKeysTable {
+  id: string;
+  account_id: string;
+  name: string;
+  /** JSON array of scope names. */
+  scopes: string;
+  secret_hash: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+/** A one-time token sent by e-mail (verification, password reset), stored as a SHA-256 hash. */
+export interface AccountTokensTable {
+  token_hash: string;
+  account_id: string;
+  purpose: 'email-verification' | 'password-reset';
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
+/** A customer's licence application and the authority's decision. */
+export interface LicenceApplicationsTable {
+  id: string;
+  account_id: string;
+  meter_mode: 'dedicated' | 'pooled';
+  status: 'granted' | 'refused';
+  licence_number: string | null;
+  /** Canonical JSON of what was filed. */
+  application: string;
+  /** Why the authority decided as it did, for the customer. */
+  decision: string;
+  filed_at: string;
+  decided_at: string | null;
 }
 
 /** Facts about this installation (first start time and the like), one row per key. */

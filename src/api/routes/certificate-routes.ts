@@ -15,6 +15,7 @@ export function certificateRoutes(
     app.get(
       '/v1/authority/ca',
       {
+        config: { access: { public: true } },
         schema: {
           tags: ['certificates'],
           summary:
@@ -34,6 +35,7 @@ export function certificateRoutes(
     app.get(
       '/v1/certificates/:serial',
       {
+        config: { access: { public: true } },
         schema: {
           tags: ['certificates'],
           summary:

@@ -1,0 +1,14 @@
+import { IndiciaError } from '../errors/index.ts';
+
+export type AccountErrorCode =
+  | 'account.invalid'
+  | 'account.email_taken'
+  | 'account.sign_in_failed'
+  | 'account.not_verified'
+  | 'account.token_invalid'
+  | 'account.unauthenticated'
+  | 'account.forbidden'
+  | 'account.csrf_failed'
+  | 'account.api_key_not_found';
+
+export class AccountError extends IndiciaError<AccountErrorCode> {}

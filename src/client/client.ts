@@ -1,0 +1,179 @@
+import type {
+  Account,
+  ApiKey,
+  ApiKeyScope,
+  ErrorBody,
+  Licence,
+  Meter,
+  Registration,
+  Session,
+} from './types.ts';
+
+/** An error answer from the API: its stable code, the message for a person, the request id. */
+export class IndiciaApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly requestId: string;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(status: number, body: ErrorBody['error']) {
+    super(body.message);
+    this.name = 'IndiciaApiError';
+    this.status = status;
+    this.code = body.code;
+    this.requestId = body.requestId;
+    this.details = body.details;
+  }
+}
+
+export interface ClientOptions {
+  /** e.g. https://postage.example.com (no trailing slash needed). */
+  readonly baseUrl: string;
+  /** An API key (`ik_…`) for integrations; omit to sign in with a password instead. */
+  readonly apiKey?: string;
+  /** Another fetch (tests, proxies); the global one by default. */
+  readonly fetch?: typeof fetch;
+}
+
+const SESSION_COOKIE = 'indicia_session';
+
+/**
+ * The typed client of the Indicia API. With an API key it sends `Authorization: Bearer`; after
+ * `signIn` it keeps the session cookie and sends the CSRF token on every state-changing request,
+ * as a browser would. Every error answer is thrown as an {@link IndiciaApiError}.
+ *
+ * @example
+ * const client = new IndiciaClient({ baseUrl: 'http://127.0.0.1:8080' });
+ * await client.signIn('customer@demo.indicia.test', password);
+ * const meter = await client.meter();
+ */
+export class IndiciaClient {
+  readonly #baseUrl: string;
+  readonly #fetch: typeof fetch;
+  #apiKey: string | undefined;
+  #session: { cookie: string; csrfToken: string } | undefined;
+
+  constructor(options: ClientOptions) {
+    this.#baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.#fetch = options.fetch ?? fetch;
+    this.#apiKey = options.apiKey;
+  }
+
+  /** Whether requests carry a session (after signIn) or an API key. */
+  get isAuthenticated(): boolean {
+    return this.#session !== undefined || this.#apiKey !== undefined;
+  }
+
+  /** Sends one request; parses JSON answers; throws IndiciaApiError for error answers. */
+  async request<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<T> {
+    const sent: Record<string, string> = { accept: 'application/json', ...headers };
+    if (body !== undefined) sent['content-type'] = 'application/json';
+    if (this.#apiKey !== undefined) sent['authorization'] = `Bearer ${this.#apiKey}`;
+    else if (this.#session !== undefined) {
+      sent['cookie'] = `${SESSION_COOKIE}=${this.#session.cookie}`;
+      if (method !== 'GET' && method !== 'HEAD') sent['x-csrf-token'] = this.#session.csrfToken;
+    }
+    const response = await this.#fetch(`${this.#baseUrl}${path}`, {
+      method,
+      headers: sent,
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    const parsed: unknown =
+      text === ''
+        ? undefined
+        : response.headers.get('content-type')?.includes('json')
+          ? JSON.parse(text)
+          : text;
+    if (!response.ok) {
+      const error = (parsed as Partial<ErrorBody> | undefined)?.error;
+      throw new IndiciaApiError(
+        response.status,
+        error ?? {
+          code: 'http.unexpected',
+          message: `HTTP ${response.status}`,
+          requestId: response.headers.get('x-request-id') ?? '',
+        },
+      );
+    }
+    return parsed as T;
+  }
+
+  /** Sign-up; the account cannot use its meter until the e-mailed token is confirmed. */
+  register(registration: Registration): Promise<{ account: Account; licence: Licence }> {
+    return this.request('POST', '/v1/accounts', registration);
+  }
+
+  verifyEmail(token: string): Promise<{ account: Account }> {
+    return this.request('POST', '/v1/email-verifications', { token });
+  }
+
+  /** Signs in with a password; later requests carry the session and its CSRF token. */
+  async signIn(email: string, password: string): Promise<{ account: Account; session: Session }> {
+    const sent = { email, password };
+    const response = await this.#fetch(`${this.#baseUrl}/v1/sessions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify(sent),
+    });
+    const body = (await response.json()) as { account: Account; session: Session } | ErrorBody;
+    if ('error' in body) throw new IndiciaApiError(response.status, body.error);
+    const cookie = /indicia_session=([^;]*)/.exec(response.headers.get('set-cookie') ?? '');
+    if (cookie?.[1] === undefined) throw new Error('The server set no session cookie.');
+    this.#apiKey = undefined;
+    this.#session = { cookie: cookie[1], csrfToken: body.session.csrfToken };
+    return body;
+  }
+
+  async signOut(): Promise<void> {
+    await this.request('DELETE', '/v1/sessions/current');
+    this.#session = undefined;
+  }
+
+  async account(): Promise<Account> {
+    return (await this.request<{ account: Account }>('GET', '/v1/account')).account;
+  }
+
+  async changePassword(currentPassword: string, newPassword: string): Promise<void> {
+    await this.request('POST', '/v1/password', { currentPassword, newPassword });
+  }
+
+  async requestPasswordReset(email: string): Promise<void> {
+    await this.request('POST', '/v1/password-resets', { email });
+  }
+
+  async resetPassword(token: string, newPassword: string): Promise<void> {
+    await this.request('POST', '/v1/password-resets/confirm', { token, newPassword });
+  }
+
+  /** A new API key; `key` is shown only here. */
+  createApiKey(name: string, scopes: ApiKeyScope[]): Promise<{ apiKey: ApiKey; key: string }> {
+    return this.request('POST', '/v1/api-keys', { name, scopes });
+  }
+
+  async apiKeys(): Promise<ApiKey[]> {
+    return (await this.request<{ apiKeys: ApiKey[] }>('GET', '/v1/api-keys')).apiKeys;
+  }
+
+  async revokeApiKey(id: string): Promise<void> {
+    await this.request('DELETE', `/v1/api-keys/${encodeURIComponent(id)}`);
+  }
+
+  meter(): Promise<Meter> {
+    return this.request('GET', '/v1/meter');
+  }
+
+  /** The certificate authority's certificate, PEM. */
+  caCertificate(): Promise<string> {
+    return this.request('GET', '/v1/authority/ca');
+  }
+
+  certificate(serial: string): Promise<string> {
+    return this.request('GET', `/v1/certificates/${encodeURIComponent(serial)}`);
+  }
+}

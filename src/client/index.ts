@@ -1,0 +1,3 @@
+// `indicia/client`: the typed SDK. It imports nothing from the server, so it runs anywhere fetch does.
+export { IndiciaApiError, IndiciaClient, type ClientOptions } from './client.ts';
+export type * from './types.ts';

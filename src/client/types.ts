@@ -1,0 +1,84 @@
+// The API's request and response shapes, as the SDK's users see them. Amounts are integer mills
+// (1/1000 dollar) with "Mills" in the field name; times are ISO-8601 UTC strings.
+
+export type Role = 'customer' | 'support' | 'admin' | 'crypto-officer' | 'auditor';
+export type MeterMode = 'dedicated' | 'pooled';
+export type ApiKeyScope = 'meter:read' | 'indicia:read' | 'indicia:issue' | 'indicia:refund' | 'funds:add';
+
+export interface Address {
+  line1: string;
+  line2?: string;
+  city: string;
+  state: string;
+  zip: string;
+}
+
+export interface Registration {
+  email: string;
+  password: string;
+  name: string;
+  company?: string;
+  phone: string;
+  physicalAddress: Address;
+  mailingAddress?: Address;
+  billingAddress?: Address;
+  licensingZip: string;
+  postOffice: { name: string; state: string; zip: string };
+  meterMode: MeterMode;
+  previousMeterNumber?: string;
+}
+
+export interface Account {
+  id: string;
+  email: string;
+  name: string;
+  role: Role;
+  customerNumber: number | null;
+  meterMode: MeterMode | null;
+  company: string | null;
+  emailVerified: boolean;
+  createdAt: string;
+}
+
+export interface Licence {
+  id: string;
+  status: 'granted' | 'refused';
+  licenceNumber: string | null;
+  decision: string;
+  filedAt: string;
+}
+
+export interface Session {
+  id: string;
+  expiresAt: string;
+  csrfToken: string;
+}
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  scopes: ApiKeyScope[];
+  createdAt: string;
+  lastUsedAt: string | null;
+  revokedAt: string | null;
+}
+
+export type Meter =
+  | {
+      mode: 'dedicated';
+      customerNumber: number;
+      meterId: string;
+      status: string;
+      psdState: string;
+      licensingZip: string;
+      certificateSerial: string;
+      ascendingRegisterMills: number;
+      descendingRegisterMills: number;
+      maxDescendingRegisterMills: number;
+      refundRegisterMills: number;
+    }
+  | { mode: 'pooled'; customerNumber: number; balanceMills: number };
+
+export interface ErrorBody {
+  error: { code: string; message: string; requestId: string; details?: Record<string, unknown> };
+}

@@ -1,0 +1,35 @@
+import type { Kysely } from 'kysely';
+import type { Mills } from '../money/index.ts';
+import type { DatabaseSchema, MetersTable } from '../store/index.ts';
+import type { PsdView } from '../vault/index.ts';
+
+/** A customer's postage account as the customer sees it. */
+export type CustomerMeter =
+  | {
+      readonly mode: 'dedicated';
+      readonly customerNumber: number;
+      readonly meter: MetersTable;
+      /** Registers as the meter's sealed package holds them. */
+      readonly psd: PsdView;
+    }
+  | {
+      readonly mode: 'pooled';
+      readonly customerNumber: number;
+      /** The prefunded balance pooled indicia are paid from. */
+      readonly balance: Mills;
+    };
+
+/** The customer's own (dedicated) meter that is not withdrawn, newest first; undefined when none. */
+export async function dedicatedMeterOf(
+  db: Kysely<DatabaseSchema>,
+  customerNumber: number,
+): Promise<MetersTable | undefined> {
+  return db
+    .selectFrom('meters')
+    .selectAll()
+    .where('customer_number', '=', customerNumber)
+    .where('mode', '=', 'dedicated')
+    .where('status', '!=', 'withdrawn')
+    .orderBy('created_at', 'desc')
+    .executeTakeFirst();
+}
