@@ -3,6 +3,9 @@ import { appendAuditEvents } from '../audit/index.ts';
 import type { DatabaseSchema } from '../store/index.ts';
 import type {
   CheckpointRecord,
+  ClientAuthorization,
+  EnrollmentRequest,
+  OpenedEnrollment,
   CommandOutcome,
   CommandStep,
   CryptoModule,
@@ -42,12 +45,20 @@ export interface RotationReport {
 export interface CustodyService {
   /** MeterGen's module step: a new PSD package and key pair, committed with its checkpoint. */
   createMeterPackage(request: Omit<NewPackageRequest, 'databaseCheckpoint'>): Promise<CommittedCommand>;
-  /** Runs a command on a meter's package; the result returns only after the commit is durable. */
+  /**
+   * Runs a command on a meter's package; the result returns only after the commit is durable. With
+   * an enrolled device's `authorization`, the module checks it first (client-protocol.ts).
+   */
   execute(
     meterId: string,
     steps: readonly CommandStep[],
     withinCommit?: WithinCommit,
+    authorization?: ClientAuthorization,
   ): Promise<CommittedCommand>;
+  /** The device-enrollment public key (SPKI DER) clients pin. */
+  enrollmentPublicKey(): Promise<Buffer>;
+  /** Decrypts a device's enrollment in a module: its HMK, and the module's confirmation. */
+  openEnrollment(request: EnrollmentRequest): Promise<OpenedEnrollment>;
   /**
    * Commands on several meters that stand or fall together, in one module pass and one commit
    * (a master PSD funding a mini-PSD); results in the order given.
@@ -341,8 +352,16 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
       return one({ kind: 'create', ...request });
     },
 
-    execute(meterId, steps, withinCommit) {
-      return one({ kind: 'execute', meterId, steps }, withinCommit);
+    execute(meterId, steps, withinCommit, authorization) {
+      return one({ kind: 'execute', meterId, steps, authorization }, withinCommit);
+    },
+
+    enrollmentPublicKey() {
+      return pool.withModule((module) => module.enrollmentPublicKey());
+    },
+
+    openEnrollment(request) {
+      return pool.withModule((module) => module.openEnrollment(request));
     },
 
     executeTogether(commands, withinCommit) {

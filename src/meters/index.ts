@@ -1,5 +1,14 @@
 export { type CustomerMeter } from './customer-meters.ts';
-export { type FundingResult, type IssuedIndicium, type PieceRequest } from './issuance.ts';
+export {
+  MAX_PIECES_PER_REQUEST,
+  type FundingResult,
+  type IssuedIndicia,
+  type IssuedIndicium,
+  type PieceRequest,
+  type SignedFunding,
+} from './issuance.ts';
+export { type DeviceEnrollment, newChallenge } from './devices.ts';
+export { RECEIPT_LABEL, type ReceiptBody, type SignedReceipt } from './receipts.ts';
 export { MeterError, type MeterErrorCode } from './meter-error.ts';
 export { type GeneratedMeter, type NewMeterRequest } from './meter-gen.ts';
 export { DEFAULT_METER_SETTINGS, type MeterSettings } from './meter-settings.ts';

@@ -8,10 +8,11 @@ import {
   encodeSignedData,
   parseMeterNumber,
 } from '../indicium/index.ts';
-import { type Mills, nonNegativeMills } from '../money/index.ts';
+import { type Mills, add, nonNegativeMills } from '../money/index.ts';
 import type { DatabaseSchema, IndiciaTable, MeterMode, MetersTable } from '../store/index.ts';
-import type { CommandStep, PsdOperation, PsdView } from '../vault/index.ts';
+import type { ClientAuthorization, CommandStep, PsdOperation, PsdView } from '../vault/index.ts';
 import { MeterError } from './meter-error.ts';
+import { type SignedReceipt, newReceiptId, receiptStep, storeReceipt } from './receipts.ts';
 import type { MeterSettings } from './meter-settings.ts';
 
 export interface IssuanceDependencies {
@@ -62,13 +63,28 @@ export interface IssueOptions {
   readonly customerNumber?: number;
   /** The meter's mode: 'dedicated' unless given. */
   readonly mode?: MeterMode;
+  /** An enrolled device's signed request, checked by the module before it moves anything. */
+  readonly authorization?: ClientAuthorization;
+  /** Have the meter key sign a receipt for the request, stored in the same commit. */
+  readonly receipt?: { readonly customerNumber: number };
 }
+
+export interface SignedFunding {
+  readonly authorization?: ClientAuthorization;
+  readonly receipt?: { readonly customerNumber: number };
+  readonly mode?: MeterMode;
+}
+
+/** The indicia of one request, in order, and its receipt when one was asked for. */
+export type IssuedIndicia = IssuedIndicium[] & { readonly receipt: SignedReceipt | null };
 
 export interface FundingResult {
   readonly id: string;
   readonly meterId: string;
   readonly amount: Mills;
   readonly view: PsdView;
+  /** When asked for (a customer's request through the API). */
+  readonly receipt: SignedReceipt | null;
 }
 
 /** A meter's record, or `meter.not_found`. */
@@ -117,15 +133,32 @@ export async function fundMeter(
   meterId: string,
   amountValue: number,
   source: string,
-  mode: MeterMode = 'dedicated',
+  options: SignedFunding = {},
 ): Promise<FundingResult> {
-  await activeMeter(db, meterId, mode);
+  const meter = await activeMeter(db, meterId, options.mode ?? 'dedicated');
   const amount = positiveAmount(amountValue, 'funding amount');
   const id = `fund_${randomUUID()}`;
+  const receiptId = newReceiptId();
+  const steps: CommandStep[] = [{ operation: { type: 'fund', amount } }];
+  if (options.receipt !== undefined) {
+    steps.push(
+      receiptStep(receiptId, {
+        kind: 'funds',
+        customerNumber: options.receipt.customerNumber,
+        amount,
+        pieces: 0,
+        reference: id,
+      }),
+    );
+  }
+  let receipt: SignedReceipt | null = null;
   const result = await custody.execute(
     meterId,
-    [{ operation: { type: 'fund', amount } }],
+    steps,
     async (trx, outcome) => {
+      const signed = outcome.signatures[0];
+      if (options.receipt !== undefined && signed !== undefined)
+        receipt = await storeReceipt(trx, signed, meter.certificate_serial);
       await trx
         .insertInto('meter_fundings')
         .values({
@@ -138,8 +171,9 @@ export async function fundMeter(
         })
         .execute();
     },
+    options.authorization,
   );
-  return { id, meterId, amount, view: result.view };
+  return { id, meterId, amount, view: result.view, receipt };
 }
 
 /**
@@ -152,7 +186,7 @@ export async function issueIndicia(
   meterId: string,
   pieces: readonly PieceRequest[],
   options: IssueOptions = {},
-): Promise<IssuedIndicium[]> {
+): Promise<IssuedIndicia> {
   const { db, custody, settings } = dependencies;
   const now = dependencies.now ?? (() => new Date());
   if (pieces.length === 0) throw new MeterError('meter.request_invalid', 'Ask for at least one piece.');
@@ -200,13 +234,29 @@ export async function issueIndicia(
         algorithm: after.signingKey.algorithm,
       }),
   }));
+  const receiptId = newReceiptId();
+  if (options.receipt !== undefined) {
+    steps.push(
+      receiptStep(receiptId, {
+        kind: options.correctsIndiciumId === undefined ? 'indicia' : 'correction',
+        customerNumber: options.receipt.customerNumber,
+        amount: pieces.reduce((total, piece) => add(total, piece.postage), 0 as Mills),
+        pieces: pieces.length,
+        reference: `ind_${receiptId.slice('rcpt_'.length)}`,
+      }),
+    );
+  }
   const issued: IssuedIndicium[] = [];
+  let receipt: SignedReceipt | null = null;
   await custody.execute(meterId, steps, async (trx, result) => {
     const createdAt = now().toISOString();
     const rows: Insertable<IndiciaTable>[] = [];
-    for (const [index, signature] of result.signatures.entries()) {
-      const piece = pieces[index];
-      if (piece === undefined) continue;
+    for (const signature of result.signatures) {
+      const piece = pieces[signature.step];
+      if (piece === undefined) {
+        receipt = await storeReceipt(trx, signature, meter.certificate_serial);
+        continue;
+      }
       const data = assembleIndicium(signature.data, signature.signature);
       const ascendingRegister = data.readUIntBE(18, 6) as Mills;
       const descendingRegister = data.readUIntBE(47, 6) as Mills;
@@ -243,6 +293,6 @@ export async function issueIndicia(
     // A mailing list's indicia go in as one statement.
     if (rows.length > 0) await trx.insertInto('indicia').values(rows).execute();
     await options.withinCommit?.(trx, result);
-  });
-  return issued;
+  }, options.authorization);
+  return Object.assign(issued, { receipt });
 }

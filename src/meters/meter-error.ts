@@ -10,6 +10,8 @@ export type MeterErrorCode =
   | 'meter.refund_limit'
   | 'meter.pool_not_set_up'
   | 'meter.pool_empty'
-  | 'meter.insufficient_balance';
+  | 'meter.insufficient_balance'
+  | 'meter.receipt_not_found'
+  | 'meter.device_not_enrolled';
 
 export class MeterError extends IndiciaError<MeterErrorCode> {}

@@ -4,11 +4,14 @@ import type { AuthorityService } from '../authority/index.ts';
 import type { CustodyService } from '../custody/index.ts';
 import type { Mills } from '../money/index.ts';
 import type { DatabaseSchema, MetersTable } from '../store/index.ts';
-import type { PsdView } from '../vault/index.ts';
+import type { EnrollmentRequest, PsdView } from '../vault/index.ts';
 import {
   type FundingResult,
+  type IssueOptions,
+  type IssuedIndicia,
   type IssuedIndicium,
   type PieceRequest,
+  type SignedFunding,
   activeMeter,
   fundMeter,
   meterRecord,
@@ -22,6 +25,8 @@ import {
   withdrawMeter,
 } from './lifecycle.ts';
 import { type CustomerMeter, dedicatedMeterOf } from './customer-meters.ts';
+import { type DeviceEnrollment, enrollDevice, enrollmentKey } from './devices.ts';
+import { type SignedReceipt, receiptFor } from './receipts.ts';
 import { type GeneratedMeter, type NewMeterRequest, generateMeter, replaceMeterKey } from './meter-gen.ts';
 import { MeterError } from './meter-error.ts';
 import { DEFAULT_METER_SETTINGS, type MeterSettings } from './meter-settings.ts';
@@ -42,8 +47,23 @@ export interface MeterDetails {
 
 export interface MetersService {
   create(request: NewMeterRequest): Promise<GeneratedMeter>;
-  fund(meterId: string, amount: number, source: string): Promise<FundingResult>;
-  issue(meterId: string, pieces: readonly PieceRequest[]): Promise<IssuedIndicium[]>;
+  /** Funds a meter; a customer's request through the API is device-signed and gets a receipt. */
+  fund(meterId: string, amount: number, source: string, options?: SignedFunding): Promise<FundingResult>;
+  issue(
+    meterId: string,
+    pieces: readonly PieceRequest[],
+    options?: Pick<IssueOptions, 'authorization' | 'receipt'>,
+  ): Promise<IssuedIndicia>;
+  /** The device-enrollment key clients pin, and its fingerprint. */
+  enrollmentKey(): Promise<{ publicKey: Buffer; fingerprint: string }>;
+  /** Enrolls a device for a customer's dedicated meter (the signed client protocol). */
+  enrollDevice(
+    meterId: string,
+    request: EnrollmentRequest,
+    owner: { accountId: string; name: string },
+  ): Promise<DeviceEnrollment>;
+  /** A receipt; limited to one customer's when `customerNumber` is given. */
+  receipt(customerNumber: number | null, id: string): Promise<SignedReceipt>;
   show(meterId: string): Promise<MeterDetails>;
   verify(indicium: Buffer, verifier: string): Promise<ScanReport>;
   /** The issuer's answer to fraud: the meter stops printing (its PSD is suspended) until reviewed. */
@@ -84,8 +104,11 @@ export function createMetersService(dependencies: MetersDependencies): MetersSer
   return {
     create: (request) => generateMeter({ db, custody, authority, settings }, request),
     replaceKey: (meterId) => replaceMeterKey({ db, custody, authority, settings }, meterId),
-    fund: (meterId, amount, source) => fundMeter(issuance, meterId, amount, source),
-    issue: (meterId, pieces) => issueIndicia(issuance, meterId, pieces),
+    fund: (meterId, amount, source, options) => fundMeter(issuance, meterId, amount, source, options),
+    issue: (meterId, pieces, options) => issueIndicia(issuance, meterId, pieces, options),
+    enrollmentKey: () => enrollmentKey(custody),
+    enrollDevice: (meterId, request, owner) => enrollDevice({ db, custody }, meterId, request, owner),
+    receipt: (customerNumber, id) => receiptFor(db, customerNumber, id),
     async show(meterId) {
       const meter = await meterRecord(db, meterId);
       return { meter, psd: await custody.readMeter(meterId) };

@@ -262,7 +262,7 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
         master.meter_id,
         amount,
         `authority:${reference}`,
-        'master',
+        { mode: 'master' },
       );
       return { id: funded.id, descendingRegister: funded.view.descendingRegister };
     },

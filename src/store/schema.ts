@@ -11,6 +11,9 @@ export interface DatabaseSchema {
   api_keys: ApiKeysTable;
   account_tokens: AccountTokensTable;
   licence_applications: LicenceApplicationsTable;
+  devices: DevicesTable;
+  receipts: ReceiptsTable;
+  card_payments: CardPaymentsTable;
   installation: InstallationTable;
   crypto_modules: CryptoModulesTable;
   psd_packages: PsdPackagesTable;
@@ -288,4 +291,44 @@ export interface InstallationTable {
   key: string;
   value: string;
   updated_at: string;
+}
+
+/** A device enrolled in the signed client protocol; the meter's package holds its HMK. */
+export interface DevicesTable {
+  id: string;
+  account_id: string;
+  meter_id: string;
+  name: string;
+  enrolled_at: string;
+  /** Set when another device enrolled for the meter (one HMK per meter). */
+  replaced_at: string | null;
+}
+
+/** A signed receipt for one value-moving request. */
+export interface ReceiptsTable {
+  id: string;
+  customer_number: number;
+  meter_id: string;
+  kind: string;
+  sequence: number;
+  /** Canonical JSON of the receipt, exactly as signed. */
+  body: string;
+  /** base64 of the meter key's signature over "indicia/receipt/v1\n" + body. */
+  signature: string;
+  certificate_serial: string;
+  created_at: string;
+}
+
+/** One card payment attempt through a processor, approved or not. */
+export interface CardPaymentsTable {
+  id: string;
+  account_id: string;
+  /** `sandbox` until a real processor is configured. */
+  processor: string;
+  amount_mills: number;
+  card_last4: string;
+  outcome: 'approved' | 'declined' | 'failed';
+  processor_reference: string | null;
+  message: string;
+  created_at: string;
 }

@@ -26,6 +26,7 @@ import {
   resealUnder,
   unsealPackage,
 } from './psd-package.ts';
+import { type EnrollmentRequest, type OpenedEnrollment, openEnrollment } from './client-protocol.ts';
 import { VaultError } from './vault-error.ts';
 import {
   type CommandRequest,
@@ -372,6 +373,18 @@ export class CryptoModule {
       controlCodeInput(id, ascendingRegister, descendingRegister),
       code,
     );
+  }
+
+  /** The device-enrollment public key (SPKI DER) clients pin. */
+  async enrollmentPublicKey(): Promise<Buffer> {
+    this.#machine.requireRole('crypto-user');
+    return this.#backend.enrollmentPublicKey();
+  }
+
+  /** Decrypts a device's HMK sent to the enrollment key (client-protocol.ts). */
+  async openEnrollment(request: EnrollmentRequest): Promise<OpenedEnrollment> {
+    this.#machine.requireRole('crypto-user');
+    return openEnrollment(this.#backend, request);
   }
 
   async randomBytes(length: number): Promise<Buffer> {

@@ -67,3 +67,10 @@ export {
   type OpenedModules,
   type PoolSettings,
 } from './open-crypto-modules.ts';
+export {
+  checkClientAuthorization,
+  signedText,
+  type ClientAuthorization,
+  type EnrollmentRequest,
+  type OpenedEnrollment,
+} from './client-protocol.ts';

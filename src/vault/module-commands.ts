@@ -4,6 +4,7 @@ import type { CheckpointRecord, DiscardedTransaction, TransactionEntry } from '.
 import type { KnownAnswerVectors } from './known-answer-tests.ts';
 import type { PsdOperation } from './psd-operations.ts';
 import type { PackageExpectation, PsdState } from './psd-package.ts';
+import type { ClientAuthorization } from './client-protocol.ts';
 
 /** A PSD as callers may see it: registers and public facts, no key material, no client secrets. */
 export type PsdView = Omit<PsdState, 'signingKey' | 'hmk' | 'passphraseHistory'> & {
@@ -54,7 +55,13 @@ export interface CommandResult extends CommandOutcome {
 
 /** One command of a group: a new PSD, steps on an existing one, or a new signing key. */
 export type ModuleCommand =
-  | { readonly kind: 'execute'; readonly meterId: string; readonly steps: readonly CommandStep[] }
+  | {
+      readonly kind: 'execute';
+      readonly meterId: string;
+      readonly steps: readonly CommandStep[];
+      /** An enrolled device's signed request: checked before the steps; its next challenge kept. */
+      readonly authorization?: ClientAuthorization | undefined;
+    }
   | ({ readonly kind: 'create' } & Omit<NewPackageRequest, 'databaseCheckpoint'>)
   | ({ readonly kind: 'replace-key'; readonly meterId: string } & Omit<
       KeyReplacementRequest,

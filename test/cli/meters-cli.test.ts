@@ -135,7 +135,7 @@ describe('indicia pool and indicia reconcile', () => {
         reconciled.stdout,
         /pool of master 421G\d{8}: purchased \$2000\.00 {2}GPSD\.AR \$0\.73 .* balanced/,
       );
-      assert.match(reconciled.stdout, /2 meter\(s\), 1 pool\(s\) and 1 customer balance\(s\) .*all balanced/);
+      assert.match(reconciled.stdout, /3 meter\(s\), 1 pool\(s\) and 1 customer balance\(s\) .*all balanced/);
     } finally {
       assert.equal(await server.stop(), 0);
     }

@@ -117,9 +117,10 @@ for (const fixture of dialectFixtures) {
       await meters.issue(meter.meterId, [{ postage: 730 as Mills, rateCategory: 'FC' }]);
       const report = await reconciliation.runOnce();
       assert.equal(report.isBalanced, true);
-      assert.equal(report.meters.length, 1);
+      // The demo customer's meter (made at first start) and this one.
+      assert.equal(report.meters.length, 2);
       const metricsText = await (await fetch(`${url}/metrics`)).text();
-      assert.match(metricsText, /indicia_reconciliation_meters\{result="meters"[^}]*\} 1/);
+      assert.match(metricsText, /indicia_reconciliation_meters\{result="meters"[^}]*\} 2/);
       assert.match(metricsText, /indicia_reconciliation_meters\{result="unbalanced"[^}]*\} 0/);
       const events = await store.db
         .selectFrom('audit_events')

@@ -82,6 +82,14 @@ export interface CryptoBackend {
   ): Promise<Buffer>;
   randomBytes(length: number): Promise<Buffer>;
 
+  /**
+   * The installation's device-enrollment key (ECDH P-256, shared by its modules like the MAC keys),
+   * made on first use: its public key as SubjectPublicKeyInfo DER. Clients pin its fingerprint.
+   */
+  enrollmentPublicKey(): Promise<Buffer>;
+  /** ECDH of the enrollment key with a client's ephemeral P-256 public key (SPKI DER): the 32-byte shared secret. */
+  enrollmentAgreement(peerPublicKey: Buffer): Promise<Buffer>;
+
   /** The module's own non-volatile store for its checkpoint ring. */
   readRing(): Promise<Buffer | undefined>;
   writeRing(bytes: Buffer): Promise<void>;

@@ -37,6 +37,8 @@ import {
   writeKeysetMetadata,
 } from './token-data-objects.ts';
 
+import { enrollmentAgreement, enrollmentPublicKey } from './enrollment-key.ts';
+
 export { initializeToken } from './pkcs11-library.ts';
 
 export interface Pkcs11Settings {
@@ -321,6 +323,14 @@ export class Pkcs11Backend implements CryptoBackend {
 
   randomBytes(length: number): Promise<Buffer> {
     return Promise.resolve(Buffer.from(this.#pkcs11.C_GenerateRandom(this.#session, Buffer.alloc(length))));
+  }
+
+  enrollmentPublicKey(): Promise<Buffer> {
+    return Promise.resolve(enrollmentPublicKey(this.#pkcs11, this.#session));
+  }
+
+  enrollmentAgreement(peerPublicKey: Buffer): Promise<Buffer> {
+    return Promise.resolve(enrollmentAgreement(this.#pkcs11, this.#session, peerPublicKey));
   }
 
   readRing(): Promise<Buffer | undefined> {

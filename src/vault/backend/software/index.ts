@@ -4,6 +4,8 @@ import {
   createHash,
   createHmac,
   createPrivateKey,
+  createPublicKey,
+  diffieHellman,
   generateKeyPairSync,
   type KeyObject,
   randomBytes,
@@ -21,6 +23,7 @@ import type {
   SigningAlgorithm,
   SigningKeyHandle,
 } from '../crypto-backend.ts';
+import { p256Point, p256Spki } from '../p256-point.ts';
 import { writeFileDurably } from './durable-file.ts';
 import type { SoftwareKeystore } from './software-keystore.ts';
 
@@ -218,6 +221,23 @@ export class SoftwareBackend implements CryptoBackend {
 
   randomBytes(length: number): Promise<Buffer> {
     return Promise.resolve(randomBytes(length));
+  }
+
+  enrollmentPublicKey(): Promise<Buffer> {
+    return Promise.resolve(createPublicKey(this.#enrollmentKey()).export({ format: 'der', type: 'spki' }));
+  }
+
+  enrollmentAgreement(peerPublicKey: Buffer): Promise<Buffer> {
+    const publicKey = createPublicKey({
+      key: p256Spki(p256Point(peerPublicKey)),
+      format: 'der',
+      type: 'spki',
+    });
+    return Promise.resolve(diffieHellman({ privateKey: this.#enrollmentKey(), publicKey }));
+  }
+
+  #enrollmentKey(): KeyObject {
+    return createPrivateKey({ key: this.#keystore.enrollmentKey(), format: 'der', type: 'pkcs8' });
   }
 
   readRing(): Promise<Buffer | undefined> {

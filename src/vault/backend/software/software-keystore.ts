@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashPassword, verifyPassword } from '../../../passwords/index.ts';
@@ -7,7 +7,8 @@ import type { KeyInventory } from '../crypto-backend.ts';
 import { writeFileDurably } from './durable-file.ts';
 
 interface StoredKey {
-  name: 'master' | 'mac-control' | 'mac-checkpoint';
+  /** `enrollment` holds the PKCS#8 DER of the ECDH P-256 device-enrollment key. */
+  name: 'master' | 'mac-control' | 'mac-checkpoint' | 'enrollment';
   version: number;
   /** base64 of IV ‖ AES-256-GCM(key) ‖ tag under the KEK. */
   wrapped: string;
@@ -131,6 +132,20 @@ export class SoftwareKeystore {
     return key;
   }
 
+  /** The device-enrollment key (PKCS#8 DER of an ECDH P-256 key), made and stored on first use. */
+  enrollmentKey(): Buffer {
+    if (this.#requireFile().keys.every((key) => key.name !== 'enrollment')) this.reload();
+    const file = this.#requireFile();
+    if (file.keys.every((key) => key.name !== 'enrollment')) {
+      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
+      file.keys.push(this.#wrap('enrollment', 1, pkcs8, new Date().toISOString()));
+      pkcs8.fill(0);
+      this.#save();
+    }
+    return this.key('enrollment', 1);
+  }
+
   /** Overwrites the in-memory keys and deletes the keyset. */
   zeroize(): void {
     for (const key of this.#unwrapped.values()) key.fill(0);
@@ -141,11 +156,16 @@ export class SoftwareKeystore {
 
   #wrapNew(name: StoredKey['name'], version: number, createdAt: string): StoredKey {
     const key = randomBytes(32);
+    const stored = this.#wrap(name, version, key, createdAt);
+    key.fill(0);
+    return stored;
+  }
+
+  #wrap(name: StoredKey['name'], version: number, key: Buffer, createdAt: string): StoredKey {
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.#kek, iv);
     cipher.setAAD(Buffer.from(`indicia-keyset|${name}|${version}`));
     const wrapped = Buffer.concat([iv, cipher.update(key), cipher.final(), cipher.getAuthTag()]);
-    key.fill(0);
     return { name, version, wrapped: wrapped.toString('base64'), createdAt };
   }
 
