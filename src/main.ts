@@ -21,6 +21,7 @@ import { type CustodyService, createCustodyService } from './custody/index.ts';
 import type { Config } from './config/index.ts';
 import { type ReconciliationJob, startReconciliationJob } from './jobs/index.ts';
 import { type Mailer, createMailer } from './mail/index.ts';
+import { createSandboxProcessor } from './payments/index.ts';
 import { type MetersService, createMetersService } from './meters/index.ts';
 import {
   StartupError,
@@ -327,6 +328,8 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       authority,
       accounts,
       meters,
+      db: store.db,
+      processor: createSandboxProcessor(),
       licenceOf: (accountId) => licenceOf(store.db, accountId),
       health: {
         version: VERSION,

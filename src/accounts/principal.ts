@@ -7,6 +7,7 @@ export const API_KEY_SCOPES = [
   'indicia:issue',
   'indicia:refund',
   'funds:add',
+  'devices:enroll',
 ] as const;
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 

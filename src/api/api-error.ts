@@ -5,6 +5,7 @@ export type ApiErrorCode =
   | 'request.not_found'
   | 'request.unsupported_media_type'
   | 'request.too_large'
+  | 'request.unsigned'
   | 'service.not_ready'
   | 'internal';
 

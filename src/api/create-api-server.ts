@@ -6,7 +6,10 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import type { Logger, ServerMetrics } from '../telemetry/index.ts';
 import type { AccountsService } from '../accounts/index.ts';
 import type { AuthorityService, LicenceDecision } from '../authority/index.ts';
+import type { Kysely } from 'kysely';
 import type { MetersService } from '../meters/index.ts';
+import type { PaymentProcessor } from '../payments/index.ts';
+import type { DatabaseSchema } from '../store/index.ts';
 import { installAuthentication } from './authentication.ts';
 import { installErrorHandler } from './error-handler.ts';
 import { accountRoutes } from './routes/account-routes.ts';
@@ -14,6 +17,7 @@ import { certificateRoutes } from './routes/certificate-routes.ts';
 import { type HealthDependencies, healthRoutes } from './routes/health-routes.ts';
 import { meterRoutes } from './routes/meter-routes.ts';
 import { metricsRoutes } from './routes/metrics-routes.ts';
+import { valueRoutes } from './routes/value-routes.ts';
 import { ErrorResponse, errorResponseRef } from './schemas.ts';
 
 export interface ApiServerDependencies {
@@ -22,7 +26,13 @@ export interface ApiServerDependencies {
   readonly health: HealthDependencies;
   readonly authority: Pick<AuthorityService, 'caCertificate' | 'certificate'>;
   readonly accounts: AccountsService;
-  readonly meters: Pick<MetersService, 'provisionCustomer' | 'customerMeter'>;
+  readonly meters: Pick<
+    MetersService,
+    'provisionCustomer' | 'customerMeter' | 'enrollmentKey' | 'enrollDevice' | 'fund' | 'issue' | 'receipt'
+  >;
+  readonly db: Kysely<DatabaseSchema>;
+  /** The card processor behind POST /v1/funds (the sandbox until a real one is configured). */
+  readonly processor: PaymentProcessor;
   readonly licenceOf: (accountId: string) => Promise<LicenceDecision | undefined>;
   /** PEM key and certificate; when given the server speaks HTTPS only. */
   readonly tls?: { readonly key: Buffer; readonly cert: Buffer } | undefined;
@@ -113,6 +123,16 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
         },
         { name: 'meter', description: "The customer's meter and registers, or prefunded balance" },
         {
+          name: 'devices',
+          description:
+            'The signed client protocol: enroll a device (its HMAC key is sealed into your meter), then sign every value-moving request (docs/client-protocol.md)',
+        },
+        {
+          name: 'value',
+          description:
+            'Requests that move value: device-signed, answered with a signed receipt and the next challenge. Cards go through the SANDBOX processor: no real money.',
+        },
+        {
           name: 'certificates',
           description: 'The certificate authority and meter certificates, for verifiers',
         },
@@ -135,6 +155,9 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
     }),
   );
   await app.register(meterRoutes(dependencies.meters));
+  await app.register(
+    valueRoutes({ db: dependencies.db, meters: dependencies.meters, processor: dependencies.processor }),
+  );
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/docs'));
   return app;

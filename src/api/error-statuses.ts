@@ -4,6 +4,7 @@ import type { ConfigErrorCode } from '../config/index.ts';
 import type { CustodyErrorCode } from '../custody/index.ts';
 import type { IndiciumErrorCode } from '../indicium/index.ts';
 import type { MailErrorCode } from '../mail/index.ts';
+import type { PaymentErrorCode } from '../payments/index.ts';
 import type { MeterErrorCode } from '../meters/index.ts';
 import type { MoneyErrorCode } from '../money/index.ts';
 import type { StoreErrorCode } from '../store/index.ts';
@@ -22,6 +23,7 @@ export type KnownErrorCode =
   | CustodyErrorCode
   | IndiciumErrorCode
   | MailErrorCode
+  | PaymentErrorCode
   | MeterErrorCode
   | MoneyErrorCode
   | StoreErrorCode
@@ -45,6 +47,7 @@ export const errorPresentations: Readonly<Record<KnownErrorCode, ErrorPresentati
   'request.not_found': { status: 404, isMessagePublic: true },
   'request.unsupported_media_type': { status: 415, isMessagePublic: true },
   'request.too_large': { status: 413, isMessagePublic: true },
+  'request.unsigned': { status: 401, isMessagePublic: true },
   'service.not_ready': { status: 503, isMessagePublic: true },
   internal: hidden,
   'money.not_integer': invalid,
@@ -119,6 +122,9 @@ export const errorPresentations: Readonly<Record<KnownErrorCode, ErrorPresentati
   'account.csrf_failed': { status: 403, isMessagePublic: true },
   'account.api_key_not_found': { status: 404, isMessagePublic: true },
   'mail.unavailable': { status: 503, isMessagePublic: false },
+  'payment.card_invalid': invalid,
+  'payment.declined': { status: 402, isMessagePublic: true },
+  'payment.failed': { status: 502, isMessagePublic: true },
 };
 
 export const GENERIC_MESSAGES: Readonly<Record<number, string>> = {

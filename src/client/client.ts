@@ -1,10 +1,16 @@
+import { type Device, type EnrollmentAnswer, prepareEnrollment } from './device.ts';
 import type {
   Account,
   ApiKey,
   ApiKeyScope,
+  Card,
   ErrorBody,
+  FundsResult,
+  IndiciaResult,
   Licence,
   Meter,
+  PieceRequest,
+  Receipt,
   Registration,
   Session,
 } from './types.ts';
@@ -52,6 +58,7 @@ export class IndiciaClient {
   readonly #fetch: typeof fetch;
   #apiKey: string | undefined;
   #session: { cookie: string; csrfToken: string } | undefined;
+  #device: Device | undefined;
 
   constructor(options: ClientOptions) {
     this.#baseUrl = options.baseUrl.replace(/\/+$/, '');
@@ -166,6 +173,68 @@ export class IndiciaClient {
 
   meter(): Promise<Meter> {
     return this.request('GET', '/v1/meter');
+  }
+
+  /** The installation's device-enrollment key; compare its fingerprint with the one you were given. */
+  enrollmentKey(): Promise<{ algorithm: string; publicKey: string; fingerprint: string }> {
+    return this.request('GET', '/v1/devices/enrollment-key');
+  }
+
+  /**
+   * Enrolls this client as the meter's device: its HMAC key goes to the module encrypted to the
+   * enrollment key, which must match `pinnedFingerprint`; the module must prove it holds that key.
+   * Value-moving calls are signed with it from then on. Replaces any device enrolled before.
+   */
+  async enrollDevice(name: string, pinnedFingerprint: string): Promise<Device> {
+    const prepared = await prepareEnrollment(name, await this.enrollmentKey(), pinnedFingerprint);
+    const answer = await this.request<EnrollmentAnswer>('POST', '/v1/devices', prepared.body);
+    this.#device = await prepared.finish(answer);
+    return this.#device;
+  }
+
+  /** The enrolled device, if any. */
+  get device(): Device | undefined {
+    return this.#device;
+  }
+
+  /**
+   * Takes the meter's current challenge and registers as this device's own: after a request whose
+   * answer was lost, or another device's. Check the registers before you trust them.
+   */
+  async syncDevice(): Promise<Meter> {
+    const meter = await this.meter();
+    if (this.#device === undefined) throw new Error('No device is enrolled on this client.');
+    if (meter.mode === 'dedicated' && meter.challenge !== null) this.#device.advance(meter.challenge, meter);
+    return meter;
+  }
+
+  /** A value-moving request, signed by the device; the device takes the next challenge from the answer. */
+  async signed<
+    T extends {
+      challenge: string;
+      registers: { ascendingRegisterMills: number; descendingRegisterMills: number };
+    },
+  >(method: string, path: string, body: unknown): Promise<T> {
+    const device = this.#device;
+    if (device === undefined)
+      throw new Error('Enroll a device first (enrollDevice): value-moving requests are signed.');
+    const answer = await this.request<T>(method, path, body, await device.headers(method, path, body));
+    device.advance(answer.challenge, answer.registers);
+    return answer;
+  }
+
+  /** Adds postage to the meter, paid by card (the server's SANDBOX processor takes test cards only). */
+  addFunds(amountMills: number, card: Card): Promise<FundsResult> {
+    return this.signed('POST', '/v1/funds', { amountMills, paymentMethod: { type: 'card', ...card } });
+  }
+
+  /** Prints postage: one indicium per piece, in one signed request. */
+  issueIndicia(pieces: PieceRequest[]): Promise<IndiciaResult> {
+    return this.signed('POST', '/v1/indicia', { pieces });
+  }
+
+  receipt(id: string): Promise<Receipt> {
+    return this.request('GET', `/v1/receipts/${encodeURIComponent(id)}`);
   }
 
   /** The certificate authority's certificate, PEM. */

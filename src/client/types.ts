@@ -3,7 +3,8 @@
 
 export type Role = 'customer' | 'support' | 'admin' | 'crypto-officer' | 'auditor';
 export type MeterMode = 'dedicated' | 'pooled';
-export type ApiKeyScope = 'meter:read' | 'indicia:read' | 'indicia:issue' | 'indicia:refund' | 'funds:add';
+export type ApiKeyScope =
+  'meter:read' | 'indicia:read' | 'indicia:issue' | 'indicia:refund' | 'funds:add' | 'devices:enroll';
 
 export interface Address {
   line1: string;
@@ -63,22 +64,88 @@ export interface ApiKey {
   revokedAt: string | null;
 }
 
-export type Meter =
-  | {
-      mode: 'dedicated';
-      customerNumber: number;
-      meterId: string;
-      status: string;
-      psdState: string;
-      licensingZip: string;
-      certificateSerial: string;
-      ascendingRegisterMills: number;
-      descendingRegisterMills: number;
-      maxDescendingRegisterMills: number;
-      refundRegisterMills: number;
-    }
-  | { mode: 'pooled'; customerNumber: number; balanceMills: number };
+export interface DedicatedMeter {
+  mode: 'dedicated';
+  customerNumber: number;
+  meterId: string;
+  status: string;
+  psdState: string;
+  licensingZip: string;
+  certificateSerial: string;
+  ascendingRegisterMills: number;
+  descendingRegisterMills: number;
+  maxDescendingRegisterMills: number;
+  refundRegisterMills: number;
+  deviceEnrolled: boolean;
+  challenge: string | null;
+}
+
+export type Meter = DedicatedMeter | { mode: 'pooled'; customerNumber: number; balanceMills: number };
 
 export interface ErrorBody {
   error: { code: string; message: string; requestId: string; details?: Record<string, unknown> };
+}
+
+export interface Card {
+  number: string;
+  expMonth: number;
+  expYear: number;
+  cvc: string;
+}
+
+export interface Registers {
+  ascendingRegisterMills: number;
+  descendingRegisterMills: number;
+}
+
+export interface Receipt {
+  id: string;
+  body: {
+    receiptId: string;
+    kind: string;
+    customerNumber: number;
+    meterId: string;
+    sequence: number;
+    at: string;
+    amountMills: number;
+    pieces: number;
+    ascendingRegisterMills: number;
+    descendingRegisterMills: number;
+    reference: string;
+  };
+  signature: string;
+  certificateSerial: string;
+}
+
+export interface FundsResult {
+  funding: { id: string; amountMills: number };
+  payment: { processor: string; last4: string; outcome: 'approved' };
+  receipt: Receipt;
+  challenge: string;
+  registers: Registers;
+}
+
+export interface PieceRequest {
+  postageMills: number;
+  rateCategory: string;
+  mailingDate?: string;
+  originZip?: string;
+}
+
+export interface Indicium {
+  id: string;
+  meterId: string;
+  /** The barcode's bytes, base64. */
+  data: string;
+  postageMills: number;
+  ascendingRegisterMills: number;
+  descendingRegisterMills: number;
+  mailingDate: string;
+}
+
+export interface IndiciaResult {
+  indicia: Indicium[];
+  receipt: Receipt;
+  challenge: string;
+  registers: Registers;
 }

@@ -36,3 +36,4 @@ export {
   type PoolStatusReport,
 } from './pool.ts';
 export { type RefundResult } from './lifecycle.ts';
+export { type CardPaymentRecord, recordCardPayment } from './card-payments.ts';

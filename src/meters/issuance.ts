@@ -73,6 +73,8 @@ export interface SignedFunding {
   readonly authorization?: ClientAuthorization;
   readonly receipt?: { readonly customerNumber: number };
   readonly mode?: MeterMode;
+  /** More writes in the same commit (the card payment record). */
+  readonly withinCommit?: WithinCommit;
 }
 
 /** The indicia of one request, in order, and its receipt when one was asked for. */
@@ -170,6 +172,7 @@ export async function fundMeter(
           created_at: new Date().toISOString(),
         })
         .execute();
+      await options.withinCommit?.(trx, outcome);
     },
     options.authorization,
   );
@@ -248,51 +251,56 @@ export async function issueIndicia(
   }
   const issued: IssuedIndicium[] = [];
   let receipt: SignedReceipt | null = null;
-  await custody.execute(meterId, steps, async (trx, result) => {
-    const createdAt = now().toISOString();
-    const rows: Insertable<IndiciaTable>[] = [];
-    for (const signature of result.signatures) {
-      const piece = pieces[signature.step];
-      if (piece === undefined) {
-        receipt = await storeReceipt(trx, signature, meter.certificate_serial);
-        continue;
+  await custody.execute(
+    meterId,
+    steps,
+    async (trx, result) => {
+      const createdAt = now().toISOString();
+      const rows: Insertable<IndiciaTable>[] = [];
+      for (const signature of result.signatures) {
+        const piece = pieces[signature.step];
+        if (piece === undefined) {
+          receipt = await storeReceipt(trx, signature, meter.certificate_serial);
+          continue;
+        }
+        const data = assembleIndicium(signature.data, signature.signature);
+        const ascendingRegister = data.readUIntBE(18, 6) as Mills;
+        const descendingRegister = data.readUIntBE(47, 6) as Mills;
+        const mailingDate = piece.mailingDate ?? today;
+        const id = `ind_${timeOrderedUuid()}`;
+        issued.push({
+          id,
+          meterId,
+          data,
+          postage: piece.postage,
+          ascendingRegister,
+          descendingRegister,
+          mailingDate,
+        });
+        rows.push({
+          id,
+          meter_id: meterId,
+          package_sequence: result.transaction.packageSequence,
+          certificate_serial: meter.certificate_serial,
+          postage_mills: piece.postage,
+          ascending_register_mills: ascendingRegister,
+          descending_register_mills: descendingRegister,
+          mailing_date: mailingDate,
+          origin_zip: piece.originZip ?? meter.licensing_zip,
+          rate_category: piece.rateCategory,
+          label_serial: piece.labelSerial ?? 0,
+          status: 'valid',
+          data: data.toString('base64'),
+          created_at: createdAt,
+          corrects_indicium_id: options.correctsIndiciumId ?? null,
+          customer_number: options.customerNumber ?? meter.customer_number,
+        });
       }
-      const data = assembleIndicium(signature.data, signature.signature);
-      const ascendingRegister = data.readUIntBE(18, 6) as Mills;
-      const descendingRegister = data.readUIntBE(47, 6) as Mills;
-      const mailingDate = piece.mailingDate ?? today;
-      const id = `ind_${timeOrderedUuid()}`;
-      issued.push({
-        id,
-        meterId,
-        data,
-        postage: piece.postage,
-        ascendingRegister,
-        descendingRegister,
-        mailingDate,
-      });
-      rows.push({
-        id,
-        meter_id: meterId,
-        package_sequence: result.transaction.packageSequence,
-        certificate_serial: meter.certificate_serial,
-        postage_mills: piece.postage,
-        ascending_register_mills: ascendingRegister,
-        descending_register_mills: descendingRegister,
-        mailing_date: mailingDate,
-        origin_zip: piece.originZip ?? meter.licensing_zip,
-        rate_category: piece.rateCategory,
-        label_serial: piece.labelSerial ?? 0,
-        status: 'valid',
-        data: data.toString('base64'),
-        created_at: createdAt,
-        corrects_indicium_id: options.correctsIndiciumId ?? null,
-        customer_number: options.customerNumber ?? meter.customer_number,
-      });
-    }
-    // A mailing list's indicia go in as one statement.
-    if (rows.length > 0) await trx.insertInto('indicia').values(rows).execute();
-    await options.withinCommit?.(trx, result);
-  }, options.authorization);
+      // A mailing list's indicia go in as one statement.
+      if (rows.length > 0) await trx.insertInto('indicia').values(rows).execute();
+      await options.withinCommit?.(trx, result);
+    },
+    options.authorization,
+  );
   return Object.assign(issued, { receipt });
 }

@@ -257,13 +257,9 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
 
     async purchase(amount, reference) {
       const master = await requireMaster();
-      const funded = await fundMeter(
-        dependencies,
-        master.meter_id,
-        amount,
-        `authority:${reference}`,
-        { mode: 'master' },
-      );
+      const funded = await fundMeter(dependencies, master.meter_id, amount, `authority:${reference}`, {
+        mode: 'master',
+      });
       return { id: funded.id, descendingRegister: funded.view.descendingRegister };
     },
 

@@ -118,6 +118,7 @@ export async function receiptFor(
   let query = db.selectFrom('receipts').selectAll().where('id', '=', id);
   if (customerNumber !== null) query = query.where('customer_number', '=', customerNumber);
   const row = await query.executeTakeFirst();
-  if (row === undefined) throw new MeterError('meter.receipt_not_found', `There is no receipt ${id.slice(0, 60)}.`);
+  if (row === undefined)
+    throw new MeterError('meter.receipt_not_found', `There is no receipt ${id.slice(0, 60)}.`);
   return receiptOf(row);
 }

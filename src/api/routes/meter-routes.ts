@@ -21,6 +21,12 @@ export const MeterResponse = Type.Union(
       descendingRegisterMills: Mills('Postage left to print (DR)'),
       maxDescendingRegisterMills: Mills('The most the DR may hold'),
       refundRegisterMills: Mills('Postage refunded out of the meter'),
+      deviceEnrolled: Type.Boolean({
+        description: 'Whether a device is enrolled to sign value-moving requests',
+      }),
+      challenge: Type.Union([Type.String(), Type.Null()], {
+        description: 'The challenge the enrolled device signs its next request with',
+      }),
     }),
     Type.Object({
       mode: Type.Literal('pooled'),
@@ -63,6 +69,8 @@ export function meterRoutes(meters: Pick<MetersService, 'customerMeter'>): Fasti
           descendingRegisterMills: found.psd.descendingRegister,
           maxDescendingRegisterMills: found.psd.maxDescendingRegister,
           refundRegisterMills: found.psd.refundRegister,
+          deviceEnrolled: found.psd.hasHmk,
+          challenge: found.psd.lastChallenge,
         };
       },
     );

@@ -1,0 +1,267 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { AccountError, type Principal } from '../../accounts/index.ts';
+import { type MetersService, MeterError, recordCardPayment } from '../../meters/index.ts';
+import type { Mills } from '../../money/index.ts';
+import { type PaymentProcessor, PaymentError } from '../../payments/index.ts';
+import type { Kysely } from 'kysely';
+import type { DatabaseSchema } from '../../store/index.ts';
+import { principalOf } from '../authentication.ts';
+import { authorizationOf } from '../signed-request.ts';
+import { EnrollmentBody, FundsBody, Indicium, Piece, Receipt, Registers } from './value-schemas.ts';
+
+export interface ValueRouteDependencies {
+  readonly db: Kysely<DatabaseSchema>;
+  readonly meters: Pick<
+    MetersService,
+    'customerMeter' | 'enrollmentKey' | 'enrollDevice' | 'fund' | 'issue' | 'receipt'
+  >;
+  readonly processor: PaymentProcessor;
+}
+
+const CUSTOMER = ['customer'] as const;
+
+/**
+ * The signed client protocol's enrollment and the value-moving requests it protects: funds from a
+ * card, indicia (one or a mailing list), and their signed receipts.
+ */
+export function valueRoutes({ db, meters, processor }: ValueRouteDependencies): FastifyPluginAsyncTypebox {
+  /** The customer's own dedicated meter; pooled printing is not yet device-signed over the API. */
+  const meterOf = async (principal: Principal): Promise<{ meterId: string; customerNumber: number }> => {
+    const { customerNumber, meterMode } = principal;
+    if (customerNumber === null || meterMode === null)
+      throw new AccountError('account.forbidden', 'Only customer accounts have a meter.');
+    if (meterMode === 'pooled')
+      throw new MeterError(
+        'meter.request_invalid',
+        'Pooled accounts cannot enroll devices or move value over the API yet; this release supports dedicated meters.',
+      );
+    const found = await meters.customerMeter(customerNumber, meterMode);
+    if (found.mode !== 'dedicated') throw new MeterError('meter.not_found', 'You have no meter.');
+    return { meterId: found.meter.meter_id, customerNumber };
+  };
+
+  return (app) => {
+    app.addSchema(Receipt);
+    const receiptRef = Type.Ref('Receipt');
+
+    app.get(
+      '/v1/devices/enrollment-key',
+      {
+        config: { access: { public: true } },
+        schema: {
+          tags: ['devices'],
+          summary: "The installation's device-enrollment public key; pin its fingerprint in the client",
+          response: {
+            200: Type.Object({
+              algorithm: Type.Literal('ECDH-P256'),
+              publicKey: Type.String({ description: 'SubjectPublicKeyInfo DER, base64' }),
+              fingerprint: Type.String({ description: 'SHA-256 of the DER, hex' }),
+            }),
+          },
+        },
+      },
+      async () => {
+        const { publicKey, fingerprint } = await meters.enrollmentKey();
+        return { algorithm: 'ECDH-P256' as const, publicKey: publicKey.toString('base64'), fingerprint };
+      },
+    );
+
+    app.post(
+      '/v1/devices',
+      {
+        config: { access: { roles: CUSTOMER, scope: 'devices:enroll', verifiedEmail: true } },
+        schema: {
+          tags: ['devices'],
+          summary: 'Enroll this device: its HMK, encrypted to the enrollment key, is sealed into your meter',
+          body: EnrollmentBody,
+          response: {
+            201: Type.Object({
+              device: Type.Object({ id: Type.String(), name: Type.String() }),
+              challenge: Type.String({ description: 'Sign your next request with this challenge' }),
+              confirmation: Type.String({ description: 'The module’s HMAC over your challenge: check it' }),
+              registers: Registers,
+            }),
+          },
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        const { meterId } = await meterOf(principal);
+        const body = request.body;
+        const enrolled = await meters.enrollDevice(
+          meterId,
+          {
+            ephemeralPublicKey: Buffer.from(body.ephemeralPublicKey, 'base64'),
+            clientChallenge: Buffer.from(body.clientChallenge, 'base64'),
+            iv: Buffer.from(body.iv, 'base64'),
+            encryptedHmk: Buffer.from(body.encryptedHmk, 'base64'),
+          },
+          { accountId: principal.accountId, name: body.name.trim() },
+        );
+        return reply.status(201).send({
+          device: { id: enrolled.deviceId, name: body.name.trim() },
+          challenge: enrolled.challenge,
+          confirmation: enrolled.confirmation.toString('base64'),
+          registers: {
+            ascendingRegisterMills: enrolled.ascendingRegister,
+            descendingRegisterMills: enrolled.descendingRegister,
+          },
+        });
+      },
+    );
+
+    app.post(
+      '/v1/funds',
+      {
+        config: { access: { roles: CUSTOMER, scope: 'funds:add', verifiedEmail: true } },
+        schema: {
+          tags: ['value'],
+          summary: 'Add postage to your meter, paid by card (sandbox processor); device-signed',
+          body: FundsBody,
+          response: {
+            201: Type.Object({
+              funding: Type.Object({ id: Type.String(), amountMills: Type.Integer() }),
+              payment: Type.Object({
+                processor: Type.String({ examples: ['sandbox'] }),
+                last4: Type.String(),
+                outcome: Type.Literal('approved'),
+              }),
+              receipt: receiptRef,
+              challenge: Type.String(),
+              registers: Registers,
+            }),
+          },
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        const { meterId, customerNumber } = await meterOf(principal);
+        const authorization = authorizationOf(request);
+        const amount = request.body.amountMills as Mills;
+        const card = request.body.paymentMethod;
+        const base = { accountId: principal.accountId, processor: processor.name, amount };
+        let held;
+        try {
+          held = await processor.authorize(amount, card, meterId);
+        } catch (error) {
+          if (error instanceof PaymentError && error.code !== 'payment.card_invalid') {
+            await recordCardPayment(db, {
+              ...base,
+              last4: card.number.replace(/\D/g, '').slice(-4),
+              outcome: error.code === 'payment.declined' ? 'declined' : 'failed',
+              processorReference: null,
+              message: error.message,
+            });
+          }
+          throw error;
+        }
+        const approved = { ...base, last4: held.last4, processorReference: held.id };
+        let funded;
+        try {
+          funded = await meters.fund(meterId, amount, `card:${processor.name}:${held.id}`, {
+            authorization,
+            receipt: { customerNumber },
+            withinCommit: async (trx) => {
+              await recordCardPayment(trx, { ...approved, outcome: 'approved', message: 'captured' });
+            },
+          });
+        } catch (error) {
+          // The meter refused (a signature, the max DR): release the hold; nothing was charged.
+          await processor.void(held.id);
+          throw error;
+        }
+        await processor.capture(held.id);
+        if (funded.receipt === null) throw new MeterError('meter.request_invalid', 'The receipt is missing.');
+        return reply.status(201).send({
+          funding: { id: funded.id, amountMills: amount },
+          payment: { processor: processor.name, last4: held.last4, outcome: 'approved' as const },
+          receipt: funded.receipt,
+          challenge: authorization.nextChallenge,
+          registers: {
+            ascendingRegisterMills: funded.view.ascendingRegister,
+            descendingRegisterMills: funded.view.descendingRegister,
+          },
+        });
+      },
+    );
+
+    app.post(
+      '/v1/indicia',
+      {
+        config: { access: { roles: CUSTOMER, scope: 'indicia:issue', verifiedEmail: true } },
+        schema: {
+          tags: ['value'],
+          summary: 'Print postage: one indicium per piece (a mailing list of up to 1,000), device-signed',
+          body: Type.Object(
+            { pieces: Type.Array(Piece, { minItems: 1, maxItems: 1000 }) },
+            { additionalProperties: false },
+          ),
+          response: {
+            201: Type.Object({
+              indicia: Type.Array(Indicium),
+              receipt: receiptRef,
+              challenge: Type.String(),
+              registers: Registers,
+            }),
+          },
+        },
+      },
+      async (request, reply) => {
+        const { meterId, customerNumber } = await meterOf(principalOf(request));
+        const authorization = authorizationOf(request);
+        const issued = await meters.issue(
+          meterId,
+          request.body.pieces.map((piece) => ({
+            postage: piece.postageMills as Mills,
+            rateCategory: piece.rateCategory,
+            ...(piece.mailingDate === undefined ? {} : { mailingDate: piece.mailingDate }),
+            ...(piece.originZip === undefined ? {} : { originZip: piece.originZip }),
+          })),
+          { authorization, receipt: { customerNumber } },
+        );
+        const last = issued.at(-1);
+        if (issued.receipt === null || last === undefined)
+          throw new MeterError('meter.request_invalid', 'The receipt is missing.');
+        return reply.status(201).send({
+          indicia: issued.map((indicium) => ({
+            id: indicium.id,
+            meterId: indicium.meterId,
+            data: indicium.data.toString('base64'),
+            postageMills: indicium.postage,
+            ascendingRegisterMills: indicium.ascendingRegister,
+            descendingRegisterMills: indicium.descendingRegister,
+            mailingDate: indicium.mailingDate,
+          })),
+          receipt: issued.receipt,
+          challenge: authorization.nextChallenge,
+          registers: {
+            ascendingRegisterMills: last.ascendingRegister,
+            descendingRegisterMills: last.descendingRegister,
+          },
+        });
+      },
+    );
+
+    app.get(
+      '/v1/receipts/:id',
+      {
+        config: { access: { roles: ['customer', 'support', 'admin', 'auditor'], scope: 'indicia:read' } },
+        schema: {
+          tags: ['value'],
+          summary: 'A signed receipt (customers see their own)',
+          params: Type.Object({ id: Type.String({ maxLength: 60 }) }),
+          response: { 200: receiptRef },
+        },
+      },
+      async (request) => {
+        const principal = principalOf(request);
+        return meters.receipt(
+          principal.role === 'customer' ? principal.customerNumber : null,
+          request.params.id,
+        );
+      },
+    );
+    return Promise.resolve();
+  };
+}

@@ -1,0 +1,93 @@
+import { Type } from 'typebox';
+
+const Base64 = (description: string) =>
+  Type.String({ maxLength: 200, pattern: '^[A-Za-z0-9+/]*={0,2}$', description });
+
+export const EnrollmentBody = Type.Object(
+  {
+    name: Type.String({
+      minLength: 1,
+      maxLength: 100,
+      description: 'What the device is',
+      examples: ['front desk PC'],
+    }),
+    ephemeralPublicKey: Base64("The device's ephemeral ECDH P-256 public key (SPKI DER, base64)"),
+    clientChallenge: Base64('32 random bytes (base64): the module proves itself by MACing them'),
+    iv: Base64('12-byte AES-GCM IV (base64)'),
+    encryptedHmk: Base64('AES-256-GCM ciphertext and tag of the 32-byte HMK (base64)'),
+  },
+  { additionalProperties: false },
+);
+
+export const Registers = Type.Object({
+  ascendingRegisterMills: Type.Integer(),
+  descendingRegisterMills: Type.Integer(),
+});
+
+export const Receipt = Type.Object(
+  {
+    id: Type.String({ examples: ['rcpt_8c2f…'] }),
+    body: Type.Object({
+      receiptId: Type.String(),
+      kind: Type.String({ examples: ['indicia'] }),
+      customerNumber: Type.Integer(),
+      meterId: Type.String(),
+      sequence: Type.Integer({ description: "The meter package's sequence after the request" }),
+      at: Type.String({ format: 'date-time' }),
+      amountMills: Type.Integer(),
+      pieces: Type.Integer(),
+      ascendingRegisterMills: Type.Integer(),
+      descendingRegisterMills: Type.Integer(),
+      reference: Type.String(),
+    }),
+    signature: Type.String({
+      description:
+        'base64 signature by the meter key over "indicia/receipt/v1\\n" followed by the canonical JSON of body (sorted keys); ECDSA P-256 as r‖s',
+    }),
+    certificateSerial: Type.String({ description: 'GET /v1/certificates/{serial} verifies it' }),
+  },
+  { $id: 'Receipt' },
+);
+
+export const FundsBody = Type.Object(
+  {
+    amountMills: Type.Integer({
+      minimum: 1,
+      maximum: 100_000_000_000,
+      description: 'Postage to add, in mills',
+    }),
+    paymentMethod: Type.Object(
+      {
+        type: Type.Literal('card'),
+        number: Type.String({ maxLength: 23, examples: ['4242 4242 4242 4242'] }),
+        expMonth: Type.Integer({ minimum: 1, maximum: 12 }),
+        expYear: Type.Integer({ minimum: 2000, maximum: 2200 }),
+        cvc: Type.String({ maxLength: 4 }),
+      },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const Piece = Type.Object(
+  {
+    postageMills: Type.Integer({ minimum: 1, maximum: 100_000_000, examples: [730] }),
+    rateCategory: Type.String({ minLength: 1, maxLength: 4, examples: ['FC'] }),
+    mailingDate: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', examples: ['2026-11-23'] })),
+    originZip: Type.Optional(Type.String({ pattern: '^\\d{5}(-\\d{4})?$' })),
+  },
+  { additionalProperties: false },
+);
+
+export const Indicium = Type.Object({
+  id: Type.String({ examples: ['ind_019a…'] }),
+  meterId: Type.String(),
+  data: Type.String({
+    description: 'The indicium bytes the barcode carries, base64 (docs/indicium-format.md)',
+  }),
+  postageMills: Type.Integer(),
+  ascendingRegisterMills: Type.Integer(),
+  descendingRegisterMills: Type.Integer(),
+  mailingDate: Type.String(),
+});

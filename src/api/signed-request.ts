@@ -1,0 +1,57 @@
+import { createHash } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import { canonicalJson } from '../encoding/index.ts';
+import { newChallenge } from '../meters/index.ts';
+import type { ClientAuthorization } from '../vault/index.ts';
+import { ApiError } from './api-error.ts';
+
+export const CHALLENGE_HEADER = 'indicia-challenge';
+export const REGISTERS_HEADER = 'indicia-registers';
+export const SIGNATURE_HEADER = 'indicia-signature';
+
+const BASE64 = /^[A-Za-z0-9+/]{43}=$/;
+
+/**
+ * What a device MACs about the request itself: method, path (with query) and the SHA-256 of the
+ * canonical JSON of the body (sorted keys), one per line. Canonical, so whitespace and key order
+ * in transit do not matter, while any change of value does.
+ */
+export function requestDigest(method: string, url: string, body: unknown): string {
+  const bodyText = body === undefined || body === null ? '' : canonicalJson(body);
+  return [method.toUpperCase(), url, createHash('sha256').update(bodyText).digest('hex')].join('\n');
+}
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return typeof value === 'string' ? value.trim() : undefined;
+}
+
+/**
+ * The device signature a value-moving request carries (Indicia-Challenge, Indicia-Registers,
+ * Indicia-Signature), with a fresh challenge to issue next. Checking it is the module's job; here
+ * only its form is checked.
+ */
+export function authorizationOf(request: FastifyRequest): ClientAuthorization {
+  const challenge = header(request, CHALLENGE_HEADER);
+  const registers = header(request, REGISTERS_HEADER);
+  const signature = header(request, SIGNATURE_HEADER);
+  if (challenge === undefined || registers === undefined || signature === undefined)
+    throw new ApiError(
+      'request.unsigned',
+      'Requests that move value must be signed by an enrolled device: send the Indicia-Challenge, Indicia-Registers and Indicia-Signature headers (the SDK does this; see docs/client-protocol.md).',
+    );
+  const match = /^(\d{1,16}),(\d{1,16})$/.exec(registers);
+  if (!BASE64.test(challenge) || !BASE64.test(signature) || match === null)
+    throw new ApiError(
+      'request.unsigned',
+      'The device signature headers are malformed: Indicia-Challenge and Indicia-Signature are base64 of 32 bytes, Indicia-Registers is "AR,DR" in mills.',
+    );
+  return {
+    challenge,
+    ascendingRegister: Number(match[1]),
+    descendingRegister: Number(match[2]),
+    request: requestDigest(request.method, request.url, request.body),
+    mac: Buffer.from(signature, 'base64'),
+    nextChallenge: newChallenge(),
+  };
+}
