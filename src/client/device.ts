@@ -9,7 +9,6 @@ const REQUEST_LABEL = 'indicia/request/v1';
 // Types only (erased at run time): the browser's and Node's WebCrypto are the same API.
 type SubtleCrypto = webcrypto.SubtleCrypto;
 type CryptoKey = webcrypto.CryptoKey;
-type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
 const subtle = (): SubtleCrypto => globalThis.crypto.subtle;
 const text = (value: string): Uint8Array<ArrayBuffer> => new TextEncoder().encode(value);
@@ -150,9 +149,7 @@ export async function prepareEnrollment(
       `The server's enrollment key (fingerprint ${fingerprint}) is not the pinned one; refusing to send the device key.`,
     );
   const peer = await subtle().importKey('spki', serverKey, { name: 'ECDH', namedCurve: 'P-256' }, false, []);
-  const ephemeral = (await subtle().generateKey({ name: 'ECDH', namedCurve: 'P-256' }, false, [
-    'deriveBits',
-  ]));
+  const ephemeral = await subtle().generateKey({ name: 'ECDH', namedCurve: 'P-256' }, false, ['deriveBits']);
   const ephemeralPublicKey = new Uint8Array(await subtle().exportKey('spki', ephemeral.publicKey));
   const shared = await subtle().deriveBits({ name: 'ECDH', public: peer }, ephemeral.privateKey, 256);
   const clientChallenge = globalThis.crypto.getRandomValues(new Uint8Array(32));
