@@ -16,8 +16,10 @@ import { accountRoutes } from './routes/account-routes.ts';
 import { certificateRoutes } from './routes/certificate-routes.ts';
 import { type HealthDependencies, healthRoutes } from './routes/health-routes.ts';
 import { meterRoutes } from './routes/meter-routes.ts';
+import { indiciaRoutes } from './routes/indicia-routes.ts';
 import { metricsRoutes } from './routes/metrics-routes.ts';
 import { valueRoutes } from './routes/value-routes.ts';
+import { Receipt } from './routes/value-schemas.ts';
 import { ErrorResponse, errorResponseRef } from './schemas.ts';
 
 export interface ApiServerDependencies {
@@ -28,7 +30,18 @@ export interface ApiServerDependencies {
   readonly accounts: AccountsService;
   readonly meters: Pick<
     MetersService,
-    'provisionCustomer' | 'customerMeter' | 'enrollmentKey' | 'enrollDevice' | 'fund' | 'issue' | 'receipt'
+    | 'provisionCustomer'
+    | 'customerMeter'
+    | 'enrollmentKey'
+    | 'enrollDevice'
+    | 'fund'
+    | 'issue'
+    | 'receipt'
+    | 'indiciaOf'
+    | 'indicium'
+    | 'refundSpoiled'
+    | 'correct'
+    | 'verify'
   >;
   readonly db: Kysely<DatabaseSchema>;
   /** The card processor behind POST /v1/funds (the sandbox until a real one is configured). */
@@ -90,6 +103,8 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
   });
 
   app.addSchema(ErrorResponse);
+  // Shared by several route plugins (each plugin's own schemas stay inside it).
+  app.addSchema(Receipt);
   // Every documented route can fail with the one error envelope; say so in its OpenAPI entry.
   app.addHook('onRoute', (route) => {
     if (route.schema === undefined || route.schema.hide === true) return;
@@ -128,6 +143,10 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
             'The signed client protocol: enroll a device (its HMAC key is sealed into your meter), then sign every value-moving request (docs/client-protocol.md)',
         },
         {
+          name: 'indicia',
+          description: 'The indicium log, spoilage refunds, corrections, and verifiers’ scans',
+        },
+        {
           name: 'value',
           description:
             'Requests that move value: device-signed, answered with a signed receipt and the next challenge. Cards go through the SANDBOX processor: no real money.',
@@ -158,6 +177,7 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
   await app.register(
     valueRoutes({ db: dependencies.db, meters: dependencies.meters, processor: dependencies.processor }),
   );
+  await app.register(indiciaRoutes(dependencies.meters));
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/docs'));
   return app;

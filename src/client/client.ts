@@ -4,14 +4,18 @@ import type {
   ApiKey,
   ApiKeyScope,
   Card,
+  CorrectionResult,
   ErrorBody,
   FundsResult,
   IndiciaResult,
+  IndiciumRecord,
   Licence,
   Meter,
   PieceRequest,
   Receipt,
+  RefundResult,
   Registration,
+  ScanResult,
   Session,
 } from './types.ts';
 
@@ -231,6 +235,39 @@ export class IndiciaClient {
   /** Prints postage: one indicium per piece, in one signed request. */
   issueIndicia(pieces: PieceRequest[]): Promise<IndiciaResult> {
     return this.signed('POST', '/v1/indicia', { pieces });
+  }
+
+  /** Refunds a spoiled indicium (device-signed). */
+  refundIndicium(id: string): Promise<RefundResult> {
+    return this.signed('POST', `/v1/indicia/${encodeURIComponent(id)}/refund`, undefined);
+  }
+
+  /** A correction indicium for more postage or another mailing date (device-signed). */
+  correctIndicium(
+    id: string,
+    correction: { postageMills?: number; mailingDate?: string },
+  ): Promise<CorrectionResult> {
+    return this.signed('POST', `/v1/indicia/${encodeURIComponent(id)}/correction`, correction);
+  }
+
+  /** A page of your indicia, newest first; pass nextCursor for the next page. */
+  indicia(
+    page: { limit?: number; cursor?: string } = {},
+  ): Promise<{ indicia: IndiciumRecord[]; nextCursor: string | null }> {
+    const query = new URLSearchParams();
+    if (page.limit !== undefined) query.set('limit', String(page.limit));
+    if (page.cursor !== undefined) query.set('cursor', page.cursor);
+    const suffix = query.size === 0 ? '' : `?${query.toString()}`;
+    return this.request('GET', `/v1/indicia${suffix}`);
+  }
+
+  indicium(id: string): Promise<IndiciumRecord> {
+    return this.request('GET', `/v1/indicia/${encodeURIComponent(id)}`);
+  }
+
+  /** A verifier's scan of barcode bytes (staff roles); the scan is recorded. */
+  verify(indicium: string): Promise<ScanResult> {
+    return this.request('POST', '/v1/verify', { indicium });
   }
 
   receipt(id: string): Promise<Receipt> {

@@ -149,3 +149,40 @@ export interface IndiciaResult {
   challenge: string;
   registers: Registers;
 }
+
+export interface IndiciumRecord {
+  id: string;
+  meterId: string;
+  status: string;
+  postageMills: number;
+  ascendingRegisterMills: number;
+  descendingRegisterMills: number;
+  mailingDate: string;
+  originZip: string;
+  rateCategory: string;
+  certificateSerial: string;
+  correctsIndiciumId: string | null;
+  data: string;
+  createdAt: string;
+}
+
+export interface RefundResult {
+  refund: { id: string; amountMills: number };
+  receipt: Receipt;
+  challenge: string;
+  registers: Registers;
+}
+
+export interface CorrectionResult {
+  indicium: Indicium;
+  receipt: Receipt;
+  challenge: string;
+  registers: Registers;
+}
+
+export interface ScanResult {
+  outcome: string;
+  reason: string | null;
+  meterId: string | null;
+  indiciumId: string | null;
+}

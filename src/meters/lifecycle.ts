@@ -3,7 +3,7 @@ import type { Kysely } from 'kysely';
 import type { CustodyService } from '../custody/index.ts';
 import { type Mills, add, formatUsd, shareFloor, subtract } from '../money/index.ts';
 import type { DatabaseSchema, IndiciaTable, MeterStatus, RefundKind } from '../store/index.ts';
-import type { PsdView } from '../vault/index.ts';
+import type { ClientAuthorization, CommandStep, PsdView } from '../vault/index.ts';
 import {
   type IssuanceDependencies,
   type IssuedIndicium,
@@ -13,6 +13,7 @@ import {
 } from './issuance.ts';
 import { moveBalance } from './balances.ts';
 import { MeterError } from './meter-error.ts';
+import { type SignedReceipt, newReceiptId, receiptStep, storeReceipt } from './receipts.ts';
 
 export interface RefundResult {
   readonly id: string;
@@ -20,6 +21,14 @@ export interface RefundResult {
   readonly kind: RefundKind;
   readonly amount: Mills;
   readonly view: PsdView;
+  /** When asked for (a customer's request through the API). */
+  readonly receipt?: SignedReceipt | null;
+}
+
+/** A customer's own request: device-signed, answered with a receipt. */
+export interface CustomerRequest {
+  readonly authorization?: ClientAuthorization;
+  readonly receipt?: { readonly customerNumber: number };
 }
 
 export interface LifecycleDependencies extends IssuanceDependencies {
@@ -106,13 +115,14 @@ async function spoilageBase(
 export async function refundSpoiled(
   dependencies: LifecycleDependencies,
   indiciumId: string,
+  request: CustomerRequest = {},
 ): Promise<RefundResult> {
   const { db, custody } = dependencies;
   const indicium = await indiciumOf(db, indiciumId);
   const meterId = indicium.meter_id;
   const meter = await db
     .selectFrom('meters')
-    .select(['status', 'mode'])
+    .select(['status', 'mode', 'certificate_serial'])
     .where('meter_id', '=', meterId)
     .executeTakeFirstOrThrow();
   if (meter.status === 'withdrawn')
@@ -134,10 +144,24 @@ export async function refundSpoiled(
     );
   }
   const id = `refund_${randomUUID()}`;
+  const steps: CommandStep[] = [{ operation: { type: 'spoil', amount: postage } }];
+  if (request.receipt !== undefined)
+    steps.push(
+      receiptStep(newReceiptId(), {
+        kind: 'refund',
+        customerNumber: request.receipt.customerNumber,
+        amount: postage,
+        pieces: 1,
+        reference: id,
+      }),
+    );
+  let receipt: SignedReceipt | null = null;
   const result = await custody.execute(
     meterId,
-    [{ operation: { type: 'spoil', amount: postage } }],
+    steps,
     async (trx, outcome) => {
+      const signed = outcome.signatures[0];
+      if (signed !== undefined) receipt = await storeReceipt(trx, signed, meter.certificate_serial);
       await retire(trx, indiciumId, 'refunded');
       await trx
         .insertInto('refunds')
@@ -153,8 +177,9 @@ export async function refundSpoiled(
         .execute();
       if (customerNumber !== null) await moveBalance(trx, customerNumber, postage, 'refund', id);
     },
+    request.authorization,
   );
-  return { id, meterId, kind: 'spoilage', amount: postage, view: result.view };
+  return { id, meterId, kind: 'spoilage', amount: postage, view: result.view, receipt };
 }
 
 /** A withdrawal's rows, inside its commit: the refund of the DR, and the meter closed for good. */
@@ -240,7 +265,8 @@ export async function correctIndicium(
   dependencies: IssuanceDependencies & { custody: CustodyService },
   indiciumId: string,
   correction: { postage?: Mills; mailingDate?: string },
-): Promise<IssuedIndicium> {
+  request: CustomerRequest = {},
+): Promise<IssuedIndicium & { readonly receipt: SignedReceipt | null }> {
   const original = await indiciumOf(dependencies.db, indiciumId);
   const meter = await activeMeter(dependencies.db, original.meter_id);
   // A pooled customer pays a correction from their balance, like any pooled postage.
@@ -262,7 +288,7 @@ export async function correctIndicium(
       'Say what to correct: a higher postage, or another mailing date.',
     );
   }
-  const [issued] = await issueIndicia(
+  const issued = await issueIndicia(
     dependencies,
     original.meter_id,
     [
@@ -280,6 +306,7 @@ export async function correctIndicium(
       ...(difference === 0 ? { operationFor: () => ({ type: 'update' as const }) } : {}),
       mode: meter.mode,
       ...(customerNumber === null ? {} : { customerNumber }),
+      ...request,
       withinCommit: async (trx) => {
         await retire(trx, indiciumId, 'corrected');
         if (customerNumber !== null && difference > 0)
@@ -287,7 +314,8 @@ export async function correctIndicium(
       },
     },
   );
-  if (issued === undefined)
+  const [corrected] = issued;
+  if (corrected === undefined)
     throw new MeterError('meter.request_invalid', 'The correction produced no indicium.');
-  return issued;
+  return { ...corrected, receipt: issued.receipt };
 }

@@ -3,7 +3,7 @@ import { type AuditEventInput, appendAuditEvents } from '../audit/index.ts';
 import type { AuthorityService } from '../authority/index.ts';
 import type { CustodyService } from '../custody/index.ts';
 import type { Mills } from '../money/index.ts';
-import type { DatabaseSchema, MetersTable } from '../store/index.ts';
+import type { DatabaseSchema, IndiciaTable, MetersTable } from '../store/index.ts';
 import type { EnrollmentRequest, PsdView } from '../vault/index.ts';
 import {
   type FundingResult,
@@ -18,6 +18,7 @@ import {
   issueIndicia,
 } from './issuance.ts';
 import {
+  type CustomerRequest,
   type RefundResult,
   correctIndicium,
   refundSpoiled,
@@ -26,6 +27,7 @@ import {
 } from './lifecycle.ts';
 import { type CustomerMeter, dedicatedMeterOf } from './customer-meters.ts';
 import { type DeviceEnrollment, enrollDevice, enrollmentKey } from './devices.ts';
+import { indiciaOf, indiciumFor } from './indicia-queries.ts';
 import { type SignedReceipt, receiptFor } from './receipts.ts';
 import { type GeneratedMeter, type NewMeterRequest, generateMeter, replaceMeterKey } from './meter-gen.ts';
 import { MeterError } from './meter-error.ts';
@@ -62,6 +64,13 @@ export interface MetersService {
     request: EnrollmentRequest,
     owner: { accountId: string; name: string },
   ): Promise<DeviceEnrollment>;
+  /** A page of a customer's indicia, newest first. */
+  indiciaOf(
+    customerNumber: number,
+    page: { limit: number; before?: string | undefined },
+  ): Promise<{ indicia: IndiciaTable[]; nextCursor: string | null }>;
+  /** One indicium; limited to one customer's when `customerNumber` is given. */
+  indicium(customerNumber: number | null, id: string): Promise<IndiciaTable>;
   /** A receipt; limited to one customer's when `customerNumber` is given. */
   receipt(customerNumber: number | null, id: string): Promise<SignedReceipt>;
   show(meterId: string): Promise<MeterDetails>;
@@ -69,7 +78,7 @@ export interface MetersService {
   /** The issuer's answer to fraud: the meter stops printing (its PSD is suspended) until reviewed. */
   disable(meterId: string, reason: string): Promise<void>;
   /** Partial refund of a spoiled indicium, within the meter's spoilage share of AR. */
-  refundSpoiled(indiciumId: string): Promise<RefundResult>;
+  refundSpoiled(indiciumId: string, request?: CustomerRequest): Promise<RefundResult>;
   /** Full refund: returns the DR and closes the meter. */
   withdraw(meterId: string): Promise<RefundResult>;
   suspend(meterId: string): Promise<PsdView>;
@@ -77,7 +86,11 @@ export interface MetersService {
   /** A new key and certificate for the meter; the old certificate keeps verifying what it signed. */
   replaceKey(meterId: string): Promise<GeneratedMeter>;
   /** A correction indicium for underpaid postage or a wrong date. */
-  correct(indiciumId: string, correction: { postage?: Mills; mailingDate?: string }): Promise<IssuedIndicium>;
+  correct(
+    indiciumId: string,
+    correction: { postage?: Mills; mailingDate?: string },
+    request?: CustomerRequest,
+  ): Promise<IssuedIndicium & { readonly receipt: SignedReceipt | null }>;
   /**
    * What a customer whose licence was granted gets once their e-mail address is confirmed: a
    * dedicated meter of their own (MeterGen), or nothing yet for pooled printing (the balance opens
@@ -109,17 +122,23 @@ export function createMetersService(dependencies: MetersDependencies): MetersSer
     enrollmentKey: () => enrollmentKey(custody),
     enrollDevice: (meterId, request, owner) => enrollDevice({ db, custody }, meterId, request, owner),
     receipt: (customerNumber, id) => receiptFor(db, customerNumber, id),
+    indiciaOf: (customerNumber, page) => indiciaOf(db, customerNumber, page),
+    indicium: (customerNumber, id) => indiciumFor(db, customerNumber, id),
     async show(meterId) {
       const meter = await meterRecord(db, meterId);
       return { meter, psd: await custody.readMeter(meterId) };
     },
     verify: (indicium, verifier) => verifyScan({ db, authority }, indicium, verifier),
-    refundSpoiled: (indiciumId) =>
-      refundSpoiled({ ...issuance, spoilageLimitBasisPoints: settings.spoilageLimitBasisPoints }, indiciumId),
+    refundSpoiled: (indiciumId, request) =>
+      refundSpoiled(
+        { ...issuance, spoilageLimitBasisPoints: settings.spoilageLimitBasisPoints },
+        indiciumId,
+        request,
+      ),
     withdraw: (meterId) => withdrawMeter(issuance, meterId),
     suspend: (meterId) => setMeterActive(issuance, meterId, false),
     resume: (meterId) => setMeterActive(issuance, meterId, true),
-    correct: (indiciumId, correction) => correctIndicium(issuance, indiciumId, correction),
+    correct: (indiciumId, correction, request) => correctIndicium(issuance, indiciumId, correction, request),
     async provisionCustomer({ customerNumber, meterMode, licensingZip }) {
       if (meterMode === 'pooled' || (await dedicatedMeterOf(db, customerNumber)) !== undefined) return;
       await generateMeter(

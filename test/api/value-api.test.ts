@@ -204,6 +204,65 @@ for (const fixture of dialectFixtures) {
       assert.deepEqual(payments.map((payment) => payment.outcome).sort(), ['declined', 'declined', 'failed']);
     });
 
+    it('lists and reads indicia, refunds a spoiled one, corrects one, and lets a verifier scan them', async () => {
+      const gina = await customer('gina@example.com');
+      await gina.enrollDevice('office', fingerprint);
+      await gina.addFunds(100_000, CARD);
+      const { indicia } = await gina.issueIndicia([
+        { postageMills: 80_000, rateCategory: 'PM' },
+        { postageMills: 500, rateCategory: 'FC' },
+        { postageMills: 500, rateCategory: 'FC' },
+      ]);
+      const [big, spoiled, underpaid] = indicia;
+      assert.ok(big !== undefined && spoiled !== undefined && underpaid !== undefined);
+
+      const first = await gina.indicia({ limit: 2 });
+      assert.deepEqual(
+        first.indicia.map((indicium) => indicium.id),
+        [underpaid.id, spoiled.id],
+      );
+      assert.ok(first.nextCursor !== null);
+      const second = await gina.indicia({ limit: 2, cursor: first.nextCursor });
+      assert.deepEqual(
+        second.indicia.map((indicium) => indicium.id),
+        [big.id],
+      );
+      assert.equal(second.nextCursor, null);
+      assert.equal((await gina.indicium(big.id)).data, big.data);
+
+      const refunded = await gina.refundIndicium(spoiled.id);
+      assert.equal(refunded.refund.amountMills, 500);
+      assert.equal(refunded.receipt.body.kind, 'refund');
+      assert.ok(await verifiesWithCertificate(refunded.receipt));
+      assert.equal((await gina.indicium(spoiled.id)).status, 'refunded');
+      const again = await refusal(gina.refundIndicium(spoiled.id));
+      assert.equal(again.status, 409);
+      assert.deepEqual(await registers(gina), [81_000, 19_000]);
+
+      const corrected = await gina.correctIndicium(underpaid.id, { postageMills: 600 });
+      assert.equal(corrected.indicium.postageMills, 100);
+      assert.equal(corrected.receipt.body.kind, 'correction');
+      assert.equal((await gina.indicium(underpaid.id)).status, 'corrected');
+      assert.deepEqual(await registers(gina), [81_100, 18_900]);
+
+      // Someone else's indicium is unknown to this customer.
+      const harry = await customer('harry@example.com');
+      assert.equal((await refusal(harry.indicium(big.id))).status, 404);
+      assert.equal((await refusal(harry.verify(big.data))).code, 'account.forbidden');
+
+      await server.indicia.accounts.createStaffAccount({
+        email: 'inspector@example.com',
+        name: 'Postal Inspector',
+        role: 'auditor',
+        password: PASSWORD,
+      });
+      const inspector = new IndiciaClient({ baseUrl: url });
+      await inspector.signIn('inspector@example.com', PASSWORD);
+      assert.equal((await inspector.verify(big.data)).outcome, 'valid');
+      assert.equal((await inspector.verify(big.data)).outcome, 'duplicate');
+      assert.equal((await inspector.indicium(big.id)).id, big.id);
+    });
+
     it('keeps pooled accounts out of device enrollment for now, saying so', async () => {
       const frank = await customer('frank@example.com', 'pooled');
       const refused = await refusal(frank.enrollDevice('laptop', fingerprint));

@@ -8,7 +8,7 @@ import type { Kysely } from 'kysely';
 import type { DatabaseSchema } from '../../store/index.ts';
 import { principalOf } from '../authentication.ts';
 import { authorizationOf } from '../signed-request.ts';
-import { EnrollmentBody, FundsBody, Indicium, Piece, Receipt, Registers } from './value-schemas.ts';
+import { EnrollmentBody, FundsBody, Indicium, Piece, Registers } from './value-schemas.ts';
 
 export interface ValueRouteDependencies {
   readonly db: Kysely<DatabaseSchema>;
@@ -42,7 +42,6 @@ export function valueRoutes({ db, meters, processor }: ValueRouteDependencies): 
   };
 
   return (app) => {
-    app.addSchema(Receipt);
     const receiptRef = Type.Ref('Receipt');
 
     app.get(

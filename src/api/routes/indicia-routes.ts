@@ -1,0 +1,242 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { Principal } from '../../accounts/index.ts';
+import type { MetersService } from '../../meters/index.ts';
+import type { Mills } from '../../money/index.ts';
+import type { IndiciaTable } from '../../store/index.ts';
+import { principalOf } from '../authentication.ts';
+import { authorizationOf } from '../signed-request.ts';
+import { Indicium, Registers } from './value-schemas.ts';
+
+const IndiciumRecord = Type.Object(
+  {
+    id: Type.String(),
+    meterId: Type.String(),
+    status: Type.String({ examples: ['valid', 'refunded', 'corrected'] }),
+    postageMills: Type.Integer(),
+    ascendingRegisterMills: Type.Integer(),
+    descendingRegisterMills: Type.Integer(),
+    mailingDate: Type.String(),
+    originZip: Type.String(),
+    rateCategory: Type.String(),
+    certificateSerial: Type.String(),
+    correctsIndiciumId: Type.Union([Type.String(), Type.Null()]),
+    data: Type.String({ description: 'The barcode bytes, base64' }),
+    createdAt: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'IndiciumRecord' },
+);
+
+function recordOf(row: IndiciaTable) {
+  return {
+    id: row.id,
+    meterId: row.meter_id,
+    status: row.status,
+    postageMills: row.postage_mills,
+    ascendingRegisterMills: row.ascending_register_mills,
+    descendingRegisterMills: row.descending_register_mills,
+    mailingDate: row.mailing_date,
+    originZip: row.origin_zip,
+    rateCategory: row.rate_category,
+    certificateSerial: row.certificate_serial,
+    correctsIndiciumId: row.corrects_indicium_id,
+    data: row.data,
+    createdAt: row.created_at,
+  };
+}
+
+/** Customers see their own indicia; staff see any. */
+const scopeOf = (principal: Principal): number | null =>
+  principal.role === 'customer' ? (principal.customerNumber ?? -1) : null;
+
+const READERS = ['customer', 'support', 'admin', 'auditor'] as const;
+const Id = Type.Object({ id: Type.String({ maxLength: 60 }) });
+
+/** The indicium log as customers and staff read it, spoilage refunds, corrections, and scans. */
+export function indiciaRoutes(
+  meters: Pick<MetersService, 'indiciaOf' | 'indicium' | 'refundSpoiled' | 'correct' | 'verify'>,
+): FastifyPluginAsyncTypebox {
+  return (app) => {
+    app.addSchema(IndiciumRecord);
+    const recordRef = Type.Ref('IndiciumRecord');
+    const receiptRef = Type.Ref('Receipt');
+
+    app.get(
+      '/v1/indicia',
+      {
+        config: { access: { roles: ['customer'], scope: 'indicia:read' } },
+        schema: {
+          tags: ['indicia'],
+          summary: 'Your indicia, newest first, a page at a time',
+          querystring: Type.Object(
+            {
+              // Query strings are text: whole numbers 1–200, 50 when omitted.
+              limit: Type.Optional(Type.String({ pattern: '^(200|1[0-9]{2}|[1-9][0-9]?)$', examples: ['50'] })),
+              cursor: Type.Optional(
+                Type.String({ maxLength: 60, description: 'nextCursor of the page before' }),
+              ),
+            },
+            { additionalProperties: false },
+          ),
+          response: {
+            200: Type.Object({
+              indicia: Type.Array(recordRef),
+              nextCursor: Type.Union([Type.String(), Type.Null()]),
+            }),
+          },
+        },
+      },
+      async (request) => {
+        const customerNumber = scopeOf(principalOf(request)) ?? -1;
+        const page = await meters.indiciaOf(customerNumber, {
+          limit: Number(request.query.limit ?? '50'),
+          before: request.query.cursor,
+        });
+        return { indicia: page.indicia.map(recordOf), nextCursor: page.nextCursor };
+      },
+    );
+
+    app.get(
+      '/v1/indicia/:id',
+      {
+        config: { access: { roles: READERS, scope: 'indicia:read' } },
+        schema: { tags: ['indicia'], summary: 'One indicium', params: Id, response: { 200: recordRef } },
+      },
+      async (request) => recordOf(await meters.indicium(scopeOf(principalOf(request)), request.params.id)),
+    );
+
+    app.post(
+      '/v1/indicia/:id/refund',
+      {
+        config: { access: { roles: ['customer'], scope: 'indicia:refund', verifiedEmail: true } },
+        schema: {
+          tags: ['indicia'],
+          summary: 'Refund a spoiled indicium (within 1% of what the meter printed); device-signed',
+          params: Id,
+          response: {
+            201: Type.Object({
+              refund: Type.Object({ id: Type.String(), amountMills: Type.Integer() }),
+              receipt: receiptRef,
+              challenge: Type.String(),
+              registers: Registers,
+            }),
+          },
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        await meters.indicium(scopeOf(principal), request.params.id);
+        const authorization = authorizationOf(request);
+        const refunded = await meters.refundSpoiled(request.params.id, {
+          authorization,
+          receipt: { customerNumber: principal.customerNumber ?? 0 },
+        });
+        return reply.status(201).send({
+          refund: { id: refunded.id, amountMills: refunded.amount },
+          receipt: refunded.receipt,
+          challenge: authorization.nextChallenge,
+          registers: {
+            ascendingRegisterMills: refunded.view.ascendingRegister,
+            descendingRegisterMills: refunded.view.descendingRegister,
+          },
+        });
+      },
+    );
+
+    app.post(
+      '/v1/indicia/:id/correction',
+      {
+        config: { access: { roles: ['customer'], scope: 'indicia:issue', verifiedEmail: true } },
+        schema: {
+          tags: ['indicia'],
+          summary:
+            'A correction indicium: the underpaid difference, or the right mailing date; device-signed',
+          params: Id,
+          body: Type.Object(
+            {
+              postageMills: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000_000 })),
+              mailingDate: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' })),
+            },
+            { additionalProperties: false },
+          ),
+          response: {
+            201: Type.Object({
+              indicium: Indicium,
+              receipt: receiptRef,
+              challenge: Type.String(),
+              registers: Registers,
+            }),
+          },
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        await meters.indicium(scopeOf(principal), request.params.id);
+        const authorization = authorizationOf(request);
+        const { postageMills, mailingDate } = request.body;
+        const corrected = await meters.correct(
+          request.params.id,
+          {
+            ...(postageMills === undefined ? {} : { postage: postageMills as Mills }),
+            ...(mailingDate === undefined ? {} : { mailingDate }),
+          },
+          { authorization, receipt: { customerNumber: principal.customerNumber ?? 0 } },
+        );
+        return reply.status(201).send({
+          indicium: {
+            id: corrected.id,
+            meterId: corrected.meterId,
+            data: corrected.data.toString('base64'),
+            postageMills: corrected.postage,
+            ascendingRegisterMills: corrected.ascendingRegister,
+            descendingRegisterMills: corrected.descendingRegister,
+            mailingDate: corrected.mailingDate,
+          },
+          receipt: corrected.receipt,
+          challenge: authorization.nextChallenge,
+          registers: {
+            ascendingRegisterMills: corrected.ascendingRegister,
+            descendingRegisterMills: corrected.descendingRegister,
+          },
+        });
+      },
+    );
+
+    app.post(
+      '/v1/verify',
+      {
+        config: { access: { roles: ['support', 'admin', 'auditor'] } },
+        schema: {
+          tags: ['indicia'],
+          summary:
+            "A verifier's scan: signature against the certificate chain, register plausibility, duplicates; the scan is recorded",
+          body: Type.Object(
+            { indicium: Type.String({ maxLength: 1024, description: 'The barcode bytes, base64' }) },
+            { additionalProperties: false },
+          ),
+          response: {
+            200: Type.Object({
+              outcome: Type.String({ examples: ['valid', 'duplicate', 'invalid', 'suspicious'] }),
+              reason: Type.Union([Type.String(), Type.Null()]),
+              meterId: Type.Union([Type.String(), Type.Null()]),
+              indiciumId: Type.Union([Type.String(), Type.Null()]),
+            }),
+          },
+        },
+      },
+      async (request) => {
+        const report = await meters.verify(
+          Buffer.from(request.body.indicium, 'base64'),
+          principalOf(request).email,
+        );
+        return {
+          outcome: report.outcome,
+          reason: report.reason,
+          meterId: report.meterId,
+          indiciumId: report.indiciumId,
+        };
+      },
+    );
+    return Promise.resolve();
+  };
+}
