@@ -71,7 +71,9 @@ export function indiciaRoutes(
           querystring: Type.Object(
             {
               // Query strings are text: whole numbers 1–200, 50 when omitted.
-              limit: Type.Optional(Type.String({ pattern: '^(200|1[0-9]{2}|[1-9][0-9]?)$', examples: ['50'] })),
+              limit: Type.Optional(
+                Type.String({ pattern: '^(200|1[0-9]{2}|[1-9][0-9]?)$', examples: ['50'] }),
+              ),
               cursor: Type.Optional(
                 Type.String({ maxLength: 60, description: 'nextCursor of the page before' }),
               ),
