@@ -6,6 +6,8 @@ export type ApiErrorCode =
   | 'request.unsupported_media_type'
   | 'request.too_large'
   | 'request.unsigned'
+  | 'request.conflict'
+  | 'request.idempotency_key_reused'
   | 'service.not_ready'
   | 'internal';
 

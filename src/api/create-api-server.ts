@@ -12,6 +12,7 @@ import type { PaymentProcessor } from '../payments/index.ts';
 import type { DatabaseSchema } from '../store/index.ts';
 import { installAuthentication } from './authentication.ts';
 import { installErrorHandler } from './error-handler.ts';
+import { installIdempotency } from './idempotency.ts';
 import { accountRoutes } from './routes/account-routes.ts';
 import { certificateRoutes } from './routes/certificate-routes.ts';
 import { type HealthDependencies, healthRoutes } from './routes/health-routes.ts';
@@ -162,6 +163,7 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
 
   installErrorHandler(app, metrics);
   installAuthentication(app, dependencies.accounts);
+  installIdempotency(app, dependencies.db);
   await app.register(healthRoutes(health));
   await app.register(metricsRoutes(metrics));
   await app.register(certificateRoutes(dependencies.authority));

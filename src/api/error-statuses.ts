@@ -48,6 +48,8 @@ export const errorPresentations: Readonly<Record<KnownErrorCode, ErrorPresentati
   'request.unsupported_media_type': { status: 415, isMessagePublic: true },
   'request.too_large': { status: 413, isMessagePublic: true },
   'request.unsigned': { status: 401, isMessagePublic: true },
+  'request.conflict': { status: 409, isMessagePublic: true },
+  'request.idempotency_key_reused': { status: 422, isMessagePublic: true },
   'service.not_ready': { status: 503, isMessagePublic: true },
   internal: hidden,
   'money.not_integer': invalid,

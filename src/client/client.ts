@@ -218,23 +218,30 @@ export class IndiciaClient {
       challenge: string;
       registers: { ascendingRegisterMills: number; descendingRegisterMills: number };
     },
-  >(method: string, path: string, body: unknown): Promise<T> {
+  >(method: string, path: string, body: unknown, idempotencyKey?: string): Promise<T> {
     const device = this.#device;
     if (device === undefined)
       throw new Error('Enroll a device first (enrollDevice): value-moving requests are signed.');
-    const answer = await this.request<T>(method, path, body, await device.headers(method, path, body));
+    const headers = await device.headers(method, path, body);
+    if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
+    const answer = await this.request<T>(method, path, body, headers);
     device.advance(answer.challenge, answer.registers);
     return answer;
   }
 
   /** Adds postage to the meter, paid by card (the server's SANDBOX processor takes test cards only). */
-  addFunds(amountMills: number, card: Card): Promise<FundsResult> {
-    return this.signed('POST', '/v1/funds', { amountMills, paymentMethod: { type: 'card', ...card } });
+  addFunds(amountMills: number, card: Card, options: { idempotencyKey?: string } = {}): Promise<FundsResult> {
+    return this.signed(
+      'POST',
+      '/v1/funds',
+      { amountMills, paymentMethod: { type: 'card', ...card } },
+      options.idempotencyKey,
+    );
   }
 
   /** Prints postage: one indicium per piece, in one signed request. */
-  issueIndicia(pieces: PieceRequest[]): Promise<IndiciaResult> {
-    return this.signed('POST', '/v1/indicia', { pieces });
+  issueIndicia(pieces: PieceRequest[], options: { idempotencyKey?: string } = {}): Promise<IndiciaResult> {
+    return this.signed('POST', '/v1/indicia', { pieces }, options.idempotencyKey);
   }
 
   /** Refunds a spoiled indicium (device-signed). */

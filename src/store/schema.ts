@@ -14,6 +14,9 @@ export interface DatabaseSchema {
   devices: DevicesTable;
   receipts: ReceiptsTable;
   card_payments: CardPaymentsTable;
+  idempotency_keys: IdempotencyKeysTable;
+  webhook_subscriptions: WebhookSubscriptionsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
   installation: InstallationTable;
   crypto_modules: CryptoModulesTable;
   psd_packages: PsdPackagesTable;
@@ -331,4 +334,46 @@ export interface CardPaymentsTable {
   processor_reference: string | null;
   message: string;
   created_at: string;
+}
+
+/** The first result of a POST sent with an Idempotency-Key, replayed for the same key. */
+export interface IdempotencyKeysTable {
+  /** Whose key: an account id, or `public` for routes without sign-in. */
+  scope: string;
+  key: string;
+  /** SHA-256 of method, path and canonical body: the same key with other parameters is refused. */
+  request_hash: string;
+  status: 'in_progress' | 'done';
+  response_status: number | null;
+  response_body: string | null;
+  created_at: string;
+}
+
+export type WebhookEvent = 'funds.posted' | 'indicium.issued' | 'refund.decided' | 'balance.low';
+
+export interface WebhookSubscriptionsTable {
+  id: string;
+  account_id: string;
+  url: string;
+  /** JSON array of WebhookEvent. */
+  events: string;
+  /** The last characters of the signing secret; the secret itself is derived by a module, never stored. */
+  secret_hint: string;
+  created_at: string;
+  deleted_at: string | null;
+}
+
+export interface WebhookDeliveriesTable {
+  id: string;
+  subscription_id: string;
+  event: WebhookEvent;
+  /** The JSON body delivered. */
+  payload: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  next_attempt_at: string | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: string;
+  delivered_at: string | null;
 }

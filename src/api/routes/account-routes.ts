@@ -105,7 +105,7 @@ export function accountRoutes(dependencies: AccountRouteDependencies): FastifyPl
     app.post(
       '/v1/sessions',
       {
-        config: { access: { public: true } },
+        config: { access: { public: true }, idempotency: 'refused' },
         schema: {
           tags: accountTag,
           summary: 'Sign in: sets the HttpOnly session cookie and returns the CSRF token',
@@ -224,7 +224,7 @@ export function accountRoutes(dependencies: AccountRouteDependencies): FastifyPl
     app.post(
       '/v1/api-keys',
       {
-        config: { access: SELF },
+        config: { access: SELF, idempotency: 'refused' },
         schema: {
           tags: accountTag,
           summary: 'Create a scoped API key; the key is shown in this response only',

@@ -7,6 +7,7 @@ import { migration0005 } from './0005-refunds-and-corrections.ts';
 import { migration0006 } from './0006-pooled-mode.ts';
 import { migration0007 } from './0007-accounts-sessions-keys.ts';
 import { migration0008 } from './0008-devices-receipts-payments.ts';
+import { migration0009 } from './0009-idempotency-webhooks.ts';
 
 /**
  * Every migration, in order, for both dialects. Names are permanent: a database that holds a
@@ -21,4 +22,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0006-pooled-mode': migration0006,
   '0007-accounts-sessions-keys': migration0007,
   '0008-devices-receipts-payments': migration0008,
+  '0009-idempotency-webhooks': migration0009,
 };

@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { IndiciaClient } from '../../src/client/index.ts';
+import { PASSWORD, refusal } from '../support/api-helpers.ts';
+import { dialectFixtures } from '../support/dialects.ts';
+import { type TestServer, startTestServer } from '../support/start-server.ts';
+
+const CARD = { number: '4242424242424242', expMonth: 1, expYear: 2099, cvc: '999' };
+
+for (const fixture of dialectFixtures) {
+  describe(`idempotency keys on ${fixture.name}`, () => {
+    let server: TestServer;
+    let url: string;
+    let demo: IndiciaClient;
+    let fingerprint: string;
+    // A second session of the demo customer, driven with plain fetch to see raw answers.
+    let demoCookie: string;
+    let demoCsrf: string;
+
+    const indiciaCount = async (): Promise<number> =>
+      (await server.indicia.store.db.selectFrom('indicia').select('id').execute()).length;
+
+    before(async () => {
+      server = await startTestServer(fixture);
+      url = server.indicia.url;
+      fingerprint = (await server.indicia.meters.enrollmentKey()).fingerprint;
+      const credential = server.indicia.demoCredentials.find((entry) => entry.role === 'customer');
+      assert.ok(credential !== undefined);
+      demo = new IndiciaClient({ baseUrl: url });
+      await demo.signIn(credential.email, credential.password);
+      await demo.enrollDevice('idempotency tests', fingerprint);
+      await demo.addFunds(100_000, CARD);
+      const signIn = await fetch(`${url}/v1/sessions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: credential.email, password: credential.password }),
+      });
+      demoCookie = /indicia_session=([^;]*)/.exec(signIn.headers.get('set-cookie') ?? '')?.[1] ?? '';
+      demoCsrf = ((await signIn.json()) as { session: { csrfToken: string } }).session.csrfToken;
+    });
+    after(() => server.stop());
+
+    it('has exactly one effect for 20 concurrent duplicates; the rest are replays or told to wait', async () => {
+      const device = demo.device;
+      assert.ok(device !== undefined);
+      const body = { pieces: [{ postageMills: 730, rateCategory: 'FC' }] };
+      const headers = {
+        ...(await device.headers('POST', '/v1/indicia', body)),
+        'idempotency-key': randomUUID(),
+      };
+      const before = await indiciaCount();
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          fetch(`${url}/v1/indicia`, {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              cookie: `indicia_session=${demoCookie}`,
+              'x-csrf-token': demoCsrf,
+              ...headers,
+            },
+            body: JSON.stringify(body),
+          }),
+        ),
+      );
+      const statuses = answers.map((answer) => answer.status);
+      assert.equal(await indiciaCount(), before + 1, 'one indicium, however many duplicates');
+      assert.ok(
+        statuses.every((status) => status === 201 || status === 409),
+        statuses.join(','),
+      );
+      const created = answers.filter((answer) => answer.status === 201);
+      assert.ok(created.length >= 1);
+      const bodies = await Promise.all(created.map((answer) => answer.text()));
+      assert.ok(
+        bodies.every((text) => text === bodies[0]),
+        'every 201 is the same result',
+      );
+      const replayed = created.filter((answer) => answer.headers.get('idempotent-replayed') === 'true');
+      assert.equal(replayed.length, created.length - 1);
+      for (const answer of answers.filter((entry) => entry.status === 409)) {
+        assert.equal(((await answer.json()) as { error: { code: string } }).error.code, 'request.conflict');
+      }
+      await demo.syncDevice();
+    });
+
+    it('replays the first result, refusals included, and refuses the key with other parameters', async () => {
+      const key = randomUUID();
+      const first = await demo.issueIndicia([{ postageMills: 500, rateCategory: 'FC' }], {
+        idempotencyKey: key,
+      });
+      const before = await indiciaCount();
+      // The retry of a request whose answer was lost: the same answer, no second indicium.
+      const device = demo.device;
+      assert.ok(device !== undefined);
+      const body = { pieces: [{ postageMills: 500, rateCategory: 'FC' }] };
+      const retried = await demo.request<typeof first>('POST', '/v1/indicia', body, {
+        ...(await device.headers('POST', '/v1/indicia', body)),
+        'idempotency-key': key,
+      });
+      assert.deepEqual(retried, first);
+      assert.equal(await indiciaCount(), before);
+
+      const other = await refusal(
+        demo.issueIndicia([{ postageMills: 501, rateCategory: 'FC' }], { idempotencyKey: key }),
+      );
+      assert.equal(other.status, 422);
+      assert.equal(other.code, 'request.idempotency_key_reused');
+
+      const declinedKey = randomUUID();
+      const declined = await refusal(
+        demo.addFunds(1_000, { ...CARD, number: '4000000000000002' }, { idempotencyKey: declinedKey }),
+      );
+      assert.equal(declined.code, 'payment.declined');
+      const again = await refusal(
+        demo.addFunds(1_000, { ...CARD, number: '4000000000000002' }, { idempotencyKey: declinedKey }),
+      );
+      assert.equal(again.code, 'payment.declined');
+      assert.equal(again.requestId, declined.requestId, 'the stored refusal, not a new attempt');
+    });
+
+    it('refuses a key on requests whose answer holds a secret shown once, and a malformed key', async () => {
+      const signIn = await refusal(
+        demo.request(
+          'POST',
+          '/v1/sessions',
+          { email: 'x@example.com', password: PASSWORD },
+          { 'idempotency-key': 'k1' },
+        ),
+      );
+      assert.equal(signIn.code, 'request.invalid');
+      const malformed = await refusal(
+        demo.request(
+          'POST',
+          '/v1/password-resets',
+          { email: 'x@example.com' },
+          { 'idempotency-key': 'has spaces in it' },
+        ),
+      );
+      assert.equal(malformed.code, 'request.invalid');
+    });
+  });
+}
