@@ -330,6 +330,11 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       meters,
       db: store.db,
       processor: createSandboxProcessor(),
+      moduleStatus: () => modulePool.status(),
+      reconcile: () => {
+        if (reconciliation === undefined) throw new Error('The reconciliation job is not running.');
+        return reconciliation.runOnce();
+      },
       licenceOf: (accountId) => licenceOf(store.db, accountId),
       health: {
         version: VERSION,

@@ -7,13 +7,15 @@ import type { Logger, ServerMetrics } from '../telemetry/index.ts';
 import type { AccountsService } from '../accounts/index.ts';
 import type { AuthorityService, LicenceDecision } from '../authority/index.ts';
 import type { Kysely } from 'kysely';
-import type { MetersService } from '../meters/index.ts';
+import type { MetersService, ReconciliationReport } from '../meters/index.ts';
 import type { PaymentProcessor } from '../payments/index.ts';
 import type { DatabaseSchema } from '../store/index.ts';
+import type { PoolStatus } from '../vault/index.ts';
 import { installAuthentication } from './authentication.ts';
 import { installErrorHandler } from './error-handler.ts';
 import { installIdempotency } from './idempotency.ts';
 import { accountRoutes } from './routes/account-routes.ts';
+import { adminRoutes } from './routes/admin-routes.ts';
 import { certificateRoutes } from './routes/certificate-routes.ts';
 import { type HealthDependencies, healthRoutes } from './routes/health-routes.ts';
 import { meterRoutes } from './routes/meter-routes.ts';
@@ -43,8 +45,14 @@ export interface ApiServerDependencies {
     | 'refundSpoiled'
     | 'correct'
     | 'verify'
+    | 'show'
+    | 'suspend'
+    | 'resume'
+    | 'disable'
   >;
   readonly db: Kysely<DatabaseSchema>;
+  readonly moduleStatus: () => PoolStatus;
+  readonly reconcile: () => Promise<ReconciliationReport>;
   /** The card processor behind POST /v1/funds (the sandbox until a real one is configured). */
   readonly processor: PaymentProcessor;
   readonly licenceOf: (accountId: string) => Promise<LicenceDecision | undefined>;
@@ -147,6 +155,7 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
           name: 'indicia',
           description: 'The indicium log, spoilage refunds, corrections, and verifiers’ scans',
         },
+        { name: 'admin', description: 'Operators: modules, meters, pools, reconciliation, staff accounts' },
         {
           name: 'value',
           description:
@@ -180,6 +189,15 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
     valueRoutes({ db: dependencies.db, meters: dependencies.meters, processor: dependencies.processor }),
   );
   await app.register(indiciaRoutes(dependencies.meters));
+  await app.register(
+    adminRoutes({
+      db: dependencies.db,
+      accounts: dependencies.accounts,
+      meters: dependencies.meters,
+      moduleStatus: dependencies.moduleStatus,
+      reconcile: dependencies.reconcile,
+    }),
+  );
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/docs'));
   return app;
