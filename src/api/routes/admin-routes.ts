@@ -96,7 +96,9 @@ export function adminRoutes(dependencies: AdminRouteDependencies): FastifyPlugin
         async (request) => {
           const meterId = request.params.id;
           if (action === 'disable') {
-            const reason = request.body?.reason ?? `disabled by ${principalOf(request).email}`;
+            // A request without a body is fine: the reason then names who disabled it.
+            const body = request.body as { reason?: string } | undefined;
+            const reason = body?.reason ?? `disabled by ${principalOf(request).email}`;
             await meters.disable(meterId, reason);
           } else if (action === 'suspend') await meters.suspend(meterId);
           else await meters.resume(meterId);
