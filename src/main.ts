@@ -19,9 +19,15 @@ import {
 } from './authority/index.ts';
 import { type CustodyService, createCustodyService } from './custody/index.ts';
 import type { Config } from './config/index.ts';
-import { type ReconciliationJob, startReconciliationJob } from './jobs/index.ts';
+import {
+  type ReconciliationJob,
+  type WebhookDeliveryJob,
+  startReconciliationJob,
+  startWebhookDeliveryJob,
+} from './jobs/index.ts';
 import { type Mailer, createMailer } from './mail/index.ts';
 import { createSandboxProcessor } from './payments/index.ts';
+import { createWebhooksService, enqueueWebhookEvent } from './webhooks/index.ts';
 import { type MetersService, createMetersService } from './meters/index.ts';
 import {
   StartupError,
@@ -273,6 +279,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
   let pool: ModulePool | undefined;
   let reconciliation: ReconciliationJob | undefined;
   let mailer: Mailer | undefined;
+  let deliveries: WebhookDeliveryJob | undefined;
   try {
     const modules = await openModulePool(config, { initializeIfEmpty: true });
     const { kekFile } = modules;
@@ -315,6 +322,17 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       from: config.mailFrom,
       outboxDir: join(config.dataDir, 'outbox'),
     });
+    const webhooks = createWebhooksService(store.db, (subscriptionId) =>
+      custody.deriveSecret(`webhook:${subscriptionId}`),
+    );
+    deliveries = startWebhookDeliveryJob({
+      db: store.db,
+      webhooks,
+      logger,
+      retryScheduleSeconds: config.webhookRetrySchedule,
+      allowPrivateTargets: config.webhookAllowPrivateTargets,
+    });
+    const webhookJob = deliveries;
     let listeningUrl = '';
     const accounts = createAccountsService({
       db: store.db,
@@ -330,6 +348,12 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       meters,
       db: store.db,
       processor: createSandboxProcessor(),
+      webhooks,
+      events: {
+        publish: enqueueWebhookEvent,
+        flush: () => webhookJob.kick(),
+        lowBalanceMills: config.lowBalanceMills,
+      },
       moduleStatus: () => modulePool.status(),
       reconcile: () => {
         if (reconciliation === undefined) throw new Error('The reconciliation job is not running.');
@@ -362,6 +386,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
     const server = app;
     const reconciliationJob = reconciliation;
     const outgoingMail = mailer;
+    const webhookDeliveries = deliveries;
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> => {
       closing ??= (async () => {
@@ -381,6 +406,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
         await Promise.race([server.close(), timeout]);
         clearTimeout(timer);
         reconciliationJob.stop();
+        await webhookDeliveries.stop();
         outgoingMail.close();
         await modulePool.close();
         await store.close();
@@ -411,6 +437,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
     };
   } catch (error) {
     reconciliation?.stop();
+    await deliveries?.stop();
     mailer?.close();
     await app?.close();
     await pool?.close();

@@ -11,6 +11,7 @@ import type { MetersService, ReconciliationReport } from '../meters/index.ts';
 import type { PaymentProcessor } from '../payments/index.ts';
 import type { DatabaseSchema } from '../store/index.ts';
 import type { PoolStatus } from '../vault/index.ts';
+import type { WebhooksService } from '../webhooks/index.ts';
 import { installAuthentication } from './authentication.ts';
 import { installErrorHandler } from './error-handler.ts';
 import { installIdempotency } from './idempotency.ts';
@@ -23,6 +24,8 @@ import { indiciaRoutes } from './routes/indicia-routes.ts';
 import { metricsRoutes } from './routes/metrics-routes.ts';
 import { valueRoutes } from './routes/value-routes.ts';
 import { Receipt } from './routes/value-schemas.ts';
+import { webhookRoutes } from './routes/webhook-routes.ts';
+import type { EventOutbox } from './event-outbox.ts';
 import { ErrorResponse, errorResponseRef } from './schemas.ts';
 
 export interface ApiServerDependencies {
@@ -53,6 +56,8 @@ export interface ApiServerDependencies {
   readonly db: Kysely<DatabaseSchema>;
   readonly moduleStatus: () => PoolStatus;
   readonly reconcile: () => Promise<ReconciliationReport>;
+  readonly webhooks: WebhooksService;
+  readonly events: EventOutbox;
   /** The card processor behind POST /v1/funds (the sandbox until a real one is configured). */
   readonly processor: PaymentProcessor;
   readonly licenceOf: (accountId: string) => Promise<LicenceDecision | undefined>;
@@ -155,6 +160,11 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
           name: 'indicia',
           description: 'The indicium log, spoilage refunds, corrections, and verifiers’ scans',
         },
+        {
+          name: 'webhooks',
+          description:
+            'Events (funds.posted, indicium.issued, refund.decided, balance.low) posted to your URL, signed with HMAC-SHA256, retried with backoff',
+        },
         { name: 'admin', description: 'Operators: modules, meters, pools, reconciliation, staff accounts' },
         {
           name: 'value',
@@ -186,9 +196,15 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
   );
   await app.register(meterRoutes(dependencies.meters));
   await app.register(
-    valueRoutes({ db: dependencies.db, meters: dependencies.meters, processor: dependencies.processor }),
+    valueRoutes({
+      db: dependencies.db,
+      meters: dependencies.meters,
+      processor: dependencies.processor,
+      events: dependencies.events,
+    }),
   );
-  await app.register(indiciaRoutes(dependencies.meters));
+  await app.register(indiciaRoutes(dependencies.meters, dependencies.events));
+  await app.register(webhookRoutes(dependencies.webhooks));
   await app.register(
     adminRoutes({
       db: dependencies.db,

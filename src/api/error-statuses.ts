@@ -9,6 +9,7 @@ import type { MeterErrorCode } from '../meters/index.ts';
 import type { MoneyErrorCode } from '../money/index.ts';
 import type { StoreErrorCode } from '../store/index.ts';
 import type { VaultErrorCode } from '../vault/index.ts';
+import type { WebhookErrorCode } from '../webhooks/index.ts';
 import type { ApiErrorCode } from './api-error.ts';
 
 /**
@@ -27,7 +28,8 @@ export type KnownErrorCode =
   | MeterErrorCode
   | MoneyErrorCode
   | StoreErrorCode
-  | VaultErrorCode;
+  | VaultErrorCode
+  | WebhookErrorCode;
 
 export interface ErrorPresentation {
   readonly status: number;
@@ -124,6 +126,8 @@ export const errorPresentations: Readonly<Record<KnownErrorCode, ErrorPresentati
   'account.csrf_failed': { status: 403, isMessagePublic: true },
   'account.api_key_not_found': { status: 404, isMessagePublic: true },
   'mail.unavailable': { status: 503, isMessagePublic: false },
+  'webhook.invalid': invalid,
+  'webhook.not_found': { status: 404, isMessagePublic: true },
   'payment.card_invalid': invalid,
   'payment.declined': { status: 402, isMessagePublic: true },
   'payment.failed': { status: 502, isMessagePublic: true },

@@ -16,6 +16,9 @@ import type {
   RefundResult,
   Registration,
   ScanResult,
+  Webhook,
+  WebhookDelivery,
+  WebhookEventName,
   Session,
 } from './types.ts';
 
@@ -275,6 +278,28 @@ export class IndiciaClient {
   /** A verifier's scan of barcode bytes (staff roles); the scan is recorded. */
   verify(indicium: string): Promise<ScanResult> {
     return this.request('POST', '/v1/verify', { indicium });
+  }
+
+  /** Subscribes a URL to events; `secret` (shown only here) verifies each delivery's signature. */
+  createWebhook(url: string, events: WebhookEventName[]): Promise<{ webhook: Webhook; secret: string }> {
+    return this.request('POST', '/v1/webhooks', { url, events });
+  }
+
+  async webhooks(): Promise<Webhook[]> {
+    return (await this.request<{ webhooks: Webhook[] }>('GET', '/v1/webhooks')).webhooks;
+  }
+
+  async deleteWebhook(id: string): Promise<void> {
+    await this.request('DELETE', `/v1/webhooks/${encodeURIComponent(id)}`);
+  }
+
+  async webhookDeliveries(id: string): Promise<WebhookDelivery[]> {
+    return (
+      await this.request<{ deliveries: WebhookDelivery[] }>(
+        'GET',
+        `/v1/webhooks/${encodeURIComponent(id)}/deliveries`,
+      )
+    ).deliveries;
   }
 
   receipt(id: string): Promise<Receipt> {

@@ -186,3 +186,25 @@ export interface ScanResult {
   meterId: string | null;
   indiciumId: string | null;
 }
+
+export type WebhookEventName = 'funds.posted' | 'indicium.issued' | 'refund.decided' | 'balance.low';
+
+export interface Webhook {
+  id: string;
+  url: string;
+  events: WebhookEventName[];
+  secretHint: string;
+  createdAt: string;
+}
+
+export interface WebhookDelivery {
+  id: string;
+  event: WebhookEventName;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  nextAttemptAt: string | null;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: string;
+  deliveredAt: string | null;
+}

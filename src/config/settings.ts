@@ -25,6 +25,9 @@ export interface Config {
   smtpUrl: string | undefined;
   mailFrom: string;
   publicUrl: string | undefined;
+  lowBalanceMills: number;
+  webhookRetrySchedule: number[];
+  webhookAllowPrivateTargets: boolean;
 }
 
 /** One setting: its name in a config file, its environment variable, its parser and its help text. */
@@ -256,6 +259,40 @@ export const settings: readonly Setting[] = [
         ? value
         : { problem: 'must be a URL like https://postage.example.com' };
     },
+  },
+  {
+    key: 'lowBalanceMills',
+    env: 'INDICIA_LOW_BALANCE_MILLS',
+    description: 'A meter whose DR falls below this many mills after printing sends the balance.low webhook.',
+    defaultValue: 10_000,
+    parse: (raw) => integer(raw, 0, 1_000_000_000, 'an amount in mills'),
+  },
+  {
+    key: 'webhookRetrySchedule',
+    env: 'INDICIA_WEBHOOK_RETRY_SCHEDULE',
+    description:
+      'Seconds before each webhook retry, comma-separated; after the last the delivery has failed.',
+    defaultValue: [10, 30, 120, 600, 3_600, 10_800, 21_600, 43_200],
+    parse: (raw) => {
+      const text = Array.isArray(raw) ? raw.join(',') : typeof raw === 'string' ? raw : '';
+      const parts = text.split(',').map((part) => part.trim());
+      if (parts.length === 0 || parts.length > 20 || parts.some((part) => !/^\d{1,6}$/.test(part)))
+        return { problem: 'must be up to 20 whole numbers of seconds, comma-separated, like 10,30,120' };
+      return parts.map(Number);
+    },
+  },
+  {
+    key: 'webhookAllowPrivateTargets',
+    env: 'INDICIA_WEBHOOK_ALLOW_PRIVATE_TARGETS',
+    description:
+      'true lets webhooks reach loopback and private addresses (development, tests); never on a server customers use.',
+    defaultValue: false,
+    parse: (raw) =>
+      raw === true || raw === 'true'
+        ? true
+        : raw === false || raw === 'false'
+          ? false
+          : { problem: 'must be true or false' },
   },
   {
     key: 'cryptoOfficerCredential',

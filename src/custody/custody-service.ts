@@ -59,6 +59,8 @@ export interface CustodyService {
   enrollmentPublicKey(): Promise<Buffer>;
   /** Decrypts a device's enrollment in a module: its HMK, and the module's confirmation. */
   openEnrollment(request: EnrollmentRequest): Promise<OpenedEnrollment>;
+  /** A secret derived under a module's control key for `label` (webhook signing keys); never stored. */
+  deriveSecret(label: string): Promise<Buffer>;
   /**
    * Commands on several meters that stand or fall together, in one module pass and one commit
    * (a master PSD funding a mini-PSD); results in the order given.
@@ -357,11 +359,15 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
     },
 
     enrollmentPublicKey() {
-      return pool.withModule((module) => module.enrollmentPublicKey());
+      return pool.withModule((module) => module.services.enrollmentPublicKey());
     },
 
     openEnrollment(request) {
-      return pool.withModule((module) => module.openEnrollment(request));
+      return pool.withModule((module) => module.services.openEnrollment(request));
+    },
+
+    deriveSecret(label) {
+      return pool.withModule((module) => module.services.deriveSecret(label));
     },
 
     executeTogether(commands, withinCommit) {

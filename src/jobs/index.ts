@@ -1,1 +1,7 @@
 export { startReconciliationJob, type ReconciliationJob } from './reconciliation-job.ts';
+export {
+  DEFAULT_RETRY_SCHEDULE_SECONDS,
+  startWebhookDeliveryJob,
+  type WebhookDeliveryJob,
+  type WebhookDeliveryOptions,
+} from './webhook-delivery-job.ts';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { CustodyService } from '../custody/index.ts';
+import type { CustodyService, WithinCommit } from '../custody/index.ts';
 import { type Mills, add, formatUsd, shareFloor, subtract } from '../money/index.ts';
 import type { DatabaseSchema, IndiciaTable, MeterStatus, RefundKind } from '../store/index.ts';
 import type { ClientAuthorization, CommandStep, PsdView } from '../vault/index.ts';
@@ -29,6 +29,8 @@ export interface RefundResult {
 export interface CustomerRequest {
   readonly authorization?: ClientAuthorization;
   readonly receipt?: { readonly customerNumber: number };
+  /** More writes in the same commit (the webhook outbox). */
+  readonly withinCommit?: WithinCommit;
 }
 
 export interface LifecycleDependencies extends IssuanceDependencies {
@@ -176,6 +178,7 @@ export async function refundSpoiled(
         })
         .execute();
       if (customerNumber !== null) await moveBalance(trx, customerNumber, postage, 'refund', id);
+      await request.withinCommit?.(trx, outcome);
     },
     request.authorization,
   );
@@ -307,10 +310,11 @@ export async function correctIndicium(
       mode: meter.mode,
       ...(customerNumber === null ? {} : { customerNumber }),
       ...request,
-      withinCommit: async (trx) => {
+      withinCommit: async (trx, result) => {
         await retire(trx, indiciumId, 'corrected');
         if (customerNumber !== null && difference > 0)
           await moveBalance(trx, customerNumber, 0 - difference, 'postage', indiciumId);
+        await request.withinCommit?.(trx, result);
       },
     },
   );

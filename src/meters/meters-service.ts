@@ -54,7 +54,7 @@ export interface MetersService {
   issue(
     meterId: string,
     pieces: readonly PieceRequest[],
-    options?: Pick<IssueOptions, 'authorization' | 'receipt'>,
+    options?: Pick<IssueOptions, 'authorization' | 'receipt' | 'withinCommit'>,
   ): Promise<IssuedIndicia>;
   /** The device-enrollment key clients pin, and its fingerprint. */
   enrollmentKey(): Promise<{ publicKey: Buffer; fingerprint: string }>;

@@ -1,4 +1,3 @@
-import type { Mills } from '../money/index.ts';
 import type { CryptoBackend } from './backend/crypto-backend.ts';
 import {
   type CheckpointRecord,
@@ -26,7 +25,7 @@ import {
   resealUnder,
   unsealPackage,
 } from './psd-package.ts';
-import { type EnrollmentRequest, type OpenedEnrollment, openEnrollment } from './client-protocol.ts';
+import { ModuleServices } from './module-services.ts';
 import { VaultError } from './vault-error.ts';
 import {
   type CommandRequest,
@@ -37,7 +36,6 @@ import {
   type KeyReplacementRequest,
   type NewPackageRequest,
   type PsdView,
-  controlCodeInput,
   nextRecord,
   viewOf,
 } from './module-commands.ts';
@@ -66,6 +64,8 @@ export class CryptoModule {
   readonly #throughput = new ThroughputMeter();
   readonly #startedAt: Date;
   readonly #machine: ModuleStateMachine;
+  /** MACs and key agreement with the module's domain keys, for a crypto user. */
+  readonly services: ModuleServices;
   #inhibited: { reason: string; since: string } | null = null;
   readonly #ring: CheckpointRing;
   readonly #signingKeys: OpenSigningKeys;
@@ -88,6 +88,7 @@ export class CryptoModule {
     this.#signingKeys = new OpenSigningKeys(backend, OPEN_SIGNING_KEYS);
     this.#ring = new CheckpointRing(backend, ringSize);
     this.#machine = new ModuleStateMachine(backend.serial);
+    this.services = new ModuleServices(backend, () => this.#machine.requireRole('crypto-user'));
     this.#vectors = options.vectors;
     this.#now = options.now ?? (() => new Date());
     this.#startedAt = this.#now();
@@ -353,38 +354,6 @@ export class CryptoModule {
   async verifyCheckpoint(sealed: Buffer): Promise<CheckpointRecord> {
     this.#machine.requireRole('crypto-user');
     return openCheckpoint(this.#backend, sealed);
-  }
-
-  /** MPSD control code: HMAC-SHA-256 over (id, AR, DR) under the module control key. */
-  async controlCode(id: string, ascendingRegister: Mills, descendingRegister: Mills): Promise<Buffer> {
-    this.#machine.requireRole('crypto-user');
-    return this.#backend.mac('control', controlCodeInput(id, ascendingRegister, descendingRegister));
-  }
-
-  async verifyControlCode(
-    id: string,
-    ascendingRegister: Mills,
-    descendingRegister: Mills,
-    code: Buffer,
-  ): Promise<boolean> {
-    this.#machine.requireRole('crypto-user');
-    return this.#backend.verifyMac(
-      'control',
-      controlCodeInput(id, ascendingRegister, descendingRegister),
-      code,
-    );
-  }
-
-  /** The device-enrollment public key (SPKI DER) clients pin. */
-  async enrollmentPublicKey(): Promise<Buffer> {
-    this.#machine.requireRole('crypto-user');
-    return this.#backend.enrollmentPublicKey();
-  }
-
-  /** Decrypts a device's HMK sent to the enrollment key (client-protocol.ts). */
-  async openEnrollment(request: EnrollmentRequest): Promise<OpenedEnrollment> {
-    this.#machine.requireRole('crypto-user');
-    return openEnrollment(this.#backend, request);
   }
 
   async randomBytes(length: number): Promise<Buffer> {

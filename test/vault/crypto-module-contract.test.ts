@@ -179,11 +179,20 @@ for (const fixture of backendFixtures) {
 
     it('computes and checks control codes over (id, AR, DR)', async () => {
       const module = await readyModule(installation, 5);
-      const code = await module.controlCode('MPSD-0001', mills(1_000), mills(999_000));
+      const code = await module.services.controlCode('MPSD-0001', mills(1_000), mills(999_000));
       assert.equal(code.length, 32);
-      assert.equal(await module.verifyControlCode('MPSD-0001', mills(1_000), mills(999_000), code), true);
-      assert.equal(await module.verifyControlCode('MPSD-0001', mills(1_001), mills(999_000), code), false);
-      assert.equal(await module.verifyControlCode('MPSD-0002', mills(1_000), mills(999_000), code), false);
+      assert.equal(
+        await module.services.verifyControlCode('MPSD-0001', mills(1_000), mills(999_000), code),
+        true,
+      );
+      assert.equal(
+        await module.services.verifyControlCode('MPSD-0001', mills(1_001), mills(999_000), code),
+        false,
+      );
+      assert.equal(
+        await module.services.verifyControlCode('MPSD-0002', mills(1_000), mills(999_000), code),
+        false,
+      );
       assert.equal((await module.randomBytes(32)).length, 32);
       assert.notDeepEqual(await module.randomBytes(32), await module.randomBytes(32));
       await module.close();

@@ -5,6 +5,8 @@ import type { MetersService } from '../../meters/index.ts';
 import type { Mills } from '../../money/index.ts';
 import type { IndiciaTable } from '../../store/index.ts';
 import { principalOf } from '../authentication.ts';
+import type { EventOutbox } from '../event-outbox.ts';
+import { publishIssued } from '../published-events.ts';
 import { authorizationOf } from '../signed-request.ts';
 import { Indicium, Registers } from './value-schemas.ts';
 
@@ -55,6 +57,7 @@ const Id = Type.Object({ id: Type.String({ maxLength: 60 }) });
 /** The indicium log as customers and staff read it, spoilage refunds, corrections, and scans. */
 export function indiciaRoutes(
   meters: Pick<MetersService, 'indiciaOf' | 'indicium' | 'refundSpoiled' | 'correct' | 'verify'>,
+  events: EventOutbox,
 ): FastifyPluginAsyncTypebox {
   return (app) => {
     app.addSchema(IndiciumRecord);
@@ -129,10 +132,19 @@ export function indiciaRoutes(
         const principal = principalOf(request);
         await meters.indicium(scopeOf(principal), request.params.id);
         const authorization = authorizationOf(request);
-        const refunded = await meters.refundSpoiled(request.params.id, {
+        const indiciumId = request.params.id;
+        const refunded = await meters.refundSpoiled(indiciumId, {
           authorization,
           receipt: { customerNumber: principal.customerNumber ?? 0 },
+          withinCommit: (trx, outcome) =>
+            events.publish(trx, principal.accountId, 'refund.decided', {
+              indiciumId,
+              decision: 'refunded',
+              amountMills: outcome.transaction.amountMills,
+              meterId: outcome.transaction.meterId,
+            }),
         });
+        events.flush();
         return reply.status(201).send({
           refund: { id: refunded.id, amountMills: refunded.amount },
           receipt: refunded.receipt,
@@ -182,8 +194,14 @@ export function indiciaRoutes(
             ...(postageMills === undefined ? {} : { postage: postageMills as Mills }),
             ...(mailingDate === undefined ? {} : { mailingDate }),
           },
-          { authorization, receipt: { customerNumber: principal.customerNumber ?? 0 } },
+          {
+            authorization,
+            receipt: { customerNumber: principal.customerNumber ?? 0 },
+            withinCommit: (trx, result) =>
+              publishIssued(events, trx, principal.accountId, result.transaction.meterId, result.view, 1),
+          },
         );
+        events.flush();
         return reply.status(201).send({
           indicium: {
             id: corrected.id,

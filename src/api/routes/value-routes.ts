@@ -7,6 +7,8 @@ import { type PaymentProcessor, PaymentError } from '../../payments/index.ts';
 import type { Kysely } from 'kysely';
 import type { DatabaseSchema } from '../../store/index.ts';
 import { principalOf } from '../authentication.ts';
+import type { EventOutbox } from '../event-outbox.ts';
+import { publishIssued } from '../published-events.ts';
 import { authorizationOf } from '../signed-request.ts';
 import { EnrollmentBody, FundsBody, Indicium, Piece, Registers } from './value-schemas.ts';
 
@@ -17,6 +19,7 @@ export interface ValueRouteDependencies {
     'customerMeter' | 'enrollmentKey' | 'enrollDevice' | 'fund' | 'issue' | 'receipt'
   >;
   readonly processor: PaymentProcessor;
+  readonly events: EventOutbox;
 }
 
 const CUSTOMER = ['customer'] as const;
@@ -25,7 +28,12 @@ const CUSTOMER = ['customer'] as const;
  * The signed client protocol's enrollment and the value-moving requests it protects: funds from a
  * card, indicia (one or a mailing list), and their signed receipts.
  */
-export function valueRoutes({ db, meters, processor }: ValueRouteDependencies): FastifyPluginAsyncTypebox {
+export function valueRoutes({
+  db,
+  meters,
+  processor,
+  events,
+}: ValueRouteDependencies): FastifyPluginAsyncTypebox {
   /** The customer's own dedicated meter; pooled printing is not yet device-signed over the API. */
   const meterOf = async (principal: Principal): Promise<{ meterId: string; customerNumber: number }> => {
     const { customerNumber, meterMode } = principal;
@@ -161,8 +169,15 @@ export function valueRoutes({ db, meters, processor }: ValueRouteDependencies): 
           funded = await meters.fund(meterId, amount, `card:${processor.name}:${held.id}`, {
             authorization,
             receipt: { customerNumber },
-            withinCommit: async (trx) => {
+            withinCommit: async (trx, outcome) => {
               await recordCardPayment(trx, { ...approved, outcome: 'approved', message: 'captured' });
+              await events.publish(trx, principal.accountId, 'funds.posted', {
+                meterId,
+                amountMills: amount,
+                processor: processor.name,
+                ascendingRegisterMills: outcome.view.ascendingRegister,
+                descendingRegisterMills: outcome.view.descendingRegister,
+              });
             },
           });
         } catch (error) {
@@ -171,6 +186,7 @@ export function valueRoutes({ db, meters, processor }: ValueRouteDependencies): 
           throw error;
         }
         await processor.capture(held.id);
+        events.flush();
         if (funded.receipt === null) throw new MeterError('meter.request_invalid', 'The receipt is missing.');
         return reply.status(201).send({
           funding: { id: funded.id, amountMills: amount },
@@ -207,7 +223,8 @@ export function valueRoutes({ db, meters, processor }: ValueRouteDependencies): 
         },
       },
       async (request, reply) => {
-        const { meterId, customerNumber } = await meterOf(principalOf(request));
+        const principal = principalOf(request);
+        const { meterId, customerNumber } = await meterOf(principal);
         const authorization = authorizationOf(request);
         const issued = await meters.issue(
           meterId,
@@ -217,8 +234,21 @@ export function valueRoutes({ db, meters, processor }: ValueRouteDependencies): 
             ...(piece.mailingDate === undefined ? {} : { mailingDate: piece.mailingDate }),
             ...(piece.originZip === undefined ? {} : { originZip: piece.originZip }),
           })),
-          { authorization, receipt: { customerNumber } },
+          {
+            authorization,
+            receipt: { customerNumber },
+            withinCommit: (trx, result) =>
+              publishIssued(
+                events,
+                trx,
+                principal.accountId,
+                meterId,
+                result.view,
+                request.body.pieces.length,
+              ),
+          },
         );
+        events.flush();
         const last = issued.at(-1);
         if (issued.receipt === null || last === undefined)
           throw new MeterError('meter.request_invalid', 'The receipt is missing.');
