@@ -349,6 +349,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       db: store.db,
       processor: createSandboxProcessor(),
       webhooks,
+      rateLimits: { perMinute: config.rateLimitPerMinute, scale: config.rateLimitScale },
       events: {
         publish: enqueueWebhookEvent,
         flush: () => webhookJob.kick(),

@@ -9,6 +9,7 @@ export type AccountErrorCode =
   | 'account.unauthenticated'
   | 'account.forbidden'
   | 'account.csrf_failed'
-  | 'account.api_key_not_found';
+  | 'account.api_key_not_found'
+  | 'account.locked';
 
 export class AccountError extends IndiciaError<AccountErrorCode> {}

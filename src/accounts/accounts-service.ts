@@ -26,6 +26,7 @@ import {
   checkRegistration,
   normalizeEmail,
 } from './registration.ts';
+import { SignInLockout } from './lockout.ts';
 import { newSecret, secretHash } from './secrets.ts';
 
 const VERIFICATION_LIFETIME_MS = 48 * 3_600_000;
@@ -57,7 +58,15 @@ export interface AccountsService {
   }): Promise<AccountView>;
   /** Confirms the e-mail address with the token from the verification e-mail. */
   verifyEmail(token: string): Promise<AccountView>;
-  signIn(email: string, password: string): Promise<{ account: AccountView; session: NewSession }>;
+  /**
+   * Signs in; `deviceToken` is the known-device cookie, if the client has one. The answer carries
+   * the device token to keep (the same, or a new one).
+   */
+  signIn(
+    email: string,
+    password: string,
+    deviceToken?: string,
+  ): Promise<{ account: AccountView; session: NewSession; deviceToken: string }>;
   /** Checks a password again (long batch prints); false ends nothing by itself. */
   confirmPassword(accountId: string, password: string): Promise<boolean>;
   sessionPrincipal(token: string): Promise<{ principal: Principal; csrfHash: string } | null>;
@@ -115,6 +124,7 @@ function viewOf(row: {
 export function createAccountsService({ db, mailer, publicUrl }: AccountsDependencies): AccountsService {
   // Unknown e-mail addresses still cost one argon2id derivation, so timing does not tell them apart.
   const decoyHash = hashPassword(newSecret());
+  const lockout = new SignInLockout(db);
 
   const accountRow = async (accountId: string) => {
     const row = await db.selectFrom('accounts').selectAll().where('id', '=', accountId).executeTakeFirst();
@@ -315,16 +325,20 @@ export function createAccountsService({ db, mailer, publicUrl }: AccountsDepende
       });
     },
 
-    async signIn(email, password) {
-      const normalized = email.trim().toLowerCase();
+    async signIn(email, password, deviceToken) {
+      const normalized = email.trim().toLowerCase().slice(0, 254);
       const row =
-        normalized.length > 254 || password.length > 1024
+        password.length > 1024
           ? undefined
           : await db.selectFrom('accounts').selectAll().where('email', '=', normalized).executeTakeFirst();
+      const isKnownDevice = row !== undefined && (await lockout.isKnownDevice(row.id, deviceToken));
+      lockout.check(normalized, row, isKnownDevice);
       const check = await verifyPassword(password.slice(0, 1024), row?.password_hash ?? (await decoyHash));
       if (row === undefined || !check.isMatch) {
+        if (!isKnownDevice) await lockout.failed(normalized, row);
         throw new AccountError('account.sign_in_failed', 'The e-mail address or the password is wrong.');
       }
+      const keptDevice = await lockout.succeeded(row.id, deviceToken, isKnownDevice);
       if (check.needsRehash) {
         await db
           .updateTable('accounts')
@@ -333,7 +347,7 @@ export function createAccountsService({ db, mailer, publicUrl }: AccountsDepende
           .where('password_hash', '=', row.password_hash)
           .execute();
       }
-      return { account: viewOf(row), session: await startSession(db, row.id) };
+      return { account: viewOf(row), session: await startSession(db, row.id), deviceToken: keptDevice };
     },
 
     async confirmPassword(accountId, password) {

@@ -7,6 +7,7 @@ export type ApiErrorCode =
   | 'request.too_large'
   | 'request.unsigned'
   | 'request.conflict'
+  | 'request.rate_limited'
   | 'request.idempotency_key_reused'
   | 'service.not_ready'
   | 'internal';

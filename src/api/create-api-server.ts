@@ -15,6 +15,7 @@ import type { WebhooksService } from '../webhooks/index.ts';
 import { installAuthentication } from './authentication.ts';
 import { installErrorHandler } from './error-handler.ts';
 import { installIdempotency } from './idempotency.ts';
+import { installRateLimits } from './rate-limits.ts';
 import { accountRoutes } from './routes/account-routes.ts';
 import { adminRoutes } from './routes/admin-routes.ts';
 import { certificateRoutes } from './routes/certificate-routes.ts';
@@ -57,6 +58,7 @@ export interface ApiServerDependencies {
   readonly moduleStatus: () => PoolStatus;
   readonly reconcile: () => Promise<ReconciliationReport>;
   readonly webhooks: WebhooksService;
+  readonly rateLimits: { readonly perMinute: number; readonly scale: number };
   readonly events: EventOutbox;
   /** The card processor behind POST /v1/funds (the sandbox until a real one is configured). */
   readonly processor: PaymentProcessor;
@@ -127,6 +129,10 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
     responses['5XX'] ??= errorResponseRef;
     route.schema.response = responses;
   });
+  // Before any plugin registers routes: their contexts must see these request decorations.
+  installAuthentication(app, dependencies.accounts);
+  installRateLimits(app, dependencies.rateLimits.perMinute, dependencies.rateLimits.scale);
+  installIdempotency(app, dependencies.db);
   await app.register(fastifySwagger, {
     // Component names are the schemas' $id (ErrorResponse), not generated def-N names.
     refResolver: {
@@ -181,8 +187,6 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } });
 
   installErrorHandler(app, metrics);
-  installAuthentication(app, dependencies.accounts);
-  installIdempotency(app, dependencies.db);
   await app.register(healthRoutes(health));
   await app.register(metricsRoutes(metrics));
   await app.register(certificateRoutes(dependencies.authority));

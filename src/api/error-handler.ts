@@ -62,6 +62,8 @@ function send(request: FastifyRequest, reply: FastifyReply, resolved: Resolved):
       ...(resolved.details ? { details: resolved.details } : {}),
     },
   };
+  const retryAfter = resolved.details?.['retryAfterSeconds'];
+  if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
   return reply.status(resolved.status).type('application/json; charset=utf-8').send(body);
 }
 

@@ -51,6 +51,8 @@ export const errorPresentations: Readonly<Record<KnownErrorCode, ErrorPresentati
   'request.too_large': { status: 413, isMessagePublic: true },
   'request.unsigned': { status: 401, isMessagePublic: true },
   'request.conflict': { status: 409, isMessagePublic: true },
+  'request.rate_limited': { status: 429, isMessagePublic: true },
+  'account.locked': { status: 429, isMessagePublic: true },
   'request.idempotency_key_reused': { status: 422, isMessagePublic: true },
   'service.not_ready': { status: 503, isMessagePublic: true },
   internal: hidden,

@@ -10,3 +10,4 @@ export {
   type Access,
   type RouteAccess,
 } from './authentication.ts';
+export { RATE_LIMITS, TokenBuckets, type Limit } from './rate-limits.ts';

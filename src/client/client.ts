@@ -66,6 +66,7 @@ export class IndiciaClient {
   #apiKey: string | undefined;
   #session: { cookie: string; csrfToken: string } | undefined;
   #device: Device | undefined;
+  #deviceCookie: string | undefined;
 
   constructor(options: ClientOptions) {
     this.#baseUrl = options.baseUrl.replace(/\/+$/, '');
@@ -132,13 +133,20 @@ export class IndiciaClient {
     const sent = { email, password };
     const response = await this.#fetch(`${this.#baseUrl}/v1/sessions`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json',
+        // A known device gets past an account lockout that strangers' failures caused.
+        ...(this.#deviceCookie === undefined ? {} : { cookie: `indicia_device=${this.#deviceCookie}` }),
+      },
       body: JSON.stringify(sent),
     });
     const body = (await response.json()) as { account: Account; session: Session } | ErrorBody;
     if ('error' in body) throw new IndiciaApiError(response.status, body.error);
-    const cookie = /indicia_session=([^;]*)/.exec(response.headers.get('set-cookie') ?? '');
+    const setCookie = response.headers.get('set-cookie') ?? '';
+    const cookie = /indicia_session=([^;]*)/.exec(setCookie);
     if (cookie?.[1] === undefined) throw new Error('The server set no session cookie.');
+    this.#deviceCookie = /indicia_device=([^;]*)/.exec(setCookie)?.[1] ?? this.#deviceCookie;
     this.#apiKey = undefined;
     this.#session = { cookie: cookie[1], csrfToken: body.session.csrfToken };
     return body;

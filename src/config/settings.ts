@@ -28,6 +28,8 @@ export interface Config {
   lowBalanceMills: number;
   webhookRetrySchedule: number[];
   webhookAllowPrivateTargets: boolean;
+  rateLimitPerMinute: number;
+  rateLimitScale: number;
 }
 
 /** One setting: its name in a config file, its environment variable, its parser and its help text. */
@@ -293,6 +295,22 @@ export const settings: readonly Setting[] = [
         : raw === false || raw === 'false'
           ? false
           : { problem: 'must be true or false' },
+  },
+  {
+    key: 'rateLimitPerMinute',
+    env: 'INDICIA_RATE_LIMIT_PER_MINUTE',
+    description:
+      'Requests a minute for each signed-in account and each address without sign-in (0 turns it off).',
+    defaultValue: 6_000,
+    parse: (raw) => integer(raw, 0, 10_000_000, 'a number of requests'),
+  },
+  {
+    key: 'rateLimitScale',
+    env: 'INDICIA_RATE_LIMIT_SCALE',
+    description:
+      'Multiplies the per-address limits on sign-in (10/min), sign-up (10/h) and e-mails (5/h); raise it behind a proxy many users share.',
+    defaultValue: 1,
+    parse: (raw) => integer(raw, 1, 10_000, 'a factor'),
   },
   {
     key: 'cryptoOfficerCredential',

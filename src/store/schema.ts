@@ -17,6 +17,7 @@ export interface DatabaseSchema {
   idempotency_keys: IdempotencyKeysTable;
   webhook_subscriptions: WebhookSubscriptionsTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  known_devices: KnownDevicesTable;
   installation: InstallationTable;
   crypto_modules: CryptoModulesTable;
   psd_packages: PsdPackagesTable;
@@ -376,4 +377,12 @@ export interface WebhookDeliveriesTable {
   last_error: string | null;
   created_at: string;
   delivered_at: string | null;
+}
+
+/** A browser or client that signed in successfully: its cookie token, stored as a SHA-256 hash. */
+export interface KnownDevicesTable {
+  token_hash: string;
+  account_id: string;
+  created_at: string;
+  last_used_at: string;
 }

@@ -4,7 +4,11 @@ import { Type } from 'typebox';
 import type { AccountsService } from '../../accounts/index.ts';
 import { type LicenceDecision, fileLicenceApplication } from '../../authority/index.ts';
 import type { MetersService } from '../../meters/index.ts';
-import { ROLES, SESSION_COOKIE, principalOf } from '../authentication.ts';
+import { ROLES, SESSION_COOKIE, principalOf, readCookie } from '../authentication.ts';
+
+/** The known-device cookie: sent only to sign-in, it lets this browser past an account lockout. */
+export const DEVICE_COOKIE = 'indicia_device';
+const DEVICE_COOKIE_MAX_AGE = 365 * 86_400;
 import {
   AccountView,
   ApiKeyView,
@@ -48,7 +52,7 @@ export function accountRoutes(dependencies: AccountRouteDependencies): FastifyPl
     app.post(
       '/v1/accounts',
       {
-        config: { access: { public: true } },
+        config: { access: { public: true }, rateLimit: 'sign-up' },
         schema: {
           tags: accountTag,
           summary: "Sign up: the licence application's details; a verification e-mail follows",
@@ -74,7 +78,7 @@ export function accountRoutes(dependencies: AccountRouteDependencies): FastifyPl
     app.post(
       '/v1/email-verifications',
       {
-        config: { access: { public: true } },
+        config: { access: { public: true }, rateLimit: 'sign-in' },
         schema: {
           tags: accountTag,
           summary:
@@ -105,7 +109,7 @@ export function accountRoutes(dependencies: AccountRouteDependencies): FastifyPl
     app.post(
       '/v1/sessions',
       {
-        config: { access: { public: true }, idempotency: 'refused' },
+        config: { access: { public: true }, idempotency: 'refused', rateLimit: 'sign-in' },
         schema: {
           tags: accountTag,
           summary: 'Sign in: sets the HttpOnly session cookie and returns the CSRF token',
@@ -114,8 +118,16 @@ export function accountRoutes(dependencies: AccountRouteDependencies): FastifyPl
         },
       },
       async (request, reply) => {
-        const { account, session } = await accounts.signIn(request.body.email, request.body.password);
+        const { account, session, deviceToken } = await accounts.signIn(
+          request.body.email,
+          request.body.password,
+          readCookie(request.headers.cookie, DEVICE_COOKIE),
+        );
         sessionCookie(reply, session.token, Math.round((Date.parse(session.expiresAt) - Date.now()) / 1000));
+        void reply.header(
+          'set-cookie',
+          `${DEVICE_COOKIE}=${deviceToken}; Path=/v1/sessions; HttpOnly; SameSite=Strict; Max-Age=${DEVICE_COOKIE_MAX_AGE}${dependencies.isHttps ? '; Secure' : ''}`,
+        );
         return reply.status(201).send({
           account,
           session: { id: session.id, expiresAt: session.expiresAt, csrfToken: session.csrfToken },
@@ -184,7 +196,7 @@ export function accountRoutes(dependencies: AccountRouteDependencies): FastifyPl
     app.post(
       '/v1/password-resets',
       {
-        config: { access: { public: true } },
+        config: { access: { public: true }, rateLimit: 'email' },
         schema: {
           tags: accountTag,
           summary:
@@ -204,7 +216,7 @@ export function accountRoutes(dependencies: AccountRouteDependencies): FastifyPl
     app.post(
       '/v1/password-resets/confirm',
       {
-        config: { access: { public: true } },
+        config: { access: { public: true }, rateLimit: 'sign-in' },
         schema: {
           tags: accountTag,
           summary: 'Set a new password with the e-mailed token; every session of the account ends',

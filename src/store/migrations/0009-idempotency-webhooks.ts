@@ -1,7 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 
-/** Stored first results of POSTs by Idempotency-Key; webhook subscriptions and their deliveries. */
+/**
+ * Stored first results of POSTs by Idempotency-Key; webhook subscriptions and their deliveries;
+ * known devices (sign-in lockout spares them).
+ */
 export const migration0009: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {
     await db.schema
@@ -54,8 +57,18 @@ export const migration0009: Migration = {
       .on('webhook_deliveries')
       .columns(['status', 'next_attempt_at'])
       .execute();
+
+    // Browsers and clients that signed in before: an account lockout does not shut them out.
+    await db.schema
+      .createTable('known_devices')
+      .addColumn('token_hash', 'text', (column) => column.primaryKey())
+      .addColumn('account_id', 'text', (column) => column.notNull().references('accounts.id'))
+      .addColumn('created_at', 'text', (column) => column.notNull())
+      .addColumn('last_used_at', 'text', (column) => column.notNull())
+      .execute();
   },
   async down(db: Kysely<unknown>): Promise<void> {
+    await db.schema.dropTable('known_devices').execute();
     await db.schema.dropTable('webhook_deliveries').execute();
     await db.schema.dropTable('webhook_subscriptions').execute();
     await db.schema.dropTable('idempotency_keys').execute();
