@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
+import { IndiciaClient } from '../../src/client/index.ts';
 import { dialectFixtures } from '../support/dialects.ts';
 import { type TestServer, startTestServer } from '../support/start-server.ts';
 
@@ -84,5 +85,162 @@ describe('API fuzz (bounded, loopback)', () => {
     );
     const health = await fetch(`${server.indicia.url}/readyz`);
     assert.equal(health.status, 200);
+  });
+});
+
+const valuePaths = [
+  '/v1/funds',
+  '/v1/indicia',
+  '/v1/devices',
+  '/v1/indicia/ind_00000000-0000-7000-8000-000000000000/refund',
+  '/v1/indicia/ind_00000000-0000-7000-8000-000000000000/correction',
+  '/v1/accounts',
+  '/v1/sessions',
+  '/v1/api-keys',
+  '/v1/webhooks',
+  '/v1/password',
+  '/v1/password-resets',
+  '/v1/email-verifications',
+  '/v1/verify',
+];
+/** Values of the wrong kind for a field that wants a positive integer or a short string. */
+const oddValue = fc.oneof(
+  fc.constantFrom(-1, 0, 0.5, 1e21, Number.MAX_SAFE_INTEGER + 2, -0, null, true, [], {}, '730', ''),
+  fc.string({ unit: 'binary', maxLength: 30 }),
+  fc.string({ minLength: 500, maxLength: 2_000 }),
+  fc.constantFrom('\u0000', '\uFEFF', '𝟘𝟙', '٣٤٥', "'; DROP TABLE meters; --", '<script>', '\u202Eevil'),
+);
+const fuzzedBody = fc.oneof(
+  fc.json().map((text) => ({ text, contentType: 'application/json' })),
+  fc
+    .record({
+      amountMills: oddValue,
+      paymentMethod: fc.oneof(
+        oddValue,
+        fc.record({
+          type: fc.constant('card'),
+          number: oddValue,
+          expMonth: oddValue,
+          expYear: oddValue,
+          cvc: oddValue,
+        }),
+      ),
+    })
+    .map((value) => ({ text: JSON.stringify(value), contentType: 'application/json' })),
+  fc
+    .record({
+      pieces: fc.oneof(
+        oddValue,
+        fc.array(fc.record({ postageMills: oddValue, rateCategory: oddValue, mailingDate: oddValue }), {
+          maxLength: 3,
+        }),
+      ),
+    })
+    .map((value) => ({ text: JSON.stringify(value), contentType: 'application/json' })),
+  fc
+    .record(
+      {
+        email: oddValue,
+        password: oddValue,
+        name: oddValue,
+        url: oddValue,
+        events: oddValue,
+        token: oddValue,
+        indicium: oddValue,
+      },
+      { requiredKeys: [] },
+    )
+    .map((value) => ({ text: JSON.stringify(value), contentType: 'application/json' })),
+  fc
+    .string({ maxLength: 100 })
+    .map((text) => ({ text: `{"pieces": [${text}`, contentType: 'application/json' })),
+  fc.constant({ text: `{"x":"${'a'.repeat(1_100_000)}"}`, contentType: 'application/json' }),
+  fc.string({ unit: 'binary', maxLength: 100 }).map((text) => ({ text, contentType: 'text/plain' })),
+);
+const signatureHeaders = fc.oneof(
+  fc.constant({}),
+  fc.record({
+    'indicia-challenge': fc.oneof(
+      fc.base64String({ minLength: 44, maxLength: 44 }),
+      fc.string({ maxLength: 60 }),
+    ),
+    'indicia-registers': fc.oneof(fc.constant('0,100000'), fc.string({ maxLength: 30 })),
+    'indicia-signature': fc.oneof(
+      fc.base64String({ minLength: 44, maxLength: 44 }),
+      fc.string({ maxLength: 60 }),
+    ),
+  }),
+);
+
+describe('API fuzz of signed-in and value-moving requests (bounded, loopback)', () => {
+  let server: TestServer;
+  let session: { cookie: string; csrf: string };
+  before(async () => {
+    server = await startTestServer(sqlite, { INDICIA_LOG_LEVEL: 'warn' });
+    const demo = server.indicia.demoCredentials.find((credential) => credential.role === 'customer');
+    assert.ok(demo !== undefined);
+    const client = new IndiciaClient({ baseUrl: server.indicia.url });
+    await client.signIn(demo.email, demo.password);
+    await client.enrollDevice('fuzz', (await server.indicia.meters.enrollmentKey()).fingerprint);
+    await client.addFunds(100_000, { number: '4242424242424242', expMonth: 1, expYear: 2099, cvc: '123' });
+    const response = await fetch(`${server.indicia.url}/v1/sessions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: demo.email, password: demo.password }),
+    });
+    session = {
+      cookie: /indicia_session=([^;]*)/.exec(response.headers.get('set-cookie') ?? '')?.[1] ?? '',
+      csrf: ((await response.json()) as { session: { csrfToken: string } }).session.csrfToken,
+    };
+  });
+  after(() => server.stop());
+
+  it('never answers 5xx and never moves a register, whatever the body, types or headers', async () => {
+    const db = server.indicia.store.db;
+    const snapshot = async () => ({
+      meter: await server.indicia.meters.customerMeter(100_000, 'dedicated'),
+      indicia: (await db.selectFrom('indicia').select('id').execute()).length,
+      fundings: (await db.selectFrom('meter_fundings').select('id').execute()).length,
+      refunds: (await db.selectFrom('refunds').select('id').execute()).length,
+    });
+    const before = await snapshot();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...valuePaths),
+        fuzzedBody,
+        signatureHeaders,
+        fc.constantFrom('session', 'session-without-csrf', 'none', 'bad-bearer'),
+        fc.option(fc.string({ maxLength: 40 }), { nil: undefined }),
+        async (path, body, signature, who, idempotencyKey) => {
+          const headers: Record<string, string> = { 'content-type': body.contentType, ...signature };
+          if (who === 'session' || who === 'session-without-csrf')
+            headers['cookie'] = `indicia_session=${session.cookie}`;
+          if (who === 'session') headers['x-csrf-token'] = session.csrf;
+          if (who === 'bad-bearer') headers['authorization'] = 'Bearer ik_0000000000000000_nope';
+          if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
+          let response: Response;
+          try {
+            response = await fetch(`${server.indicia.url}${path}`, {
+              method: 'POST',
+              headers,
+              body: body.text,
+            });
+          } catch (error) {
+            if (error instanceof TypeError && !/fetch failed/.test(error.message)) return;
+            throw error;
+          }
+          const text = await response.text();
+          assert.ok(response.status < 500, `POST ${path} ${who} → ${response.status}: ${text}`);
+          if (response.status >= 400) {
+            const payload = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } };
+            assert.equal(typeof payload.error?.code, 'string');
+            assert.ok(!String(payload.error?.message).includes('    at '), 'no stack trace');
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+    const afterwards = await snapshot();
+    assert.deepEqual(afterwards, before);
   });
 });
