@@ -37,23 +37,33 @@ function percentile(sorted: readonly number[], share: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * share))] ?? Number.NaN;
 }
 
-export async function runBenchmark(args: readonly string[]): Promise<number> {
-  const { values } = parseArgs({
-    args: [...args],
-    options: { seconds: { type: 'string', default: '5' }, issuers: { type: 'string', default: '1,16,64' } },
-  });
-  const seconds = Number(values.seconds);
-  const folder = mkdtempSync(join(tmpdir(), 'indicia-bench-issue-'));
-  try {
-    console.log(`measuring raw fdatasync/s (${seconds} s)...`);
-    const fsyncs = fdatasyncPerSecond(folder, seconds);
+export interface IssuanceFigure {
+  readonly concurrency: number;
+  readonly perSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly groupSize: number;
+  readonly cores: number;
+  readonly loopBusy: number;
+}
 
-    const store = await openStore({ dialect: 'sqlite', file: join(folder, 'indicia.sqlite') });
-    await migrateToLatest(store.db, store.location);
-    const { pool } = await openCryptoModules(
-      { backend: 'software', vaultDir: join(folder, 'vault'), kek: randomBytes(32) },
-      { modules: 2, ringSize: 3, inhibitThreshold: 1 },
-    );
+/**
+ * The issuance service alone (no HTTP): a fresh SQLite database in `folder`, two software modules,
+ * 16 funded meters, then `seconds` of single-piece issues at each concurrency.
+ */
+export async function measureIssuance(
+  folder: string,
+  seconds: number,
+  concurrencies: readonly number[],
+  onRow: (concurrency: number) => void = () => undefined,
+): Promise<IssuanceFigure[]> {
+  const store = await openStore({ dialect: 'sqlite', file: join(folder, 'indicia.sqlite') });
+  await migrateToLatest(store.db, store.location);
+  const { pool } = await openCryptoModules(
+    { backend: 'software', vaultDir: join(folder, 'vault'), kek: randomBytes(32) },
+    { modules: 2, ringSize: 3, inhibitThreshold: 1 },
+  );
+  try {
     const custody = createCustodyService({ db: store.db, pool });
     const authority = createAuthorityService({ db: store.db, custody });
     const meters = createMetersService({ db: store.db, custody, authority });
@@ -67,10 +77,9 @@ export async function runBenchmark(args: readonly string[]): Promise<number> {
       await meters.fund(meter.meterId, 100_000_000_000, 'bench');
       meterIds.push(meter.meterId);
     }
-
-    const rows: string[] = [];
-    for (const concurrency of values.issuers.split(',').map(Number)) {
-      console.log(`measuring ${concurrency} concurrent issuer(s) over ${METERS} meters (${seconds} s)...`);
+    const figures: IssuanceFigure[] = [];
+    for (const concurrency of concurrencies) {
+      onRow(concurrency);
       const latencies: number[] = [];
       const before = custody.groupCommits();
       const deadline = performance.now() + seconds * 1000;
@@ -89,25 +98,42 @@ export async function runBenchmark(args: readonly string[]): Promise<number> {
       );
       const elapsed = (performance.now() - started) / 1000;
       const cpu = process.cpuUsage(cpuBefore);
-      const cores = (cpu.user + cpu.system) / 1e6 / elapsed;
-      const loop = performance.eventLoopUtilization(loopBefore).utilization;
       const after = custody.groupCommits();
-      const groupSize = (after.commands - before.commands) / Math.max(1, after.groups - before.groups);
       latencies.sort((left, right) => left - right);
-      rows.push(
-        `  ${String(concurrency).padStart(3)}      ${Math.round(latencies.length / elapsed)
-          .toLocaleString('en-US')
-          .padStart(
-            8,
-          )}    ${percentile(latencies, 0.5).toFixed(1).padStart(7)} ms   ${percentile(latencies, 0.99).toFixed(1).padStart(7)} ms   ${(latencies.length / elapsed / fsyncs).toFixed(2)}×   ${groupSize.toFixed(1).padStart(8)}   ${cores.toFixed(2).padStart(5)}   ${Math.round(
-          loop * 100,
-        )
-          .toString()
-          .padStart(4)}%`,
-      );
+      figures.push({
+        concurrency,
+        perSecond: latencies.length / elapsed,
+        p50: percentile(latencies, 0.5),
+        p99: percentile(latencies, 0.99),
+        groupSize: (after.commands - before.commands) / Math.max(1, after.groups - before.groups),
+        cores: (cpu.user + cpu.system) / 1e6 / elapsed,
+        loopBusy: performance.eventLoopUtilization(loopBefore).utilization,
+      });
     }
+    return figures;
+  } finally {
     await pool.close();
     await store.close();
+  }
+}
+
+export async function runBenchmark(args: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: { seconds: { type: 'string', default: '5' }, issuers: { type: 'string', default: '1,16,64' } },
+  });
+  const seconds = Number(values.seconds);
+  const folder = mkdtempSync(join(tmpdir(), 'indicia-bench-issue-'));
+  try {
+    console.log(`measuring raw fdatasync/s (${seconds} s)...`);
+    const fsyncs = fdatasyncPerSecond(folder, seconds);
+    const figures = await measureIssuance(
+      folder,
+      seconds,
+      values.issuers.split(',').map(Number),
+      (concurrency) =>
+        console.log(`measuring ${concurrency} concurrent issuer(s) over ${METERS} meters (${seconds} s)...`),
+    );
     console.log('');
     console.log(
       `issue: single indicia, SQLite (WAL, synchronous=FULL), 2 software modules, ${METERS} meters, ${seconds} s per row`,
@@ -117,7 +143,15 @@ export async function runBenchmark(args: readonly string[]): Promise<number> {
     console.log(
       '  issuers  indicia/s        p50          p99     vs fdatasync   group size   cores   event loop busy',
     );
-    for (const row of rows) console.log(row);
+    for (const figure of figures) {
+      console.log(
+        `  ${String(figure.concurrency).padStart(3)}      ${Math.round(figure.perSecond).toLocaleString('en-US').padStart(8)}    ${figure.p50.toFixed(1).padStart(7)} ms   ${figure.p99.toFixed(1).padStart(7)} ms   ${(figure.perSecond / fsyncs).toFixed(2)}×   ${figure.groupSize.toFixed(1).padStart(8)}   ${figure.cores.toFixed(2).padStart(5)}   ${Math.round(
+          figure.loopBusy * 100,
+        )
+          .toString()
+          .padStart(4)}%`,
+      );
+    }
     return 0;
   } finally {
     rmSync(folder, { recursive: true, force: true });

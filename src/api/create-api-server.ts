@@ -39,6 +39,7 @@ export interface ApiServerDependencies {
     MetersService,
     | 'provisionCustomer'
     | 'customerMeter'
+    | 'dedicatedMeterOf'
     | 'enrollmentKey'
     | 'enrollDevice'
     | 'fund'

@@ -101,6 +101,8 @@ export interface MetersService {
     meterMode: 'dedicated' | 'pooled';
     licensingZip: string;
   }): Promise<void>;
+  /** A customer's own dedicated meter record (not withdrawn), without opening its package. */
+  dedicatedMeterOf(customerNumber: number): Promise<MetersTable | undefined>;
   /** A customer's meter and registers (dedicated) or prefunded balance (pooled). */
   customerMeter(customerNumber: number, meterMode: 'dedicated' | 'pooled'): Promise<CustomerMeter>;
 }
@@ -150,6 +152,7 @@ export function createMetersService(dependencies: MetersDependencies): MetersSer
         },
       );
     },
+    dedicatedMeterOf: (customerNumber) => dedicatedMeterOf(db, customerNumber),
     async customerMeter(customerNumber, meterMode) {
       if (meterMode === 'pooled') {
         const row = await db

@@ -16,7 +16,7 @@ export interface ValueRouteDependencies {
   readonly db: Kysely<DatabaseSchema>;
   readonly meters: Pick<
     MetersService,
-    'customerMeter' | 'enrollmentKey' | 'enrollDevice' | 'fund' | 'issue' | 'receipt'
+    'dedicatedMeterOf' | 'enrollmentKey' | 'enrollDevice' | 'fund' | 'issue' | 'receipt'
   >;
   readonly processor: PaymentProcessor;
   readonly events: EventOutbox;
@@ -44,9 +44,14 @@ export function valueRoutes({
         'meter.request_invalid',
         'Pooled accounts cannot enroll devices or move value over the API yet; this release supports dedicated meters.',
       );
-    const found = await meters.customerMeter(customerNumber, meterMode);
-    if (found.mode !== 'dedicated') throw new MeterError('meter.not_found', 'You have no meter.');
-    return { meterId: found.meter.meter_id, customerNumber };
+    // The record is enough: the module opens the package once, in the command itself.
+    const found = await meters.dedicatedMeterOf(customerNumber);
+    if (found === undefined)
+      throw new MeterError(
+        'meter.not_found',
+        'You have no meter yet; it is made once your e-mail address is confirmed.',
+      );
+    return { meterId: found.meter_id, customerNumber };
   };
 
   return (app) => {
