@@ -79,6 +79,8 @@ export interface RunningIndicia {
   readonly meters: MetersService;
   readonly accounts: AccountsService;
   readonly mailer: Mailer;
+  /** Hex SHA-256 of the device-enrollment public key, which clients pin. */
+  readonly enrollmentKeyFingerprint: string;
   readonly reconciliation: ReconciliationJob;
   /** Set only on the start that created the module keys: shown once, stored only as a hash. */
   readonly createdOfficerCredential: string | undefined;
@@ -297,6 +299,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       metrics,
       intervalMinutes: config.reconcileIntervalMinutes,
     });
+    const { fingerprint: enrollmentKeyFingerprint } = await meters.enrollmentKey();
     const demoCredentials = await createDemoAccountsIfEmpty(store.db);
     for (const { accountId, customer } of demoCredentials) {
       if (customer === null) continue;
@@ -338,6 +341,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       db: store.db,
       mailer,
       publicUrl: () => config.publicUrl ?? listeningUrl,
+      passwordRecheckPieces: config.passwordRecheckPieces,
     });
     app = await createApiServer({
       logger,
@@ -431,6 +435,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       meters,
       accounts,
       mailer: outgoingMail,
+      enrollmentKeyFingerprint,
       reconciliation: reconciliationJob,
       createdOfficerCredential: modules.createdOfficerCredential,
       demoCredentials,

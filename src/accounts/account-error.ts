@@ -10,6 +10,7 @@ export type AccountErrorCode =
   | 'account.forbidden'
   | 'account.csrf_failed'
   | 'account.api_key_not_found'
-  | 'account.locked';
+  | 'account.locked'
+  | 'account.password_check_required';
 
 export class AccountError extends IndiciaError<AccountErrorCode> {}

@@ -38,6 +38,8 @@ export interface AccountsDependencies {
   readonly mailer: Mailer;
   /** The address customers reach the server at, for links in e-mails (known once it listens). */
   readonly publicUrl: () => string;
+  /** Pieces a browser session may print between password checks. */
+  readonly passwordRecheckPieces?: number;
 }
 
 /** Work the caller adds to the sign-up's own transaction (filing the licence application). */
@@ -67,8 +69,17 @@ export interface AccountsService {
     password: string,
     deviceToken?: string,
   ): Promise<{ account: AccountView; session: NewSession; deviceToken: string }>;
-  /** Checks a password again (long batch prints); false ends nothing by itself. */
-  confirmPassword(accountId: string, password: string): Promise<boolean>;
+  /**
+   * The password checked again during a long batch print ("asynchronous dynamic password
+   * verification"): right, the session may print another allowance; wrong, the session ends.
+   */
+  recheckPassword(principal: Principal, password: string): Promise<void>;
+  /**
+   * Counts `pieces` against the session's allowance since its last password check; refuses
+   * (`account.password_check_required`) when they would exceed it. API keys have no password and
+   * no allowance.
+   */
+  reservePrinting(principal: Principal, pieces: number): Promise<void>;
   sessionPrincipal(token: string): Promise<{ principal: Principal; csrfHash: string } | null>;
   apiKeyPrincipal(key: string): Promise<Principal | null>;
   isCsrfTokenValid(csrfToken: string | undefined, csrfHash: string): boolean;
@@ -121,7 +132,12 @@ function viewOf(row: {
  *
  * @example const accounts = createAccountsService({ db, mailer, publicUrl: () => 'https://postage.example.com' });
  */
-export function createAccountsService({ db, mailer, publicUrl }: AccountsDependencies): AccountsService {
+export function createAccountsService({
+  db,
+  mailer,
+  publicUrl,
+  passwordRecheckPieces = 5_000,
+}: AccountsDependencies): AccountsService {
   // Unknown e-mail addresses still cost one argon2id derivation, so timing does not tell them apart.
   const decoyHash = hashPassword(newSecret());
   const lockout = new SignInLockout(db);
@@ -350,9 +366,37 @@ export function createAccountsService({ db, mailer, publicUrl }: AccountsDepende
       return { account: viewOf(row), session: await startSession(db, row.id), deviceToken: keptDevice };
     },
 
-    async confirmPassword(accountId, password) {
-      const row = await accountRow(accountId);
-      return (await verifyPassword(password.slice(0, 1024), row.password_hash)).isMatch;
+    async recheckPassword(principal, password) {
+      const row = await accountRow(principal.accountId);
+      const isMatch = (await verifyPassword(password.slice(0, 1024), row.password_hash)).isMatch;
+      if (principal.sessionId === null) return;
+      if (!isMatch) {
+        await endSessions(db, { sessionId: principal.sessionId });
+        throw new AccountError(
+          'account.sign_in_failed',
+          'The password is wrong: this session has ended and printing stopped. Sign in again to go on.',
+        );
+      }
+      await db
+        .updateTable('sessions')
+        .set({ pieces_since_check: 0 })
+        .where('id', '=', principal.sessionId)
+        .execute();
+    },
+
+    async reservePrinting(principal, pieces) {
+      if (principal.sessionId === null) return;
+      const reserved = await db
+        .updateTable('sessions')
+        .set((eb) => ({ pieces_since_check: eb('pieces_since_check', '+', pieces) }))
+        .where('id', '=', principal.sessionId)
+        .where((eb) => eb(eb('pieces_since_check', '+', pieces), '<=', passwordRecheckPieces))
+        .executeTakeFirst();
+      if (reserved.numUpdatedRows !== 1n)
+        throw new AccountError(
+          'account.password_check_required',
+          `This session printed its ${passwordRecheckPieces.toLocaleString('en-US')} pieces since the password was last checked; confirm the password (POST /v1/sessions/current/password-check) to print on.`,
+        );
     },
 
     sessionPrincipal: (token) => sessionPrincipal(db, token),

@@ -206,6 +206,7 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
       meters: dependencies.meters,
       processor: dependencies.processor,
       events: dependencies.events,
+      accounts: dependencies.accounts,
     }),
   );
   await app.register(indiciaRoutes(dependencies.meters, dependencies.events));

@@ -53,6 +53,7 @@ export const errorPresentations: Readonly<Record<KnownErrorCode, ErrorPresentati
   'request.conflict': { status: 409, isMessagePublic: true },
   'request.rate_limited': { status: 429, isMessagePublic: true },
   'account.locked': { status: 429, isMessagePublic: true },
+  'account.password_check_required': { status: 403, isMessagePublic: true },
   'request.idempotency_key_reused': { status: 422, isMessagePublic: true },
   'service.not_ready': { status: 503, isMessagePublic: true },
   internal: hidden,

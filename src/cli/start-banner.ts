@@ -3,6 +3,7 @@ import type { RunningIndicia } from '../main.ts';
 /** What a person sees after `indicia serve` starts: the URL, where data lives, first-start secrets. */
 export function printStartBanner(running: RunningIndicia, write: (text: string) => void): void {
   const { url, store, config, demoCredentials, keyEncryptionKey, createdOfficerCredential, pool } = running;
+  const { enrollmentKeyFingerprint, mailer } = running;
   const modules = pool.status().modules;
   const lines = [
     '',
@@ -12,6 +13,10 @@ export function printStartBanner(running: RunningIndicia, write: (text: string) 
     `  database   ${store.dialect} ${store.location}`,
     `  data dir   ${config.dataDir}`,
     `  modules    ${modules.length} × ${config.cryptoBackend} (${modules.map((module) => `${module.serial} ${module.state === 'user' ? 'ok' : module.state}`).join(', ')})`,
+    `  mail       ${mailer.description}`,
+    '  payments   SANDBOX card processor: test cards only, no real money (docs/api.md)',
+    `  devices    enrollment key fingerprint ${enrollmentKeyFingerprint}`,
+    '             (clients pin it: docs/client-protocol.md)',
   ];
   if (keyEncryptionKey?.isNew === true) {
     lines.push(

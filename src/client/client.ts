@@ -255,6 +255,40 @@ export class IndiciaClient {
     return this.signed('POST', '/v1/indicia', { pieces }, options.idempotencyKey);
   }
 
+  /** Confirms the password during a long print; a wrong one ends the session (and printing). */
+  async recheckPassword(password: string): Promise<void> {
+    await this.request('POST', '/v1/sessions/current/password-check', { password });
+  }
+
+  /**
+   * Prints a mailing list of any length in requests of up to 1,000 pieces. When the server asks
+   * for the password again (every few thousand pieces of a browser session), `askPassword` is
+   * called and the password checked; a wrong one ends the session and this throws, having printed
+   * only what the results before it hold. `onProgress` hears each request's indicia.
+   */
+  async printMailingList(
+    pieces: PieceRequest[],
+    options: { askPassword: () => Promise<string>; onProgress?: (printed: number, total: number) => void },
+  ): Promise<IndiciaResult[]> {
+    const results: IndiciaResult[] = [];
+    let printed = 0;
+    for (let start = 0; start < pieces.length;) {
+      const chunk = pieces.slice(start, start + 1_000);
+      try {
+        const result = await this.issueIndicia(chunk);
+        results.push(result);
+        start += chunk.length;
+        printed += result.indicia.length;
+        options.onProgress?.(printed, pieces.length);
+      } catch (error) {
+        if (!(error instanceof IndiciaApiError) || error.code !== 'account.password_check_required')
+          throw error;
+        await this.recheckPassword(await options.askPassword());
+      }
+    }
+    return results;
+  }
+
   /** Refunds a spoiled indicium (device-signed). */
   refundIndicium(id: string): Promise<RefundResult> {
     return this.signed('POST', `/v1/indicia/${encodeURIComponent(id)}/refund`, undefined);

@@ -30,6 +30,7 @@ export interface Config {
   webhookAllowPrivateTargets: boolean;
   rateLimitPerMinute: number;
   rateLimitScale: number;
+  passwordRecheckPieces: number;
 }
 
 /** One setting: its name in a config file, its environment variable, its parser and its help text. */
@@ -311,6 +312,14 @@ export const settings: readonly Setting[] = [
       'Multiplies the per-address limits on sign-in (10/min), sign-up (10/h) and e-mails (5/h); raise it behind a proxy many users share.',
     defaultValue: 1,
     parse: (raw) => integer(raw, 1, 10_000, 'a factor'),
+  },
+  {
+    key: 'passwordRecheckPieces',
+    env: 'INDICIA_PASSWORD_RECHECK_PIECES',
+    description:
+      'A signed-in browser session prints at most this many pieces before the password is checked again (a failed check ends the session).',
+    defaultValue: 5_000,
+    parse: (raw) => integer(raw, 1, 10_000_000, 'a number of pieces'),
   },
   {
     key: 'cryptoOfficerCredential',

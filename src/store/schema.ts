@@ -250,6 +250,8 @@ export interface SessionsTable {
   expires_at: string;
   last_seen_at: string;
   ended_at: string | null;
+  /** Pieces printed since the password was last checked: past the limit, printing waits for a check. */
+  pieces_since_check: Generated<number>;
 }
 
 /** An integration's bearer key: `ik_<id>_<secret>`, the secret stored as a SHA-256 hash. */

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
-import type { AccountsService } from '../../accounts/index.ts';
+import { AccountError, type AccountsService } from '../../accounts/index.ts';
 import { type LicenceDecision, fileLicenceApplication } from '../../authority/index.ts';
 import type { MetersService } from '../../meters/index.ts';
 import { ROLES, SESSION_COOKIE, principalOf, readCookie } from '../authentication.ts';
@@ -149,6 +149,35 @@ export function accountRoutes(dependencies: AccountRouteDependencies): FastifyPl
         const principal = principalOf(request);
         if (principal.sessionId !== null) await accounts.endSession(principal.sessionId);
         sessionCookie(reply, '', 0);
+        return reply.status(204).send(null);
+      },
+    );
+
+    app.post(
+      '/v1/sessions/current/password-check',
+      {
+        config: { access: SELF, rateLimit: 'sign-in' },
+        schema: {
+          tags: accountTag,
+          summary:
+            'Confirm the password during a long batch print; a wrong one ends this session and stops printing',
+          body: Type.Object({ password: Type.String({ maxLength: 1024 }) }, { additionalProperties: false }),
+          response: { 204: Type.Null() },
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        if (principal.sessionId === null)
+          throw new AccountError(
+            'account.forbidden',
+            'Only browser sessions confirm passwords; API keys have none.',
+          );
+        try {
+          await accounts.recheckPassword(principal, request.body.password);
+        } catch (error) {
+          sessionCookie(reply, '', 0);
+          throw error;
+        }
         return reply.status(204).send(null);
       },
     );

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { AccountError, type Principal } from '../../accounts/index.ts';
+import { AccountError, type AccountsService, type Principal } from '../../accounts/index.ts';
 import { type MetersService, MeterError, recordCardPayment } from '../../meters/index.ts';
 import type { Mills } from '../../money/index.ts';
 import { type PaymentProcessor, PaymentError } from '../../payments/index.ts';
@@ -20,6 +20,7 @@ export interface ValueRouteDependencies {
   >;
   readonly processor: PaymentProcessor;
   readonly events: EventOutbox;
+  readonly accounts: Pick<AccountsService, 'reservePrinting'>;
 }
 
 const CUSTOMER = ['customer'] as const;
@@ -33,6 +34,7 @@ export function valueRoutes({
   meters,
   processor,
   events,
+  accounts,
 }: ValueRouteDependencies): FastifyPluginAsyncTypebox {
   /** The customer's own dedicated meter; pooled printing is not yet device-signed over the API. */
   const meterOf = async (principal: Principal): Promise<{ meterId: string; customerNumber: number }> => {
@@ -231,6 +233,7 @@ export function valueRoutes({
         const principal = principalOf(request);
         const { meterId, customerNumber } = await meterOf(principal);
         const authorization = authorizationOf(request);
+        await accounts.reservePrinting(principal, request.body.pieces.length);
         const issued = await meters.issue(
           meterId,
           request.body.pieces.map((piece) => ({

@@ -58,6 +58,12 @@ export const migration0009: Migration = {
       .columns(['status', 'next_attempt_at'])
       .execute();
 
+    // Pieces a browser session printed since its password was last checked (long batch prints).
+    await db.schema
+      .alterTable('sessions')
+      .addColumn('pieces_since_check', 'integer', (column) => column.notNull().defaultTo(0))
+      .execute();
+
     // Browsers and clients that signed in before: an account lockout does not shut them out.
     await db.schema
       .createTable('known_devices')
@@ -69,6 +75,7 @@ export const migration0009: Migration = {
   },
   async down(db: Kysely<unknown>): Promise<void> {
     await db.schema.dropTable('known_devices').execute();
+    await db.schema.alterTable('sessions').dropColumn('pieces_since_check').execute();
     await db.schema.dropTable('webhook_deliveries').execute();
     await db.schema.dropTable('webhook_subscriptions').execute();
     await db.schema.dropTable('idempotency_keys').execute();
