@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import pkcs11js from 'pkcs11js';
 import { hashPassword, verifyPassword } from '../../../passwords/index.ts';
 import { VaultError } from '../../vault-error.ts';
@@ -25,9 +24,9 @@ import {
 import {
   CKK_EC_EDWARDS,
   CKM_EC_EDWARDS_KEY_PAIR_GEN,
-  CKM_EDDSA,
   ED25519_PARAMETERS,
   P256_PARAMETERS,
+  signWith,
   spkiFromEcPoint,
 } from './signing-mechanisms.ts';
 import {
@@ -273,7 +272,7 @@ export class Pkcs11Backend implements CryptoBackend {
   ): Promise<{ publicKey: Buffer; signature: Buffer }> {
     return this.#withKeyPair(algorithm, false, (pair) => ({
       publicKey: this.#publicKeyOf(algorithm, pair.publicKey),
-      signature: this.#signWith(algorithm, pair.privateKey, data),
+      signature: signWith(this.#pkcs11, this.#session, algorithm, pair.privateKey, data),
     }));
   }
 
@@ -287,7 +286,7 @@ export class Pkcs11Backend implements CryptoBackend {
     return Promise.resolve({
       sign: (data) => {
         if (key === null) throw new VaultError('vault.wrong_state', 'This signing key was closed.');
-        return Promise.resolve(this.#signWith(algorithm, key, data));
+        return Promise.resolve(signWith(this.#pkcs11, this.#session, algorithm, key, data));
       },
       close: () => {
         if (key !== null) this.#pkcs11.C_DestroyObject(this.#session, key);
@@ -490,13 +489,5 @@ export class Pkcs11Backend implements CryptoBackend {
         'The wrapped signing key is not authentic or is damaged.',
       );
     }
-  }
-
-  #signWith(algorithm: SigningAlgorithm, key: Handle, data: Buffer): Buffer {
-    // SoftHSM2 2.6 offers CKM_ECDSA over a digest (not CKM_ECDSA_SHA256); the digest is not secret.
-    const isEcdsa = algorithm === 'ecdsa-p256';
-    this.#pkcs11.C_SignInit(this.#session, { mechanism: isEcdsa ? pkcs11js.CKM_ECDSA : CKM_EDDSA }, key);
-    const input = isEcdsa ? createHash('sha256').update(data).digest() : data;
-    return Buffer.from(this.#pkcs11.C_Sign(this.#session, input, Buffer.alloc(128)));
   }
 }

@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
+import pkcs11js from 'pkcs11js';
 import type { SigningAlgorithm } from '../crypto-backend.ts';
+import type { Handle, Pkcs11 } from './pkcs11-library.ts';
 
 // PKCS#11 3.0 values that pkcs11js does not name.
 export const CKK_EC_EDWARDS = 0x40;
@@ -21,4 +24,19 @@ export function spkiFromEcPoint(algorithm: SigningAlgorithm, ecPoint: Buffer): B
     algorithm === 'ecdsa-p256' ? P256_SPKI_PREFIX : ED25519_SPKI_PREFIX,
     ecPoint.subarray(2),
   ]);
+}
+
+/** Signs with a token key: ECDSA as raw r‖s over SHA-256, Ed25519 as pure EdDSA. */
+export function signWith(
+  pkcs11: Pkcs11,
+  session: Handle,
+  algorithm: SigningAlgorithm,
+  key: Handle,
+  data: Buffer,
+): Buffer {
+  // SoftHSM2 2.6 offers CKM_ECDSA over a digest (not CKM_ECDSA_SHA256); the digest is not secret.
+  const isEcdsa = algorithm === 'ecdsa-p256';
+  pkcs11.C_SignInit(session, { mechanism: isEcdsa ? pkcs11js.CKM_ECDSA : CKM_EDDSA }, key);
+  const input = isEcdsa ? createHash('sha256').update(data).digest() : data;
+  return Buffer.from(pkcs11.C_Sign(session, input, Buffer.alloc(128)));
 }
