@@ -56,6 +56,23 @@ for (const fixture of dialectFixtures) {
       assert.equal(report.isBalanced, true);
       assert.equal(report.meters.length, 1);
       assert.deepEqual(await admin.request('GET', '/v1/admin/pools'), { pools: [] });
+
+      const shown = await admin.request<{ meter: { meter_id: string; certificate_serial: string } }>(
+        'GET',
+        `/v1/admin/meters/${demoMeter.meter_id}`,
+      );
+      assert.equal(shown.meter.meter_id, demoMeter.meter_id);
+      // A verifier needs nothing but the CA and the meter certificate, without signing in.
+      const anyone = new IndiciaClient({ baseUrl: server.indicia.url });
+      assert.match(await anyone.caCertificate(), /^-----BEGIN CERTIFICATE-----/);
+      assert.match(await anyone.certificate(shown.meter.certificate_serial), /^-----BEGIN CERTIFICATE-----/);
+      const disabled = await admin.request<{ meter: { status: string }; psd: { state: string } }>(
+        'POST',
+        `/v1/admin/meters/${demoMeter.meter_id}/disable`,
+        { reason: 'duplicate indicia scanned in two cities' },
+      );
+      assert.equal(disabled.meter.status, 'disabled');
+      assert.equal(disabled.psd.state, 'suspended');
     });
 
     it('creates staff accounts, which then sign in with their role', async () => {
