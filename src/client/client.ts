@@ -1,6 +1,11 @@
 import { type Device, type EnrollmentAnswer, prepareEnrollment } from './device.ts';
 import type {
   Account,
+  AdminMeter,
+  MeterWithRegisters,
+  ModulesStatus,
+  Reconciliation,
+  Role,
   ApiKey,
   ApiKeyScope,
   Card,
@@ -346,6 +351,51 @@ export class IndiciaClient {
 
   receipt(id: string): Promise<Receipt> {
     return this.request('GET', `/v1/receipts/${encodeURIComponent(id)}`);
+  }
+
+  // Operators (admin, support, auditor, crypto-officer as each route allows).
+
+  adminModules(): Promise<ModulesStatus> {
+    return this.request('GET', '/v1/admin/modules');
+  }
+
+  async adminMeters(customerNumber?: number): Promise<AdminMeter[]> {
+    const query = customerNumber === undefined ? '' : `?customerNumber=${customerNumber}`;
+    return (await this.request<{ meters: AdminMeter[] }>('GET', `/v1/admin/meters${query}`)).meters;
+  }
+
+  adminMeter(meterId: string): Promise<MeterWithRegisters> {
+    return this.request('GET', `/v1/admin/meters/${encodeURIComponent(meterId)}`);
+  }
+
+  /** Suspends, resumes or (over suspected fraud) disables a meter; answers with it afterwards. */
+  changeMeter(
+    meterId: string,
+    action: 'suspend' | 'resume' | 'disable',
+    reason?: string,
+  ): Promise<MeterWithRegisters> {
+    return this.request(
+      'POST',
+      `/v1/admin/meters/${encodeURIComponent(meterId)}/${action}`,
+      reason === undefined ? {} : { reason },
+    );
+  }
+
+  async adminPools(): Promise<Reconciliation['pools']> {
+    return (await this.request<{ pools: Reconciliation['pools'] }>('GET', '/v1/admin/pools')).pools;
+  }
+
+  reconcile(): Promise<Reconciliation> {
+    return this.request('POST', '/v1/admin/reconciliations');
+  }
+
+  async createStaffAccount(account: {
+    email: string;
+    name: string;
+    role: Exclude<Role, 'customer'>;
+    password: string;
+  }): Promise<Account> {
+    return (await this.request<{ account: Account }>('POST', '/v1/admin/accounts', account)).account;
   }
 
   /** The certificate authority's certificate, PEM. */

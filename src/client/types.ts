@@ -208,3 +208,81 @@ export interface WebhookDelivery {
   createdAt: string;
   deliveredAt: string | null;
 }
+
+export interface AdminMeter {
+  meterId: string;
+  mode: 'dedicated' | 'pooled' | 'master';
+  customerNumber: number;
+  status: 'active' | 'suspended' | 'withdrawn' | 'disabled';
+  licensingZip: string;
+  certificateSerial: string;
+  maxDescendingRegisterMills: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface MeterWithRegisters {
+  meter: AdminMeter;
+  psd: {
+    state: string;
+    sequence: number;
+    ascendingRegisterMills: number;
+    descendingRegisterMills: number;
+    maxDescendingRegisterMills: number;
+    refundRegisterMills: number;
+    signingKeyAlgorithm: string;
+    signingKeyExpiresAt: string;
+    deviceEnrolled: boolean;
+    updatedAt: string;
+  };
+}
+
+export interface ModulesStatus {
+  stopped: { reason: string; since: string } | null;
+  inhibitThreshold: number;
+  inhibitedModules: number;
+  waitingCommands: number;
+  modules: {
+    serial: string;
+    backend: string;
+    state: string;
+    errorReason: string | null;
+    inhibited: { reason: string; since: string } | null;
+    keys: {
+      currentMasterKeyVersion: number | null;
+      minimumMasterKeyVersion: number;
+      masterKeyVersions: number[];
+    };
+    startedAt: string;
+    uptimeSeconds: number;
+    totalOperations: number;
+    operationsPerSecond: number;
+    load: number;
+    checkpointRingLength: number;
+  }[];
+}
+
+export interface Reconciliation {
+  at: string;
+  isBalanced: boolean;
+  meters: {
+    meterId: string;
+    fundedMills: number;
+    printedMills: number;
+    ascendingRegisterMills: number;
+    descendingRegisterMills: number;
+    refundRegisterMills: number;
+    withdrawnMills: number;
+    spoiledMills: number;
+    differences: string[];
+  }[];
+  pools: {
+    masterMeterId: string;
+    purchasedMills: number;
+    masterAscendingRegisterMills: number;
+    miniPsdTotalMills: number;
+    differences: string[];
+  }[];
+  customerBalances: number;
+  balanceDifferences: string[];
+}

@@ -7,6 +7,17 @@ import type { DatabaseSchema } from '../../store/index.ts';
 import type { PoolStatus } from '../../vault/index.ts';
 import { principalOf } from '../authentication.ts';
 import { AccountView } from './account-schemas.ts';
+import {
+  AdminMeter,
+  MeterWithRegisters,
+  ModulesStatus,
+  PoolLine,
+  Reconciliation,
+  adminMeterOf,
+  meterWithRegisters,
+  modulesStatusOf,
+  reconciliationOf,
+} from './admin-schemas.ts';
 
 export interface AdminRouteDependencies {
   readonly db: Kysely<DatabaseSchema>;
@@ -19,7 +30,6 @@ export interface AdminRouteDependencies {
 const OPERATORS = ['admin', 'support', 'auditor'] as const;
 const tags = ['admin'];
 const MeterId = Type.Object({ id: Type.String({ pattern: '^[0-9A-Z]{12}$', examples: ['421D00000001'] }) });
-const Anything = Type.Unknown();
 
 /**
  * Operators' endpoints: crypto modules (status), meters (list, show, suspend, resume, disable),
@@ -28,6 +38,7 @@ const Anything = Type.Unknown();
 export function adminRoutes(dependencies: AdminRouteDependencies): FastifyPluginAsyncTypebox {
   const { db, accounts, meters } = dependencies;
   return (app) => {
+    app.addSchema(AdminMeter);
     app.get(
       '/v1/admin/modules',
       {
@@ -35,10 +46,10 @@ export function adminRoutes(dependencies: AdminRouteDependencies): FastifyPlugin
         schema: {
           tags,
           summary: 'The crypto module pool: each module’s state, keys, load and checkpoint ring',
-          response: { 200: Anything },
+          response: { 200: ModulesStatus },
         },
       },
-      () => dependencies.moduleStatus(),
+      () => modulesStatusOf(dependencies.moduleStatus()),
     );
 
     app.get(
@@ -52,14 +63,14 @@ export function adminRoutes(dependencies: AdminRouteDependencies): FastifyPlugin
             { customerNumber: Type.Optional(Type.String({ pattern: '^[0-9]{1,12}$' })) },
             { additionalProperties: false },
           ),
-          response: { 200: Type.Object({ meters: Type.Array(Anything) }) },
+          response: { 200: Type.Object({ meters: Type.Array(Type.Ref('AdminMeter')) }) },
         },
       },
       async (request) => {
         let query = db.selectFrom('meters').selectAll().orderBy('created_at', 'desc').limit(500);
         if (request.query.customerNumber !== undefined)
           query = query.where('customer_number', '=', Number(request.query.customerNumber));
-        return { meters: await query.execute() };
+        return { meters: (await query.execute()).map(adminMeterOf) };
       },
     );
 
@@ -67,9 +78,14 @@ export function adminRoutes(dependencies: AdminRouteDependencies): FastifyPlugin
       '/v1/admin/meters/:id',
       {
         config: { access: { roles: OPERATORS } },
-        schema: { tags, summary: 'A meter and its registers', params: MeterId, response: { 200: Anything } },
+        schema: {
+          tags,
+          summary: 'A meter and its registers, as its sealed package holds them',
+          params: MeterId,
+          response: { 200: MeterWithRegisters },
+        },
       },
-      async (request) => meters.show(request.params.id),
+      async (request) => meterWithRegisters(await meters.show(request.params.id)),
     );
 
     for (const action of ['suspend', 'resume', 'disable'] as const) {
@@ -90,7 +106,7 @@ export function adminRoutes(dependencies: AdminRouteDependencies): FastifyPlugin
                 { additionalProperties: false },
               ),
             ),
-            response: { 200: Anything },
+            response: { 200: MeterWithRegisters },
           },
         },
         async (request) => {
@@ -102,7 +118,7 @@ export function adminRoutes(dependencies: AdminRouteDependencies): FastifyPlugin
             await meters.disable(meterId, reason);
           } else if (action === 'suspend') await meters.suspend(meterId);
           else await meters.resume(meterId);
-          return meters.show(meterId);
+          return meterWithRegisters(await meters.show(meterId));
         },
       );
     }
@@ -115,10 +131,10 @@ export function adminRoutes(dependencies: AdminRouteDependencies): FastifyPlugin
           tags,
           summary:
             'Each pool: purchases, the master PSD’s AR and Σ(MPSD.AR + MPSD.DR), proved from stored data',
-          response: { 200: Type.Object({ pools: Type.Array(Anything) }) },
+          response: { 200: Type.Object({ pools: Type.Array(PoolLine) }) },
         },
       },
-      async () => ({ pools: [...(await dependencies.reconcile()).pools] }),
+      async () => ({ pools: reconciliationOf(await dependencies.reconcile()).pools }),
     );
 
     app.post(
@@ -128,10 +144,10 @@ export function adminRoutes(dependencies: AdminRouteDependencies): FastifyPlugin
         schema: {
           tags,
           summary: 'Reconcile now: AR + DR = funded for every meter, the pool equations, customer balances',
-          response: { 200: Anything },
+          response: { 200: Reconciliation },
         },
       },
-      async () => dependencies.reconcile(),
+      async () => reconciliationOf(await dependencies.reconcile()),
     );
 
     app.post(

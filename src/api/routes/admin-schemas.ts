@@ -1,0 +1,150 @@
+import { Type } from 'typebox';
+import type { ReconciliationReport } from '../../meters/index.ts';
+import type { MetersTable } from '../../store/index.ts';
+import type { PoolStatus, PsdView } from '../../vault/index.ts';
+
+const Mills = (description: string) => Type.Integer({ description: `${description}, in mills` });
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) =>
+  Type.Union([schema, Type.Null()]);
+
+export const AdminMeter = Type.Object(
+  {
+    meterId: Type.String({ examples: ['421D00000001'] }),
+    mode: Type.String({ examples: ['dedicated', 'pooled', 'master'] }),
+    customerNumber: Type.Integer(),
+    status: Type.String({ examples: ['active', 'suspended', 'withdrawn', 'disabled'] }),
+    licensingZip: Type.String(),
+    certificateSerial: Type.String(),
+    maxDescendingRegisterMills: Type.Integer(),
+    createdAt: Type.String({ format: 'date-time' }),
+    updatedAt: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'AdminMeter' },
+);
+
+export const MeterWithRegisters = Type.Object({
+  meter: Type.Ref('AdminMeter'),
+  psd: Type.Object({
+    state: Type.String({ examples: ['active', 'suspended', 'withdrawn'] }),
+    sequence: Type.Integer({ description: 'The sealed package’s sequence number' }),
+    ascendingRegisterMills: Mills('AR'),
+    descendingRegisterMills: Mills('DR'),
+    maxDescendingRegisterMills: Mills('Max DR'),
+    refundRegisterMills: Mills('Refunded'),
+    signingKeyAlgorithm: Type.String(),
+    signingKeyExpiresAt: Type.String({ format: 'date-time' }),
+    deviceEnrolled: Type.Boolean(),
+    updatedAt: Type.String({ format: 'date-time' }),
+  }),
+});
+
+export function adminMeterOf(row: MetersTable) {
+  return {
+    meterId: row.meter_id,
+    mode: row.mode,
+    customerNumber: row.customer_number,
+    status: row.status,
+    licensingZip: row.licensing_zip,
+    certificateSerial: row.certificate_serial,
+    maxDescendingRegisterMills: row.max_descending_register_mills,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export function meterWithRegisters({ meter, psd }: { meter: MetersTable; psd: PsdView }) {
+  return {
+    meter: adminMeterOf(meter),
+    psd: {
+      state: psd.state,
+      sequence: psd.sequence,
+      ascendingRegisterMills: psd.ascendingRegister,
+      descendingRegisterMills: psd.descendingRegister,
+      maxDescendingRegisterMills: psd.maxDescendingRegister,
+      refundRegisterMills: psd.refundRegister,
+      signingKeyAlgorithm: psd.signingKey.algorithm,
+      signingKeyExpiresAt: psd.signingKey.expiresAt,
+      deviceEnrolled: psd.hasHmk,
+      updatedAt: psd.updatedAt,
+    },
+  };
+}
+
+export const ModulesStatus = Type.Object({
+  stopped: Nullable(Type.Object({ reason: Type.String(), since: Type.String() })),
+  inhibitThreshold: Type.Integer(),
+  inhibitedModules: Type.Integer(),
+  waitingCommands: Type.Integer(),
+  modules: Type.Array(
+    Type.Object(
+      {
+        serial: Type.String({ examples: ['SW-98024F243A'] }),
+        backend: Type.String({ examples: ['software', 'pkcs11'] }),
+        state: Type.String({ examples: ['user', 'error'] }),
+        errorReason: Nullable(Type.String()),
+        inhibited: Nullable(Type.Object({ reason: Type.String(), since: Type.String() })),
+        keys: Type.Object({
+          currentMasterKeyVersion: Nullable(Type.Integer()),
+          minimumMasterKeyVersion: Type.Integer(),
+          masterKeyVersions: Type.Array(Type.Integer()),
+        }),
+        startedAt: Type.String(),
+        uptimeSeconds: Type.Number(),
+        totalOperations: Type.Integer(),
+        operationsPerSecond: Type.Number(),
+        load: Type.Number(),
+        checkpointRingLength: Type.Integer(),
+      },
+      { additionalProperties: true },
+    ),
+  ),
+});
+
+export const PoolLine = Type.Object({
+  masterMeterId: Type.String(),
+  purchasedMills: Mills('Bought from the authority'),
+  masterAscendingRegisterMills: Mills('GPSD.AR'),
+  miniPsdTotalMills: Mills('Σ(MPSD.AR + MPSD.DR)'),
+  differences: Type.Array(Type.String()),
+});
+
+export const Reconciliation = Type.Object({
+  at: Type.String({ format: 'date-time' }),
+  isBalanced: Type.Boolean(),
+  meters: Type.Array(
+    Type.Object({
+      meterId: Type.String(),
+      fundedMills: Type.Integer(),
+      printedMills: Type.Integer(),
+      ascendingRegisterMills: Type.Integer(),
+      descendingRegisterMills: Type.Integer(),
+      refundRegisterMills: Type.Integer(),
+      withdrawnMills: Type.Integer(),
+      spoiledMills: Type.Integer(),
+      differences: Type.Array(Type.String()),
+    }),
+  ),
+  pools: Type.Array(PoolLine),
+  customerBalances: Type.Integer(),
+  balanceDifferences: Type.Array(Type.String()),
+});
+
+/** The pool's status as plain JSON (the service's lists are read-only). */
+export function modulesStatusOf(status: PoolStatus) {
+  return {
+    ...status,
+    modules: status.modules.map((module) => ({
+      ...module,
+      keys: { ...module.keys, masterKeyVersions: [...module.keys.masterKeyVersions] },
+    })),
+  };
+}
+
+export function reconciliationOf(report: ReconciliationReport) {
+  return {
+    ...report,
+    meters: report.meters.map((meter) => ({ ...meter, differences: [...meter.differences] })),
+    pools: report.pools.map((pool) => ({ ...pool, differences: [...pool.differences] })),
+    balanceDifferences: [...report.balanceDifferences],
+  };
+}
