@@ -69,13 +69,15 @@ export class IndiciaClient {
   readonly #baseUrl: string;
   readonly #fetch: typeof fetch;
   #apiKey: string | undefined;
-  #session: { cookie: string; csrfToken: string } | undefined;
+  /** `cookie` is null in a browser, which keeps the HttpOnly cookie itself (and hides it from us). */
+  #session: { cookie: string | null; csrfToken: string } | undefined;
   #device: Device | undefined;
   #deviceCookie: string | undefined;
 
   constructor(options: ClientOptions) {
     this.#baseUrl = options.baseUrl.replace(/\/+$/, '');
-    this.#fetch = options.fetch ?? fetch;
+    // Bound: a browser refuses fetch called as a method of another object ("Illegal invocation").
+    this.#fetch = options.fetch ?? fetch.bind(globalThis);
     this.#apiKey = options.apiKey;
   }
 
@@ -95,7 +97,7 @@ export class IndiciaClient {
     if (body !== undefined) sent['content-type'] = 'application/json';
     if (this.#apiKey !== undefined) sent['authorization'] = `Bearer ${this.#apiKey}`;
     else if (this.#session !== undefined) {
-      sent['cookie'] = `${SESSION_COOKIE}=${this.#session.cookie}`;
+      if (this.#session.cookie !== null) sent['cookie'] = `${SESSION_COOKIE}=${this.#session.cookie}`;
       if (method !== 'GET' && method !== 'HEAD') sent['x-csrf-token'] = this.#session.csrfToken;
     }
     const response = await this.#fetch(`${this.#baseUrl}${path}`, {
@@ -148,12 +150,12 @@ export class IndiciaClient {
     });
     const body = (await response.json()) as { account: Account; session: Session } | ErrorBody;
     if ('error' in body) throw new IndiciaApiError(response.status, body.error);
+    // Outside a browser we keep the cookies; a browser keeps them itself and never shows them.
     const setCookie = response.headers.get('set-cookie') ?? '';
-    const cookie = /indicia_session=([^;]*)/.exec(setCookie);
-    if (cookie?.[1] === undefined) throw new Error('The server set no session cookie.');
+    const cookie = /indicia_session=([^;]*)/.exec(setCookie)?.[1] ?? null;
     this.#deviceCookie = /indicia_device=([^;]*)/.exec(setCookie)?.[1] ?? this.#deviceCookie;
     this.#apiKey = undefined;
-    this.#session = { cookie: cookie[1], csrfToken: body.session.csrfToken };
+    this.#session = { cookie, csrfToken: body.session.csrfToken };
     return body;
   }
 

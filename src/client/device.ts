@@ -88,6 +88,11 @@ export class Device {
     this.descendingRegister = registers.descendingRegisterMills;
   }
 
+  /** Whether the HMAC key could ever be read out (it cannot: it is imported non-extractable). */
+  get isKeyExtractable(): boolean {
+    return this.#hmk.extractable;
+  }
+
   /** The three headers that sign a value-moving request. */
   async headers(method: string, path: string, body: unknown): Promise<Record<string, string>> {
     const message = await signedText(
