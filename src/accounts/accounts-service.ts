@@ -75,11 +75,14 @@ export interface AccountsService {
    */
   recheckPassword(principal: Principal, password: string): Promise<void>;
   /**
-   * Counts `pieces` against the session's allowance since its last password check; refuses
-   * (`account.password_check_required`) when they would exceed it. API keys have no password and
-   * no allowance.
+   * Refuses (`account.password_check_required`) when printing `pieces` more would take the
+   * session past its allowance since the last password check. A read only: the pieces are counted
+   * by {@link countPrinting} in the issuing commit itself (two requests of one session racing may
+   * overshoot by one request). API keys have no password and no allowance.
    */
-  reservePrinting(principal: Principal, pieces: number): Promise<void>;
+  checkPrintingAllowance(principal: Principal, pieces: number): Promise<void>;
+  /** Counts printed pieces against the session's allowance, inside the issuing transaction. */
+  countPrinting(trx: Transaction<DatabaseSchema>, principal: Principal, pieces: number): Promise<void>;
   sessionPrincipal(token: string): Promise<{ principal: Principal; csrfHash: string } | null>;
   apiKeyPrincipal(key: string): Promise<Principal | null>;
   isCsrfTokenValid(csrfToken: string | undefined, csrfHash: string): boolean;
@@ -384,19 +387,27 @@ export function createAccountsService({
         .execute();
     },
 
-    async reservePrinting(principal, pieces) {
+    async checkPrintingAllowance(principal, pieces) {
       if (principal.sessionId === null) return;
-      const reserved = await db
+      const session = await db
+        .selectFrom('sessions')
+        .select('pieces_since_check')
+        .where('id', '=', principal.sessionId)
+        .executeTakeFirst();
+      if (session !== undefined && session.pieces_since_check + pieces > passwordRecheckPieces)
+        throw new AccountError(
+          'account.password_check_required',
+          `This session printed ${session.pieces_since_check.toLocaleString('en-US')} of its ${passwordRecheckPieces.toLocaleString('en-US')} pieces since the password was last checked; confirm the password (POST /v1/sessions/current/password-check) to print on.`,
+        );
+    },
+
+    async countPrinting(trx, principal, pieces) {
+      if (principal.sessionId === null) return;
+      await trx
         .updateTable('sessions')
         .set((eb) => ({ pieces_since_check: eb('pieces_since_check', '+', pieces) }))
         .where('id', '=', principal.sessionId)
-        .where((eb) => eb(eb('pieces_since_check', '+', pieces), '<=', passwordRecheckPieces))
-        .executeTakeFirst();
-      if (reserved.numUpdatedRows !== 1n)
-        throw new AccountError(
-          'account.password_check_required',
-          `This session printed its ${passwordRecheckPieces.toLocaleString('en-US')} pieces since the password was last checked; confirm the password (POST /v1/sessions/current/password-check) to print on.`,
-        );
+        .execute();
     },
 
     sessionPrincipal: (token) => sessionPrincipal(db, token),

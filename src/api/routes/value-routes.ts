@@ -20,7 +20,7 @@ export interface ValueRouteDependencies {
   >;
   readonly processor: PaymentProcessor;
   readonly events: EventOutbox;
-  readonly accounts: Pick<AccountsService, 'reservePrinting'>;
+  readonly accounts: Pick<AccountsService, 'checkPrintingAllowance' | 'countPrinting'>;
 }
 
 const CUSTOMER = ['customer'] as const;
@@ -233,7 +233,8 @@ export function valueRoutes({
         const principal = principalOf(request);
         const { meterId, customerNumber } = await meterOf(principal);
         const authorization = authorizationOf(request);
-        await accounts.reservePrinting(principal, request.body.pieces.length);
+        const count = request.body.pieces.length;
+        await accounts.checkPrintingAllowance(principal, count);
         const issued = await meters.issue(
           meterId,
           request.body.pieces.map((piece) => ({
@@ -245,15 +246,10 @@ export function valueRoutes({
           {
             authorization,
             receipt: { customerNumber },
-            withinCommit: (trx, result) =>
-              publishIssued(
-                events,
-                trx,
-                principal.accountId,
-                meterId,
-                result.view,
-                request.body.pieces.length,
-              ),
+            withinCommit: async (trx, result) => {
+              await accounts.countPrinting(trx, principal, count);
+              await publishIssued(events, trx, principal.accountId, meterId, result.view, count);
+            },
           },
         );
         events.flush();
