@@ -60,6 +60,17 @@ async function closedLoop(
   };
 }
 
+/** The server's group-commit counts, from its Prometheus metrics. */
+async function groupCommits(url: string): Promise<{ groups: number; commands: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const read = (name: string): number =>
+    Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+  return {
+    groups: read('indicia_group_commits_total'),
+    commands: read('indicia_group_commit_commands_total'),
+  };
+}
+
 async function waitUntilHealthy(url: string, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
@@ -171,9 +182,13 @@ export async function runBenchmark(args: readonly string[]): Promise<number> {
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
     });
     console.log(`measuring signed POST /v1/indicia (${seconds} s, ${connections} connections)...`);
+    const groupsBefore = await groupCommits(url);
     const indicia = await closedLoop(connections, seconds, async (worker) => {
       await clients[worker]?.issueIndicia([{ postageMills: 730, rateCategory: 'FC' }]);
     });
+    const groupsAfter = await groupCommits(url);
+    const groupSize =
+      (groupsAfter.commands - groupsBefore.commands) / Math.max(1, groupsAfter.groups - groupsBefore.groups);
     server.kill('SIGTERM');
     await new Promise((resolve) => server.once('exit', resolve));
     console.log(`measuring the issuance service alone, in process (${seconds} s, ${connections} issuers)...`);
@@ -199,6 +214,9 @@ export async function runBenchmark(args: readonly string[]): Promise<number> {
     );
     console.log(row('GET /healthz (baseline)', health));
     console.log(row('POST /v1/indicia, signed, 1 piece', indicia, health.perSecond));
+    console.log(
+      `  ${''.padEnd(34)} mean group size ${groupSize.toFixed(1)} commands per commit (server's /metrics)`,
+    );
     console.log(row('issuance service, no HTTP', service));
     console.log(
       `  signed API / service alone: ${(indicia.perSecond / service.perSecond).toFixed(2)}×  (each API request also signs, checks and writes a receipt)`,

@@ -289,6 +289,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
     for (const serial of modules.failedModules)
       logger.error({ serial }, 'crypto module failed its power-up tests and serves nothing');
     const custody = createCustodyService({ db: store.db, pool });
+    metrics.observeGroupCommits(() => custody.groupCommits());
     const authority = createAuthorityService({ db: store.db, custody });
     await authority.ensureCertificateAuthority();
     const meters = createMetersService({ db: store.db, custody, authority });

@@ -6,6 +6,8 @@ export interface ServerMetrics {
   readonly errorsByCode: Counter<'code'>;
   /** The last reconciliation: meters checked, and how many did not balance. */
   readonly reconciliation: Gauge<'result'>;
+  /** Exports group commit's counts (read at each scrape): commits, and the commands they held. */
+  observeGroupCommits(read: () => { readonly groups: number; readonly commands: number }): void;
 }
 
 /**
@@ -37,5 +39,24 @@ export function createMetrics(): ServerMetrics {
       labelNames: ['result'],
       registers: [registry],
     }),
+    observeGroupCommits(read) {
+      // Counters in meaning; gauges because the counts live in custody and are read when scraped.
+      new Gauge({
+        name: 'indicia_group_commits_total',
+        help: 'Database commits of module command groups since start (group commit).',
+        registers: [registry],
+        collect() {
+          this.set(read().groups);
+        },
+      });
+      new Gauge({
+        name: 'indicia_group_commit_commands_total',
+        help: 'Module commands those commits held; divided by indicia_group_commits_total, the mean group size.',
+        registers: [registry],
+        collect() {
+          this.set(read().commands);
+        },
+      });
+    },
   };
 }
