@@ -2,6 +2,7 @@ import { isIndiciaError } from '../errors/index.ts';
 import { VERSION } from '../main.ts';
 import { type CommandIo, UsageError, migrateCommand, serveCommand, versionCommand } from './commands.ts';
 import { helpText } from './help-text.ts';
+import { clientCommand } from './client-command.ts';
 import { metersCommand, reconcileCommand } from './meters-command.ts';
 import { poolCommand } from './pool-command.ts';
 import { modulesCommand } from './modules-command.ts';
@@ -35,6 +36,8 @@ export async function runCli(
         return await poolCommand(rest, io);
       case 'reconcile':
         return await reconcileCommand(rest, io);
+      case 'client':
+        return await clientCommand(rest, io);
       case '--version':
       case '-v':
       case 'version':
@@ -47,7 +50,7 @@ export async function runCli(
         return command === undefined ? 2 : 0;
       default:
         return fail(
-          `unknown command "${command}"; the commands are serve, migrate, modules, meters, pool, reconcile and help (see indicia --help).`,
+          `unknown command "${command}"; the commands are serve, migrate, modules, meters, pool, reconcile, client and help (see indicia --help).`,
           2,
         );
     }

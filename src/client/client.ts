@@ -1,4 +1,4 @@
-import { type Device, type EnrollmentAnswer, prepareEnrollment } from './device.ts';
+import { type Device, type EnrollmentAnswer, type StoredDevice, prepareEnrollment } from './device.ts';
 import type {
   Account,
   AdminMeter,
@@ -212,6 +212,29 @@ export class IndiciaClient {
     const answer = await this.request<EnrollmentAnswer>('POST', '/v1/devices', prepared.body);
     this.#device = await prepared.finish(answer);
     return this.#device;
+  }
+
+  /**
+   * Like {@link enrollDevice}, but also returns the HMK (base64) for a client that keeps its device
+   * between runs (the command line); store it as you would a private key.
+   */
+  async enrollStoredDevice(name: string, pinnedFingerprint: string): Promise<StoredDevice> {
+    const prepared = await prepareEnrollment(name, await this.enrollmentKey(), pinnedFingerprint, {
+      keepKey: true,
+    });
+    const answer = await this.request<EnrollmentAnswer>('POST', '/v1/devices', prepared.body);
+    this.#device = await prepared.finish(answer);
+    return {
+      id: answer.device.id,
+      hmk: prepared.keptKey ?? '',
+      challenge: answer.challenge,
+      ...answer.registers,
+    };
+  }
+
+  /** Signs from now on with a device restored from storage (Device.restore). */
+  useDevice(device: Device): void {
+    this.#device = device;
   }
 
   /** The enrolled device, if any. */

@@ -67,8 +67,30 @@ export async function signedText(
   return [REQUEST_LABEL, digest, challenge, String(ascendingRegister), String(descendingRegister)].join('\n');
 }
 
+/** What a command-line client stores between runs (keep it like a private key: mode 0600). */
+export interface StoredDevice {
+  id: string;
+  /** The HMK, base64. */
+  hmk: string;
+  challenge: string;
+  ascendingRegisterMills: number;
+  descendingRegisterMills: number;
+}
+
 /** An enrolled device: its HMAC key, the challenge to sign with next, and its copy of the registers. */
 export class Device {
+  /** A device from its stored form; the key is imported non-extractable again. */
+  static async restore(stored: StoredDevice): Promise<Device> {
+    const hmk = await subtle().importKey(
+      'raw',
+      fromBase64(stored.hmk),
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['sign'],
+    );
+    return new Device(stored.id, hmk, stored.challenge, stored);
+  }
+
   readonly id: string;
   readonly #hmk: CryptoKey;
   challenge: string;
@@ -146,7 +168,13 @@ export async function prepareEnrollment(
   name: string,
   enrollmentKey: { publicKey: string },
   pinnedFingerprint: string,
-): Promise<{ body: EnrollmentBody; finish(answer: EnrollmentAnswer): Promise<Device> }> {
+  options: { keepKey?: boolean } = {},
+): Promise<{
+  body: EnrollmentBody;
+  finish(answer: EnrollmentAnswer): Promise<Device>;
+  /** The HMK (base64), only with `keepKey`: for a client that must store it (a command line). */
+  readonly keptKey: string | null;
+}> {
   const serverKey = fromBase64(enrollmentKey.publicKey);
   const fingerprint = await sha256Hex(serverKey);
   if (fingerprint !== pinnedFingerprint.toLowerCase().replace(/[^0-9a-f]/g, ''))
@@ -188,8 +216,10 @@ export async function prepareEnrollment(
     encryptionKey,
     hmkBytes,
   );
+  const keptKey = options.keepKey === true ? toBase64(hmkBytes) : null;
   hmkBytes.fill(0);
   return {
+    keptKey,
     body: {
       name,
       ephemeralPublicKey: toBase64(ephemeralPublicKey),

@@ -1,4 +1,4 @@
 // `indicia/client`: the typed SDK. It imports nothing from the server, so it runs anywhere fetch does.
 export { IndiciaApiError, IndiciaClient, type ClientOptions } from './client.ts';
-export { Device, canonicalJson, signedText } from './device.ts';
+export { Device, canonicalJson, signedText, type StoredDevice } from './device.ts';
 export type * from './types.ts';

@@ -1,0 +1,201 @@
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Device, IndiciaApiError, IndiciaClient, type StoredDevice } from '../client/index.ts';
+import { formatUsd, parseDollars } from '../money/index.ts';
+import type { Mills } from '../money/index.ts';
+import { type CommandIo, UsageError } from './commands.ts';
+
+export const CLIENT_USAGE = [
+  'indicia client enroll --url URL --fingerprint HEX [--api-key KEY] [--name NAME] [--state FILE]',
+  '                                    enroll this machine as your meter’s device (through the API)',
+  'indicia client meter                your meter and registers, as the server holds them',
+  'indicia client fund AMOUNT --card NUMBER --exp MM/YYYY --cvc CVC   add postage (sandbox card processor)',
+  'indicia client print --postage 0.73 --rate FC [--count N] [--out DIR]   print signed indicia',
+  '                                    client commands read INDICIA_API_KEY (an ik_… key) and keep the',
+  '                                    device in --state (default ./indicia-client.json, mode 0600)',
+].join('\n');
+
+interface ClientState {
+  url: string;
+  apiKey: string;
+  device: StoredDevice;
+}
+
+const DEFAULT_STATE = 'indicia-client.json';
+
+function parse(
+  args: readonly string[],
+  options: Record<string, { type: 'string' }>,
+): { values: Record<string, string | undefined>; positionals: string[] } {
+  try {
+    const parsed = parseArgs({
+      args: [...args],
+      options: { ...options, state: { type: 'string' } },
+      allowPositionals: true,
+    });
+    return { values: parsed.values, positionals: parsed.positionals };
+  } catch (error) {
+    throw new UsageError(
+      `${(error as Error).message.split('\n')[0] ?? 'invalid arguments'} (see indicia --help)`,
+    );
+  }
+}
+
+function statePath(io: CommandIo, given: string | undefined): string {
+  return resolve(io.cwd, given ?? DEFAULT_STATE);
+}
+
+function save(path: string, state: ClientState): void {
+  writeFileSync(path, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
+
+async function load(path: string): Promise<{ state: ClientState; client: IndiciaClient }> {
+  if (!existsSync(path))
+    throw new UsageError(`No enrolled device in ${path}; run indicia client enroll first.`);
+  const state = JSON.parse(readFileSync(path, 'utf8')) as ClientState;
+  const client = new IndiciaClient({ baseUrl: state.url, apiKey: state.apiKey });
+  client.useDevice(await Device.restore(state.device));
+  return { state, client };
+}
+
+/** Keeps the device's challenge and registers after a request (or a refusal that resynchronized). */
+function remember(path: string, state: ClientState, client: IndiciaClient): void {
+  const device = client.device;
+  if (device === undefined) return;
+  save(path, {
+    ...state,
+    device: {
+      ...state.device,
+      challenge: device.challenge,
+      ascendingRegisterMills: device.ascendingRegister,
+      descendingRegisterMills: device.descendingRegister,
+    },
+  });
+}
+
+function amountOf(text: string | undefined, what: string): Mills {
+  if (text === undefined) throw new UsageError(`${what} is required, in dollars like 10.00`);
+  return parseDollars(text);
+}
+
+/**
+ * `indicia client …`: a customer's own command line over the API, through the SDK: device
+ * enrollment, funds, printing. The device's HMK is kept in the state file (mode 0600).
+ */
+export async function clientCommand(args: readonly string[], io: CommandIo): Promise<number> {
+  const [sub, ...rest] = args;
+  try {
+    switch (sub) {
+      case 'enroll': {
+        const { values } = parse(rest, {
+          url: { type: 'string' },
+          fingerprint: { type: 'string' },
+          'api-key': { type: 'string' },
+          name: { type: 'string' },
+        });
+        const url = values['url'];
+        const fingerprint = values['fingerprint'];
+        const apiKey = values['api-key'] ?? io.env['INDICIA_API_KEY'];
+        if (url === undefined || fingerprint === undefined || apiKey === undefined)
+          throw new UsageError(
+            'enroll needs --url, --fingerprint and an API key (--api-key or INDICIA_API_KEY)',
+          );
+        const client = new IndiciaClient({ baseUrl: url, apiKey });
+        const device = await client.enrollStoredDevice(values['name'] ?? 'indicia command line', fingerprint);
+        const path = statePath(io, values['state']);
+        save(path, { url, apiKey, device });
+        io.write(`Enrolled device ${device.id}; kept in ${path} (mode 0600: it holds the device key).\n`);
+        return 0;
+      }
+      case 'meter': {
+        const { values } = parse(rest, {});
+        const path = statePath(io, values['state']);
+        const { state, client } = await load(path);
+        const meter = await client.syncDevice();
+        remember(path, state, client);
+        if (meter.mode === 'dedicated')
+          io.write(
+            `${meter.meterId}  ${meter.status}  AR ${formatUsd(meter.ascendingRegisterMills as Mills)}  DR ${formatUsd(meter.descendingRegisterMills as Mills)}  max DR ${formatUsd(meter.maxDescendingRegisterMills as Mills)}\n`,
+          );
+        return 0;
+      }
+      case 'fund': {
+        const { values, positionals } = parse(rest, {
+          card: { type: 'string' },
+          exp: { type: 'string' },
+          cvc: { type: 'string' },
+        });
+        const amount = amountOf(positionals[0], 'AMOUNT');
+        const expiry = /^(\d{1,2})\/(\d{4})$/.exec(values['exp'] ?? '');
+        if (values['card'] === undefined || expiry === null || values['cvc'] === undefined)
+          throw new UsageError(
+            'fund needs --card NUMBER --exp MM/YYYY --cvc CVC (the sandbox takes test cards only)',
+          );
+        const path = statePath(io, values['state']);
+        const { state, client } = await load(path);
+        try {
+          const funded = await client.addFunds(amount, {
+            number: values['card'],
+            expMonth: Number(expiry[1]),
+            expYear: Number(expiry[2]),
+            cvc: values['cvc'],
+          });
+          io.write(
+            `Added ${formatUsd(amount)} (${funded.payment.processor} card …${funded.payment.last4}); DR now ${formatUsd(funded.registers.descendingRegisterMills as Mills)}; receipt ${funded.receipt.id}.\n`,
+          );
+        } finally {
+          remember(path, state, client);
+        }
+        return 0;
+      }
+      case 'print': {
+        const { values } = parse(rest, {
+          postage: { type: 'string' },
+          rate: { type: 'string' },
+          count: { type: 'string' },
+          out: { type: 'string' },
+        });
+        const postage = amountOf(values['postage'], '--postage');
+        if (values['rate'] === undefined) throw new UsageError('print needs --rate, e.g. FC');
+        const count = values['count'] === undefined ? 1 : Number(values['count']);
+        if (!Number.isInteger(count) || count < 1 || count > 1_000)
+          throw new UsageError('--count is a whole number from 1 to 1000');
+        const path = statePath(io, values['state']);
+        const { state, client } = await load(path);
+        try {
+          const printed = await client.issueIndicia(
+            Array.from({ length: count }, () => ({
+              postageMills: postage,
+              rateCategory: values['rate'] ?? '',
+            })),
+          );
+          if (values['out'] !== undefined) mkdirSync(values['out'], { recursive: true });
+          for (const indicium of printed.indicia) {
+            if (values['out'] === undefined)
+              io.write(`${indicium.id}  ${Buffer.from(indicium.data, 'base64').toString('hex')}\n`);
+            else
+              writeFileSync(join(values['out'], `${indicium.id}.bin`), Buffer.from(indicium.data, 'base64'));
+          }
+          io.write(
+            `Printed ${printed.indicia.length} × ${formatUsd(postage)}; AR ${formatUsd(printed.registers.ascendingRegisterMills as Mills)}, DR ${formatUsd(printed.registers.descendingRegisterMills as Mills)}; receipt ${printed.receipt.id}.\n`,
+          );
+        } finally {
+          remember(path, state, client);
+        }
+        return 0;
+      }
+      case undefined:
+      default:
+        throw new UsageError(`unknown client command "${sub ?? ''}"; see indicia --help`);
+    }
+  } catch (error) {
+    // The API's refusals read like every other failure of the command line: one line, status 1.
+    if (error instanceof IndiciaApiError) {
+      process.stderr.write(`indicia: ${error.message} (${error.code}, request ${error.requestId})\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
