@@ -28,7 +28,13 @@ import {
 import { type Mailer, createMailer } from './mail/index.ts';
 import { createSandboxProcessor } from './payments/index.ts';
 import { createWebhooksService, enqueueWebhookEvent } from './webhooks/index.ts';
-import { type MetersService, createMetersService } from './meters/index.ts';
+import {
+  DEFAULT_METER_SETTINGS,
+  type MetersService,
+  type PoolService,
+  createMetersService,
+  createPoolService,
+} from './meters/index.ts';
 import {
   StartupError,
   acquireLockFile,
@@ -78,6 +84,8 @@ export interface RunningIndicia {
   readonly authority: AuthorityService;
   readonly meters: MetersService;
   readonly accounts: AccountsService;
+  /** Pooled mode on this server (its mini-PSD check-outs). */
+  readonly pooledMode: PoolService;
   readonly mailer: Mailer;
   /** Hex SHA-256 of the device-enrollment public key, which clients pin. */
   readonly enrollmentKeyFingerprint: string;
@@ -282,6 +290,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
   let reconciliation: ReconciliationJob | undefined;
   let mailer: Mailer | undefined;
   let deliveries: WebhookDeliveryJob | undefined;
+  let poolService: PoolService | undefined;
   try {
     const modules = await openModulePool(config, { initializeIfEmpty: true });
     const { kekFile } = modules;
@@ -326,6 +335,15 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       from: config.mailFrom,
       outboxDir: join(config.dataDir, 'outbox'),
     });
+    // Pooled customers print from mini-PSDs this server checks out (returned at shutdown).
+    const pooled = createPoolService({
+      db: store.db,
+      custody,
+      authority,
+      settings: DEFAULT_METER_SETTINGS,
+      modules: config.cryptoModules,
+    });
+    poolService = pooled;
     const webhooks = createWebhooksService(store.db, (subscriptionId) =>
       custody.deriveSecret(`webhook:${subscriptionId}`),
     );
@@ -354,6 +372,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       db: store.db,
       processor: createSandboxProcessor(),
       webhooks,
+      pool: pooled,
       rateLimits: { perMinute: config.rateLimitPerMinute, scale: config.rateLimitScale },
       events: {
         publish: enqueueWebhookEvent,
@@ -393,6 +412,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
     const reconciliationJob = reconciliation;
     const outgoingMail = mailer;
     const webhookDeliveries = deliveries;
+    const pooledPrinting = pooled;
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> => {
       closing ??= (async () => {
@@ -413,6 +433,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
         clearTimeout(timer);
         reconciliationJob.stop();
         await webhookDeliveries.stop();
+        await pooledPrinting.close();
         outgoingMail.close();
         await modulePool.close();
         await store.close();
@@ -435,6 +456,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       authority,
       meters,
       accounts,
+      pooledMode: pooledPrinting,
       mailer: outgoingMail,
       enrollmentKeyFingerprint,
       reconciliation: reconciliationJob,
@@ -445,6 +467,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
   } catch (error) {
     reconciliation?.stop();
     await deliveries?.stop();
+    await poolService?.close();
     mailer?.close();
     await app?.close();
     await pool?.close();

@@ -7,7 +7,7 @@ import type { Logger, ServerMetrics } from '../telemetry/index.ts';
 import type { AccountsService } from '../accounts/index.ts';
 import type { AuthorityService, LicenceDecision } from '../authority/index.ts';
 import type { Kysely } from 'kysely';
-import type { MetersService, ReconciliationReport } from '../meters/index.ts';
+import type { MetersService, PoolService, ReconciliationReport } from '../meters/index.ts';
 import type { PaymentProcessor } from '../payments/index.ts';
 import type { DatabaseSchema } from '../store/index.ts';
 import type { PoolStatus } from '../vault/index.ts';
@@ -40,6 +40,7 @@ export interface ApiServerDependencies {
     | 'provisionCustomer'
     | 'customerMeter'
     | 'dedicatedMeterOf'
+    | 'hasClientPackage'
     | 'enrollmentKey'
     | 'enrollDevice'
     | 'fund'
@@ -59,6 +60,8 @@ export interface ApiServerDependencies {
   readonly moduleStatus: () => PoolStatus;
   readonly reconcile: () => Promise<ReconciliationReport>;
   readonly webhooks: WebhooksService;
+  /** Pooled customers' deposits and printing. */
+  readonly pool: Pick<PoolService, 'deposit' | 'issue'>;
   readonly rateLimits: { readonly perMinute: number; readonly scale: number };
   readonly events: EventOutbox;
   /** The card processor behind POST /v1/funds (the sandbox until a real one is configured). */
@@ -207,6 +210,7 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
       processor: dependencies.processor,
       events: dependencies.events,
       accounts: dependencies.accounts,
+      pool: dependencies.pool,
     }),
   );
   await app.register(indiciaRoutes(dependencies.meters, dependencies.events));

@@ -249,7 +249,7 @@ export class IndiciaClient {
   async syncDevice(): Promise<Meter> {
     const meter = await this.meter();
     if (this.#device === undefined) throw new Error('No device is enrolled on this client.');
-    if (meter.mode === 'dedicated' && meter.challenge !== null) this.#device.advance(meter.challenge, meter);
+    if (meter.challenge !== null) this.#device.advance(meter.challenge, meter);
     return meter;
   }
 

@@ -80,7 +80,18 @@ export interface DedicatedMeter {
   challenge: string | null;
 }
 
-export type Meter = DedicatedMeter | { mode: 'pooled'; customerNumber: number; balanceMills: number };
+export interface PooledAccount {
+  mode: 'pooled';
+  customerNumber: number;
+  balanceMills: number;
+  /** The client package's registers: postage printed from the balance, and the balance. */
+  ascendingRegisterMills: number;
+  descendingRegisterMills: number;
+  deviceEnrolled: boolean;
+  challenge: string | null;
+}
+
+export type Meter = DedicatedMeter | PooledAccount;
 
 export interface ErrorBody {
   error: { code: string; message: string; requestId: string; details?: Record<string, unknown> };

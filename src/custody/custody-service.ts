@@ -66,7 +66,12 @@ export interface CustodyService {
    * (a master PSD funding a mini-PSD); results in the order given.
    */
   executeTogether(
-    commands: readonly { readonly meterId: string; readonly steps: readonly CommandStep[] }[],
+    commands: readonly {
+      readonly meterId: string;
+      readonly steps: readonly CommandStep[];
+      /** A device's signed request, checked by the module on this command's package. */
+      readonly authorization?: ClientAuthorization | undefined;
+    }[],
     withinCommit?: (trx: Transaction<DatabaseSchema>, results: CommittedCommand[]) => Promise<void>,
   ): Promise<CommittedCommand[]>;
   readMeter(meterId: string): Promise<PsdView>;
@@ -374,7 +379,12 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
       if (commands.length === 0)
         return Promise.reject(new VaultError('vault.wrong_state', 'Give at least one command.'));
       return enqueue(
-        commands.map(({ meterId, steps }) => ({ kind: 'execute' as const, meterId, steps })),
+        commands.map(({ meterId, steps, authorization }) => ({
+          kind: 'execute' as const,
+          meterId,
+          steps,
+          authorization,
+        })),
         withinCommit,
       );
     },

@@ -17,6 +17,8 @@ export type CustomerMeter =
       readonly customerNumber: number;
       /** The prefunded balance pooled indicia are paid from. */
       readonly balance: Mills;
+      /** The client package (devices, challenge, the balance mirrored in DR), when there is one. */
+      readonly client: PsdView | null;
     };
 
 /** The customer's own (dedicated) meter that is not withdrawn, newest first; undefined when none. */

@@ -39,7 +39,8 @@ export async function enrollDevice(
   request: EnrollmentRequest,
   owner: { accountId: string; name: string },
 ): Promise<DeviceEnrollment> {
-  await activeMeter(db, meterId, 'dedicated');
+  // A dedicated meter, or a pooled customer's client package (which has no meters row).
+  if (!meterId.startsWith('CLIENT-')) await activeMeter(db, meterId, 'dedicated');
   const opened = await custody.openEnrollment(request);
   const challenge = newChallenge();
   const deviceId = `dev_${randomUUID()}`;

@@ -37,3 +37,4 @@ export {
 } from './pool.ts';
 export { type RefundResult } from './lifecycle.ts';
 export { type CardPaymentRecord, recordCardPayment } from './card-payments.ts';
+export { type PooledRequest, clientPackageId, hasClientPackage } from './client-packages.ts';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { timeOrderedUuid } from '../encoding/index.ts';
-import type { Insertable, Kysely } from 'kysely';
-import type { CustodyService, WithinCommit } from '../custody/index.ts';
+import type { Insertable, Kysely, Transaction } from 'kysely';
+import type { CommittedCommand, CustodyService, WithinCommit } from '../custody/index.ts';
 import {
   type IndiciumFields,
   assembleIndicium,
@@ -67,6 +67,15 @@ export interface IssueOptions {
   readonly authorization?: ClientAuthorization;
   /** Have the meter key sign a receipt for the request, stored in the same commit. */
   readonly receipt?: { readonly customerNumber: number };
+  /**
+   * A pooled customer's client package command that stands or falls with the issue (its balance
+   * debit, the device's signed request, and a receipt step whose signature becomes the receipt).
+   */
+  readonly companion?: {
+    readonly meterId: string;
+    readonly steps: CommandStep[];
+    readonly authorization?: ClientAuthorization | undefined;
+  };
 }
 
 export interface SignedFunding {
@@ -251,56 +260,66 @@ export async function issueIndicia(
   }
   const issued: IssuedIndicium[] = [];
   let receipt: SignedReceipt | null = null;
-  await custody.execute(
-    meterId,
-    steps,
-    async (trx, result) => {
-      const createdAt = now().toISOString();
-      const rows: Insertable<IndiciaTable>[] = [];
-      for (const signature of result.signatures) {
-        const piece = pieces[signature.step];
-        if (piece === undefined) {
-          receipt = await storeReceipt(trx, signature, meter.certificate_serial);
-          continue;
-        }
-        const data = assembleIndicium(signature.data, signature.signature);
-        const ascendingRegister = data.readUIntBE(18, 6) as Mills;
-        const descendingRegister = data.readUIntBE(47, 6) as Mills;
-        const mailingDate = piece.mailingDate ?? today;
-        const id = `ind_${timeOrderedUuid()}`;
-        issued.push({
-          id,
-          meterId,
-          data,
-          postage: piece.postage,
-          ascendingRegister,
-          descendingRegister,
-          mailingDate,
-        });
-        rows.push({
-          id,
-          meter_id: meterId,
-          package_sequence: result.transaction.packageSequence,
-          certificate_serial: meter.certificate_serial,
-          postage_mills: piece.postage,
-          ascending_register_mills: ascendingRegister,
-          descending_register_mills: descendingRegister,
-          mailing_date: mailingDate,
-          origin_zip: piece.originZip ?? meter.licensing_zip,
-          rate_category: piece.rateCategory,
-          label_serial: piece.labelSerial ?? 0,
-          status: 'valid',
-          data: data.toString('base64'),
-          created_at: createdAt,
-          corrects_indicium_id: options.correctsIndiciumId ?? null,
-          customer_number: options.customerNumber ?? meter.customer_number,
-        });
+  const record = async (trx: Transaction<DatabaseSchema>, result: CommittedCommand): Promise<void> => {
+    const createdAt = now().toISOString();
+    const rows: Insertable<IndiciaTable>[] = [];
+    for (const signature of result.signatures) {
+      const piece = pieces[signature.step];
+      if (piece === undefined) {
+        receipt = await storeReceipt(trx, signature, meter.certificate_serial);
+        continue;
       }
-      // A mailing list's indicia go in as one statement.
-      if (rows.length > 0) await trx.insertInto('indicia').values(rows).execute();
-      await options.withinCommit?.(trx, result);
-    },
-    options.authorization,
-  );
+      const data = assembleIndicium(signature.data, signature.signature);
+      const ascendingRegister = data.readUIntBE(18, 6) as Mills;
+      const descendingRegister = data.readUIntBE(47, 6) as Mills;
+      const mailingDate = piece.mailingDate ?? today;
+      const id = `ind_${timeOrderedUuid()}`;
+      issued.push({
+        id,
+        meterId,
+        data,
+        postage: piece.postage,
+        ascendingRegister,
+        descendingRegister,
+        mailingDate,
+      });
+      rows.push({
+        id,
+        meter_id: meterId,
+        package_sequence: result.transaction.packageSequence,
+        certificate_serial: meter.certificate_serial,
+        postage_mills: piece.postage,
+        ascending_register_mills: ascendingRegister,
+        descending_register_mills: descendingRegister,
+        mailing_date: mailingDate,
+        origin_zip: piece.originZip ?? meter.licensing_zip,
+        rate_category: piece.rateCategory,
+        label_serial: piece.labelSerial ?? 0,
+        status: 'valid',
+        data: data.toString('base64'),
+        created_at: createdAt,
+        corrects_indicium_id: options.correctsIndiciumId ?? null,
+        customer_number: options.customerNumber ?? meter.customer_number,
+      });
+    }
+    // A mailing list's indicia go in as one statement.
+    if (rows.length > 0) await trx.insertInto('indicia').values(rows).execute();
+    await options.withinCommit?.(trx, result);
+  };
+  const { companion } = options;
+  if (companion === undefined) {
+    await custody.execute(meterId, steps, record, options.authorization);
+  } else {
+    // A pooled customer's client package moves in the same module pass and commit; its key signs
+    // the customer's receipt.
+    await custody.executeTogether([{ meterId, steps }, companion], async (trx, [result, client]) => {
+      if (result === undefined || client === undefined)
+        throw new MeterError('meter.request_invalid', 'The module skipped a command.');
+      const signed = client.signatures[0];
+      if (signed !== undefined && client.view.certificateSerial !== null)
+        receipt = await storeReceipt(trx, signed, client.view.certificateSerial);
+      await record(trx, result);
+    });
+  }
   return Object.assign(issued, { receipt });
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely } from 'kysely';
-import type { CustodyService, WithinCommit } from '../custody/index.ts';
+import type { Kysely, Transaction } from 'kysely';
+import type { CommittedCommand, CustodyService, WithinCommit } from '../custody/index.ts';
 import { type Mills, add, formatUsd, shareFloor, subtract } from '../money/index.ts';
 import type { DatabaseSchema, IndiciaTable, MeterStatus, RefundKind } from '../store/index.ts';
 import type { ClientAuthorization, CommandStep, PsdView } from '../vault/index.ts';
@@ -12,6 +12,12 @@ import {
   meterRecord,
 } from './issuance.ts';
 import { moveBalance } from './balances.ts';
+import {
+  clientPackageCommand,
+  hasClientPackage,
+  noClientPackage,
+  receiptStepsFor,
+} from './client-packages.ts';
 import { MeterError } from './meter-error.ts';
 import { type SignedReceipt, newReceiptId, receiptStep, storeReceipt } from './receipts.ts';
 
@@ -146,8 +152,28 @@ export async function refundSpoiled(
     );
   }
   const id = `refund_${randomUUID()}`;
+  // A pooled customer's client package takes the refund too, in the same pass; its key signs the
+  // receipt and the device's request is checked on it.
+  const client =
+    customerNumber !== null && (await hasClientPackage(db, customerNumber))
+      ? clientPackageCommand(
+          customerNumber,
+          postage,
+          receiptStepsFor(
+            { receipt: request.receipt !== undefined },
+            customerNumber,
+            'refund',
+            postage,
+            1,
+            id,
+          ),
+          request.authorization,
+        )
+      : null;
+  if (client === null && customerNumber !== null && request.authorization !== undefined)
+    throw noClientPackage(customerNumber);
   const steps: CommandStep[] = [{ operation: { type: 'spoil', amount: postage } }];
-  if (request.receipt !== undefined)
+  if (request.receipt !== undefined && client === null)
     steps.push(
       receiptStep(newReceiptId(), {
         kind: 'refund',
@@ -158,30 +184,50 @@ export async function refundSpoiled(
       }),
     );
   let receipt: SignedReceipt | null = null;
-  const result = await custody.execute(
-    meterId,
-    steps,
-    async (trx, outcome) => {
-      const signed = outcome.signatures[0];
-      if (signed !== undefined) receipt = await storeReceipt(trx, signed, meter.certificate_serial);
-      await retire(trx, indiciumId, 'refunded');
-      await trx
-        .insertInto('refunds')
-        .values({
-          id,
-          meter_id: meterId,
-          indicium_id: indiciumId,
-          kind: 'spoilage',
-          amount_mills: postage,
-          package_sequence: outcome.transaction.packageSequence,
-          created_at: new Date().toISOString(),
-        })
-        .execute();
-      if (customerNumber !== null) await moveBalance(trx, customerNumber, postage, 'refund', id);
-      await request.withinCommit?.(trx, outcome);
-    },
-    request.authorization,
-  );
+  const record = async (trx: Transaction<DatabaseSchema>, outcome: CommittedCommand): Promise<void> => {
+    await retire(trx, indiciumId, 'refunded');
+    await trx
+      .insertInto('refunds')
+      .values({
+        id,
+        meter_id: meterId,
+        indicium_id: indiciumId,
+        kind: 'spoilage',
+        amount_mills: postage,
+        package_sequence: outcome.transaction.packageSequence,
+        created_at: new Date().toISOString(),
+      })
+      .execute();
+    if (customerNumber !== null) await moveBalance(trx, customerNumber, postage, 'refund', id);
+    await request.withinCommit?.(trx, outcome);
+  };
+  let result: CommittedCommand;
+  if (client === null) {
+    result = await custody.execute(
+      meterId,
+      steps,
+      async (trx, outcome) => {
+        const signed = outcome.signatures[0];
+        if (signed !== undefined) receipt = await storeReceipt(trx, signed, meter.certificate_serial);
+        await record(trx, outcome);
+      },
+      request.authorization,
+    );
+  } else {
+    const [mini] = await custody.executeTogether(
+      [{ meterId, steps }, client],
+      async (trx, [outcome, own]) => {
+        if (outcome === undefined || own === undefined)
+          throw new MeterError('meter.request_invalid', 'The module skipped a command.');
+        const signed = own.signatures[0];
+        if (signed !== undefined && own.view.certificateSerial !== null)
+          receipt = await storeReceipt(trx, signed, own.view.certificateSerial);
+        await record(trx, outcome);
+      },
+    );
+    if (mini === undefined) throw new MeterError('meter.request_invalid', 'The module skipped a command.');
+    result = mini;
+  }
   return { id, meterId, kind: 'spoilage', amount: postage, view: result.view, receipt };
 }
 
@@ -291,6 +337,25 @@ export async function correctIndicium(
       'Say what to correct: a higher postage, or another mailing date.',
     );
   }
+  // A pooled customer's client package pays the difference (or just checks the device's request).
+  const correctionClient =
+    customerNumber !== null && (await hasClientPackage(dependencies.db, customerNumber))
+      ? clientPackageCommand(
+          customerNumber,
+          0 - difference,
+          receiptStepsFor(
+            { receipt: request.receipt !== undefined },
+            customerNumber,
+            'correction',
+            difference,
+            1,
+            indiciumId,
+          ),
+          request.authorization,
+        )
+      : null;
+  if (correctionClient === null && customerNumber !== null && request.authorization !== undefined)
+    throw noClientPackage(customerNumber);
   const issued = await issueIndicia(
     dependencies,
     original.meter_id,
@@ -310,6 +375,7 @@ export async function correctIndicium(
       mode: meter.mode,
       ...(customerNumber === null ? {} : { customerNumber }),
       ...request,
+      ...(correctionClient === null ? {} : { companion: correctionClient, receipt: undefined }),
       withinCommit: async (trx, result) => {
         await retire(trx, indiciumId, 'corrected');
         if (customerNumber !== null && difference > 0)

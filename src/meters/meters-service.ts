@@ -25,6 +25,7 @@ import {
   setMeterActive,
   withdrawMeter,
 } from './lifecycle.ts';
+import { clientPackageId, createClientPackage, hasClientPackage } from './client-packages.ts';
 import { type CustomerMeter, dedicatedMeterOf } from './customer-meters.ts';
 import { type DeviceEnrollment, enrollDevice, enrollmentKey } from './devices.ts';
 import { indiciaOf, indiciumFor } from './indicia-queries.ts';
@@ -101,6 +102,8 @@ export interface MetersService {
     meterMode: 'dedicated' | 'pooled';
     licensingZip: string;
   }): Promise<void>;
+  /** Whether a pooled customer has a client package (devices, receipts, the mirrored balance). */
+  hasClientPackage(customerNumber: number): Promise<boolean>;
   /** A customer's own dedicated meter record (not withdrawn), without opening its package. */
   dedicatedMeterOf(customerNumber: number): Promise<MetersTable | undefined>;
   /** A customer's meter and registers (dedicated) or prefunded balance (pooled). */
@@ -142,7 +145,13 @@ export function createMetersService(dependencies: MetersDependencies): MetersSer
     resume: (meterId) => setMeterActive(issuance, meterId, true),
     correct: (indiciumId, correction, request) => correctIndicium(issuance, indiciumId, correction, request),
     async provisionCustomer({ customerNumber, meterMode, licensingZip }) {
-      if (meterMode === 'pooled' || (await dedicatedMeterOf(db, customerNumber)) !== undefined) return;
+      if (meterMode === 'pooled') {
+        // No meter of its own: a client package, for its devices and receipts.
+        if (!(await hasClientPackage(db, customerNumber)))
+          await createClientPackage({ custody, authority, settings }, customerNumber, licensingZip);
+        return;
+      }
+      if ((await dedicatedMeterOf(db, customerNumber)) !== undefined) return;
       await generateMeter(
         { db, custody, authority, settings },
         {
@@ -153,6 +162,7 @@ export function createMetersService(dependencies: MetersDependencies): MetersSer
       );
     },
     dedicatedMeterOf: (customerNumber) => dedicatedMeterOf(db, customerNumber),
+    hasClientPackage: (customerNumber) => hasClientPackage(db, customerNumber),
     async customerMeter(customerNumber, meterMode) {
       if (meterMode === 'pooled') {
         const row = await db
@@ -160,7 +170,10 @@ export function createMetersService(dependencies: MetersDependencies): MetersSer
           .select('balance_mills')
           .where('customer_number', '=', customerNumber)
           .executeTakeFirst();
-        return { mode: 'pooled', customerNumber, balance: (row?.balance_mills ?? 0) as Mills };
+        const client = (await hasClientPackage(db, customerNumber))
+          ? await custody.readMeter(clientPackageId(customerNumber))
+          : null;
+        return { mode: 'pooled', customerNumber, balance: (row?.balance_mills ?? 0) as Mills, client };
       }
       const meter = await dedicatedMeterOf(db, customerNumber);
       if (meter === undefined)

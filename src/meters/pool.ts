@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { appendAuditEvents } from '../audit/index.ts';
 import type { AuthorityService } from '../authority/index.ts';
 import { isIndiciaError } from '../errors/index.ts';
@@ -9,7 +9,15 @@ import { type Mills, add, formatUsd, nonNegativeMills } from '../money/index.ts'
 import type { DatabaseSchema } from '../store/index.ts';
 import type { CommandStep } from '../vault/index.ts';
 import { moveBalance } from './balances.ts';
-import { type IssuedIndicium, type PieceRequest, fundMeter, issueIndicia } from './issuance.ts';
+import {
+  type PooledRequest,
+  clientPackageCommand,
+  hasClientPackage,
+  noClientPackage,
+  receiptStepsFor,
+} from './client-packages.ts';
+import { type IssuedIndicia, type PieceRequest, fundMeter, issueIndicia } from './issuance.ts';
+import { type SignedReceipt, storeReceipt } from './receipts.ts';
 import { recordWithdrawal } from './lifecycle.ts';
 import { activeMasterMeter, checkOutIdle, insertCheckout, recordTransfer } from './pool-records.ts';
 import { MeterError } from './meter-error.ts';
@@ -54,11 +62,26 @@ export interface PoolService {
   setUp(licensingZip: string): Promise<{ masterMeterId: string }>;
   /** Postage bought from the postal authority, into the master PSD's DR. */
   purchase(amount: number, reference: string): Promise<{ id: string; descendingRegister: Mills }>;
-  /** Money a customer prepaid into their balance (the payment itself is the API's business). */
-  deposit(customerNumber: number, amount: number, reference: string): Promise<{ balance: Mills }>;
+  /**
+   * Money a customer prepaid into their balance (the payment itself is the API's business). A
+   * customer with a client package has it funded in the same commit (with a device's request).
+   */
+  deposit(
+    customerNumber: number,
+    amount: number,
+    reference: string,
+    request?: PooledRequest,
+  ): Promise<{ balance: Mills; receipt: SignedReceipt | null }>;
   balance(customerNumber: number): Promise<Mills>;
-  /** Indicia for a customer from a checked-out mini-PSD, paid from the customer's balance. */
-  issue(customerNumber: number, pieces: readonly PieceRequest[]): Promise<IssuedIndicium[]>;
+  /**
+   * Indicia for a customer from a checked-out mini-PSD, paid from the customer's balance; the
+   * client package, if any, is debited in the same module pass and commit.
+   */
+  issue(
+    customerNumber: number,
+    pieces: readonly PieceRequest[],
+    request?: PooledRequest,
+  ): Promise<IssuedIndicia>;
   /**
    * Withdraws a mini-PSD for good: its DR goes back to the master PSD in the same module pass and
    * commit (GPSD.AR = Σ(MPSD.AR + MPSD.DR) keeps holding). It must be idle here or not checked out.
@@ -263,24 +286,49 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
       return { id: funded.id, descendingRegister: funded.view.descendingRegister };
     },
 
-    async deposit(customerNumber, amountValue, reference) {
+    async deposit(customerNumber, amountValue, reference, request = {}) {
       validCustomer(customerNumber);
       const amount = nonNegativeMills(amountValue);
       if (amount === 0) throw new MeterError('meter.request_invalid', 'A deposit must be more than zero.');
       return oneCustomerAtATime(customerNumber, async () => {
-        await db.transaction().execute(async (trx) => {
+        const write = async (trx: Transaction<DatabaseSchema>): Promise<void> => {
           await moveBalance(trx, customerNumber, amount, 'deposit', reference);
           await appendAuditEvents(trx, [
             { kind: 'pool.deposit', details: { customerNumber, amountMills: amount } },
           ]);
-        });
-        return { balance: await balanceOf(customerNumber) };
+        };
+        let receipt: SignedReceipt | null = null;
+        if (await hasClientPackage(db, customerNumber)) {
+          const receiptSteps = receiptStepsFor(request, customerNumber, 'funds', amount, 0, reference);
+          const { meterId, steps, authorization } = clientPackageCommand(
+            customerNumber,
+            amount,
+            receiptSteps,
+            request.authorization,
+          );
+          await custody.execute(
+            meterId,
+            steps,
+            async (trx, result) => {
+              const signed = result.signatures[0];
+              if (signed !== undefined && result.view.certificateSerial !== null)
+                receipt = await storeReceipt(trx, signed, result.view.certificateSerial);
+              await write(trx);
+              await request.withinCommit?.(trx, result);
+            },
+            authorization,
+          );
+        } else {
+          if (request.authorization !== undefined) throw noClientPackage(customerNumber);
+          await db.transaction().execute(write);
+        }
+        return { balance: await balanceOf(customerNumber), receipt };
       });
     },
 
     balance: (customerNumber) => balanceOf(validCustomer(customerNumber)),
 
-    async issue(customerNumber, pieces) {
+    async issue(customerNumber, pieces, request = {}) {
       validCustomer(customerNumber);
       if (pieces.length === 0) throw new MeterError('meter.request_invalid', 'Ask for at least one piece.');
       let total = 0 as Mills;
@@ -305,6 +353,8 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
             { details: { balanceMills: balance, neededMills: total } },
           );
         }
+        const hasPackage = await hasClientPackage(db, customerNumber);
+        if (!hasPackage && request.authorization !== undefined) throw noClientPackage(customerNumber);
         const entry = await acquire();
         try {
           // A correction printed on this mini-PSD elsewhere may have spent what we counted on:
@@ -315,7 +365,27 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
               const issued = await issueIndicia(dependencies, entry.meterId, pieces, {
                 customerNumber,
                 mode: 'pooled',
-                withinCommit: (trx) => moveBalance(trx, customerNumber, 0 - total, 'postage', entry.meterId),
+                withinCommit: async (trx, result) => {
+                  await moveBalance(trx, customerNumber, 0 - total, 'postage', entry.meterId);
+                  await request.withinCommit?.(trx, result);
+                },
+                ...(hasPackage
+                  ? {
+                      companion: clientPackageCommand(
+                        customerNumber,
+                        0 - total,
+                        receiptStepsFor(
+                          request,
+                          customerNumber,
+                          'indicia',
+                          total,
+                          pieces.length,
+                          entry.meterId,
+                        ),
+                        request.authorization,
+                      ),
+                    }
+                  : {}),
               });
               const last = issued.at(-1);
               if (last !== undefined) entry.descendingRegister = last.descendingRegister;

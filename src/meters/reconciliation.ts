@@ -161,6 +161,21 @@ export async function reconcileMeters({
       );
     }
   }
+  // A pooled customer's client package mirrors the balance in its DR (client-packages.ts).
+  const clientPackages = await db
+    .selectFrom('psd_packages')
+    .select('meter_id')
+    .where('meter_id', 'like', 'CLIENT-%')
+    .execute();
+  for (const { meter_id: packageId } of clientPackages) {
+    const customer = Number(packageId.slice('CLIENT-'.length));
+    const balance = balances.find((entry) => entry.customer_number === customer)?.balance_mills ?? 0;
+    const mirrored = (await custody.readMeter(packageId)).descendingRegister;
+    if (mirrored !== balance)
+      balanceDifferences.push(
+        `customer ${customer}: balance ${balance} mills, but the client package ${packageId} holds ${mirrored}`,
+      );
+  }
   return {
     at: new Date().toISOString(),
     meters: results,

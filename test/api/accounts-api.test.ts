@@ -63,7 +63,7 @@ for (const fixture of dialectFixtures) {
       assert.equal(again.code, 'account.token_invalid');
     });
 
-    it('gives a pooled customer a prefunded balance instead of a meter', async () => {
+    it('gives a pooled customer a prefunded balance and a client package instead of a meter', async () => {
       const bob = client();
       await bob.register(registration('bob@example.com', { meterMode: 'pooled' }));
       const token = tokenIn((await smtp.waitFor('bob@example.com', /token=/)).text);
@@ -73,6 +73,10 @@ for (const fixture of dialectFixtures) {
         mode: 'pooled',
         customerNumber: (await bob.account()).customerNumber,
         balanceMills: 0,
+        ascendingRegisterMills: 0,
+        descendingRegisterMills: 0,
+        deviceEnrolled: false,
+        challenge: null,
       });
     });
 

@@ -263,12 +263,73 @@ for (const fixture of dialectFixtures) {
       assert.equal((await inspector.indicium(big.id)).id, big.id);
     });
 
-    it('keeps pooled accounts out of device enrollment for now, saying so', async () => {
+    it('lets a pooled customer enroll, deposit, print, refund and correct, the client package mirroring the balance', async () => {
+      await server.indicia.pooledMode.setUp('10118').catch(() => undefined);
+      await server.indicia.pooledMode.purchase(2_000_000, 'pooled API test');
       const frank = await customer('frank@example.com', 'pooled');
-      const refused = await refusal(frank.enrollDevice('laptop', fingerprint));
-      assert.equal(refused.status, 400);
-      assert.equal(refused.code, 'meter.request_invalid');
-      assert.match(refused.message, /Pooled accounts/);
+      const before = await frank.meter();
+      assert.ok(before.mode === 'pooled');
+      assert.deepEqual(
+        [before.balanceMills, before.descendingRegisterMills, before.deviceEnrolled],
+        [0, 0, false],
+      );
+      await frank.enrollDevice('shop PC', fingerprint);
+
+      const funded = await frank.addFunds(100_000, CARD);
+      assert.equal(funded.receipt.body.meterId, `CLIENT-${before.customerNumber}`);
+      assert.deepEqual(funded.registers, { ascendingRegisterMills: 0, descendingRegisterMills: 100_000 });
+      assert.ok(await verifiesWithCertificate(funded.receipt));
+
+      const printed = await frank.issueIndicia([
+        { postageMills: 80_000, rateCategory: 'PM' },
+        { postageMills: 500, rateCategory: 'FC' },
+        { postageMills: 500, rateCategory: 'FC' },
+      ]);
+      assert.equal(printed.indicia.length, 3);
+      assert.notEqual(
+        printed.indicia[0]?.meterId,
+        `CLIENT-${before.customerNumber}`,
+        'printed by a mini-PSD',
+      );
+      assert.deepEqual(printed.registers, {
+        ascendingRegisterMills: 81_000,
+        descendingRegisterMills: 19_000,
+      });
+      assert.ok(await verifiesWithCertificate(printed.receipt));
+      assert.equal(printed.receipt.body.pieces, 3);
+
+      const [, spoiled, underpaid] = printed.indicia;
+      assert.ok(spoiled !== undefined && underpaid !== undefined);
+      const refunded = await frank.refundIndicium(spoiled.id);
+      assert.deepEqual(refunded.registers, {
+        ascendingRegisterMills: 81_000,
+        descendingRegisterMills: 19_500,
+      });
+      assert.ok(await verifiesWithCertificate(refunded.receipt));
+      const corrected = await frank.correctIndicium(underpaid.id, { postageMills: 600 });
+      assert.equal(corrected.indicium.postageMills, 100);
+      assert.deepEqual(corrected.registers, {
+        ascendingRegisterMills: 81_100,
+        descendingRegisterMills: 19_400,
+      });
+
+      const after = await frank.meter();
+      assert.ok(after.mode === 'pooled');
+      assert.equal(after.balanceMills, 19_400);
+      assert.equal(after.descendingRegisterMills, 19_400);
+
+      // A replay against the client package is refused like a dedicated meter's.
+      const device = frank.device;
+      assert.ok(device !== undefined);
+      const body = { pieces: [{ postageMills: 100, rateCategory: 'FC' }] };
+      const headers = await device.headers('POST', '/v1/indicia', body);
+      await frank.request('POST', '/v1/indicia', body, headers);
+      assert.equal(
+        (await refusal(frank.request('POST', '/v1/indicia', body, headers))).code,
+        'psd.stale_challenge',
+      );
+      const report = await server.indicia.reconciliation.runOnce();
+      assert.equal(report.isBalanced, true, JSON.stringify(report.balanceDifferences));
     });
   });
 }

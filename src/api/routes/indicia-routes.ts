@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Principal } from '../../accounts/index.ts';
-import type { MetersService } from '../../meters/index.ts';
+import { MeterError, type MetersService, type SignedReceipt } from '../../meters/index.ts';
 import type { Mills } from '../../money/index.ts';
 import type { IndiciaTable } from '../../store/index.ts';
 import { principalOf } from '../authentication.ts';
@@ -52,6 +52,16 @@ const scopeOf = (principal: Principal): number | null =>
   principal.role === 'customer' ? (principal.customerNumber ?? -1) : null;
 
 const READERS = ['customer', 'support', 'admin', 'auditor'] as const;
+
+/** The registers a device keeps after a request: the ones its receipt states. */
+function registersOf(receipt: SignedReceipt | null | undefined) {
+  if (receipt === null || receipt === undefined)
+    throw new MeterError('meter.request_invalid', 'The receipt is missing.');
+  return {
+    ascendingRegisterMills: receipt.body.ascendingRegisterMills,
+    descendingRegisterMills: receipt.body.descendingRegisterMills,
+  };
+}
 const Id = Type.Object({ id: Type.String({ maxLength: 60 }) });
 
 /** The indicium log as customers and staff read it, spoilage refunds, corrections, and scans. */
@@ -149,10 +159,8 @@ export function indiciaRoutes(
           refund: { id: refunded.id, amountMills: refunded.amount },
           receipt: refunded.receipt,
           challenge: authorization.nextChallenge,
-          registers: {
-            ascendingRegisterMills: refunded.view.ascendingRegister,
-            descendingRegisterMills: refunded.view.descendingRegister,
-          },
+          // The device's registers: its meter's, or a pooled customer's client package's.
+          registers: registersOf(refunded.receipt),
         });
       },
     );
@@ -214,10 +222,7 @@ export function indiciaRoutes(
           },
           receipt: corrected.receipt,
           challenge: authorization.nextChallenge,
-          registers: {
-            ascendingRegisterMills: corrected.ascendingRegister,
-            descendingRegisterMills: corrected.descendingRegister,
-          },
+          registers: registersOf(corrected.receipt),
         });
       },
     );

@@ -32,6 +32,12 @@ export const MeterResponse = Type.Union(
       mode: Type.Literal('pooled'),
       customerNumber: Type.Integer(),
       balanceMills: Mills('Prefunded balance pooled postage is paid from'),
+      ascendingRegisterMills: Mills('Postage printed from the balance (the client package’s AR)'),
+      descendingRegisterMills: Mills(
+        'The balance as the client package mirrors it (its DR): a device signs with these',
+      ),
+      deviceEnrolled: Type.Boolean(),
+      challenge: Type.Union([Type.String(), Type.Null()]),
     }),
   ],
   { $id: 'Meter' },
@@ -56,7 +62,15 @@ export function meterRoutes(meters: Pick<MetersService, 'customerMeter'>): Fasti
           throw new AccountError('account.forbidden', 'Only customer accounts have a meter.');
         const found = await meters.customerMeter(customerNumber, meterMode);
         if (found.mode === 'pooled')
-          return { mode: 'pooled' as const, customerNumber, balanceMills: found.balance };
+          return {
+            mode: 'pooled' as const,
+            customerNumber,
+            balanceMills: found.balance,
+            ascendingRegisterMills: found.client?.ascendingRegister ?? 0,
+            descendingRegisterMills: found.client?.descendingRegister ?? found.balance,
+            deviceEnrolled: found.client?.hasHmk ?? false,
+            challenge: found.client?.lastChallenge ?? null,
+          };
         return {
           mode: 'dedicated' as const,
           customerNumber,

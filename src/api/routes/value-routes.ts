@@ -1,7 +1,16 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AccountError, type AccountsService, type Principal } from '../../accounts/index.ts';
-import { type MetersService, MeterError, recordCardPayment } from '../../meters/index.ts';
+import {
+  type MetersService,
+  MeterError,
+  type PoolService,
+  type SignedReceipt,
+  clientPackageId,
+  recordCardPayment,
+} from '../../meters/index.ts';
+import type { CommittedCommand } from '../../custody/index.ts';
+import type { Transaction } from 'kysely';
 import type { Mills } from '../../money/index.ts';
 import { type PaymentProcessor, PaymentError } from '../../payments/index.ts';
 import type { Kysely } from 'kysely';
@@ -16,11 +25,13 @@ export interface ValueRouteDependencies {
   readonly db: Kysely<DatabaseSchema>;
   readonly meters: Pick<
     MetersService,
-    'dedicatedMeterOf' | 'enrollmentKey' | 'enrollDevice' | 'fund' | 'issue' | 'receipt'
+    'dedicatedMeterOf' | 'hasClientPackage' | 'enrollmentKey' | 'enrollDevice' | 'fund' | 'issue' | 'receipt'
   >;
   readonly processor: PaymentProcessor;
   readonly events: EventOutbox;
   readonly accounts: Pick<AccountsService, 'checkPrintingAllowance' | 'countPrinting'>;
+  /** Pooled customers' deposits and printing. */
+  readonly pool: Pick<PoolService, 'deposit' | 'issue'>;
 }
 
 const CUSTOMER = ['customer'] as const;
@@ -35,17 +46,26 @@ export function valueRoutes({
   processor,
   events,
   accounts,
+  pool,
 }: ValueRouteDependencies): FastifyPluginAsyncTypebox {
-  /** The customer's own dedicated meter; pooled printing is not yet device-signed over the API. */
-  const meterOf = async (principal: Principal): Promise<{ meterId: string; customerNumber: number }> => {
+  /**
+   * Where a customer's value moves: their dedicated meter, or — printing from the pool — their
+   * client package, which holds the device's key and mirrors their balance.
+   */
+  const accountOf = async (
+    principal: Principal,
+  ): Promise<{ pooled: boolean; meterId: string; customerNumber: number }> => {
     const { customerNumber, meterMode } = principal;
     if (customerNumber === null || meterMode === null)
       throw new AccountError('account.forbidden', 'Only customer accounts have a meter.');
-    if (meterMode === 'pooled')
-      throw new MeterError(
-        'meter.request_invalid',
-        'Pooled accounts cannot enroll devices or move value over the API yet; this release supports dedicated meters.',
-      );
+    if (meterMode === 'pooled') {
+      if (!(await meters.hasClientPackage(customerNumber)))
+        throw new MeterError(
+          'meter.device_not_enrolled',
+          'This pooled account has no client package yet; it is made once the e-mail address is confirmed.',
+        );
+      return { pooled: true, meterId: clientPackageId(customerNumber), customerNumber };
+    }
     // The record is enough: the module opens the package once, in the command itself.
     const found = await meters.dedicatedMeterOf(customerNumber);
     if (found === undefined)
@@ -53,8 +73,14 @@ export function valueRoutes({
         'meter.not_found',
         'You have no meter yet; it is made once your e-mail address is confirmed.',
       );
-    return { meterId: found.meter_id, customerNumber };
+    return { pooled: false, meterId: found.meter_id, customerNumber };
   };
+
+  /** The registers a device keeps after a request: the ones its receipt states. */
+  const registersOf = (receipt: SignedReceipt) => ({
+    ascendingRegisterMills: receipt.body.ascendingRegisterMills,
+    descendingRegisterMills: receipt.body.descendingRegisterMills,
+  });
 
   return (app) => {
     const receiptRef = Type.Ref('Receipt');
@@ -101,7 +127,7 @@ export function valueRoutes({
       },
       async (request, reply) => {
         const principal = principalOf(request);
-        const { meterId } = await meterOf(principal);
+        const { meterId } = await accountOf(principal);
         const body = request.body;
         const enrolled = await meters.enrollDevice(
           meterId,
@@ -150,7 +176,7 @@ export function valueRoutes({
       },
       async (request, reply) => {
         const principal = principalOf(request);
-        const { meterId, customerNumber } = await meterOf(principal);
+        const { pooled, meterId, customerNumber } = await accountOf(principal);
         const authorization = authorizationOf(request);
         const amount = request.body.amountMills as Mills;
         const card = request.body.paymentMethod;
@@ -171,22 +197,33 @@ export function valueRoutes({
           throw error;
         }
         const approved = { ...base, last4: held.last4, processorReference: held.id };
-        let funded;
-        try {
-          funded = await meters.fund(meterId, amount, `card:${processor.name}:${held.id}`, {
-            authorization,
-            receipt: { customerNumber },
-            withinCommit: async (trx, outcome) => {
-              await recordCardPayment(trx, { ...approved, outcome: 'approved', message: 'captured' });
-              await events.publish(trx, principal.accountId, 'funds.posted', {
-                meterId,
-                amountMills: amount,
-                processor: processor.name,
-                ascendingRegisterMills: outcome.view.ascendingRegister,
-                descendingRegisterMills: outcome.view.descendingRegister,
-              });
-            },
+        const source = `card:${processor.name}:${held.id}`;
+        const withinCommit = async (trx: Transaction<DatabaseSchema>): Promise<void> => {
+          await recordCardPayment(trx, { ...approved, outcome: 'approved', message: 'captured' });
+          await events.publish(trx, principal.accountId, 'funds.posted', {
+            meterId,
+            amountMills: amount,
+            processor: processor.name,
           });
+        };
+        let funded: { id: string; receipt: SignedReceipt | null };
+        try {
+          funded = pooled
+            ? {
+                id: source,
+                receipt: (
+                  await pool.deposit(customerNumber, amount, source, {
+                    authorization,
+                    receipt: true,
+                    withinCommit,
+                  })
+                ).receipt,
+              }
+            : await meters.fund(meterId, amount, source, {
+                authorization,
+                receipt: { customerNumber },
+                withinCommit,
+              });
         } catch (error) {
           // The meter refused (a signature, the max DR): release the hold; nothing was charged.
           await processor.void(held.id);
@@ -200,10 +237,7 @@ export function valueRoutes({
           payment: { processor: processor.name, last4: held.last4, outcome: 'approved' as const },
           receipt: funded.receipt,
           challenge: authorization.nextChallenge,
-          registers: {
-            ascendingRegisterMills: funded.view.ascendingRegister,
-            descendingRegisterMills: funded.view.descendingRegister,
-          },
+          registers: registersOf(funded.receipt),
         });
       },
     );
@@ -231,27 +265,25 @@ export function valueRoutes({
       },
       async (request, reply) => {
         const principal = principalOf(request);
-        const { meterId, customerNumber } = await meterOf(principal);
+        const { pooled, meterId, customerNumber } = await accountOf(principal);
         const authorization = authorizationOf(request);
         const count = request.body.pieces.length;
         await accounts.checkPrintingAllowance(principal, count);
-        const issued = await meters.issue(
-          meterId,
-          request.body.pieces.map((piece) => ({
-            postage: piece.postageMills as Mills,
-            rateCategory: piece.rateCategory,
-            ...(piece.mailingDate === undefined ? {} : { mailingDate: piece.mailingDate }),
-            ...(piece.originZip === undefined ? {} : { originZip: piece.originZip }),
-          })),
-          {
-            authorization,
-            receipt: { customerNumber },
-            withinCommit: async (trx, result) => {
-              await accounts.countPrinting(trx, principal, count);
-              await publishIssued(events, trx, principal.accountId, meterId, result.view, count);
-            },
-          },
-        );
+        const pieces = request.body.pieces.map((piece) => ({
+          postage: piece.postageMills as Mills,
+          rateCategory: piece.rateCategory,
+          ...(piece.mailingDate === undefined ? {} : { mailingDate: piece.mailingDate }),
+          ...(piece.originZip === undefined ? {} : { originZip: piece.originZip }),
+        }));
+        const withinCommit = async (trx: Transaction<DatabaseSchema>, result: CommittedCommand) => {
+          await accounts.countPrinting(trx, principal, count);
+          // A pooled customer's low balance is their own, not the shared mini-PSD's.
+          if (!pooled) await publishIssued(events, trx, principal.accountId, meterId, result.view, count);
+          else await events.publish(trx, principal.accountId, 'indicium.issued', { pieces: count });
+        };
+        const issued = pooled
+          ? await pool.issue(customerNumber, pieces, { authorization, receipt: true, withinCommit })
+          : await meters.issue(meterId, pieces, { authorization, receipt: { customerNumber }, withinCommit });
         events.flush();
         const last = issued.at(-1);
         if (issued.receipt === null || last === undefined)
@@ -268,10 +300,7 @@ export function valueRoutes({
           })),
           receipt: issued.receipt,
           challenge: authorization.nextChallenge,
-          registers: {
-            ascendingRegisterMills: last.ascendingRegister,
-            descendingRegisterMills: last.descendingRegister,
-          },
+          registers: registersOf(issued.receipt),
         });
       },
     );

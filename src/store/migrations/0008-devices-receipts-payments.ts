@@ -11,7 +11,8 @@ export const migration0008: Migration = {
       .createTable('devices')
       .addColumn('id', 'text', (column) => column.primaryKey())
       .addColumn('account_id', 'text', (column) => column.notNull().references('accounts.id'))
-      .addColumn('meter_id', 'text', (column) => column.notNull().references('meters.meter_id'))
+      // A meter's id, or a pooled customer's client package (CLIENT-<customer number>).
+      .addColumn('meter_id', 'text', (column) => column.notNull())
       .addColumn('name', 'text', (column) => column.notNull())
       .addColumn('enrolled_at', 'text', (column) => column.notNull())
       .addColumn('replaced_at', 'text')
@@ -22,7 +23,8 @@ export const migration0008: Migration = {
       .createTable('receipts')
       .addColumn('id', 'text', (column) => column.primaryKey())
       .addColumn('customer_number', 'bigint', (column) => column.notNull())
-      .addColumn('meter_id', 'text', (column) => column.notNull().references('meters.meter_id'))
+      // The package whose key signed it: a meter's, or a pooled customer's client package.
+      .addColumn('meter_id', 'text', (column) => column.notNull())
       .addColumn('kind', 'text', (column) => column.notNull())
       .addColumn('sequence', 'bigint', (column) => column.notNull())
       // The canonical JSON that was signed, and the meter key's signature over it.
