@@ -374,6 +374,29 @@ export class IndiciaClient {
     ).deliveries;
   }
 
+  /** The printable indicium: SVG text (barcode and human-readable fields), or the barcode as PNG. */
+  async label(
+    id: string,
+    options: { format?: 'svg' | 'png'; symbology?: 'datamatrix' | 'pdf417' } = {},
+  ): Promise<string | Uint8Array> {
+    const query = new URLSearchParams();
+    if (options.format !== undefined) query.set('format', options.format);
+    if (options.symbology !== undefined) query.set('symbology', options.symbology);
+    const headers: Record<string, string> =
+      this.#apiKey === undefined ? {} : { authorization: `Bearer ${this.#apiKey}` };
+    const cookie = this.#session?.cookie;
+    if (cookie !== undefined && cookie !== null) headers['cookie'] = `indicia_session=${cookie}`;
+    const response = await this.#fetch(
+      `${this.#baseUrl}/v1/indicia/${encodeURIComponent(id)}/label${query.size === 0 ? '' : `?${query.toString()}`}`,
+      { headers },
+    );
+    if (!response.ok) {
+      const body = (await response.json()) as ErrorBody;
+      throw new IndiciaApiError(response.status, body.error);
+    }
+    return options.format === 'png' ? new Uint8Array(await response.arrayBuffer()) : response.text();
+  }
+
   receipt(id: string): Promise<Receipt> {
     return this.request('GET', `/v1/receipts/${encodeURIComponent(id)}`);
   }

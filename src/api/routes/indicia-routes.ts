@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import type { Principal } from '../../accounts/index.ts';
 import { MeterError, type MetersService, type SignedReceipt } from '../../meters/index.ts';
 import type { Mills } from '../../money/index.ts';
+import { indiciumSvg, symbolPng } from '../../labels/index.ts';
 import type { IndiciaTable } from '../../store/index.ts';
 import { principalOf } from '../authentication.ts';
 import type { EventOutbox } from '../event-outbox.ts';
@@ -118,6 +119,35 @@ export function indiciaRoutes(
         schema: { tags: ['indicia'], summary: 'One indicium', params: Id, response: { 200: recordRef } },
       },
       async (request) => recordOf(await meters.indicium(scopeOf(principalOf(request)), request.params.id)),
+    );
+
+    app.get(
+      '/v1/indicia/:id/label',
+      {
+        config: { access: { roles: READERS, scope: 'indicia:read' } },
+        schema: {
+          tags: ['indicia'],
+          summary:
+            'The printable indicium: SVG (vector barcode and the human-readable fields) or PNG (the barcode at 300 dpi)',
+          params: Id,
+          querystring: Type.Object(
+            {
+              format: Type.Optional(Type.Union([Type.Literal('svg'), Type.Literal('png')])),
+              symbology: Type.Optional(Type.Union([Type.Literal('datamatrix'), Type.Literal('pdf417')])),
+            },
+            { additionalProperties: false },
+          ),
+          produces: ['image/svg+xml', 'image/png'],
+        },
+      },
+      async (request, reply) => {
+        const row = await meters.indicium(scopeOf(principalOf(request)), request.params.id);
+        const bytes = Buffer.from(row.data, 'base64');
+        const symbology = request.query.symbology ?? 'datamatrix';
+        if (request.query.format === 'png')
+          return reply.type('image/png').send(await symbolPng(bytes, { symbology }));
+        return reply.type('image/svg+xml; charset=utf-8').send(indiciumSvg(bytes, { symbology }));
+      },
     );
 
     app.post(

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { IndiciaClient, type Indicium } from '../../src/client/index.ts';
+import { moduleGrid, symbolPng } from '../../src/labels/index.ts';
+import { dialectFixtures } from '../support/dialects.ts';
+import { type TestServer, startTestServer } from '../support/start-server.ts';
+import { decodeBarcodes } from '../support/zxing.ts';
+
+const sqlite = dialectFixtures.find((fixture) => fixture.name === 'sqlite');
+
+describe('barcodes and labels', () => {
+  let server: TestServer;
+  let client: IndiciaClient;
+  let indicium: Indicium;
+
+  before(async () => {
+    assert.ok(sqlite !== undefined);
+    server = await startTestServer(sqlite);
+    const demo = server.indicia.demoCredentials.find((credential) => credential.role === 'customer');
+    assert.ok(demo !== undefined);
+    client = new IndiciaClient({ baseUrl: server.indicia.url });
+    await client.signIn(demo.email, demo.password);
+    await client.enrollDevice('label printer', (await server.indicia.meters.enrollmentKey()).fingerprint);
+    await client.addFunds(10_000, { number: '4242424242424242', expMonth: 12, expYear: 2099, cvc: '123' });
+    const printed = await client.issueIndicia([
+      { postageMills: 730, rateCategory: 'FC', originZip: '10118' },
+    ]);
+    assert.ok(printed.indicia[0] !== undefined);
+    indicium = printed.indicia[0];
+  });
+  after(() => server.stop());
+
+  it('carries every byte value: a reader we did not write decodes DataMatrix and PDF417 back exactly', async () => {
+    const bytes = Buffer.from(Array.from({ length: 121 }, (_, index) => (index * 37) % 256));
+    for (const symbology of ['datamatrix', 'pdf417'] as const) {
+      const png = await symbolPng(bytes, { symbology, pixelsPerModule: 4 });
+      const [decoded] = await decodeBarcodes(png, [symbology === 'datamatrix' ? 'DataMatrix' : 'PDF417']);
+      assert.ok(decoded !== undefined, `${symbology} decoded`);
+      assert.ok(decoded.equals(bytes), `${symbology} round trip`);
+    }
+    const grid = moduleGrid(bytes);
+    assert.equal(grid.width, grid.height, 'a square DataMatrix');
+    assert.equal(grid.dark.length, grid.width * grid.height);
+  });
+
+  it('serves an issued indicium as PNG and SVG; the PNG decodes to the issued bytes, and they verify', async () => {
+    const png = await client.label(indicium.id, { format: 'png' });
+    assert.ok(png instanceof Uint8Array);
+    assert.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+    const [decoded] = await decodeBarcodes(png, ['DataMatrix']);
+    assert.ok(decoded !== undefined);
+    assert.equal(decoded.toString('base64'), indicium.data);
+    const scan = await server.indicia.meters.verify(decoded, 'label test');
+    assert.equal(scan.outcome, 'valid');
+
+    const svg = await client.label(indicium.id);
+    assert.equal(typeof svg, 'string');
+    for (const field of ['US POSTAGE', '$0.73', 'FIRST-CLASS MAIL', 'FROM 10118', 'INDICIA'])
+      assert.ok(String(svg).includes(field), field);
+    assert.match(
+      String(svg),
+      /<rect x="[\d.]+" y="[\d.]+" width="[\d.]+" height="1\.440"\/>/,
+      'vector modules of 20 mils',
+    );
+    const pdf417 = await client.label(indicium.id, { format: 'png', symbology: 'pdf417' });
+    assert.ok(pdf417 instanceof Uint8Array);
+    const [fromPdf417] = await decodeBarcodes(pdf417, ['PDF417']);
+    assert.equal(fromPdf417?.toString('base64'), indicium.data);
+  });
+});
