@@ -374,10 +374,10 @@ export class IndiciaClient {
     ).deliveries;
   }
 
-  /** The printable indicium: SVG text (barcode and human-readable fields), or the barcode as PNG. */
+  /** The printable indicium: SVG or ZPL text (barcode and human-readable fields), or the barcode as PNG. */
   async label(
     id: string,
-    options: { format?: 'svg' | 'png'; symbology?: 'datamatrix' | 'pdf417' } = {},
+    options: { format?: 'svg' | 'png' | 'zpl'; symbology?: 'datamatrix' | 'pdf417' } = {},
   ): Promise<string | Uint8Array> {
     const query = new URLSearchParams();
     if (options.format !== undefined) query.set('format', options.format);

@@ -62,6 +62,15 @@ describe('barcodes and labels', () => {
       /<rect x="[\d.]+" y="[\d.]+" width="[\d.]+" height="1\.440"\/>/,
       'vector modules of 20 mils',
     );
+    const zpl = String(await client.label(indicium.id, { format: 'zpl' }));
+    assert.match(zpl, /^\^XA\n/);
+    const field = /\^BXN,4,200\^FH_\^FD((?:_[0-9A-F]{2})+)\^FS/.exec(zpl)?.[1] ?? '';
+    assert.equal(
+      Buffer.from(field.replaceAll('_', ''), 'hex').toString('base64'),
+      indicium.data,
+      'ZPL carries the bytes',
+    );
+    assert.ok(zpl.includes('^FD$0.73^FS') && zpl.includes('FROM 10118'));
     const pdf417 = await client.label(indicium.id, { format: 'png', symbology: 'pdf417' });
     assert.ok(pdf417 instanceof Uint8Array);
     const [fromPdf417] = await decodeBarcodes(pdf417, ['PDF417']);
