@@ -374,10 +374,10 @@ export class IndiciaClient {
     ).deliveries;
   }
 
-  /** The printable indicium: SVG or ZPL text (barcode and human-readable fields), or the barcode as PNG. */
+  /** The printable indicium: SVG or ZPL text, PDF bytes (barcode and human-readable fields), or the barcode as PNG. */
   async label(
     id: string,
-    options: { format?: 'svg' | 'png' | 'zpl'; symbology?: 'datamatrix' | 'pdf417' } = {},
+    options: { format?: 'svg' | 'pdf' | 'png' | 'zpl'; symbology?: 'datamatrix' | 'pdf417' } = {},
   ): Promise<string | Uint8Array> {
     const query = new URLSearchParams();
     if (options.format !== undefined) query.set('format', options.format);
@@ -394,7 +394,9 @@ export class IndiciaClient {
       const body = (await response.json()) as ErrorBody;
       throw new IndiciaApiError(response.status, body.error);
     }
-    return options.format === 'png' ? new Uint8Array(await response.arrayBuffer()) : response.text();
+    return options.format === 'png' || options.format === 'pdf'
+      ? new Uint8Array(await response.arrayBuffer())
+      : response.text();
   }
 
   receipt(id: string): Promise<Receipt> {

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { IndiciaClient, type Indicium } from '../../src/client/index.ts';
 import { moduleGrid, symbolPng } from '../../src/labels/index.ts';
 import { dialectFixtures } from '../support/dialects.ts';
 import { type TestServer, startTestServer } from '../support/start-server.ts';
+import { installDebianPackages, runCommand } from '../support/system-packages.ts';
 import { decodeBarcodes } from '../support/zxing.ts';
 
 const sqlite = dialectFixtures.find((fixture) => fixture.name === 'sqlite');
@@ -15,6 +19,8 @@ describe('barcodes and labels', () => {
 
   before(async () => {
     assert.ok(sqlite !== undefined);
+    if (runCommand('which', ['pdftotext']).status !== 0)
+      installDebianPackages(['poppler-utils'], 'The label tests read PDFs with poppler-utils');
     server = await startTestServer(sqlite);
     const demo = server.indicia.demoCredentials.find((credential) => credential.role === 'customer');
     assert.ok(demo !== undefined);
@@ -43,7 +49,7 @@ describe('barcodes and labels', () => {
     assert.equal(grid.dark.length, grid.width * grid.height);
   });
 
-  it('serves an issued indicium as PNG and SVG; the PNG decodes to the issued bytes, and they verify', async () => {
+  it('serves an issued indicium as PNG, SVG, PDF and ZPL; the PNG and the rasterized PDF decode to the issued bytes, which verify', async () => {
     const png = await client.label(indicium.id, { format: 'png' });
     assert.ok(png instanceof Uint8Array);
     assert.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
@@ -62,6 +68,31 @@ describe('barcodes and labels', () => {
       /<rect x="[\d.]+" y="[\d.]+" width="[\d.]+" height="1\.440"\/>/,
       'vector modules of 20 mils',
     );
+    // The PDF: text a PDF reader extracts, and a page poppler rasterizes that ZXing decodes.
+    const pdf = await client.label(indicium.id, { format: 'pdf' });
+    assert.ok(pdf instanceof Uint8Array);
+    const folder = mkdtempSync(join(tmpdir(), 'indicia-label-'));
+    writeFileSync(join(folder, 'label.pdf'), pdf);
+    const text = runCommand('pdftotext', [join(folder, 'label.pdf'), '-']);
+    assert.equal(text.status, 0, text.output);
+    for (const field of ['US POSTAGE', '$0.73', 'FIRST-CLASS MAIL', 'FROM 10118'])
+      assert.ok(text.output.includes(field), field);
+    const raster = runCommand('pdftoppm', [
+      '-r',
+      '300',
+      '-png',
+      '-singlefile',
+      join(folder, 'label.pdf'),
+      join(folder, 'page'),
+    ]);
+    assert.equal(raster.status, 0, raster.output);
+    const [fromPdf] = await decodeBarcodes(readFileSync(join(folder, 'page.png')), ['DataMatrix']);
+    assert.equal(
+      fromPdf?.toString('base64'),
+      indicium.data,
+      'the rasterized PDF decodes to the issued bytes',
+    );
+
     const zpl = String(await client.label(indicium.id, { format: 'zpl' }));
     assert.match(zpl, /^\^XA\n/);
     const field = /\^BXN,4,200\^FH_\^FD((?:_[0-9A-F]{2})+)\^FS/.exec(zpl)?.[1] ?? '';

@@ -3,7 +3,7 @@ import { Type } from 'typebox';
 import type { Principal } from '../../accounts/index.ts';
 import { MeterError, type MetersService, type SignedReceipt } from '../../meters/index.ts';
 import type { Mills } from '../../money/index.ts';
-import { indiciumSvg, indiciumZpl, symbolPng } from '../../labels/index.ts';
+import { indiciumLayout, indiciumSvg, indiciumZpl, pdfDocument, symbolPng } from '../../labels/index.ts';
 import type { IndiciaTable } from '../../store/index.ts';
 import { principalOf } from '../authentication.ts';
 import type { EventOutbox } from '../event-outbox.ts';
@@ -128,18 +128,23 @@ export function indiciaRoutes(
         schema: {
           tags: ['indicia'],
           summary:
-            'The printable indicium: SVG (vector barcode and the human-readable fields), PNG (the barcode at 300 dpi) or ZPL (Zebra thermal printers)',
+            'The printable indicium: SVG or PDF (vector barcode and the human-readable fields), PNG (the barcode at 300 dpi) or ZPL (Zebra thermal printers)',
           params: Id,
           querystring: Type.Object(
             {
               format: Type.Optional(
-                Type.Union([Type.Literal('svg'), Type.Literal('png'), Type.Literal('zpl')]),
+                Type.Union([
+                  Type.Literal('svg'),
+                  Type.Literal('pdf'),
+                  Type.Literal('png'),
+                  Type.Literal('zpl'),
+                ]),
               ),
               symbology: Type.Optional(Type.Union([Type.Literal('datamatrix'), Type.Literal('pdf417')])),
             },
             { additionalProperties: false },
           ),
-          produces: ['image/svg+xml', 'image/png', 'application/x-zpl'],
+          produces: ['image/svg+xml', 'application/pdf', 'image/png', 'application/x-zpl'],
         },
       },
       async (request, reply) => {
@@ -148,6 +153,8 @@ export function indiciaRoutes(
         const symbology = request.query.symbology ?? 'datamatrix';
         if (request.query.format === 'png')
           return reply.type('image/png').send(await symbolPng(bytes, { symbology }));
+        if (request.query.format === 'pdf')
+          return reply.type('application/pdf').send(pdfDocument([indiciumLayout(bytes, symbology)]));
         if (request.query.format === 'zpl')
           return reply.type('application/x-zpl; charset=utf-8').send(indiciumZpl(bytes));
         return reply.type('image/svg+xml; charset=utf-8').send(indiciumSvg(bytes, { symbology }));
