@@ -89,12 +89,15 @@ export async function openChromium(url: string): Promise<BrowserPage> {
       throw new Error(details.exception?.description ?? details.text ?? 'page error');
     return answer.result?.result?.value as T;
   };
-  for (
-    let tries = 0;
-    (await evaluate<string>('document.readyState')) !== 'complete' && tries < 200;
-    tries += 1
-  )
+  // The target exists before its page has loaded: wait for the page itself, at its own address.
+  const isLoaded = (): Promise<boolean> =>
+    evaluate<boolean>(
+      `location.href.startsWith(${JSON.stringify(url)}) && document.readyState === 'complete'`,
+    );
+  for (let tries = 0; !(await isLoaded()); tries += 1) {
+    if (tries > 400) throw new Error(`Chromium did not load ${url} within 10 s`);
     await new Promise((resolve) => setTimeout(resolve, 25));
+  }
   return {
     evaluate,
     async close() {
