@@ -22,6 +22,7 @@ import { certificateRoutes } from './routes/certificate-routes.ts';
 import { type HealthDependencies, healthRoutes } from './routes/health-routes.ts';
 import { meterRoutes } from './routes/meter-routes.ts';
 import { indiciaRoutes } from './routes/indicia-routes.ts';
+import { labelRoutes } from './routes/label-routes.ts';
 import { metricsRoutes } from './routes/metrics-routes.ts';
 import { valueRoutes } from './routes/value-routes.ts';
 import { Receipt } from './routes/value-schemas.ts';
@@ -214,6 +215,7 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
     }),
   );
   await app.register(indiciaRoutes(dependencies.meters, dependencies.events));
+  await app.register(labelRoutes(dependencies.meters));
   await app.register(webhookRoutes(dependencies.webhooks));
   await app.register(
     adminRoutes({

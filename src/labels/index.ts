@@ -13,3 +13,4 @@ export {
 } from './svg-label.ts';
 export { pdfDocument } from './pdf-document.ts';
 export { indiciumZpl } from './zpl-label.ts';
+export { sampleIndicium } from './sample.ts';

@@ -2,7 +2,11 @@ import type { IndiciumLayout } from './svg-label.ts';
 
 /** Text for a PDF string literal in WinAnsi (Helvetica's standard encoding): ASCII, escaped. */
 function pdfString(text: string): string {
-  return `(${text.replace(/[^\x20-\x7e]/g, '?').replace(/[\\()]/g, (character) => `\\${character}`)})`;
+  const escaped = text
+    .replace(/[\\()]/g, (character) => `\\${character}`)
+    .replace(/—/g, '\\227') // WinAnsi's em dash
+    .replace(/[^\x20-\x7e]/g, '?');
+  return `(${escaped})`;
 }
 
 const n = (value: number): string => (Math.round(value * 1000) / 1000).toString();
@@ -20,7 +24,7 @@ function pageContent(layout: IndiciumLayout, sampleMark: string | null): string 
     );
   if (sampleMark !== null)
     parts.push(
-      `0.8 0 0 rg BT /F2 16 Tf 0.966 0.259 -0.259 0.966 ${n(layout.width * 0.12)} ${n(top * 0.3)} Tm ${pdfString(sampleMark)} Tj ET`,
+      `0.8 0 0 rg BT /F2 12 Tf 0.966 0.259 -0.259 0.966 ${n(layout.width * 0.08)} ${n(top * 0.2)} Tm ${pdfString(sampleMark)} Tj ET`,
     );
   return parts.join('\n');
 }

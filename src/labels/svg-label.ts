@@ -117,7 +117,7 @@ export function indiciumLayout(bytes: Buffer, symbology?: Symbology): IndiciumLa
 }
 
 /** The words a sample carries across it: a preview moves no value and is no postage. */
-export const SAMPLE_MARK = 'SAMPLE - NOT POSTAGE';
+export const SAMPLE_MARK = 'SAMPLE — NOT POSTAGE';
 
 const escape = (text: string): string =>
   text.replace(/[&<>"]/g, (character) => `&#${character.charCodeAt(0)};`);
@@ -140,7 +140,7 @@ export function indiciumSvg(
     ),
     ...(options.sample === true
       ? [
-          `<text x="${number(width / 2)}" y="${number(height / 2)}" text-anchor="middle" font-family="Helvetica, Arial, sans-serif" font-size="16" font-weight="bold" fill="#c00" opacity="0.6" transform="rotate(-15 ${number(width / 2)} ${number(height / 2)})">${SAMPLE_MARK}</text>`,
+          `<text x="${number(width / 2)}" y="${number(height / 2)}" text-anchor="middle" font-family="Helvetica, Arial, sans-serif" font-size="12" font-weight="bold" fill="#c00" opacity="0.6" transform="rotate(-15 ${number(width / 2)} ${number(height / 2)})">${SAMPLE_MARK}</text>`,
         ]
       : []),
   ];

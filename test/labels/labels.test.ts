@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { IndiciaClient, type Indicium } from '../../src/client/index.ts';
-import { moduleGrid, symbolPng } from '../../src/labels/index.ts';
+import { decodeIndicium } from '../../src/indicium/index.ts';
+import { moduleGrid, sampleIndicium, symbolPng } from '../../src/labels/index.ts';
 import { dialectFixtures } from '../support/dialects.ts';
 import { type TestServer, startTestServer } from '../support/start-server.ts';
 import { installDebianPackages, runCommand } from '../support/system-packages.ts';
@@ -16,6 +17,7 @@ describe('barcodes and labels', () => {
   let server: TestServer;
   let client: IndiciaClient;
   let indicium: Indicium;
+  let apiKey: string;
 
   before(async () => {
     assert.ok(sqlite !== undefined);
@@ -26,6 +28,7 @@ describe('barcodes and labels', () => {
     assert.ok(demo !== undefined);
     client = new IndiciaClient({ baseUrl: server.indicia.url });
     await client.signIn(demo.email, demo.password);
+    apiKey = (await client.createApiKey('previews', ['indicia:read'])).key;
     await client.enrollDevice('label printer', (await server.indicia.meters.enrollmentKey()).fingerprint);
     await client.addFunds(10_000, { number: '4242424242424242', expMonth: 12, expYear: 2099, cvc: '123' });
     const printed = await client.issueIndicia([
@@ -106,5 +109,27 @@ describe('barcodes and labels', () => {
     assert.ok(pdf417 instanceof Uint8Array);
     const [fromPdf417] = await decodeBarcodes(pdf417, ['PDF417']);
     assert.equal(fromPdf417?.toString('base64'), indicium.data);
+  });
+
+  it('previews a label marked SAMPLE — NOT POSTAGE, from a sample that never verifies, moving nothing', async () => {
+    const before = await client.meter();
+    const piece = { postageMills: 1_500, rateCategory: 'PM', originZip: '10118' };
+    const svg = await client.request<string>('POST', '/v1/labels/preview', { piece });
+    assert.ok(svg.includes('SAMPLE — NOT POSTAGE') && svg.includes('$1.50') && svg.includes('PRIORITY MAIL'));
+    const response = await fetch(`${server.indicia.url}/v1/labels/preview`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
+      body: JSON.stringify({ piece, format: 'pdf' }),
+    });
+    assert.equal(response.status, 200);
+    const folder = mkdtempSync(join(tmpdir(), 'indicia-preview-'));
+    writeFileSync(join(folder, 'preview.pdf'), Buffer.from(await response.arrayBuffer()));
+    // -raw: in the order drawn (the mark is rotated, so layout analysis would interleave it).
+    const text = runCommand('pdftotext', ['-raw', join(folder, 'preview.pdf'), '-']);
+    assert.ok(text.output.includes('SAMPLE — NOT POSTAGE'), text.output);
+    // A sample carries a real indicium's fields but a zero signature: no scan accepts it.
+    const sample = sampleIndicium(decodeIndicium(Buffer.from(indicium.data, 'base64')));
+    assert.notEqual((await server.indicia.meters.verify(sample, 'preview test')).outcome, 'valid');
+    assert.deepEqual(await client.meter(), before, 'no value moved');
   });
 });
