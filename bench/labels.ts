@@ -1,0 +1,85 @@
+// `npm run bench -- labels [--seconds 3]`: labels rendered per second, one core, in process, for
+// each format (PDF, PNG, SVG, ZPL) of a real 121-byte indicium (issued by a software module on a
+// scratch SQLite database first). Issue 6's goal: at least 500 PDF labels/s.
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createAuthorityService } from '../src/authority/index.ts';
+import { createCustodyService } from '../src/custody/index.ts';
+import { indiciumLayout, indiciumSvg, indiciumZpl, pdfDocument, symbolPng } from '../src/labels/index.ts';
+import { createMetersService } from '../src/meters/index.ts';
+import type { Mills } from '../src/money/index.ts';
+import { migrateToLatest, openStore } from '../src/store/index.ts';
+import { openCryptoModules } from '../src/vault/index.ts';
+
+async function issuedIndicium(folder: string): Promise<Buffer> {
+  const store = await openStore({ dialect: 'sqlite', file: join(folder, 'indicia.sqlite') });
+  await migrateToLatest(store.db, store.location);
+  const { pool } = await openCryptoModules(
+    { backend: 'software', vaultDir: join(folder, 'vault'), kek: randomBytes(32) },
+    { modules: 1, ringSize: 3, inhibitThreshold: 1 },
+  );
+  try {
+    const custody = createCustodyService({ db: store.db, pool });
+    const authority = createAuthorityService({ db: store.db, custody });
+    const meters = createMetersService({ db: store.db, custody, authority });
+    const meter = await meters.create({
+      customerNumber: 1,
+      licensingZip: '10118',
+      maxDescendingRegister: 1_000_000 as Mills,
+    });
+    await meters.fund(meter.meterId, 10_000, 'bench');
+    const [indicium] = await meters.issue(meter.meterId, [{ postage: 730 as Mills, rateCategory: 'FC' }]);
+    if (indicium === undefined) throw new Error('no indicium issued');
+    return indicium.data;
+  } finally {
+    await pool.close();
+    await store.close();
+  }
+}
+
+/** Renders for `seconds`: labels per second (a fresh render each time, nothing cached). */
+async function rate(seconds: number, render: () => unknown): Promise<number> {
+  const deadline = performance.now() + seconds * 1000;
+  const started = performance.now();
+  let count = 0;
+  while (performance.now() < deadline) {
+    await render();
+    count += 1;
+  }
+  return count / ((performance.now() - started) / 1000);
+}
+
+export async function runBenchmark(args: readonly string[]): Promise<number> {
+  const { values } = parseArgs({ args: [...args], options: { seconds: { type: 'string', default: '3' } } });
+  const seconds = Number(values.seconds);
+  const folder = mkdtempSync(join(tmpdir(), 'indicia-bench-labels-'));
+  try {
+    const bytes = await issuedIndicium(folder);
+    const rows: [string, number][] = [];
+    for (const [name, render] of [
+      ['PDF (vector, one page)', () => pdfDocument([indiciumLayout(bytes)])],
+      ['PNG (DataMatrix, 300 dpi)', () => symbolPng(bytes)],
+      ['SVG (vector)', () => indiciumSvg(bytes)],
+      ['ZPL (Zebra)', () => indiciumZpl(bytes)],
+    ] as const) {
+      console.log(`measuring ${name} (${seconds} s)...`);
+      rows.push([name, await rate(seconds, render)]);
+    }
+    console.log('');
+    console.log(`labels: one indicium per label, one core, in process, ${seconds} s per row`);
+    console.log(`  machine: ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node.js ${process.version}`);
+    for (const [name, perSecond] of rows)
+      console.log(
+        `  ${name.padEnd(28)} ${Math.round(perSecond).toLocaleString('en-US').padStart(8)} labels/s`,
+      );
+    const pdf = rows[0]?.[1] ?? 0;
+    console.log(`  goal: at least 500 PDF labels/s — ${pdf >= 500 ? 'met' : 'not met'}`);
+    return 0;
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+}
