@@ -65,7 +65,7 @@ function refuse(seconds: number, what: string): never {
 
 /**
  * Rate limits, on this server's memory: every address, and every signed-in account, gets
- * `perMinute` requests a minute (0 turns that off); sign-in, sign-up and the e-mail sending
+ * `perMinute` API (/v1) requests a minute (0 turns that off); sign-in, sign-up and the e-mail sending
  * routes also have tight per-address limits (times `scale`). A refusal is 429 with Retry-After.
  */
 export function installRateLimits(app: FastifyInstance, perMinute: number, scale = 1): void {
@@ -86,7 +86,9 @@ export function installRateLimits(app: FastifyInstance, perMinute: number, scale
           kind === 'email' ? 'e-mails asked for from this address' : `${kind} attempts from this address`,
         );
     }
-    if (perMinute === 0) return;
+    // The API only: health checks, metrics and the docs serve load balancers and monitoring, which
+    // probe from few addresses and must never be told to wait.
+    if (perMinute === 0 || request.routeOptions.url?.startsWith('/v1/') !== true) return;
     const wait = general.take(
       request.principal === null ? `ip|${address}` : `account|${request.principal.accountId}`,
     );
