@@ -3,17 +3,15 @@
 // request in flight each: a device's requests are serialized by its challenge), against a real
 // `indicia serve` in its own process. Beside it, in the same run: GET /healthz from the same
 // client code (the HTTP baseline), and the issuance service alone, in this process (no HTTP).
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { IndiciaClient } from '../src/client/index.ts';
-import { findFreePort } from '../test/support/free-port.ts';
-import { registration } from '../test/support/api-helpers.ts';
+import { PASSWORD, registration } from '../test/support/api-helpers.ts';
+import { serveIndicia } from './indicia-server.ts';
 import { measureIssuance } from './issue.ts';
 
-const PASSWORD = 'correct horse battery staple';
 const CARD = { number: '4242424242424242', expMonth: 12, expYear: 2099, cvc: '123' };
 
 interface Figure {
@@ -71,20 +69,6 @@ async function groupCommits(url: string): Promise<{ groups: number; commands: nu
   };
 }
 
-async function waitUntilHealthy(url: string, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the server exited with status ${child.exitCode}`);
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('the server did not become healthy within 60 s');
-}
-
 /** The verification token mailed to `email`, read from the server's outbox folder (no SMTP relay). */
 function mailedToken(outbox: string, email: string): string | undefined {
   for (const name of readdirSync(outbox)) {
@@ -130,34 +114,14 @@ export async function runBenchmark(args: readonly string[]): Promise<number> {
   });
   const seconds = Number(values.seconds);
   const connections = Number(values.connections);
-  const port = await findFreePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'indicia-bench-api-'));
-  const url = `http://127.0.0.1:${port}`;
-  const server = spawn(
-    process.execPath,
-    [
-      join(import.meta.dirname, '..', 'bin', 'indicia.js'),
-      'serve',
-      '--port',
-      String(port),
-      '--data-dir',
-      dataDir,
-    ],
-    {
-      stdio: 'ignore',
-      env: {
-        ...process.env,
-        INDICIA_PORT: undefined,
-        INDICIA_DATA_DIR: undefined,
-        INDICIA_LOG_LEVEL: 'warn',
-        // The figure is the API's, not the limiter's: every connection is a different customer anyway.
-        INDICIA_RATE_LIMIT_PER_MINUTE: '0',
-        INDICIA_RATE_LIMIT_SCALE: '10000',
-      },
-    },
-  );
+  const server = await serveIndicia({
+    INDICIA_LOG_LEVEL: 'warn',
+    // The figure is the API's, not the limiter's: every connection is a different customer anyway.
+    INDICIA_RATE_LIMIT_PER_MINUTE: '0',
+    INDICIA_RATE_LIMIT_SCALE: '10000',
+  });
+  const { url, dataDir } = server;
   try {
-    await waitUntilHealthy(url, server);
     console.log(
       `setting up ${connections} customers (sign-up, e-mail verification, device, sandbox funds)...`,
     );
@@ -189,8 +153,7 @@ export async function runBenchmark(args: readonly string[]): Promise<number> {
     const groupsAfter = await groupCommits(url);
     const groupSize =
       (groupsAfter.commands - groupsBefore.commands) / Math.max(1, groupsAfter.groups - groupsBefore.groups);
-    server.kill('SIGTERM');
-    await new Promise((resolve) => server.once('exit', resolve));
+    await server.stop();
     console.log(`measuring the issuance service alone, in process (${seconds} s, ${connections} issuers)...`);
     const serviceFolder = mkdtempSync(join(tmpdir(), 'indicia-bench-api-service-'));
     let service: Figure;
@@ -223,10 +186,6 @@ export async function runBenchmark(args: readonly string[]): Promise<number> {
     );
     return health.errors + indicia.errors === 0 ? 0 : 1;
   } finally {
-    if (server.exitCode === null) {
-      server.kill('SIGTERM');
-      await new Promise((resolve) => server.once('exit', resolve));
-    }
-    rmSync(dataDir, { recursive: true, force: true });
+    await server.stop();
   }
 }

@@ -10,8 +10,8 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createAuthorityService } from '../src/authority/index.ts';
-import { createCustodyService } from '../src/custody/index.ts';
-import { createMetersService } from '../src/meters/index.ts';
+import { type CustodyService, createCustodyService } from '../src/custody/index.ts';
+import { type MetersService, createMetersService } from '../src/meters/index.ts';
 import type { Mills } from '../src/money/index.ts';
 import { migrateToLatest, openStore } from '../src/store/index.ts';
 import { openCryptoModules } from '../src/vault/index.ts';
@@ -51,22 +51,38 @@ export interface IssuanceFigure {
  * The issuance service alone (no HTTP): a fresh SQLite database in `folder`, two software modules,
  * 16 funded meters, then `seconds` of single-piece issues at each concurrency.
  */
+/**
+ * The services on a fresh SQLite database in `folder` with software modules — the embedded
+ * default, in this process — for `work`; closed afterwards.
+ */
+export async function withBenchServices<T>(
+  folder: string,
+  modules: number,
+  work: (services: { meters: MetersService; custody: CustodyService }) => Promise<T>,
+): Promise<T> {
+  const store = await openStore({ dialect: 'sqlite', file: join(folder, 'indicia.sqlite') });
+  await migrateToLatest(store.db, store.location);
+  const { pool } = await openCryptoModules(
+    { backend: 'software', vaultDir: join(folder, 'vault'), kek: randomBytes(32) },
+    { modules, ringSize: 3, inhibitThreshold: 1 },
+  );
+  try {
+    const custody = createCustodyService({ db: store.db, pool });
+    const authority = createAuthorityService({ db: store.db, custody });
+    return await work({ meters: createMetersService({ db: store.db, custody, authority }), custody });
+  } finally {
+    await pool.close();
+    await store.close();
+  }
+}
+
 export async function measureIssuance(
   folder: string,
   seconds: number,
   concurrencies: readonly number[],
   onRow: (concurrency: number) => void = () => undefined,
 ): Promise<IssuanceFigure[]> {
-  const store = await openStore({ dialect: 'sqlite', file: join(folder, 'indicia.sqlite') });
-  await migrateToLatest(store.db, store.location);
-  const { pool } = await openCryptoModules(
-    { backend: 'software', vaultDir: join(folder, 'vault'), kek: randomBytes(32) },
-    { modules: 2, ringSize: 3, inhibitThreshold: 1 },
-  );
-  try {
-    const custody = createCustodyService({ db: store.db, pool });
-    const authority = createAuthorityService({ db: store.db, custody });
-    const meters = createMetersService({ db: store.db, custody, authority });
+  return withBenchServices(folder, 2, async ({ meters, custody }) => {
     const meterIds: string[] = [];
     for (let index = 0; index < METERS; index += 1) {
       const meter = await meters.create({
@@ -111,10 +127,7 @@ export async function measureIssuance(
       });
     }
     return figures;
-  } finally {
-    await pool.close();
-    await store.close();
-  }
+  });
 }
 
 export async function runBenchmark(args: readonly string[]): Promise<number> {

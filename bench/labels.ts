@@ -2,30 +2,17 @@
 // each format (PDF, PNG, SVG, ZPL) of a real 121-byte indicium (issued by a software module on a
 // scratch SQLite database first). Issue 6's goal: at least 500 PDF labels/s.
 import 'reflect-metadata';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createAuthorityService } from '../src/authority/index.ts';
-import { createCustodyService } from '../src/custody/index.ts';
 import { indiciumLayout, indiciumSvg, indiciumZpl, pdfDocument, symbolPng } from '../src/labels/index.ts';
-import { createMetersService } from '../src/meters/index.ts';
 import type { Mills } from '../src/money/index.ts';
-import { migrateToLatest, openStore } from '../src/store/index.ts';
-import { openCryptoModules } from '../src/vault/index.ts';
+import { withBenchServices } from './issue.ts';
 
-async function issuedIndicium(folder: string): Promise<Buffer> {
-  const store = await openStore({ dialect: 'sqlite', file: join(folder, 'indicia.sqlite') });
-  await migrateToLatest(store.db, store.location);
-  const { pool } = await openCryptoModules(
-    { backend: 'software', vaultDir: join(folder, 'vault'), kek: randomBytes(32) },
-    { modules: 1, ringSize: 3, inhibitThreshold: 1 },
-  );
-  try {
-    const custody = createCustodyService({ db: store.db, pool });
-    const authority = createAuthorityService({ db: store.db, custody });
-    const meters = createMetersService({ db: store.db, custody, authority });
+/** One real indicium: a meter made, funded and printed from by a software module. */
+function issuedIndicium(folder: string): Promise<Buffer> {
+  return withBenchServices(folder, 1, async ({ meters }) => {
     const meter = await meters.create({
       customerNumber: 1,
       licensingZip: '10118',
@@ -35,10 +22,7 @@ async function issuedIndicium(folder: string): Promise<Buffer> {
     const [indicium] = await meters.issue(meter.meterId, [{ postage: 730 as Mills, rateCategory: 'FC' }]);
     if (indicium === undefined) throw new Error('no indicium issued');
     return indicium.data;
-  } finally {
-    await pool.close();
-    await store.close();
-  }
+  });
 }
 
 /** Renders for `seconds`: labels per second (a fresh render each time, nothing cached). */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { canonicalJson } from '../encoding/index.ts';
-import { newChallenge } from '../meters/index.ts';
+import { MeterError, type SignedReceipt, newChallenge } from '../meters/index.ts';
 import type { ClientAuthorization } from '../vault/index.ts';
 import { ApiError } from './api-error.ts';
 
@@ -53,5 +53,29 @@ export function authorizationOf(request: FastifyRequest): ClientAuthorization {
     request: requestDigest(request.method, request.url, request.body),
     mac: Buffer.from(signature, 'base64'),
     nextChallenge: newChallenge(),
+  };
+}
+
+/**
+ * What every value-moving answer ends with: the receipt, the next challenge, and the registers the
+ * device keeps — the ones the receipt states (its meter's, or a pooled customer's client package's).
+ */
+export function signedAnswerParts(
+  receipt: SignedReceipt | null | undefined,
+  authorization: ClientAuthorization,
+): {
+  receipt: SignedReceipt;
+  challenge: string;
+  registers: { ascendingRegisterMills: number; descendingRegisterMills: number };
+} {
+  if (receipt === null || receipt === undefined)
+    throw new MeterError('meter.request_invalid', 'The receipt is missing.');
+  return {
+    receipt,
+    challenge: authorization.nextChallenge,
+    registers: {
+      ascendingRegisterMills: receipt.body.ascendingRegisterMills,
+      descendingRegisterMills: receipt.body.descendingRegisterMills,
+    },
   };
 }

@@ -1,13 +1,14 @@
 import type { Kysely } from 'kysely';
 import type { AuthorityService } from '../authority/index.ts';
-import type { CustodyService, WithinCommit } from '../custody/index.ts';
+import type { CommittedCommand, CustodyService, WithinCommit } from '../custody/index.ts';
 import type { Mills } from '../money/index.ts';
 import type { DatabaseSchema } from '../store/index.ts';
+import type { Transaction } from 'kysely';
 import type { ClientAuthorization, CommandStep } from '../vault/index.ts';
 import { MeterError } from './meter-error.ts';
 import { certifyMeterKey } from './meter-gen.ts';
 import type { MeterSettings } from './meter-settings.ts';
-import { type ReceiptBody, newReceiptId, receiptStep } from './receipts.ts';
+import { type ReceiptBody, type SignedReceipt, newReceiptId, receiptStep, storeReceipt } from './receipts.ts';
 
 /** A client package never holds more than this (it mirrors a prefunded balance). */
 const CLIENT_PACKAGE_MAX = 100_000_000_000_000 as Mills;
@@ -106,4 +107,28 @@ export function noClientPackage(customerNumber: number): MeterError {
     'meter.device_not_enrolled',
     `Customer ${customerNumber} has no client package, so no device can sign for them; it is made when the account's e-mail address is confirmed.`,
   );
+}
+
+/**
+ * A command on a meter (a mini-PSD) and the pooled customer's client package, in one module pass
+ * and one commit: `record` writes the meter command's rows, and the receipt the client package's
+ * key signed (its command's first signature) is stored beside them.
+ */
+export async function executeWithClientPackage(
+  custody: CustodyService,
+  command: { meterId: string; steps: CommandStep[] },
+  client: ReturnType<typeof clientPackageCommand>,
+  record: (trx: Transaction<DatabaseSchema>, result: CommittedCommand) => Promise<void>,
+): Promise<{ result: CommittedCommand; receipt: SignedReceipt | null }> {
+  let receipt: SignedReceipt | null = null;
+  const [result] = await custody.executeTogether([command, client], async (trx, [own, theirs]) => {
+    if (own === undefined || theirs === undefined)
+      throw new MeterError('meter.request_invalid', 'The module skipped a command.');
+    const signed = theirs.signatures[0];
+    if (signed !== undefined && theirs.view.certificateSerial !== null)
+      receipt = await storeReceipt(trx, signed, theirs.view.certificateSerial);
+    await record(trx, own);
+  });
+  if (result === undefined) throw new MeterError('meter.request_invalid', 'The module skipped a command.');
+  return { result, receipt };
 }

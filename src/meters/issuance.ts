@@ -11,6 +11,7 @@ import {
 import { type Mills, add, nonNegativeMills } from '../money/index.ts';
 import type { DatabaseSchema, IndiciaTable, MeterMode, MetersTable } from '../store/index.ts';
 import type { ClientAuthorization, CommandStep, PsdOperation, PsdView } from '../vault/index.ts';
+import { type clientPackageCommand, executeWithClientPackage } from './client-packages.ts';
 import { MeterError } from './meter-error.ts';
 import { type SignedReceipt, newReceiptId, receiptStep, storeReceipt } from './receipts.ts';
 import type { MeterSettings } from './meter-settings.ts';
@@ -71,11 +72,7 @@ export interface IssueOptions {
    * A pooled customer's client package command that stands or falls with the issue (its balance
    * debit, the device's signed request, and a receipt step whose signature becomes the receipt).
    */
-  readonly companion?: {
-    readonly meterId: string;
-    readonly steps: CommandStep[];
-    readonly authorization?: ClientAuthorization | undefined;
-  };
+  readonly companion?: ReturnType<typeof clientPackageCommand>;
 }
 
 export interface SignedFunding {
@@ -312,14 +309,7 @@ export async function issueIndicia(
   } else {
     // A pooled customer's client package moves in the same module pass and commit; its key signs
     // the customer's receipt.
-    await custody.executeTogether([{ meterId, steps }, companion], async (trx, [result, client]) => {
-      if (result === undefined || client === undefined)
-        throw new MeterError('meter.request_invalid', 'The module skipped a command.');
-      const signed = client.signatures[0];
-      if (signed !== undefined && client.view.certificateSerial !== null)
-        receipt = await storeReceipt(trx, signed, client.view.certificateSerial);
-      await record(trx, result);
-    });
+    ({ receipt } = await executeWithClientPackage(custody, { meterId, steps }, companion, record));
   }
   return Object.assign(issued, { receipt });
 }

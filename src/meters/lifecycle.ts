@@ -14,6 +14,7 @@ import {
 import { moveBalance } from './balances.ts';
 import {
   clientPackageCommand,
+  executeWithClientPackage,
   hasClientPackage,
   noClientPackage,
   receiptStepsFor,
@@ -214,19 +215,7 @@ export async function refundSpoiled(
       request.authorization,
     );
   } else {
-    const [mini] = await custody.executeTogether(
-      [{ meterId, steps }, client],
-      async (trx, [outcome, own]) => {
-        if (outcome === undefined || own === undefined)
-          throw new MeterError('meter.request_invalid', 'The module skipped a command.');
-        const signed = own.signatures[0];
-        if (signed !== undefined && own.view.certificateSerial !== null)
-          receipt = await storeReceipt(trx, signed, own.view.certificateSerial);
-        await record(trx, outcome);
-      },
-    );
-    if (mini === undefined) throw new MeterError('meter.request_invalid', 'The module skipped a command.');
-    result = mini;
+    ({ result, receipt } = await executeWithClientPackage(custody, { meterId, steps }, client, record));
   }
   return { id, meterId, kind: 'spoilage', amount: postage, view: result.view, receipt };
 }

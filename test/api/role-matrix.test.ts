@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { API_KEY_SCOPES } from '../../src/accounts/index.ts';
 import { type RouteAccess, accessTableOf } from '../../src/api/index.ts';
 import type { AccountRole } from '../../src/store/index.ts';
 import { PASSWORD } from '../support/api-helpers.ts';
@@ -112,14 +113,7 @@ describe('role × endpoint matrix', () => {
       const access = route.access;
       if (!route.url.startsWith('/v1/') || access === undefined || 'public' in access) continue;
       if (!access.roles.includes('customer')) continue;
-      const others = [
-        'meter:read',
-        'indicia:read',
-        'indicia:issue',
-        'indicia:refund',
-        'funds:add',
-        'devices:enroll',
-      ].filter((scope) => scope !== access.scope);
+      const others = API_KEY_SCOPES.filter((scope) => scope !== access.scope);
       const without = await call(route, null, await createKey(others));
       if (without.code !== 'account.forbidden')
         failures.push(`${route.method} ${route.url} without its scope: ${without.status} ${without.code}`);

@@ -1,15 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Principal } from '../../accounts/index.ts';
-import { MeterError, type MetersService, type SignedReceipt } from '../../meters/index.ts';
+import type { MetersService } from '../../meters/index.ts';
 import type { Mills } from '../../money/index.ts';
 import { indiciumLayout, indiciumSvg, indiciumZpl, pdfDocument, symbolPng } from '../../labels/index.ts';
 import type { IndiciaTable } from '../../store/index.ts';
 import { principalOf } from '../authentication.ts';
 import type { EventOutbox } from '../event-outbox.ts';
 import { publishIssued } from '../published-events.ts';
-import { authorizationOf } from '../signed-request.ts';
-import { Indicium, Registers } from './value-schemas.ts';
+import { authorizationOf, signedAnswerParts } from '../signed-request.ts';
+import { Indicium, signedAnswer } from './value-schemas.ts';
 
 const IndiciumRecord = Type.Object(
   {
@@ -54,15 +54,6 @@ const scopeOf = (principal: Principal): number | null =>
 
 const READERS = ['customer', 'support', 'admin', 'auditor'] as const;
 
-/** The registers a device keeps after a request: the ones its receipt states. */
-function registersOf(receipt: SignedReceipt | null | undefined) {
-  if (receipt === null || receipt === undefined)
-    throw new MeterError('meter.request_invalid', 'The receipt is missing.');
-  return {
-    ascendingRegisterMills: receipt.body.ascendingRegisterMills,
-    descendingRegisterMills: receipt.body.descendingRegisterMills,
-  };
-}
 const Id = Type.Object({ id: Type.String({ maxLength: 60 }) });
 
 /** The indicium log as customers and staff read it, spoilage refunds, corrections, and scans. */
@@ -73,7 +64,6 @@ export function indiciaRoutes(
   return (app) => {
     app.addSchema(IndiciumRecord);
     const recordRef = Type.Ref('IndiciumRecord');
-    const receiptRef = Type.Ref('Receipt');
 
     app.get(
       '/v1/indicia',
@@ -170,12 +160,7 @@ export function indiciaRoutes(
           summary: 'Refund a spoiled indicium (within 1% of what the meter printed); device-signed',
           params: Id,
           response: {
-            201: Type.Object({
-              refund: Type.Object({ id: Type.String(), amountMills: Type.Integer() }),
-              receipt: receiptRef,
-              challenge: Type.String(),
-              registers: Registers,
-            }),
+            201: signedAnswer({ refund: Type.Object({ id: Type.String(), amountMills: Type.Integer() }) }),
           },
         },
       },
@@ -198,10 +183,7 @@ export function indiciaRoutes(
         events.flush();
         return reply.status(201).send({
           refund: { id: refunded.id, amountMills: refunded.amount },
-          receipt: refunded.receipt,
-          challenge: authorization.nextChallenge,
-          // The device's registers: its meter's, or a pooled customer's client package's.
-          registers: registersOf(refunded.receipt),
+          ...signedAnswerParts(refunded.receipt, authorization),
         });
       },
     );
@@ -223,11 +205,8 @@ export function indiciaRoutes(
             { additionalProperties: false },
           ),
           response: {
-            201: Type.Object({
+            201: signedAnswer({
               indicium: Indicium,
-              receipt: receiptRef,
-              challenge: Type.String(),
-              registers: Registers,
             }),
           },
         },
@@ -261,9 +240,7 @@ export function indiciaRoutes(
             descendingRegisterMills: corrected.descendingRegister,
             mailingDate: corrected.mailingDate,
           },
-          receipt: corrected.receipt,
-          challenge: authorization.nextChallenge,
-          registers: registersOf(corrected.receipt),
+          ...signedAnswerParts(corrected.receipt, authorization),
         });
       },
     );

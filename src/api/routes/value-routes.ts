@@ -18,8 +18,8 @@ import type { DatabaseSchema } from '../../store/index.ts';
 import { principalOf } from '../authentication.ts';
 import type { EventOutbox } from '../event-outbox.ts';
 import { publishIssued } from '../published-events.ts';
-import { authorizationOf } from '../signed-request.ts';
-import { EnrollmentBody, FundsBody, Indicium, Piece, Registers } from './value-schemas.ts';
+import { authorizationOf, signedAnswerParts } from '../signed-request.ts';
+import { EnrollmentBody, FundsBody, Indicium, Piece, Registers, signedAnswer } from './value-schemas.ts';
 
 export interface ValueRouteDependencies {
   readonly db: Kysely<DatabaseSchema>;
@@ -75,12 +75,6 @@ export function valueRoutes({
       );
     return { pooled: false, meterId: found.meter_id, customerNumber };
   };
-
-  /** The registers a device keeps after a request: the ones its receipt states. */
-  const registersOf = (receipt: SignedReceipt) => ({
-    ascendingRegisterMills: receipt.body.ascendingRegisterMills,
-    descendingRegisterMills: receipt.body.descendingRegisterMills,
-  });
 
   return (app) => {
     const receiptRef = Type.Ref('Receipt');
@@ -160,16 +154,13 @@ export function valueRoutes({
           summary: 'Add postage to your meter, paid by card (sandbox processor); device-signed',
           body: FundsBody,
           response: {
-            201: Type.Object({
+            201: signedAnswer({
               funding: Type.Object({ id: Type.String(), amountMills: Type.Integer() }),
               payment: Type.Object({
                 processor: Type.String({ examples: ['sandbox'] }),
                 last4: Type.String(),
                 outcome: Type.Literal('approved'),
               }),
-              receipt: receiptRef,
-              challenge: Type.String(),
-              registers: Registers,
             }),
           },
         },
@@ -231,13 +222,10 @@ export function valueRoutes({
         }
         await processor.capture(held.id);
         events.flush();
-        if (funded.receipt === null) throw new MeterError('meter.request_invalid', 'The receipt is missing.');
         return reply.status(201).send({
           funding: { id: funded.id, amountMills: amount },
           payment: { processor: processor.name, last4: held.last4, outcome: 'approved' as const },
-          receipt: funded.receipt,
-          challenge: authorization.nextChallenge,
-          registers: registersOf(funded.receipt),
+          ...signedAnswerParts(funded.receipt, authorization),
         });
       },
     );
@@ -254,11 +242,8 @@ export function valueRoutes({
             { additionalProperties: false },
           ),
           response: {
-            201: Type.Object({
+            201: signedAnswer({
               indicia: Type.Array(Indicium),
-              receipt: receiptRef,
-              challenge: Type.String(),
-              registers: Registers,
             }),
           },
         },
@@ -285,9 +270,6 @@ export function valueRoutes({
           ? await pool.issue(customerNumber, pieces, { authorization, receipt: true, withinCommit })
           : await meters.issue(meterId, pieces, { authorization, receipt: { customerNumber }, withinCommit });
         events.flush();
-        const last = issued.at(-1);
-        if (issued.receipt === null || last === undefined)
-          throw new MeterError('meter.request_invalid', 'The receipt is missing.');
         return reply.status(201).send({
           indicia: issued.map((indicium) => ({
             id: indicium.id,
@@ -298,9 +280,7 @@ export function valueRoutes({
             descendingRegisterMills: indicium.descendingRegister,
             mailingDate: indicium.mailingDate,
           })),
-          receipt: issued.receipt,
-          challenge: authorization.nextChallenge,
-          registers: registersOf(issued.receipt),
+          ...signedAnswerParts(issued.receipt, authorization),
         });
       },
     );

@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { type TProperties, Type } from 'typebox';
 
 const Base64 = (description: string) =>
   Type.String({ maxLength: 200, pattern: '^[A-Za-z0-9+/]*={0,2}$', description });
@@ -91,3 +91,15 @@ export const Indicium = Type.Object({
   descendingRegisterMills: Type.Integer(),
   mailingDate: Type.String(),
 });
+
+/**
+ * The answer to a value-moving request: what it made, plus the receipt, the challenge the device
+ * signs its next request with, and the registers it keeps after this one.
+ */
+export const signedAnswer = <T extends TProperties>(fields: T) =>
+  Type.Object({
+    ...fields,
+    receipt: Type.Ref('Receipt'),
+    challenge: Type.String({ description: 'Sign your next value-moving request with this challenge' }),
+    registers: Registers,
+  });
