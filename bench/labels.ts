@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { indiciumLayout, indiciumSvg, indiciumZpl, pdfDocument, symbolPng } from '../src/labels/index.ts';
+import { labelPage, pagePng, pageSvg, pageZpl, pdfDocument } from '../src/labels/index.ts';
 import type { Mills } from '../src/money/index.ts';
 import { withBenchServices } from './issue.ts';
 
@@ -45,10 +45,10 @@ export async function runBenchmark(args: readonly string[]): Promise<number> {
     const bytes = await issuedIndicium(folder);
     const rows: [string, number][] = [];
     for (const [name, render] of [
-      ['PDF (vector, one page)', () => pdfDocument([indiciumLayout(bytes)])],
-      ['PNG (DataMatrix, 300 dpi)', () => symbolPng(bytes)],
-      ['SVG (vector)', () => indiciumSvg(bytes)],
-      ['ZPL (Zebra)', () => indiciumZpl(bytes)],
+      ['PDF (vector, one page)', () => pdfDocument([labelPage('indicium', { indicium: bytes })])],
+      ['PNG (300 dpi)', () => pagePng(labelPage('indicium', { indicium: bytes }))],
+      ['SVG (vector)', () => pageSvg(labelPage('indicium', { indicium: bytes }))],
+      ['ZPL (Zebra)', () => pageZpl(labelPage('indicium', { indicium: bytes }))],
     ] as const) {
       console.log(`measuring ${name} (${seconds} s)...`);
       rows.push([name, await rate(seconds, render)]);

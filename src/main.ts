@@ -27,6 +27,7 @@ import {
 } from './jobs/index.ts';
 import { type Mailer, createMailer } from './mail/index.ts';
 import { createSandboxProcessor } from './payments/index.ts';
+import { LabelStock, MailingLists } from './printing/index.ts';
 import { createWebhooksService, enqueueWebhookEvent } from './webhooks/index.ts';
 import {
   DEFAULT_METER_SETTINGS,
@@ -86,6 +87,8 @@ export interface RunningIndicia {
   readonly accounts: AccountsService;
   /** Pooled mode on this server (its mini-PSD check-outs). */
   readonly pooledMode: PoolService;
+  /** Mailing lists; their PDFs render in the background. */
+  readonly mailingLists: MailingLists;
   readonly mailer: Mailer;
   /** Hex SHA-256 of the device-enrollment public key, which clients pin. */
   readonly enrollmentKeyFingerprint: string;
@@ -362,7 +365,11 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       publicUrl: () => config.publicUrl ?? listeningUrl,
       passwordRecheckPieces: config.passwordRecheckPieces,
     });
+    const lists = new MailingLists(store.db, join(config.dataDir, 'mailing-lists'));
+    await lists.recover();
     app = await createApiServer({
+      stock: new LabelStock(store.db),
+      lists,
       logger,
       metrics,
       tls,
@@ -432,6 +439,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
         await Promise.race([server.close(), timeout]);
         clearTimeout(timer);
         reconciliationJob.stop();
+        await lists.stop();
         await webhookDeliveries.stop();
         await pooledPrinting.close();
         outgoingMail.close();
@@ -457,6 +465,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       meters,
       accounts,
       pooledMode: pooledPrinting,
+      mailingLists: lists,
       mailer: outgoingMail,
       enrollmentKeyFingerprint,
       reconciliation: reconciliationJob,

@@ -1,3 +1,4 @@
+import { US_STATE_CODES, ZIP_PATTERN } from '../encoding/index.ts';
 import { AccountError } from './account-error.ts';
 
 export interface PostalAddress {
@@ -43,13 +44,8 @@ export interface AccountProfile {
   readonly poBoxes: readonly ('mailing' | 'billing')[];
 }
 
-const STATES = new Set(
-  (
-    'AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY ' +
-    'NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY AS GU MP PR VI UM FM MH PW AA AE AP'
-  ).split(' '),
-);
-const ZIP = /^\d{5}(-\d{4})?$/;
+const STATES = US_STATE_CODES;
+const ZIP = ZIP_PATTERN;
 const EMAIL = /^[^\s@<>()[\],;:"]+@[^\s@<>()[\],;:"]+\.[^\s@<>()[\],;:"]+$/;
 export const PASSWORD_MIN_LENGTH = 12;
 export const PASSWORD_MAX_LENGTH = 256;

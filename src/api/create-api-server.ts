@@ -9,6 +9,7 @@ import type { AuthorityService, LicenceDecision } from '../authority/index.ts';
 import type { Kysely } from 'kysely';
 import type { MetersService, PoolService, ReconciliationReport } from '../meters/index.ts';
 import type { PaymentProcessor } from '../payments/index.ts';
+import type { LabelStock, MailingLists } from '../printing/index.ts';
 import type { DatabaseSchema } from '../store/index.ts';
 import type { PoolStatus } from '../vault/index.ts';
 import type { WebhooksService } from '../webhooks/index.ts';
@@ -23,6 +24,8 @@ import { type HealthDependencies, healthRoutes } from './routes/health-routes.ts
 import { meterRoutes } from './routes/meter-routes.ts';
 import { indiciaRoutes } from './routes/indicia-routes.ts';
 import { labelRoutes } from './routes/label-routes.ts';
+import { printingRoutes } from './routes/printing-routes.ts';
+import { customerIssuer } from './customer-issuer.ts';
 import { metricsRoutes } from './routes/metrics-routes.ts';
 import { valueRoutes } from './routes/value-routes.ts';
 import { Receipt } from './routes/value-schemas.ts';
@@ -63,6 +66,9 @@ export interface ApiServerDependencies {
   readonly webhooks: WebhooksService;
   /** Pooled customers' deposits and printing. */
   readonly pool: Pick<PoolService, 'deposit' | 'issue'>;
+  /** Serialized label stock and mailing lists. */
+  readonly stock: LabelStock;
+  readonly lists: MailingLists;
   readonly rateLimits: { readonly perMinute: number; readonly scale: number };
   readonly events: EventOutbox;
   /** The card processor behind POST /v1/funds (the sandbox until a real one is configured). */
@@ -172,6 +178,11 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
           description: 'The indicium log, spoilage refunds, corrections, and verifiers’ scans',
         },
         {
+          name: 'labels',
+          description:
+            'Serialized label sheets, and mailing lists: import a CSV, review it, print it all in one batch into one PDF',
+        },
+        {
           name: 'webhooks',
           description:
             'Events (funds.posted, indicium.issued, refund.decided, balance.low) posted to your URL, signed with HMAC-SHA256, retried with backoff',
@@ -192,6 +203,13 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
   await app.register(fastifySwaggerUi, { routePrefix: '/docs', uiConfig: { deepLinking: true } });
 
   installErrorHandler(app, metrics);
+  const issuer = customerIssuer({
+    meters: dependencies.meters,
+    pool: dependencies.pool,
+    events: dependencies.events,
+    accounts: dependencies.accounts,
+    stock: dependencies.stock,
+  });
   await app.register(healthRoutes(health));
   await app.register(metricsRoutes(metrics));
   await app.register(certificateRoutes(dependencies.authority));
@@ -210,12 +228,14 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
       meters: dependencies.meters,
       processor: dependencies.processor,
       events: dependencies.events,
-      accounts: dependencies.accounts,
       pool: dependencies.pool,
+      issuer,
     }),
   );
   await app.register(indiciaRoutes(dependencies.meters, dependencies.events));
-  await app.register(labelRoutes(dependencies.meters));
+  const { db, accounts, stock, lists } = dependencies;
+  await app.register(labelRoutes({ db, meters: dependencies.meters, accounts, stock }));
+  await app.register(printingRoutes({ stock, lists, issuer, accounts }));
   await app.register(webhookRoutes(dependencies.webhooks));
   await app.register(
     adminRoutes({

@@ -5,6 +5,7 @@ import type { CustodyErrorCode } from '../custody/index.ts';
 import type { IndiciumErrorCode } from '../indicium/index.ts';
 import type { MailErrorCode } from '../mail/index.ts';
 import type { PaymentErrorCode } from '../payments/index.ts';
+import type { PrintingErrorCode } from '../printing/index.ts';
 import type { MeterErrorCode } from '../meters/index.ts';
 import type { MoneyErrorCode } from '../money/index.ts';
 import type { StoreErrorCode } from '../store/index.ts';
@@ -25,6 +26,7 @@ export type KnownErrorCode =
   | IndiciumErrorCode
   | MailErrorCode
   | PaymentErrorCode
+  | PrintingErrorCode
   | MeterErrorCode
   | MoneyErrorCode
   | StoreErrorCode
@@ -129,6 +131,17 @@ export const errorPresentations: Readonly<Record<KnownErrorCode, ErrorPresentati
   'account.csrf_failed': { status: 403, isMessagePublic: true },
   'account.api_key_not_found': { status: 404, isMessagePublic: true },
   'mail.unavailable': { status: 503, isMessagePublic: false },
+  'label.serial_unknown': { status: 404, isMessagePublic: true },
+  'label.serial_used': { status: 409, isMessagePublic: true },
+  'label.sheet_unknown': { status: 404, isMessagePublic: true },
+  'label.sheet_exhausted': { status: 409, isMessagePublic: true },
+  'label.address_missing': { status: 422, isMessagePublic: true },
+  'mailing_list.invalid': { status: 422, isMessagePublic: true },
+  'mailing_list.not_found': { status: 404, isMessagePublic: true },
+  'mailing_list.has_errors': { status: 422, isMessagePublic: true },
+  'mailing_list.changed': { status: 409, isMessagePublic: true },
+  'mailing_list.not_in_review': { status: 409, isMessagePublic: true },
+  'mailing_list.not_printed': { status: 409, isMessagePublic: true },
   'webhook.invalid': invalid,
   'webhook.not_found': { status: 404, isMessagePublic: true },
   'payment.card_invalid': invalid,

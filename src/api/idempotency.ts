@@ -22,8 +22,11 @@ declare module 'fastify' {
 }
 
 function requestHash(request: FastifyRequest): string {
+  const hash = createHash('sha256').update(`${request.method}\n${request.url}\n`);
+  // A file upload (a mailing list's CSV) is hashed as its bytes.
+  if (Buffer.isBuffer(request.body)) return hash.update(request.body).digest('hex');
   const body = request.body === undefined || request.body === null ? '' : canonicalJson(request.body);
-  return createHash('sha256').update(`${request.method}\n${request.url}\n${body}`).digest('hex');
+  return hash.update(body).digest('hex');
 }
 
 /**
@@ -110,8 +113,11 @@ export function installIdempotency(app: FastifyInstance, db: Kysely<DatabaseSche
       .where('scope', '=', held.scope)
       .where('key', '=', held.key)
       .where('status', '=', 'in_progress');
-    if (reply.statusCode >= 500 || reply.statusCode === 429) {
-      // Not a result: free the key so the same request may be retried.
+    const type = reply.getHeader('content-type');
+    const isFile = typeof type === 'string' && !type.startsWith('application/json');
+    if (reply.statusCode >= 500 || reply.statusCode === 429 || isFile) {
+      // Not a result (or a file — a label, a preview — which moves no value and is not kept): free
+      // the key so the same request may be retried.
       await db
         .deleteFrom('idempotency_keys')
         .where('scope', '=', held.scope)

@@ -1,4 +1,5 @@
 import { type Device, type EnrollmentAnswer, type StoredDevice, prepareEnrollment } from './device.ts';
+import { type LabelOptions, PrintingApi } from './printing-api.ts';
 import type {
   Account,
   AdminMeter,
@@ -374,29 +375,63 @@ export class IndiciaClient {
     ).deliveries;
   }
 
-  /** The printable indicium: SVG or ZPL text, PDF bytes (barcode and human-readable fields), or the barcode as PNG. */
-  async label(
-    id: string,
-    options: { format?: 'svg' | 'pdf' | 'png' | 'zpl'; symbology?: 'datamatrix' | 'pdf417' } = {},
-  ): Promise<string | Uint8Array> {
+  /**
+   * The printable label: SVG or ZPL text, PDF or PNG bytes; as the indicium alone (the default),
+   * on a #10 envelope, a 4×6 label, or at its place on a serialized sheet.
+   */
+  label(id: string, options: LabelOptions = {}): Promise<string | Uint8Array> {
     const query = new URLSearchParams();
-    if (options.format !== undefined) query.set('format', options.format);
-    if (options.symbology !== undefined) query.set('symbology', options.symbology);
-    const headers: Record<string, string> =
-      this.#apiKey === undefined ? {} : { authorization: `Bearer ${this.#apiKey}` };
-    const cookie = this.#session?.cookie;
-    if (cookie !== undefined && cookie !== null) headers['cookie'] = `indicia_session=${cookie}`;
-    const response = await this.#fetch(
-      `${this.#baseUrl}/v1/indicia/${encodeURIComponent(id)}/label${query.size === 0 ? '' : `?${query.toString()}`}`,
-      { headers },
+    for (const [name, value] of Object.entries(options))
+      if (value !== undefined) query.set(name, String(value));
+    return this.file(
+      'GET',
+      `/v1/indicia/${encodeURIComponent(id)}/label${query.size === 0 ? '' : `?${query.toString()}`}`,
     );
-    if (!response.ok) {
-      const body = (await response.json()) as ErrorBody;
-      throw new IndiciaApiError(response.status, body.error);
+  }
+
+  /**
+   * A request whose answer is a file: PDF and PNG come back as bytes, anything else as text. The
+   * body is JSON, or sent as it is (a CSV file) with `contentType`.
+   */
+  async file(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<string | Uint8Array> {
+    const headers: Record<string, string> = {};
+    if (this.#apiKey !== undefined) headers['authorization'] = `Bearer ${this.#apiKey}`;
+    const session = this.#session;
+    if (session !== undefined) {
+      if (session.cookie !== null) headers['cookie'] = `${SESSION_COOKIE}=${session.cookie}`;
+      if (method !== 'GET') headers['x-csrf-token'] = session.csrfToken;
     }
-    return options.format === 'png' || options.format === 'pdf'
+    if (body !== undefined) headers['content-type'] = contentType;
+    const sent =
+      body === undefined
+        ? undefined
+        : contentType === 'application/json'
+          ? JSON.stringify(body)
+          : (body as string | Uint8Array<ArrayBuffer>);
+    const response = await this.#fetch(`${this.#baseUrl}${path}`, {
+      method,
+      headers,
+      ...(sent === undefined ? {} : { body: sent }),
+    });
+    if (!response.ok) {
+      const answer = (await response.json()) as ErrorBody;
+      throw new IndiciaApiError(response.status, answer.error);
+    }
+    const type = response.headers.get('content-type') ?? '';
+    if (type.startsWith('application/json')) return response.text();
+    return type.startsWith('application/pdf') || type.startsWith('image/png')
       ? new Uint8Array(await response.arrayBuffer())
       : response.text();
+  }
+
+  /** Serialized label sheets, previews and test prints, and mailing lists. */
+  get printing(): PrintingApi {
+    return new PrintingApi(this);
   }
 
   receipt(id: string): Promise<Receipt> {

@@ -2,3 +2,13 @@
 export { IndiciaApiError, IndiciaClient, type ClientOptions } from './client.ts';
 export { Device, canonicalJson, signedText, type StoredDevice } from './device.ts';
 export type * from './types.ts';
+export {
+  PrintingApi,
+  type LabelFormat,
+  type LabelLayout,
+  type LabelOptions,
+  type LabelSheet,
+  type MailingList,
+  type MailingListField,
+  type MailingListRow,
+} from './printing-api.ts';

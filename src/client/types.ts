@@ -136,11 +136,28 @@ export interface FundsResult {
   registers: Registers;
 }
 
+/** A postal address as a label prints it. */
+export interface LabelAddress {
+  name: string;
+  company?: string;
+  line1: string;
+  line2?: string;
+  city: string;
+  state: string;
+  zip: string;
+}
+
 export interface PieceRequest {
   postageMills: number;
   rateCategory: string;
   mailingDate?: string;
   originZip?: string;
+  /** The delivery address, for envelope and 4×6 labels. */
+  to?: LabelAddress;
+  /** The return address; your account's mailing address unless given. */
+  from?: LabelAddress;
+  /** A label of your serialized stock, printable once. */
+  labelSerial?: number;
 }
 
 export interface Indicium {

@@ -2,6 +2,9 @@ import bwipjs from 'bwip-js/node';
 
 export type Symbology = 'datamatrix' | 'pdf417';
 
+/** PDF417 data columns: a symbol about as wide as it is tall for a 121-byte indicium. */
+export const PDF417_COLUMNS = 6;
+
 /** A 2-D symbol as its module grid, quiet zone not included: `dark[y * width + x]`. */
 export interface ModuleGrid {
   readonly symbology: Symbology;
@@ -19,7 +22,7 @@ export function moduleGrid(bytes: Buffer, symbology: Symbology = 'datamatrix'): 
     bcid: symbology,
     text: bytes.toString('latin1'),
     binarytext: true,
-    ...(symbology === 'pdf417' ? { columns: 6 } : {}),
+    ...(symbology === 'pdf417' ? { columns: PDF417_COLUMNS } : {}),
   }) as unknown as { pixs: number[]; pixx: number; pixy: number }[];
   if (symbol === undefined) throw new Error(`bwip-js drew no ${symbology} symbol`);
   return {
@@ -28,27 +31,4 @@ export function moduleGrid(bytes: Buffer, symbology: Symbology = 'datamatrix'): 
     height: symbol.pixy,
     dark: symbol.pixs.map((pixel) => pixel === 1),
   };
-}
-
-/**
- * The symbol as a PNG on white: `pixelsPerModule` pixels a module (at 300 dpi, 6 pixels are the
- * 20 mil x-dimension of docs/labels.md), with a quiet zone of `quietModules` modules all round.
- */
-export async function symbolPng(
-  bytes: Buffer,
-  options: { symbology?: Symbology; pixelsPerModule?: number; quietModules?: number } = {},
-): Promise<Buffer> {
-  const symbology = options.symbology ?? 'datamatrix';
-  const scale = options.pixelsPerModule ?? 6;
-  const quiet = options.quietModules ?? 2;
-  return bwipjs.toBuffer({
-    bcid: symbology,
-    text: bytes.toString('latin1'),
-    binarytext: true,
-    scale,
-    paddingwidth: quiet,
-    paddingheight: quiet,
-    backgroundcolor: 'FFFFFF',
-    ...(symbology === 'pdf417' ? { columns: 6 } : {}),
-  });
 }

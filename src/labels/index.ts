@@ -1,16 +1,33 @@
-export { moduleGrid, symbolPng, type ModuleGrid, type Symbology } from './barcode.ts';
+export { PDF417_COLUMNS, moduleGrid, type ModuleGrid, type Symbology } from './barcode.ts';
 export {
   MODULE_POINTS,
+  QUIET_MODULES,
   SAMPLE_MARK,
-  indiciumLayout,
-  indiciumSvg,
+  TEST_PRINT_MARK,
+  indiciumLines,
   indiciumText,
   moduleRuns,
   type Box,
-  type IndiciumLayout,
   type IndiciumText,
   type TextLine,
-} from './svg-label.ts';
-export { pdfDocument } from './pdf-document.ts';
-export { indiciumZpl } from './zpl-label.ts';
+} from './indicium-block.ts';
+export {
+  LAYOUTS,
+  SHEET,
+  addressLines,
+  labelPage,
+  markedPage,
+  sheetLabelOrigin,
+  sheetPage,
+  type LabelAddress,
+  type LabelContent,
+  type LayoutName,
+  type Page,
+  type PlacedSymbol,
+} from './page.ts';
+export { PdfWriter, pdfDocument } from './pdf-document.ts';
+export { PNG_DPI, pagePng } from './png-page.ts';
+export { pageSvg } from './svg-page.ts';
+export { pageZpl } from './zpl-page.ts';
 export { sampleIndicium } from './sample.ts';
+export { woffToSfnt } from './fonts.ts';

@@ -79,6 +79,8 @@ export interface PooledRequest {
   readonly authorization?: ClientAuthorization;
   readonly receipt?: boolean;
   readonly withinCommit?: WithinCommit;
+  /** Pieces one issuance may print, when a mailing list needs more than a request's usual limit. */
+  readonly maxPieces?: number | undefined;
 }
 
 /** The receipt step for a pooled request, when one was asked for. */

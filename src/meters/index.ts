@@ -1,4 +1,5 @@
 export { type CustomerMeter } from './customer-meters.ts';
+export { indiciaOfCommit } from './indicia-queries.ts';
 export {
   MAX_PIECES_PER_REQUEST,
   type FundingResult,

@@ -1,4 +1,5 @@
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
+import type { CommittedCommand } from '../custody/index.ts';
 import type { DatabaseSchema, IndiciaTable } from '../store/index.ts';
 import { MeterError } from './meter-error.ts';
 
@@ -36,4 +37,22 @@ export async function indiciumFor(
   if (row === undefined)
     throw new MeterError('meter.indicium_not_found', `There is no indicium ${id.slice(0, 60)}.`);
   return row;
+}
+
+/**
+ * The ids of the indicia a commit inserted, in piece order: each piece's AR after its debit is
+ * higher than the one before it.
+ */
+export async function indiciaOfCommit(
+  trx: Transaction<DatabaseSchema>,
+  result: CommittedCommand,
+): Promise<string[]> {
+  const rows = await trx
+    .selectFrom('indicia')
+    .select('id')
+    .where('meter_id', '=', result.transaction.meterId)
+    .where('package_sequence', '=', result.transaction.packageSequence)
+    .orderBy('ascending_register_mills')
+    .execute();
+  return rows.map((row) => row.id);
 }

@@ -73,6 +73,8 @@ export interface IssueOptions {
    * debit, the device's signed request, and a receipt step whose signature becomes the receipt).
    */
   readonly companion?: ReturnType<typeof clientPackageCommand>;
+  /** Pieces this request may issue: {@link MAX_PIECES_PER_REQUEST} unless a mailing list says more. */
+  readonly maxPieces?: number | undefined;
 }
 
 export interface SignedFunding {
@@ -199,10 +201,11 @@ export async function issueIndicia(
   const { db, custody, settings } = dependencies;
   const now = dependencies.now ?? (() => new Date());
   if (pieces.length === 0) throw new MeterError('meter.request_invalid', 'Ask for at least one piece.');
-  if (pieces.length > MAX_PIECES_PER_REQUEST) {
+  const maxPieces = options.maxPieces ?? MAX_PIECES_PER_REQUEST;
+  if (pieces.length > maxPieces) {
     throw new MeterError(
       'meter.request_invalid',
-      `One request issues at most ${MAX_PIECES_PER_REQUEST.toLocaleString('en-US')} pieces; ${pieces.length.toLocaleString('en-US')} were asked for. Split the mailing list.`,
+      `One request issues at most ${maxPieces.toLocaleString('en-US')} pieces; ${pieces.length.toLocaleString('en-US')} were asked for. Split the mailing list.`,
     );
   }
   const meter = await activeMeter(db, meterId, options.mode ?? 'dedicated');
@@ -299,8 +302,13 @@ export async function issueIndicia(
         customer_number: options.customerNumber ?? meter.customer_number,
       });
     }
-    // A mailing list's indicia go in as one statement.
-    if (rows.length > 0) await trx.insertInto('indicia').values(rows).execute();
+    // A batch's indicia go in 1,000 rows a statement (within SQLite's and PostgreSQL's limits on
+    // bound parameters).
+    for (let start = 0; start < rows.length; start += MAX_PIECES_PER_REQUEST)
+      await trx
+        .insertInto('indicia')
+        .values(rows.slice(start, start + MAX_PIECES_PER_REQUEST))
+        .execute();
     await options.withinCommit?.(trx, result);
   };
   const { companion } = options;

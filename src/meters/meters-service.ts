@@ -55,7 +55,7 @@ export interface MetersService {
   issue(
     meterId: string,
     pieces: readonly PieceRequest[],
-    options?: Pick<IssueOptions, 'authorization' | 'receipt' | 'withinCommit'>,
+    options?: Pick<IssueOptions, 'authorization' | 'receipt' | 'withinCommit' | 'maxPieces'>,
   ): Promise<IssuedIndicia>;
   /** The device-enrollment key clients pin, and its fingerprint. */
   enrollmentKey(): Promise<{ publicKey: Buffer; fingerprint: string }>;

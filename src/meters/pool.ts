@@ -50,10 +50,7 @@ export interface PoolDependencies {
 export interface PoolStatusReport {
   readonly masterMeterId: string | null;
   readonly master: { readonly ascendingRegister: Mills; readonly descendingRegister: Mills } | null;
-  readonly miniPsds: readonly {
-    readonly meterId: string;
-    readonly checkedOutBy: string | null;
-  }[];
+  readonly miniPsds: readonly { readonly meterId: string; readonly checkedOutBy: string | null }[];
   readonly incrementMills: Mills;
 }
 
@@ -365,6 +362,7 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
               const issued = await issueIndicia(dependencies, entry.meterId, pieces, {
                 customerNumber,
                 mode: 'pooled',
+                maxPieces: request.maxPieces,
                 withinCommit: async (trx, result) => {
                   await moveBalance(trx, customerNumber, 0 - total, 'postage', entry.meterId);
                   await request.withinCommit?.(trx, result);

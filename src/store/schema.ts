@@ -34,6 +34,68 @@ export interface DatabaseSchema {
   customer_balances: CustomerBalancesTable;
   balance_entries: BalanceEntriesTable;
   mpsd_checkouts: MpsdCheckoutsTable;
+  piece_addresses: PieceAddressesTable;
+  label_sheets: LabelSheetsTable;
+  sheet_labels: SheetLabelsTable;
+  mailing_lists: MailingListsTable;
+  mailing_list_rows: MailingListRowsTable;
+}
+
+/** The addresses printed on a piece's envelope or label (JSON), stored with its indicium. */
+export interface PieceAddressesTable {
+  indicium_id: string;
+  from_address: string | null;
+  to_address: string | null;
+  list_id: string | null;
+  row_number: number | null;
+}
+
+/** A sheet of serialized stamp labels, owned by one account. */
+export interface LabelSheetsTable {
+  serial: number;
+  account_id: string;
+  created_at: string;
+}
+
+export type SheetLabelState = 'valid' | 'reserved' | 'used';
+
+/** One numbered label of a sheet: printable once. */
+export interface SheetLabelsTable {
+  label_serial: number;
+  sheet_serial: number;
+  position: number;
+  state: SheetLabelState;
+  indicium_id: string | null;
+  used_at: string | null;
+}
+
+export type MailingListState = 'review' | 'printing' | 'rendering' | 'printed';
+
+/** An imported mailing list: reviewed, then printed in one batch issuance and one PDF. */
+export interface MailingListsTable {
+  id: string;
+  account_id: string;
+  name: string;
+  state: MailingListState;
+  row_count: number;
+  error_count: number;
+  total_postage_mills: number;
+  /** SHA-256 over the canonical pieces: what the device signs when it prints the list. */
+  digest: string;
+  layout: string | null;
+  pages_done: number;
+  receipt_id: string | null;
+  failure: string | null;
+  created_at: string;
+  printed_at: string | null;
+}
+
+/** A row of a mailing list: its checked piece (JSON) or its errors (JSON). */
+export interface MailingListRowsTable {
+  list_id: string;
+  row_number: number;
+  piece: string | null;
+  errors: string | null;
 }
 
 /**

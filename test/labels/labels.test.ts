@@ -3,15 +3,47 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { IndiciaClient, type Indicium } from '../../src/client/index.ts';
+import { IndiciaApiError, IndiciaClient, type Indicium } from '../../src/client/index.ts';
 import { decodeIndicium } from '../../src/indicium/index.ts';
-import { moduleGrid, sampleIndicium, symbolPng } from '../../src/labels/index.ts';
+import { moduleGrid, pagePng, sampleIndicium } from '../../src/labels/index.ts';
 import { dialectFixtures } from '../support/dialects.ts';
 import { type TestServer, startTestServer } from '../support/start-server.ts';
 import { installDebianPackages, runCommand } from '../support/system-packages.ts';
 import { decodeBarcodes } from '../support/zxing.ts';
 
 const sqlite = dialectFixtures.find((fixture) => fixture.name === 'sqlite');
+
+const DELIVERY = {
+  name: 'Charles Babbage',
+  line1: '1600 Pennsylvania Ave NW',
+  city: 'Washington',
+  state: 'DC',
+  zip: '20500-0003',
+};
+
+/** The text of a PDF (pdftotext) and the symbols ZXing decodes from its first page at 300 dpi. */
+async function readPdf(
+  pdf: Uint8Array,
+  formats: ('DataMatrix' | 'PDF417')[] = ['DataMatrix'],
+): Promise<{ text: string; decoded: Buffer[] }> {
+  const folder = mkdtempSync(join(tmpdir(), 'indicia-pdf-'));
+  writeFileSync(join(folder, 'label.pdf'), pdf);
+  const text = runCommand('pdftotext', ['-raw', join(folder, 'label.pdf'), '-']);
+  assert.equal(text.status, 0, text.output);
+  const raster = runCommand('pdftoppm', [
+    '-r',
+    '300',
+    '-png',
+    '-singlefile',
+    join(folder, 'label.pdf'),
+    join(folder, 'page'),
+  ]);
+  assert.equal(raster.status, 0, raster.output);
+  return {
+    text: text.output,
+    decoded: await decodeBarcodes(readFileSync(join(folder, 'page.png')), formats),
+  };
+}
 
 describe('barcodes and labels', () => {
   let server: TestServer;
@@ -32,7 +64,7 @@ describe('barcodes and labels', () => {
     await client.enrollDevice('label printer', (await server.indicia.meters.enrollmentKey()).fingerprint);
     await client.addFunds(10_000, { number: '4242424242424242', expMonth: 12, expYear: 2099, cvc: '123' });
     const printed = await client.issueIndicia([
-      { postageMills: 730, rateCategory: 'FC', originZip: '10118' },
+      { postageMills: 730, rateCategory: 'FC', originZip: '10118', to: DELIVERY },
     ]);
     assert.ok(printed.indicia[0] !== undefined);
     indicium = printed.indicia[0];
@@ -42,8 +74,20 @@ describe('barcodes and labels', () => {
   it('carries every byte value: a reader we did not write decodes DataMatrix and PDF417 back exactly', async () => {
     const bytes = Buffer.from(Array.from({ length: 121 }, (_, index) => (index * 37) % 256));
     for (const symbology of ['datamatrix', 'pdf417'] as const) {
-      const png = await symbolPng(bytes, { symbology, pixelsPerModule: 4 });
-      const [decoded] = await decodeBarcodes(png, [symbology === 'datamatrix' ? 'DataMatrix' : 'PDF417']);
+      const grid = moduleGrid(bytes, symbology);
+      const symbol = { x: 4, y: 4, moduleSize: 1.44, grid, bytes };
+      const page = {
+        width: grid.width * 1.44 + 8,
+        height: grid.height * 1.44 + 8,
+        symbols: [symbol],
+        fills: [],
+        strokes: [],
+        lines: [],
+        mark: null,
+      };
+      const [decoded] = await decodeBarcodes(pagePng(page, 300), [
+        symbology === 'datamatrix' ? 'DataMatrix' : 'PDF417',
+      ]);
       assert.ok(decoded !== undefined, `${symbology} decoded`);
       assert.ok(decoded.equals(bytes), `${symbology} round trip`);
     }
@@ -68,7 +112,7 @@ describe('barcodes and labels', () => {
       assert.ok(String(svg).includes(field), field);
     assert.match(
       String(svg),
-      /<rect x="[\d.]+" y="[\d.]+" width="[\d.]+" height="1\.440"\/>/,
+      /<rect x="[\d.]+" y="[\d.]+" width="[\d.]+" height="1\.44"\/>/,
       'vector modules of 20 mils',
     );
     // The PDF: text a PDF reader extracts, and a page poppler rasterizes that ZXing decodes.
@@ -131,5 +175,130 @@ describe('barcodes and labels', () => {
     const sample = sampleIndicium(decodeIndicium(Buffer.from(indicium.data, 'base64')));
     assert.notEqual((await server.indicia.meters.verify(sample, 'preview test')).outcome, 'valid');
     assert.deepEqual(await client.meter(), before, 'no value moved');
+  });
+
+  it('lays the indicium out on a #10 envelope and a 4×6 label with the addresses, in every format, decodable', async () => {
+    for (const layout of ['envelope-10', 'label-4x6'] as const) {
+      const pdf = await client.label(indicium.id, { layout, format: 'pdf' });
+      assert.ok(pdf instanceof Uint8Array);
+      const { text, decoded } = await readPdf(pdf);
+      for (const field of [
+        'US POSTAGE',
+        '$0.73',
+        'CHARLES BABBAGE',
+        '1600 PENNSYLVANIA AVE NW',
+        'WASHINGTON DC 20500-0003',
+        'DEMO',
+      ])
+        assert.ok(text.toUpperCase().includes(field), `${layout} PDF: ${field}`);
+      assert.equal(decoded[0]?.toString('base64'), indicium.data, `${layout} PDF decodes`);
+      const png = await client.label(indicium.id, { layout, format: 'png', dpi: 300 });
+      assert.ok(png instanceof Uint8Array);
+      assert.equal(
+        (await decodeBarcodes(png, ['DataMatrix']))[0]?.toString('base64'),
+        indicium.data,
+        `${layout} PNG decodes`,
+      );
+      const svg = String(await client.label(indicium.id, { layout }));
+      assert.ok(svg.includes('CHARLES BABBAGE') && svg.includes('US POSTAGE'), `${layout} SVG`);
+      const zpl = String(await client.label(indicium.id, { layout, format: 'zpl' }));
+      assert.ok(zpl.includes('^BXN,4,200') && zpl.includes('CHARLES BABBAGE'), `${layout} ZPL`);
+    }
+    const plain = await client.issueIndicia([{ postageMills: 500, rateCategory: 'FC' }]);
+    await assert.rejects(
+      client.label(plain.indicia[0]?.id ?? '', { layout: 'envelope-10' }),
+      (error: unknown) => {
+        assert.ok(error instanceof IndiciaApiError);
+        assert.equal(error.status, 422);
+        assert.equal(error.code, 'label.address_missing');
+        return true;
+      },
+    );
+  });
+
+  it('serialized sheets: ten labels printable once each; reuse, unknown serials and an exhausted sheet are refused, moving nothing', async () => {
+    const sheet = await client.printing.createLabelSheet();
+    assert.equal(sheet.labels.length, 10);
+    assert.ok(sheet.labels.every((label) => label.state === 'valid'));
+    const printed = [];
+    for (let index = 0; index < 10; index += 1)
+      printed.push(
+        await client.printing.printOnSheet(sheet.serial, { postageMills: 600, rateCategory: 'FC' }),
+      );
+    assert.deepEqual(
+      printed.map((answer) => answer.label.position),
+      [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    );
+    for (const answer of printed)
+      assert.equal(
+        decodeIndicium(Buffer.from(answer.indicium.data, 'base64')).labelSerial,
+        answer.label.serial,
+        'the indicium carries its label serial',
+      );
+    const before = await client.meter();
+    const refusal = async (promise: Promise<unknown>, status: number, code: string): Promise<void> => {
+      await assert.rejects(promise, (error: unknown) => {
+        assert.ok(error instanceof IndiciaApiError, String(error));
+        assert.equal(error.status, status, error.message);
+        assert.equal(error.code, code);
+        return true;
+      });
+    };
+    await refusal(
+      client.printing.printOnSheet(sheet.serial, { postageMills: 600, rateCategory: 'FC' }),
+      409,
+      'label.sheet_exhausted',
+    );
+    const used = printed[3]?.label.serial ?? 0;
+    await refusal(
+      client.issueIndicia([{ postageMills: 600, rateCategory: 'FC', labelSerial: used }]),
+      409,
+      'label.serial_used',
+    );
+    await refusal(
+      client.issueIndicia([{ postageMills: 600, rateCategory: 'FC', labelSerial: 123_456_789 }]),
+      404,
+      'label.serial_unknown',
+    );
+    await refusal(client.printing.labelSheet(42), 404, 'label.sheet_unknown');
+    // The device's challenge survived every refusal; nothing moved.
+    assert.deepEqual(await client.meter(), before);
+    const after = await client.printing.labelSheet(sheet.serial);
+    assert.ok(after.labels.every((label) => label.state === 'used' && label.indiciumId !== null));
+
+    // A label from a new sheet by serial, and its place on the sheet drawn where the label is.
+    const next = await client.printing.createLabelSheet();
+    const label = next.labels[6];
+    assert.ok(label !== undefined);
+    const [onLabel] = (
+      await client.issueIndicia([{ postageMills: 600, rateCategory: 'FC', labelSerial: label.serial }])
+    ).indicia;
+    assert.ok(onLabel !== undefined);
+    const pdf = await client.label(onLabel.id, { layout: 'sheet-label', format: 'pdf' });
+    assert.ok(pdf instanceof Uint8Array);
+    const { text, decoded } = await readPdf(pdf);
+    assert.ok(
+      text.includes(`SHEET ${next.serial}  LABEL ${label.serial}`) || text.includes(`LABEL ${label.serial}`),
+      text,
+    );
+    assert.equal(decoded[0]?.toString('base64'), onLabel.data);
+    await refusal(client.label(indicium.id, { layout: 'sheet-label' }), 404, 'label.serial_unknown');
+  });
+
+  it('test prints an envelope, a 4×6 label and a sheet with the edges drawn and TEST PRINT across, moving nothing', async () => {
+    const before = await client.meter();
+    for (const layout of ['envelope-10', 'label-4x6', 'sheet-label'] as const) {
+      const pdf = await client.printing.testPrint({ layout });
+      assert.ok(pdf instanceof Uint8Array, layout);
+      const { text } = await readPdf(pdf);
+      assert.ok(text.includes('TEST PRINT — NOT POSTAGE'), `${layout}: ${text}`);
+      assert.ok(text.includes('US POSTAGE'), layout);
+    }
+    const preview = await client.printing.preview(
+      { postageMills: 730, rateCategory: 'FC', to: DELIVERY },
+      { layout: 'envelope-10', format: 'png', dpi: 150 },
+    );
+    assert.ok(preview instanceof Uint8Array);
+    assert.deepEqual(await client.meter(), before);
   });
 });

@@ -3,7 +3,6 @@ import { Type } from 'typebox';
 import type { Principal } from '../../accounts/index.ts';
 import type { MetersService } from '../../meters/index.ts';
 import type { Mills } from '../../money/index.ts';
-import { indiciumLayout, indiciumSvg, indiciumZpl, pdfDocument, symbolPng } from '../../labels/index.ts';
 import type { IndiciaTable } from '../../store/index.ts';
 import { principalOf } from '../authentication.ts';
 import type { EventOutbox } from '../event-outbox.ts';
@@ -109,46 +108,6 @@ export function indiciaRoutes(
         schema: { tags: ['indicia'], summary: 'One indicium', params: Id, response: { 200: recordRef } },
       },
       async (request) => recordOf(await meters.indicium(scopeOf(principalOf(request)), request.params.id)),
-    );
-
-    app.get(
-      '/v1/indicia/:id/label',
-      {
-        config: { access: { roles: READERS, scope: 'indicia:read' } },
-        schema: {
-          tags: ['indicia'],
-          summary:
-            'The printable indicium: SVG or PDF (vector barcode and the human-readable fields), PNG (the barcode at 300 dpi) or ZPL (Zebra thermal printers)',
-          params: Id,
-          querystring: Type.Object(
-            {
-              format: Type.Optional(
-                Type.Union([
-                  Type.Literal('svg'),
-                  Type.Literal('pdf'),
-                  Type.Literal('png'),
-                  Type.Literal('zpl'),
-                ]),
-              ),
-              symbology: Type.Optional(Type.Union([Type.Literal('datamatrix'), Type.Literal('pdf417')])),
-            },
-            { additionalProperties: false },
-          ),
-          produces: ['image/svg+xml', 'application/pdf', 'image/png', 'application/x-zpl'],
-        },
-      },
-      async (request, reply) => {
-        const row = await meters.indicium(scopeOf(principalOf(request)), request.params.id);
-        const bytes = Buffer.from(row.data, 'base64');
-        const symbology = request.query.symbology ?? 'datamatrix';
-        if (request.query.format === 'png')
-          return reply.type('image/png').send(await symbolPng(bytes, { symbology }));
-        if (request.query.format === 'pdf')
-          return reply.type('application/pdf').send(pdfDocument([indiciumLayout(bytes, symbology)]));
-        if (request.query.format === 'zpl')
-          return reply.type('application/x-zpl; charset=utf-8').send(indiciumZpl(bytes));
-        return reply.type('image/svg+xml; charset=utf-8').send(indiciumSvg(bytes, { symbology }));
-      },
     );
 
     app.post(

@@ -1,18 +1,225 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
+import type { Kysely } from 'kysely';
 import { Type } from 'typebox';
-import { parseMeterNumber } from '../../indicium/index.ts';
-import { indiciumLayout, indiciumSvg, pdfDocument, SAMPLE_MARK, sampleIndicium } from '../../labels/index.ts';
+import type { AccountsService, Principal } from '../../accounts/index.ts';
+import { type IndiciumFields, parseMeterNumber } from '../../indicium/index.ts';
+import {
+  type LabelAddress,
+  type LabelContent,
+  type LayoutName,
+  type Page,
+  LAYOUTS,
+  PNG_DPI,
+  SAMPLE_MARK,
+  SHEET,
+  TEST_PRINT_MARK,
+  labelPage,
+  markedPage,
+  pagePng,
+  pageSvg,
+  pageZpl,
+  pdfDocument,
+  sampleIndicium,
+  sheetPage,
+} from '../../labels/index.ts';
 import { DEFAULT_METER_SETTINGS, type MetersService } from '../../meters/index.ts';
 import type { Mills } from '../../money/index.ts';
+import { type LabelStock, PrintingError } from '../../printing/index.ts';
+import type { DatabaseSchema } from '../../store/index.ts';
+import { ApiError } from '../api-error.ts';
 import { principalOf } from '../authentication.ts';
 import { Piece } from './value-schemas.ts';
 
+type Format = 'svg' | 'pdf' | 'png' | 'zpl';
+export const LabelFormat = Type.Optional(
+  Type.Union([Type.Literal('svg'), Type.Literal('pdf'), Type.Literal('png'), Type.Literal('zpl')]),
+);
+export const Layout = Type.Optional(
+  Type.Union(
+    [
+      Type.Literal('indicium'),
+      Type.Literal('envelope-10'),
+      Type.Literal('label-4x6'),
+      Type.Literal('sheet-label'),
+    ],
+    { description: `One of ${LAYOUTS.join(', ')} (docs/labels.md)` },
+  ),
+);
+/** A whole number in a query string or path (they are text): digits, no leading zero. */
+export const Digits = (description: string) => Type.String({ pattern: '^[1-9][0-9]{0,12}$', description });
+
+/** A whole number from the query or path, or `request.invalid` naming the field and its range. */
+export function wholeNumber(text: string, field: string, range: { min: number; max: number }): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < range.min || value > range.max)
+    throw new ApiError(
+      'request.invalid',
+      `${field} must be a whole number from ${range.min} to ${range.max}.`,
+      { details: { field } },
+    );
+  return value;
+}
+
+const BodyDpi = Type.Optional(
+  Type.Integer({
+    minimum: PNG_DPI.min,
+    maximum: PNG_DPI.max,
+    description: 'PNG resolution (300 unless given)',
+  }),
+);
+const Dpi = Type.Optional(
+  Digits(`PNG resolution in dots per inch, ${PNG_DPI.min}–${PNG_DPI.max} (300 unless given)`),
+);
+const dpiOf = (dpi: string | undefined): number | undefined =>
+  dpi === undefined ? undefined : wholeNumber(dpi, 'dpi', PNG_DPI);
+
+/** Sends a page in the asked format (SVG unless asked otherwise). */
+export function sendPage(
+  reply: FastifyReply,
+  page: Page,
+  format: Format = 'svg',
+  dpi?: number,
+): FastifyReply {
+  switch (format) {
+    case 'pdf':
+      return reply.type('application/pdf').send(pdfDocument([page]));
+    case 'png':
+      return reply.type('image/png').send(pagePng(page, dpi));
+    case 'zpl':
+      return reply.type('application/x-zpl; charset=utf-8').send(pageZpl(page));
+    case 'svg':
+      return reply.type('image/svg+xml; charset=utf-8').send(pageSvg(page));
+  }
+}
+
+export interface LabelRouteDependencies {
+  readonly db: Kysely<DatabaseSchema>;
+  readonly meters: Pick<MetersService, 'dedicatedMeterOf' | 'indicium'>;
+  readonly accounts: Pick<AccountsService, 'profile' | 'account'>;
+  readonly stock: LabelStock;
+}
+
+const READERS = ['customer', 'support', 'admin', 'auditor'] as const;
+
+/** The delivery address a test print shows where a real one would go. */
+const TEST_ADDRESS: LabelAddress = {
+  name: 'Delivery address here',
+  line1: '123 Any Street',
+  city: 'Anytown',
+  state: 'NY',
+  zip: '12345-6789',
+};
+
 /**
- * The print preview: the same renderer as a real label, from a sample indicium (zero signature,
- * registers at zero), marked "SAMPLE — NOT POSTAGE". Nothing is signed and no value moves.
+ * Labels: any indicium in any layout and format, the print preview (the same renderer on a sample
+ * indicium, marked "SAMPLE — NOT POSTAGE"), and the test print for lining up printer and stock.
+ * A sample signs nothing and moves no value.
  */
-export function labelRoutes(meters: Pick<MetersService, 'dedicatedMeterOf'>): FastifyPluginAsyncTypebox {
+export function labelRoutes({
+  db,
+  meters,
+  accounts,
+  stock,
+}: LabelRouteDependencies): FastifyPluginAsyncTypebox {
+  /** The customer's own name and mailing address: the return address unless a piece gives one. */
+  const returnAddressOf = async (principal: Principal): Promise<LabelAddress | null> => {
+    if (principal.customerNumber === null) return null;
+    const [account, profile] = await Promise.all([
+      accounts.account(principal.accountId),
+      accounts.profile(principal.accountId),
+    ]);
+    if (profile === null) return null;
+    return { name: account.name, company: account.company ?? undefined, ...profile.mailingAddress };
+  };
+
+  /** A sample indicium with the fields the customer's meter would print. */
+  const sampleFor = async (
+    principal: Principal,
+    piece: Partial<Pick<IndiciumFields, 'postage' | 'date' | 'originZip' | 'rateCategory'>>,
+  ) => {
+    const { customerNumber } = principal;
+    const meter = customerNumber === null ? undefined : await meters.dedicatedMeterOf(customerNumber);
+    const number = meter === undefined ? null : parseMeterNumber(meter.meter_id);
+    return sampleIndicium({
+      algorithm: 'ecdsa-p256',
+      certificateSerial: 0n,
+      manufacturerId: number?.manufacturerId ?? DEFAULT_METER_SETTINGS.manufacturerId,
+      modelId: number?.modelId ?? DEFAULT_METER_SETTINGS.dedicatedModelId,
+      psdSerial: number?.serial ?? 0,
+      ascendingRegister: 0 as Mills,
+      postage: piece.postage ?? (0 as Mills),
+      date: piece.date ?? new Date().toISOString().slice(0, 10),
+      originZip: piece.originZip ?? meter?.licensing_zip ?? '00000',
+      userId: customerNumber ?? 0,
+      softwareId: DEFAULT_METER_SETTINGS.softwareId,
+      labelSerial: 0,
+      descendingRegister: 0 as Mills,
+      rateCategory: piece.rateCategory ?? 'FC',
+    });
+  };
+
   return (app) => {
+    app.get(
+      '/v1/indicia/:id/label',
+      {
+        config: { access: { roles: READERS, scope: 'indicia:read' } },
+        schema: {
+          tags: ['indicia'],
+          summary:
+            'The printable label: SVG, PDF (vector barcode and the human-readable fields), PNG (at a chosen dpi) or ZPL (Zebra); as the indicium alone, on a #10 envelope, a 4×6 label or its place on a serialized sheet',
+          params: Type.Object({ id: Type.String({ maxLength: 60 }) }),
+          querystring: Type.Object(
+            {
+              format: LabelFormat,
+              layout: Layout,
+              symbology: Type.Optional(Type.Union([Type.Literal('datamatrix'), Type.Literal('pdf417')])),
+              dpi: Dpi,
+            },
+            { additionalProperties: false },
+          ),
+          produces: ['image/svg+xml', 'application/pdf', 'image/png', 'application/x-zpl'],
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        const scope = principal.role === 'customer' ? (principal.customerNumber ?? -1) : null;
+        const row = await meters.indicium(scope, request.params.id);
+        const layout: LayoutName = request.query.layout ?? 'indicium';
+        const content: { -readonly [K in keyof LabelContent]: LabelContent[K] } = {
+          indicium: Buffer.from(row.data, 'base64'),
+          symbology: request.query.symbology ?? 'datamatrix',
+        };
+        if (layout === 'envelope-10' || layout === 'label-4x6') {
+          const addresses = await db
+            .selectFrom('piece_addresses')
+            .selectAll()
+            .where('indicium_id', '=', row.id)
+            .executeTakeFirst();
+          if (addresses === undefined || addresses.to_address === null)
+            throw new PrintingError(
+              'label.address_missing',
+              `Indicium ${row.id} was printed without a delivery address, so it has no ${layout} label: print it with layout=indicium, or give "to" with the piece when printing.`,
+            );
+          content.to = JSON.parse(addresses.to_address) as LabelAddress;
+          content.from =
+            addresses.from_address === null
+              ? await returnAddressOf(principal)
+              : (JSON.parse(addresses.from_address) as LabelAddress);
+        }
+        if (layout === 'sheet-label') {
+          const place = row.label_serial === 0 ? undefined : await stock.placeOf(row.label_serial);
+          if (place === undefined)
+            throw new PrintingError(
+              'label.serial_unknown',
+              `Indicium ${row.id} was not printed on serialized stock; choose another layout.`,
+            );
+          content.stock = place;
+        }
+        return sendPage(reply, labelPage(layout, content), request.query.format, dpiOf(request.query.dpi));
+      },
+    );
+
     app.post(
       '/v1/labels/preview',
       {
@@ -22,41 +229,68 @@ export function labelRoutes(meters: Pick<MetersService, 'dedicatedMeterOf'>): Fa
           summary:
             'A print preview: the label as it would print, marked SAMPLE — NOT POSTAGE; moves no value',
           body: Type.Object(
-            {
-              piece: Piece,
-              format: Type.Optional(Type.Union([Type.Literal('svg'), Type.Literal('pdf')])),
-            },
+            { piece: Piece, format: LabelFormat, layout: Layout, dpi: BodyDpi },
             { additionalProperties: false },
           ),
-          produces: ['image/svg+xml', 'application/pdf'],
+          produces: ['image/svg+xml', 'application/pdf', 'image/png', 'application/x-zpl'],
         },
       },
       async (request, reply) => {
-        const { customerNumber } = principalOf(request);
-        const meter = customerNumber === null ? undefined : await meters.dedicatedMeterOf(customerNumber);
-        const number = meter === undefined ? null : parseMeterNumber(meter.meter_id);
+        const principal = principalOf(request);
         const { piece } = request.body;
-        const bytes = sampleIndicium({
-          algorithm: 'ecdsa-p256',
-          certificateSerial: 0n,
-          manufacturerId: number?.manufacturerId ?? DEFAULT_METER_SETTINGS.manufacturerId,
-          modelId: number?.modelId ?? DEFAULT_METER_SETTINGS.dedicatedModelId,
-          psdSerial: number?.serial ?? 0,
-          ascendingRegister: 0 as Mills,
+        const layout = request.body.layout ?? 'indicium';
+        const indicium = await sampleFor(principal, {
           postage: piece.postageMills as Mills,
-          date: piece.mailingDate ?? new Date().toISOString().slice(0, 10),
-          originZip: piece.originZip ?? meter?.licensing_zip ?? '00000',
-          userId: customerNumber ?? 0,
-          softwareId: DEFAULT_METER_SETTINGS.softwareId,
-          labelSerial: 0,
-          descendingRegister: 0 as Mills,
+          ...(piece.mailingDate === undefined ? {} : { date: piece.mailingDate }),
+          ...(piece.originZip === undefined ? {} : { originZip: piece.originZip }),
           rateCategory: piece.rateCategory,
         });
-        if (request.body.format === 'pdf')
-          return reply
-            .type('application/pdf')
-            .send(pdfDocument([indiciumLayout(bytes)], { sampleMark: SAMPLE_MARK }));
-        return reply.type('image/svg+xml; charset=utf-8').send(indiciumSvg(bytes, { sample: true }));
+        const content: LabelContent = {
+          indicium,
+          from: piece.from ?? (await returnAddressOf(principal)),
+          to: piece.to ?? null,
+          ...(layout === 'sheet-label' ? { stock: { labelSerial: 0, sheetSerial: 0, position: 1 } } : {}),
+        };
+        const page = markedPage(labelPage(layout, content), SAMPLE_MARK);
+        return sendPage(reply, page, request.body.format, request.body.dpi);
+      },
+    );
+
+    app.post(
+      '/v1/labels/test-print',
+      {
+        config: { access: { roles: ['customer'], scope: 'indicia:read' } },
+        schema: {
+          tags: ['indicia'],
+          summary:
+            'A test print: an envelope, 4×6 label or sheet with sample indicia and the edges drawn, to line up printer and stock; moves no value',
+          body: Type.Object(
+            { format: LabelFormat, layout: Layout, dpi: BodyDpi },
+            { additionalProperties: false },
+          ),
+          produces: ['application/pdf', 'image/svg+xml', 'image/png', 'application/x-zpl'],
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        const layout = request.body.layout ?? 'envelope-10';
+        const indicium = await sampleFor(principal, {});
+        const page =
+          layout === 'sheet-label'
+            ? sheetPage(
+                Array.from({ length: SHEET.labels }, (_, index) => ({
+                  indicium,
+                  stock: { labelSerial: 0, sheetSerial: 0, position: index + 1 },
+                })),
+                { outlines: true },
+              )
+            : labelPage(layout, { indicium, from: await returnAddressOf(principal), to: TEST_ADDRESS });
+        return sendPage(
+          reply,
+          markedPage(page, TEST_PRINT_MARK, { outline: layout !== 'sheet-label' }),
+          request.body.format ?? 'pdf',
+          request.body.dpi,
+        );
       },
     );
     return Promise.resolve();

@@ -1,15 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { AccountError, type AccountsService, type Principal } from '../../accounts/index.ts';
 import {
   type MetersService,
-  MeterError,
   type PoolService,
   type SignedReceipt,
-  clientPackageId,
   recordCardPayment,
 } from '../../meters/index.ts';
-import type { CommittedCommand } from '../../custody/index.ts';
 import type { Transaction } from 'kysely';
 import type { Mills } from '../../money/index.ts';
 import { type PaymentProcessor, PaymentError } from '../../payments/index.ts';
@@ -17,7 +13,7 @@ import type { Kysely } from 'kysely';
 import type { DatabaseSchema } from '../../store/index.ts';
 import { principalOf } from '../authentication.ts';
 import type { EventOutbox } from '../event-outbox.ts';
-import { publishIssued } from '../published-events.ts';
+import { type CustomerIssuer, issuedJson } from '../customer-issuer.ts';
 import { authorizationOf, signedAnswerParts } from '../signed-request.ts';
 import { EnrollmentBody, FundsBody, Indicium, Piece, Registers, signedAnswer } from './value-schemas.ts';
 
@@ -29,9 +25,9 @@ export interface ValueRouteDependencies {
   >;
   readonly processor: PaymentProcessor;
   readonly events: EventOutbox;
-  readonly accounts: Pick<AccountsService, 'checkPrintingAllowance' | 'countPrinting'>;
-  /** Pooled customers' deposits and printing. */
-  readonly pool: Pick<PoolService, 'deposit' | 'issue'>;
+  /** Pooled customers' deposits. */
+  readonly pool: Pick<PoolService, 'deposit'>;
+  readonly issuer: CustomerIssuer;
 }
 
 const CUSTOMER = ['customer'] as const;
@@ -45,36 +41,10 @@ export function valueRoutes({
   meters,
   processor,
   events,
-  accounts,
   pool,
+  issuer,
 }: ValueRouteDependencies): FastifyPluginAsyncTypebox {
-  /**
-   * Where a customer's value moves: their dedicated meter, or — printing from the pool — their
-   * client package, which holds the device's key and mirrors their balance.
-   */
-  const accountOf = async (
-    principal: Principal,
-  ): Promise<{ pooled: boolean; meterId: string; customerNumber: number }> => {
-    const { customerNumber, meterMode } = principal;
-    if (customerNumber === null || meterMode === null)
-      throw new AccountError('account.forbidden', 'Only customer accounts have a meter.');
-    if (meterMode === 'pooled') {
-      if (!(await meters.hasClientPackage(customerNumber)))
-        throw new MeterError(
-          'meter.device_not_enrolled',
-          'This pooled account has no client package yet; it is made once the e-mail address is confirmed.',
-        );
-      return { pooled: true, meterId: clientPackageId(customerNumber), customerNumber };
-    }
-    // The record is enough: the module opens the package once, in the command itself.
-    const found = await meters.dedicatedMeterOf(customerNumber);
-    if (found === undefined)
-      throw new MeterError(
-        'meter.not_found',
-        'You have no meter yet; it is made once your e-mail address is confirmed.',
-      );
-    return { pooled: false, meterId: found.meter_id, customerNumber };
-  };
+  const { accountOf } = issuer;
 
   return (app) => {
     const receiptRef = Type.Ref('Receipt');
@@ -249,37 +219,14 @@ export function valueRoutes({
         },
       },
       async (request, reply) => {
-        const principal = principalOf(request);
-        const { pooled, meterId, customerNumber } = await accountOf(principal);
         const authorization = authorizationOf(request);
-        const count = request.body.pieces.length;
-        await accounts.checkPrintingAllowance(principal, count);
-        const pieces = request.body.pieces.map((piece) => ({
-          postage: piece.postageMills as Mills,
-          rateCategory: piece.rateCategory,
-          ...(piece.mailingDate === undefined ? {} : { mailingDate: piece.mailingDate }),
-          ...(piece.originZip === undefined ? {} : { originZip: piece.originZip }),
-        }));
-        const withinCommit = async (trx: Transaction<DatabaseSchema>, result: CommittedCommand) => {
-          await accounts.countPrinting(trx, principal, count);
-          // A pooled customer's low balance is their own, not the shared mini-PSD's.
-          if (!pooled) await publishIssued(events, trx, principal.accountId, meterId, result.view, count);
-          else await events.publish(trx, principal.accountId, 'indicium.issued', { pieces: count });
-        };
-        const issued = pooled
-          ? await pool.issue(customerNumber, pieces, { authorization, receipt: true, withinCommit })
-          : await meters.issue(meterId, pieces, { authorization, receipt: { customerNumber }, withinCommit });
-        events.flush();
+        const issued = await issuer.issue(
+          principalOf(request),
+          request.body.pieces.map((piece) => ({ ...piece, postage: piece.postageMills as Mills })),
+          { authorization },
+        );
         return reply.status(201).send({
-          indicia: issued.map((indicium) => ({
-            id: indicium.id,
-            meterId: indicium.meterId,
-            data: indicium.data.toString('base64'),
-            postageMills: indicium.postage,
-            ascendingRegisterMills: indicium.ascendingRegister,
-            descendingRegisterMills: indicium.descendingRegister,
-            mailingDate: indicium.mailingDate,
-          })),
+          indicia: issued.map(issuedJson),
           ...signedAnswerParts(issued.receipt, authorization),
         });
       },

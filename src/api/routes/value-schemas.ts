@@ -70,12 +70,43 @@ export const FundsBody = Type.Object(
   { additionalProperties: false },
 );
 
+const Line = (description: string, isRequired = true) =>
+  Type.String({
+    minLength: isRequired ? 1 : 0,
+    maxLength: 40,
+    pattern: '^[^\\u0000-\\u001f\\u007f]*$',
+    description,
+  });
+
+/** A postal address as a label prints it (upper-cased there). */
+export const Address = Type.Object(
+  {
+    name: Line('Person or addressee'),
+    company: Type.Optional(Line('Company', false)),
+    line1: Line('Street address or PO Box'),
+    line2: Type.Optional(Line('Apartment, suite, unit', false)),
+    city: Line('City'),
+    state: Type.String({ pattern: '^[A-Za-z]{2}$', description: 'USPS state code' }),
+    zip: Type.String({ pattern: '^\\d{5}(-\\d{4})?$', description: 'ZIP or ZIP+4' }),
+  },
+  { additionalProperties: false },
+);
+
 export const Piece = Type.Object(
   {
     postageMills: Type.Integer({ minimum: 1, maximum: 100_000_000, examples: [730] }),
     rateCategory: Type.String({ minLength: 1, maxLength: 4, examples: ['FC'] }),
     mailingDate: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', examples: ['2026-11-23'] })),
     originZip: Type.Optional(Type.String({ pattern: '^\\d{5}(-\\d{4})?$' })),
+    to: Type.Optional(Address),
+    from: Type.Optional(Address),
+    labelSerial: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 2 ** 40 - 1,
+        description: 'A label of your serialized stock (POST /v1/label-sheets): printable once',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

@@ -8,6 +8,7 @@ import { migration0006 } from './0006-pooled-mode.ts';
 import { migration0007 } from './0007-accounts-sessions-keys.ts';
 import { migration0008 } from './0008-devices-receipts-payments.ts';
 import { migration0009 } from './0009-idempotency-webhooks.ts';
+import { migration0010 } from './0010-labels-and-mailing-lists.ts';
 
 /**
  * Every migration, in order, for both dialects. Names are permanent: a database that holds a
@@ -23,4 +24,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0007-accounts-sessions-keys': migration0007,
   '0008-devices-receipts-payments': migration0008,
   '0009-idempotency-webhooks': migration0009,
+  '0010-labels-and-mailing-lists': migration0010,
 };

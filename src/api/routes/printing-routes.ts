@@ -1,0 +1,420 @@
+import { createReadStream } from 'node:fs';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { AccountsService } from '../../accounts/index.ts';
+import type { LabelAddress } from '../../labels/index.ts';
+import type { Mills } from '../../money/index.ts';
+import {
+  LIST_FIELDS,
+  type LabelStock,
+  MAILING_LIST_LIMITS,
+  MAX_LIST_PIECES,
+  type MailingLists,
+  PrintingError,
+  type ListField,
+} from '../../printing/index.ts';
+import { principalOf } from '../authentication.ts';
+import { type CustomerIssuer, issuedJson } from '../customer-issuer.ts';
+import { authorizationOf, signedAnswerParts } from '../signed-request.ts';
+import { Digits, Layout, wholeNumber } from './label-routes.ts';
+import { Indicium, Piece, signedAnswer } from './value-schemas.ts';
+
+export interface PrintingRouteDependencies {
+  readonly stock: LabelStock;
+  readonly lists: MailingLists;
+  readonly issuer: CustomerIssuer;
+  readonly accounts: Pick<AccountsService, 'profile' | 'account'>;
+}
+
+const CUSTOMER = ['customer'] as const;
+
+const Sheet = Type.Object({
+  serial: Type.Integer({ description: 'The sheet serial printed on the sheet' }),
+  createdAt: Type.String({ format: 'date-time' }),
+  labels: Type.Array(
+    Type.Object({
+      serial: Type.Integer(),
+      position: Type.Integer({ minimum: 1, maximum: 10 }),
+      state: Type.String({ examples: ['valid', 'used'] }),
+      indiciumId: Type.Union([Type.String(), Type.Null()]),
+    }),
+  ),
+});
+
+const MailingList = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  state: Type.String({ examples: ['review', 'printing', 'rendering', 'printed'] }),
+  rows: Type.Integer(),
+  errorRows: Type.Integer(),
+  totalPostageMills: Type.Integer(),
+  digest: Type.String({ description: 'SHA-256 of the canonical JSON of the pieces: sign it to print' }),
+  layout: Type.Union([Type.String(), Type.Null()]),
+  progress: Type.Object({ pagesDone: Type.Integer(), pages: Type.Integer() }),
+  receiptId: Type.Union([Type.String(), Type.Null()]),
+  failure: Type.Union([Type.String(), Type.Null()]),
+  createdAt: Type.String(),
+  printedAt: Type.Union([Type.String(), Type.Null()]),
+});
+
+const SerialParams = Type.Object({ serial: Digits('The sheet serial') });
+const serialOf = (text: string): number => wholeNumber(text, 'serial', { min: 1, max: 2 ** 40 - 1 });
+const ListParams = Type.Object({ id: Type.String({ maxLength: 60 }) });
+
+/**
+ * Serialized label stock (sheets of ten numbered labels, each printable once) and mailing lists
+ * (import a CSV, review it row by row, print it all in one batch issuance into one PDF).
+ */
+export function printingRoutes({
+  stock,
+  lists,
+  issuer,
+  accounts,
+}: PrintingRouteDependencies): FastifyPluginAsyncTypebox {
+  return (app) => {
+    app.addContentTypeParser(
+      ['text/csv', 'application/octet-stream'],
+      { parseAs: 'buffer', bodyLimit: MAILING_LIST_LIMITS.maxFileBytes },
+      (_request, body, done) => {
+        done(null, body);
+      },
+    );
+
+    app.post(
+      '/v1/label-sheets',
+      {
+        config: { access: { roles: CUSTOMER, scope: 'indicia:issue', verifiedEmail: true } },
+        schema: {
+          tags: ['labels'],
+          summary: 'A new sheet of ten serialized stamp labels: the server keeps which are still valid',
+          response: { 201: Sheet },
+        },
+      },
+      async (request, reply) =>
+        reply.status(201).send(await stock.createSheet(principalOf(request).accountId)),
+    );
+
+    app.get(
+      '/v1/label-sheets',
+      {
+        config: { access: { roles: CUSTOMER, scope: 'indicia:read' } },
+        schema: {
+          tags: ['labels'],
+          summary: 'Your label sheets, newest first, with how many labels each has left',
+          response: {
+            200: Type.Object({
+              sheets: Type.Array(
+                Type.Object({
+                  serial: Type.Integer(),
+                  createdAt: Type.String(),
+                  validLabels: Type.Integer(),
+                }),
+              ),
+            }),
+          },
+        },
+      },
+      async (request) => ({ sheets: await stock.sheets(principalOf(request).accountId) }),
+    );
+
+    app.get(
+      '/v1/label-sheets/:serial',
+      {
+        config: { access: { roles: CUSTOMER, scope: 'indicia:read' } },
+        schema: {
+          tags: ['labels'],
+          summary: 'A label sheet and the state of each label',
+          params: SerialParams,
+          response: { 200: Sheet },
+        },
+      },
+      async (request) => stock.sheet(principalOf(request).accountId, serialOf(request.params.serial)),
+    );
+
+    app.post(
+      '/v1/label-sheets/:serial/print',
+      {
+        config: { access: { roles: CUSTOMER, scope: 'indicia:issue', verifiedEmail: true } },
+        schema: {
+          tags: ['labels'],
+          summary:
+            "Print postage on the sheet's next valid label (refused once the sheet is used up); device-signed",
+          params: SerialParams,
+          body: Type.Object({ piece: Piece }, { additionalProperties: false }),
+          response: {
+            201: signedAnswer({
+              indicium: Indicium,
+              label: Type.Object({ serial: Type.Integer(), position: Type.Integer() }),
+            }),
+          },
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        const authorization = authorizationOf(request);
+        const label = await stock.nextValid(principal.accountId, serialOf(request.params.serial));
+        const { piece } = request.body;
+        const issued = await issuer.issue(
+          principal,
+          [{ ...piece, postage: piece.postageMills as Mills, labelSerial: label.labelSerial }],
+          { authorization },
+        );
+        const [indicium] = issued.map(issuedJson);
+        if (indicium === undefined) throw new Error('the issuance returned no indicium');
+        return reply.status(201).send({
+          indicium,
+          label: { serial: label.labelSerial, position: label.position },
+          ...signedAnswerParts(issued.receipt, authorization),
+        });
+      },
+    );
+
+    app.post(
+      '/v1/mailing-lists',
+      {
+        bodyLimit: MAILING_LIST_LIMITS.maxFileBytes,
+        config: { access: { roles: CUSTOMER, scope: 'indicia:issue' } },
+        schema: {
+          tags: ['labels'],
+          summary:
+            'Import a mailing list: the CSV file as the body (text/csv, UTF-8); every row is checked and its errors kept for review. Nothing is printed or charged',
+          querystring: Type.Object(
+            {
+              name: Type.Optional(Type.String({ maxLength: 100 })),
+              mapping: Type.Optional(
+                Type.String({
+                  maxLength: 2000,
+                  description: `JSON object from field (${LIST_FIELDS.join(', ')}) to the header of the column holding it; docs/labels.md lists the headers understood without one`,
+                }),
+              ),
+              postageMills: Type.Optional(Digits('Postage in mills for rows without their own')),
+              rateCategory: Type.Optional(
+                Type.String({ pattern: '^[A-Za-z0-9]{1,4}$', description: 'FC unless given' }),
+              ),
+            },
+            { additionalProperties: false },
+          ),
+          response: { 201: MailingList },
+        },
+      },
+      async (request, reply) => {
+        if (!Buffer.isBuffer(request.body))
+          throw new PrintingError(
+            'mailing_list.invalid',
+            'Send the CSV file itself as the body, with Content-Type: text/csv.',
+          );
+        const { name, mapping, postageMills, rateCategory } = request.query;
+        const list = await lists.importList({
+          accountId: principalOf(request).accountId,
+          name: name ?? 'Mailing list',
+          csv: request.body,
+          ...(mapping === undefined ? {} : { mapping: mappingOf(mapping) }),
+          ...(postageMills === undefined
+            ? {}
+            : {
+                postageMills: wholeNumber(postageMills, 'postageMills', {
+                  min: 1,
+                  max: 100_000_000,
+                }) as Mills,
+              }),
+          ...(rateCategory === undefined ? {} : { rateCategory: rateCategory.toUpperCase() }),
+        });
+        return reply.status(201).send(list);
+      },
+    );
+
+    app.get(
+      '/v1/mailing-lists',
+      {
+        config: { access: { roles: CUSTOMER, scope: 'indicia:read' } },
+        schema: {
+          tags: ['labels'],
+          summary: 'Your mailing lists, newest first',
+          response: { 200: Type.Object({ lists: Type.Array(MailingList) }) },
+        },
+      },
+      async (request) => ({ lists: await lists.lists(principalOf(request).accountId) }),
+    );
+
+    app.get(
+      '/v1/mailing-lists/:id',
+      {
+        config: { access: { roles: CUSTOMER, scope: 'indicia:read' } },
+        schema: {
+          tags: ['labels'],
+          summary:
+            'A mailing list: its review (rows, errors, total postage) and, while printing, its progress',
+          params: ListParams,
+          response: { 200: MailingList },
+        },
+      },
+      async (request) => lists.list(principalOf(request).accountId, request.params.id),
+    );
+
+    app.get(
+      '/v1/mailing-lists/:id/rows',
+      {
+        config: { access: { roles: CUSTOMER, scope: 'indicia:read' } },
+        schema: {
+          tags: ['labels'],
+          summary: 'The rows of a list for review: each checked piece, or its errors',
+          params: ListParams,
+          querystring: Type.Object(
+            {
+              errors: Type.Optional(
+                Type.Union([Type.Literal('true'), Type.Literal('false')], {
+                  description: 'Only the rows in error',
+                }),
+              ),
+              after: Type.Optional(Digits('Rows after this row number')),
+              limit: Type.Optional(Digits('Rows a page, 1–1000 (100 unless given)')),
+            },
+            { additionalProperties: false },
+          ),
+        },
+      },
+      async (request) =>
+        lists.rows(principalOf(request).accountId, request.params.id, {
+          errorsOnly: request.query.errors === 'true',
+          after:
+            request.query.after === undefined
+              ? 0
+              : wholeNumber(request.query.after, 'after', { min: 0, max: 1e9 }),
+          limit:
+            request.query.limit === undefined
+              ? 100
+              : wholeNumber(request.query.limit, 'limit', { min: 1, max: 1000 }),
+        }),
+    );
+
+    app.post(
+      '/v1/mailing-lists/:id/print',
+      {
+        config: { access: { roles: CUSTOMER, scope: 'indicia:issue', verifiedEmail: true } },
+        schema: {
+          tags: ['labels'],
+          summary: `Print the whole reviewed list (up to ${MAX_LIST_PIECES.toLocaleString('en-US')} pieces): one batch issuance, then one PDF rendered in the background; device-signed over the list's digest`,
+          params: ListParams,
+          body: Type.Object(
+            {
+              digest: Type.String({ pattern: '^[0-9a-f]{64}$', description: 'The digest the review showed' }),
+              pieces: Type.Integer({ minimum: 1 }),
+              totalPostageMills: Type.Integer({ minimum: 1 }),
+              layout: Layout,
+              mailingDate: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' })),
+            },
+            { additionalProperties: false },
+          ),
+          response: {
+            201: signedAnswer({
+              list: MailingList,
+              issued: Type.Object({
+                pieces: Type.Integer(),
+                totalPostageMills: Type.Integer(),
+                firstIndiciumId: Type.String(),
+                lastIndiciumId: Type.String(),
+              }),
+            }),
+          },
+        },
+      },
+      async (request, reply) => {
+        const principal = principalOf(request);
+        const authorization = authorizationOf(request);
+        const { body } = request;
+        const [account, profile] = await Promise.all([
+          accounts.account(principal.accountId),
+          accounts.profile(principal.accountId),
+        ]);
+        if (profile === null)
+          throw new PrintingError('label.address_missing', 'Your account has no mailing address.');
+        const from: LabelAddress = {
+          name: account.name,
+          company: account.company ?? undefined,
+          ...profile.mailingAddress,
+        };
+        const { list, issued } = await lists.print(
+          principal.accountId,
+          request.params.id,
+          {
+            expected: { digest: body.digest, pieces: body.pieces, totalPostageMills: body.totalPostageMills },
+            layout: body.layout ?? 'envelope-10',
+            from,
+            ...(body.mailingDate === undefined ? {} : { mailingDate: body.mailingDate }),
+          },
+          (pieces, withinCommit) =>
+            issuer.issue(principal, pieces, {
+              authorization,
+              maxPieces: MAX_LIST_PIECES,
+              isWholeList: true,
+              withinCommit,
+            }),
+        );
+        return reply.status(201).send({
+          list,
+          issued: {
+            pieces: issued.length,
+            totalPostageMills: issued.reduce((total, indicium) => total + indicium.postage, 0),
+            firstIndiciumId: issued[0]?.id ?? '',
+            lastIndiciumId: issued.at(-1)?.id ?? '',
+          },
+          ...signedAnswerParts(issued.receipt, authorization),
+        });
+      },
+    );
+
+    app.get(
+      '/v1/mailing-lists/:id/pdf',
+      {
+        config: { access: { roles: CUSTOMER, scope: 'indicia:read' } },
+        schema: {
+          tags: ['labels'],
+          summary: "The printed list's labels: one PDF, a page per piece in row order",
+          params: ListParams,
+          produces: ['application/pdf'],
+        },
+      },
+      async (request, reply) => {
+        const file = await lists.pdfFile(principalOf(request).accountId, request.params.id);
+        return reply
+          .type('application/pdf')
+          .header('content-length', file.bytes)
+          .header('content-disposition', `attachment; filename="${request.params.id}.pdf"`)
+          .send(createReadStream(file.path));
+      },
+    );
+    return Promise.resolve();
+  };
+}
+
+/** The `mapping` query parameter: a JSON object from list field to column header. */
+function mappingOf(text: string): Partial<Record<ListField, string>> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new PrintingError(
+      'mailing_list.invalid',
+      'mapping must be a JSON object like {"name":"Full Name","zip":"Postal Code"}.',
+    );
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new PrintingError(
+      'mailing_list.invalid',
+      'mapping must be a JSON object like {"name":"Full Name"}.',
+    );
+  const mapping: Partial<Record<ListField, string>> = {};
+  for (const [field, header] of Object.entries(parsed)) {
+    if (
+      !(LIST_FIELDS as readonly string[]).includes(field) ||
+      typeof header !== 'string' ||
+      header.length > 200
+    )
+      throw new PrintingError(
+        'mailing_list.invalid',
+        `mapping: "${field.slice(0, 40)}" is not a list field, or its column header is not a short string. Fields: ${LIST_FIELDS.join(', ')}.`,
+      );
+    mapping[field as ListField] = header;
+  }
+  return mapping;
+}

@@ -1,0 +1,22 @@
+export { LabelStock, type LabelPlace, type SheetView } from './label-stock.ts';
+export { readCsv, type CsvLimits, type CsvRecord } from './csv.ts';
+export {
+  LIST_FIELDS,
+  checkRow,
+  columnsOf,
+  type ListField,
+  type ListPiece,
+  type RowError,
+} from './mailing-list-rows.ts';
+export {
+  MAILING_LIST_LIMITS,
+  MAX_LIST_PIECES,
+  MailingLists,
+  digestOf,
+  type ImportRequest,
+  type IssueList,
+  type ListRow,
+  type MailingListView,
+  type PrintExpectation,
+} from './mailing-lists.ts';
+export { PrintingError, type PrintingErrorCode } from './printing-error.ts';
