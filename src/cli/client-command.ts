@@ -1,10 +1,10 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { Device, IndiciaApiError, IndiciaClient, type StoredDevice } from '../client/index.ts';
-import { formatUsd, parseDollars } from '../money/index.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { IndiciaClient } from '../client/index.ts';
+import { formatUsd } from '../money/index.ts';
 import type { Mills } from '../money/index.ts';
 import { type CommandIo, UsageError } from './commands.ts';
+import { amountOf, apiRefusal, load, parse, remember, save, statePath } from './client-state.ts';
 
 export const CLIENT_USAGE = [
   'indicia client enroll --url URL --fingerprint HEX [--api-key KEY] [--name NAME] [--state FILE]',
@@ -15,70 +15,6 @@ export const CLIENT_USAGE = [
   '                                    client commands read INDICIA_API_KEY (an ik_… key) and keep the',
   '                                    device in --state (default ./indicia-client.json, mode 0600)',
 ].join('\n');
-
-interface ClientState {
-  url: string;
-  apiKey: string;
-  device: StoredDevice;
-}
-
-const DEFAULT_STATE = 'indicia-client.json';
-
-function parse(
-  args: readonly string[],
-  options: Record<string, { type: 'string' }>,
-): { values: Record<string, string | undefined>; positionals: string[] } {
-  try {
-    const parsed = parseArgs({
-      args: [...args],
-      options: { ...options, state: { type: 'string' } },
-      allowPositionals: true,
-    });
-    return { values: parsed.values, positionals: parsed.positionals };
-  } catch (error) {
-    throw new UsageError(
-      `${(error as Error).message.split('\n')[0] ?? 'invalid arguments'} (see indicia --help)`,
-    );
-  }
-}
-
-function statePath(io: CommandIo, given: string | undefined): string {
-  return resolve(io.cwd, given ?? DEFAULT_STATE);
-}
-
-function save(path: string, state: ClientState): void {
-  writeFileSync(path, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
-  chmodSync(path, 0o600);
-}
-
-async function load(path: string): Promise<{ state: ClientState; client: IndiciaClient }> {
-  if (!existsSync(path))
-    throw new UsageError(`No enrolled device in ${path}; run indicia client enroll first.`);
-  const state = JSON.parse(readFileSync(path, 'utf8')) as ClientState;
-  const client = new IndiciaClient({ baseUrl: state.url, apiKey: state.apiKey });
-  client.useDevice(await Device.restore(state.device));
-  return { state, client };
-}
-
-/** Keeps the device's challenge and registers after a request (or a refusal that resynchronized). */
-function remember(path: string, state: ClientState, client: IndiciaClient): void {
-  const device = client.device;
-  if (device === undefined) return;
-  save(path, {
-    ...state,
-    device: {
-      ...state.device,
-      challenge: device.challenge,
-      ascendingRegisterMills: device.ascendingRegister,
-      descendingRegisterMills: device.descendingRegister,
-    },
-  });
-}
-
-function amountOf(text: string | undefined, what: string): Mills {
-  if (text === undefined) throw new UsageError(`${what} is required, in dollars like 10.00`);
-  return parseDollars(text);
-}
 
 /**
  * `indicia client …`: a customer's own command line over the API, through the SDK: device
@@ -191,11 +127,6 @@ export async function clientCommand(args: readonly string[], io: CommandIo): Pro
         throw new UsageError(`unknown client command "${sub ?? ''}"; see indicia --help`);
     }
   } catch (error) {
-    // The API's refusals read like every other failure of the command line: one line, status 1.
-    if (error instanceof IndiciaApiError) {
-      process.stderr.write(`indicia: ${error.message} (${error.code}, request ${error.requestId})\n`);
-      return 1;
-    }
-    throw error;
+    return apiRefusal(error);
   }
 }

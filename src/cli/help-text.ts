@@ -2,6 +2,7 @@ import { CONFIG_FILE_ENV, settings } from '../config/index.ts';
 import { METERS_USAGE } from './meters-command.ts';
 import { POOL_USAGE } from './pool-command.ts';
 import { CLIENT_USAGE } from './client-command.ts';
+import { PRINT_USAGE } from './print-command.ts';
 import { MODULES_USAGE } from './modules-command.ts';
 
 function settingLines(): string[] {
@@ -26,6 +27,7 @@ export function helpText(version: string): string {
     ...METERS_USAGE.split('\n').map((line) => `  ${line}`),
     ...POOL_USAGE.split('\n').map((line) => `  ${line}`),
     ...CLIENT_USAGE.split('\n').map((line) => `  ${line}`),
+    ...PRINT_USAGE.split('\n').map((line) => `  ${line}`),
     '  indicia help                Show this text (also --help, -h).',
     '  indicia --version           Print the version.',
     '',

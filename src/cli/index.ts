@@ -3,6 +3,7 @@ import { VERSION } from '../main.ts';
 import { type CommandIo, UsageError, migrateCommand, serveCommand, versionCommand } from './commands.ts';
 import { helpText } from './help-text.ts';
 import { clientCommand } from './client-command.ts';
+import { batchCommand, printCommand } from './print-command.ts';
 import { metersCommand, reconcileCommand } from './meters-command.ts';
 import { poolCommand } from './pool-command.ts';
 import { modulesCommand } from './modules-command.ts';
@@ -38,6 +39,10 @@ export async function runCli(
         return await reconcileCommand(rest, io);
       case 'client':
         return await clientCommand(rest, io);
+      case 'print':
+        return await printCommand(rest, io);
+      case 'batch':
+        return await batchCommand(rest, io);
       case '--version':
       case '-v':
       case 'version':
@@ -50,7 +55,7 @@ export async function runCli(
         return command === undefined ? 2 : 0;
       default:
         return fail(
-          `unknown command "${command}"; the commands are serve, migrate, modules, meters, pool, reconcile, client and help (see indicia --help).`,
+          `unknown command "${command}"; the commands are serve, migrate, modules, meters, pool, reconcile, client, print, batch and help (see indicia --help).`,
           2,
         );
     }

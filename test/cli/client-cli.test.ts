@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -26,6 +26,7 @@ describe('indicia client (the SDK from the command line)', () => {
       'devices:enroll',
       'funds:add',
       'indicia:issue',
+      'indicia:read',
       'meter:read',
     ]));
     folder = mkdtempSync(join(tmpdir(), 'indicia-client-cli-'));
@@ -111,5 +112,74 @@ describe('indicia client (the SDK from the command line)', () => {
     const noKey = await runIndicia(['client', 'enroll', '--url', server.indicia.url, '--fingerprint', 'ab']);
     assert.equal(noKey.status, 2);
     assert.match(noKey.stderr, /needs --url, --fingerprint and an API key/);
+  });
+
+  it('prints a label to a file, test prints, and imports, reviews and prints a mailing list with a progress bar', async () => {
+    const state = join(folder, 'client.json');
+    const label = join(folder, 'envelope.pdf');
+    const printed = await runIndicia([
+      'print',
+      '--postage',
+      '0.73',
+      '--rate',
+      'FC',
+      '--to',
+      'Ada Lovelace;12 Main St;Troy;NY;12180',
+      '--layout',
+      'envelope-10',
+      '--format',
+      'pdf',
+      '--out',
+      label,
+      '--state',
+      state,
+    ]);
+    assert.equal(printed.status, 0, printed.stderr);
+    assert.match(printed.stdout, /Printed ind_\S+ \(\$0\.73\)\.\nWrote .*envelope\.pdf/);
+    assert.equal(readFileSync(label).subarray(0, 5).toString(), '%PDF-');
+    const test = await runIndicia([
+      'print',
+      'test',
+      '--layout',
+      'label-4x6',
+      '--format',
+      'png',
+      '--out',
+      join(folder, 'test.png'),
+      '--state',
+      state,
+    ]);
+    assert.equal(test.status, 0, test.stderr);
+    assert.deepEqual([...readFileSync(join(folder, 'test.png')).subarray(1, 4)], [0x50, 0x4e, 0x47]);
+
+    const csv = join(folder, 'list.csv');
+    writeFileSync(
+      csv,
+      'Name,Address,City,State,ZIP\nAda,1 Main St,Troy,NY,12180\nBob,2 Main St,Troy,NY,12180\nEve,3 Main St,Troy,XX,12180\n',
+    );
+    const bad = await runIndicia(['batch', 'import', csv, '--postage', '0.50', '--state', state]);
+    assert.equal(bad.status, 1);
+    assert.match(
+      bad.stdout,
+      /3 rows, 1 with errors, total postage \$1\.00\n {2}row 3: state: "XX" is not a USPS state code/,
+    );
+    writeFileSync(
+      csv,
+      'Name,Address,City,State,ZIP\nAda,1 Main St,Troy,NY,12180\nBob,2 Main St,Troy,NY,12180\n',
+    );
+    const good = await runIndicia(['batch', 'import', csv, '--postage', '0.50', '--state', state]);
+    assert.equal(good.status, 0, good.stderr);
+    const id = /^(ml_\S+)/.exec(good.stdout)?.[1] ?? '';
+    const shown = await runIndicia(['batch', 'show', id, '--rows', 'all', '--state', state]);
+    assert.match(shown.stdout, /row 2: BOB, TROY NY 12180 {2}\$0\.50/);
+    const out = join(folder, 'list.pdf');
+    const batch = await runIndicia(['batch', 'print', id, '--out', out, '--state', state]);
+    assert.equal(batch.status, 0, batch.stderr);
+    assert.match(batch.stdout, /Printed 2 pieces, \$1\.00, in one batch; receipt rcpt_/);
+    assert.match(batch.stderr, /\[#{30}\] 2 \/ 2 pages/);
+    assert.equal(readFileSync(out).subarray(0, 5).toString(), '%PDF-');
+    const again = await runIndicia(['batch', 'print', id, '--out', out, '--state', state]);
+    assert.equal(again.status, 1);
+    assert.match(again.stderr, /a list prints once \(mailing_list\.not_in_review/);
   });
 });

@@ -1,0 +1,80 @@
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Device, IndiciaApiError, IndiciaClient, type StoredDevice } from '../client/index.ts';
+import { parseDollars } from '../money/index.ts';
+import type { Mills } from '../money/index.ts';
+import { type CommandIo, UsageError } from './commands.ts';
+
+export interface ClientState {
+  url: string;
+  apiKey: string;
+  device: StoredDevice;
+}
+
+const DEFAULT_STATE = 'indicia-client.json';
+
+export function parse(
+  args: readonly string[],
+  options: Record<string, { type: 'string' }>,
+): { values: Record<string, string | undefined>; positionals: string[] } {
+  try {
+    const parsed = parseArgs({
+      args: [...args],
+      options: { ...options, state: { type: 'string' } },
+      allowPositionals: true,
+    });
+    return { values: parsed.values, positionals: parsed.positionals };
+  } catch (error) {
+    throw new UsageError(
+      `${(error as Error).message.split('\n')[0] ?? 'invalid arguments'} (see indicia --help)`,
+    );
+  }
+}
+
+export function statePath(io: CommandIo, given: string | undefined): string {
+  return resolve(io.cwd, given ?? DEFAULT_STATE);
+}
+
+export function save(path: string, state: ClientState): void {
+  writeFileSync(path, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600);
+}
+
+export async function load(path: string): Promise<{ state: ClientState; client: IndiciaClient }> {
+  if (!existsSync(path))
+    throw new UsageError(`No enrolled device in ${path}; run indicia client enroll first.`);
+  const state = JSON.parse(readFileSync(path, 'utf8')) as ClientState;
+  const client = new IndiciaClient({ baseUrl: state.url, apiKey: state.apiKey });
+  client.useDevice(await Device.restore(state.device));
+  return { state, client };
+}
+
+/** Keeps the device's challenge and registers after a request (or a refusal that resynchronized). */
+export function remember(path: string, state: ClientState, client: IndiciaClient): void {
+  const device = client.device;
+  if (device === undefined) return;
+  save(path, {
+    ...state,
+    device: {
+      ...state.device,
+      challenge: device.challenge,
+      ascendingRegisterMills: device.ascendingRegister,
+      descendingRegisterMills: device.descendingRegister,
+    },
+  });
+}
+
+export function amountOf(text: string | undefined, what: string): Mills {
+  if (text === undefined) throw new UsageError(`${what} is required, in dollars like 10.00`);
+  return parseDollars(text);
+}
+
+/** The API's refusals read like every other failure of the command line: one line, status 1. */
+export function apiRefusal(error: unknown): number {
+  if (error instanceof IndiciaApiError) {
+    process.stderr.write(`indicia: ${error.message} (${error.code}, request ${error.requestId})\n`);
+    return 1;
+  }
+  throw error;
+}
