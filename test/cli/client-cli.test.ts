@@ -180,6 +180,6 @@ describe('indicia client (the SDK from the command line)', () => {
     assert.equal(readFileSync(out).subarray(0, 5).toString(), '%PDF-');
     const again = await runIndicia(['batch', 'print', id, '--out', out, '--state', state]);
     assert.equal(again.status, 1);
-    assert.match(again.stderr, /a list prints once \(mailing_list\.not_in_review/);
+    assert.match(again.stderr, /a list prints once\. \(mailing_list\.not_in_review/);
   });
 });
