@@ -4,6 +4,8 @@
 // durable commit per request. Each row also shows the CPU the process used and how busy the event
 // loop was.
 import 'reflect-metadata';
+import type { Kysely } from 'kysely';
+import type { DatabaseSchema } from '../src/store/index.ts';
 import { randomBytes } from 'node:crypto';
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -58,7 +60,11 @@ export interface IssuanceFigure {
 export async function withBenchServices<T>(
   folder: string,
   modules: number,
-  work: (services: { meters: MetersService; custody: CustodyService }) => Promise<T>,
+  work: (services: {
+    meters: MetersService;
+    custody: CustodyService;
+    db: Kysely<DatabaseSchema>;
+  }) => Promise<T>,
 ): Promise<T> {
   const store = await openStore({ dialect: 'sqlite', file: join(folder, 'indicia.sqlite') });
   await migrateToLatest(store.db, store.location);
@@ -69,7 +75,11 @@ export async function withBenchServices<T>(
   try {
     const custody = createCustodyService({ db: store.db, pool });
     const authority = createAuthorityService({ db: store.db, custody });
-    return await work({ meters: createMetersService({ db: store.db, custody, authority }), custody });
+    return await work({
+      meters: createMetersService({ db: store.db, custody, authority }),
+      custody,
+      db: store.db,
+    });
   } finally {
     await pool.close();
     await store.close();

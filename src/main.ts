@@ -27,6 +27,7 @@ import {
 } from './jobs/index.ts';
 import { type Mailer, createMailer } from './mail/index.ts';
 import { createSandboxProcessor } from './payments/index.ts';
+import { RenderPool } from './labels/index.ts';
 import { LabelStock, MailingLists } from './printing/index.ts';
 import { createWebhooksService, enqueueWebhookEvent } from './webhooks/index.ts';
 import {
@@ -365,11 +366,13 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       publicUrl: () => config.publicUrl ?? listeningUrl,
       passwordRecheckPieces: config.passwordRecheckPieces,
     });
-    const lists = new MailingLists(store.db, join(config.dataDir, 'mailing-lists'));
+    const renderer = new RenderPool();
+    const lists = new MailingLists(store.db, join(config.dataDir, 'mailing-lists'), renderer);
     await lists.recover();
     app = await createApiServer({
       stock: new LabelStock(store.db),
       lists,
+      renderer,
       logger,
       metrics,
       tls,
@@ -440,6 +443,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
         clearTimeout(timer);
         reconciliationJob.stop();
         await lists.stop();
+        await renderer.close();
         await webhookDeliveries.stop();
         await pooledPrinting.close();
         outgoingMail.close();

@@ -9,6 +9,7 @@ import type { AuthorityService, LicenceDecision } from '../authority/index.ts';
 import type { Kysely } from 'kysely';
 import type { MetersService, PoolService, ReconciliationReport } from '../meters/index.ts';
 import type { PaymentProcessor } from '../payments/index.ts';
+import type { RenderPool } from '../labels/index.ts';
 import type { LabelStock, MailingLists } from '../printing/index.ts';
 import type { DatabaseSchema } from '../store/index.ts';
 import type { PoolStatus } from '../vault/index.ts';
@@ -69,6 +70,8 @@ export interface ApiServerDependencies {
   /** Serialized label stock and mailing lists. */
   readonly stock: LabelStock;
   readonly lists: MailingLists;
+  /** Label rendering on worker threads. */
+  readonly renderer: RenderPool;
   readonly rateLimits: { readonly perMinute: number; readonly scale: number };
   readonly events: EventOutbox;
   /** The card processor behind POST /v1/funds (the sandbox until a real one is configured). */
@@ -233,8 +236,8 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
     }),
   );
   await app.register(indiciaRoutes(dependencies.meters, dependencies.events));
-  const { db, accounts, stock, lists } = dependencies;
-  await app.register(labelRoutes({ db, meters: dependencies.meters, accounts, stock }));
+  const { db, accounts, stock, lists, renderer } = dependencies;
+  await app.register(labelRoutes({ db, meters: dependencies.meters, accounts, stock, renderer }));
   await app.register(printingRoutes({ stock, lists, issuer, accounts }));
   await app.register(webhookRoutes(dependencies.webhooks));
   await app.register(

@@ -31,3 +31,6 @@ export { pageSvg } from './svg-page.ts';
 export { pageZpl } from './zpl-page.ts';
 export { sampleIndicium } from './sample.ts';
 export { woffToSfnt } from './fonts.ts';
+export { type PageStream, pageStream } from './pdf-document.ts';
+export { RenderPool } from './render-pool.ts';
+export { type LabelFileFormat, type RenderJob, renderJob } from './render-job.ts';

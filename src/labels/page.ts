@@ -71,15 +71,14 @@ export interface LabelContent {
   readonly stock?: { readonly sheetSerial: number; readonly labelSerial: number; readonly position: number };
 }
 
-/** Where an indicium block sits, and what it draws. */
-function indiciumAt(
-  content: LabelContent,
-  x: number,
-  y: number,
-): Pick<Page, 'symbols' | 'lines'> & {
-  width: number;
-  height: number;
-} {
+/** An indicium block: its size, and what it draws with its top-left corner at (0, 0). */
+interface IndiciumBlock extends Pick<Page, 'symbols' | 'lines'> {
+  readonly width: number;
+  readonly height: number;
+}
+
+/** The indicium block of a label (the symbol encoded once, whatever the layout does with it). */
+function indiciumBlock(content: LabelContent): IndiciumBlock {
   const grid = moduleGrid(content.indicium, content.symbology);
   const quiet = QUIET_MODULES * MODULE_POINTS;
   const symbolWidth = grid.width * MODULE_POINTS + 2 * quiet;
@@ -88,9 +87,23 @@ function indiciumAt(
   return {
     width: symbolWidth + 6 + 120,
     height: Math.max(symbolHeight, text.height),
-    symbols: [{ x: x + quiet, y: y + quiet, moduleSize: MODULE_POINTS, grid, bytes: content.indicium }],
-    lines: text.lines.map((line) => ({ ...line, x: line.x + x, y: line.y + y })),
+    symbols: [{ x: quiet, y: quiet, moduleSize: MODULE_POINTS, grid, bytes: content.indicium }],
+    lines: text.lines,
   };
+}
+
+/** The block moved to (x, y). */
+function moved(block: IndiciumBlock, x: number, y: number): IndiciumBlock {
+  return {
+    ...block,
+    symbols: block.symbols.map((symbol) => ({ ...symbol, x: symbol.x + x, y: symbol.y + y })),
+    lines: block.lines.map((line) => ({ ...line, x: line.x + x, y: line.y + y })),
+  };
+}
+
+/** Where an indicium block sits, and what it draws. */
+function indiciumAt(content: LabelContent, x: number, y: number): IndiciumBlock {
+  return moved(indiciumBlock(content), x, y);
 }
 
 const text = (value: string, x: number, y: number, size: number, isBold = false): TextLine => ({
@@ -132,9 +145,9 @@ function indiciumPage(content: LabelContent): Page {
 function envelopePage(content: LabelContent): Page {
   const width = 9.5 * 72;
   const height = 4.125 * 72;
-  const placed = indiciumAt(content, 0, 0);
-  const indiciumX = width - 18 - placed.width;
-  const shifted = indiciumAt(content, indiciumX, 18);
+  const indicium = indiciumBlock(content);
+  const indiciumX = width - 18 - indicium.width;
+  const shifted = moved(indicium, indiciumX, 18);
   const lines = [
     ...block(content.from ? addressLines(content.from) : [], 24, 30, 9, 11),
     ...block(content.adText ?? [], indiciumX - 150, 34, 9, 12, true),

@@ -47,6 +47,19 @@ function pageContent(page: Page): string {
   return parts.join('\n');
 }
 
+/** A page ready for a PDF: its size in points and its drawing, deflated. */
+export interface PageStream {
+  readonly width: number;
+  readonly height: number;
+  readonly content: Buffer;
+}
+
+/** The page's drawing as a deflated content stream (the costly part of a PDF page). */
+export function pageStream(page: Page): PageStream {
+  const content = deflateSync(Buffer.from(pageContent(page), 'latin1'), { level: 1 });
+  return { width: page.width, height: page.height, content };
+}
+
 /**
  * A PDF 1.4 written page by page to `sink` (a file for a 10,000-piece mailing list, an array for
  * one label): vectors only, each page's drawing deflated, the two standard Helvetica fonts (no
@@ -72,7 +85,11 @@ export class PdfWriter {
   }
 
   addPage(page: Page): void {
-    const content = deflateSync(Buffer.from(pageContent(page), 'latin1'), { level: 1 });
+    this.addStream(pageStream(page));
+  }
+
+  /** A page drawn elsewhere (a render worker): its size and deflated drawing. */
+  addStream({ width, height, content }: PageStream): void {
     const stream = this.next;
     const kid = this.next + 1;
     this.next += 2;
@@ -87,7 +104,7 @@ export class PdfWriter {
     this.emit(Buffer.from('\nendstream\nendobj\n', 'latin1'));
     this.object(
       kid,
-      `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 ${n(page.width)} ${n(page.height)}] /Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> /Contents ${stream} 0 R >>`,
+      `<< /Type /Page /Parent 2 0 R /MediaBox [0 0 ${n(width)} ${n(height)}] /Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> /Contents ${stream} 0 R >>`,
     );
     this.kids.push(kid);
   }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { WithinCommit } from '../custody/index.ts';
 import { canonicalJson } from '../encoding/index.ts';
-import { type LabelAddress, type LayoutName, PdfWriter, labelPage } from '../labels/index.ts';
+import { type LabelAddress, type LayoutName, PdfWriter, type RenderPool } from '../labels/index.ts';
 import { type IssuedIndicia, type PieceRequest, indiciaOfCommit } from '../meters/index.ts';
 import { type Mills, add } from '../money/index.ts';
 import type { DatabaseSchema, MailingListState, MailingListsTable } from '../store/index.ts';
@@ -95,9 +95,12 @@ export class MailingLists {
   private readonly rendering = new Map<string, Promise<void>>();
   private isStopping = false;
 
-  constructor(db: Kysely<DatabaseSchema>, directory: string) {
+  private readonly renderer: RenderPool;
+
+  constructor(db: Kysely<DatabaseSchema>, directory: string, renderer: RenderPool) {
     this.db = db;
     this.directory = directory;
+    this.renderer = renderer;
   }
 
   async importList(request: ImportRequest): Promise<MailingListView> {
@@ -431,14 +434,22 @@ export class MailingLists {
         file.destroy();
         return;
       }
-      for (const row of batch)
-        writer.addPage(
-          labelPage(layout, {
-            indicium: Buffer.from(row.data, 'base64'),
-            from: row.from_address === null ? null : (JSON.parse(row.from_address) as LabelAddress),
-            to: row.to_address === null ? null : (JSON.parse(row.to_address) as LabelAddress),
+      // The pages are drawn on the render threads, all cores at once, and written in row order.
+      const streams = await Promise.all(
+        batch.map((row) =>
+          this.renderer.pageStream({
+            layout,
+            contents: [
+              {
+                indicium: Buffer.from(row.data, 'base64'),
+                from: row.from_address === null ? null : (JSON.parse(row.from_address) as LabelAddress),
+                to: row.to_address === null ? null : (JSON.parse(row.to_address) as LabelAddress),
+              },
+            ],
           }),
-        );
+        ),
+      );
+      for (const stream of streams) writer.addStream(stream);
       after = batch.at(-1)?.row_number ?? after;
       await this.db
         .updateTable('mailing_lists')

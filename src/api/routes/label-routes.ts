@@ -8,20 +8,15 @@ import {
   type LabelAddress,
   type LabelContent,
   type LayoutName,
-  type Page,
   LAYOUTS,
+  type LabelFileFormat,
+  type RenderJob,
+  type RenderPool,
   PNG_DPI,
   SAMPLE_MARK,
   SHEET,
   TEST_PRINT_MARK,
-  labelPage,
-  markedPage,
-  pagePng,
-  pageSvg,
-  pageZpl,
-  pdfDocument,
   sampleIndicium,
-  sheetPage,
 } from '../../labels/index.ts';
 import { DEFAULT_METER_SETTINGS, type MetersService } from '../../meters/index.ts';
 import type { Mills } from '../../money/index.ts';
@@ -31,7 +26,6 @@ import { ApiError } from '../api-error.ts';
 import { principalOf } from '../authentication.ts';
 import { Piece } from './value-schemas.ts';
 
-type Format = 'svg' | 'pdf' | 'png' | 'zpl';
 export const LabelFormat = Type.Optional(
   Type.Union([Type.Literal('svg'), Type.Literal('pdf'), Type.Literal('png'), Type.Literal('zpl')]),
 );
@@ -74,23 +68,21 @@ const Dpi = Type.Optional(
 const dpiOf = (dpi: string | undefined): number | undefined =>
   dpi === undefined ? undefined : wholeNumber(dpi, 'dpi', PNG_DPI);
 
-/** Sends a page in the asked format (SVG unless asked otherwise). */
-export function sendPage(
+const CONTENT_TYPES: Readonly<Record<LabelFileFormat, string>> = {
+  pdf: 'application/pdf',
+  png: 'image/png',
+  zpl: 'application/x-zpl; charset=utf-8',
+  svg: 'image/svg+xml; charset=utf-8',
+};
+
+/** Renders a label on the render threads and sends it in the asked format (SVG unless asked). */
+async function sendLabel(
   reply: FastifyReply,
-  page: Page,
-  format: Format = 'svg',
-  dpi?: number,
-): FastifyReply {
-  switch (format) {
-    case 'pdf':
-      return reply.type('application/pdf').send(pdfDocument([page]));
-    case 'png':
-      return reply.type('image/png').send(pagePng(page, dpi));
-    case 'zpl':
-      return reply.type('application/x-zpl; charset=utf-8').send(pageZpl(page));
-    case 'svg':
-      return reply.type('image/svg+xml; charset=utf-8').send(pageSvg(page));
-  }
+  renderer: RenderPool,
+  job: Omit<RenderJob, 'output'>,
+  format: LabelFileFormat = 'svg',
+): Promise<FastifyReply> {
+  return reply.type(CONTENT_TYPES[format]).send(await renderer.render({ ...job, output: format }));
 }
 
 export interface LabelRouteDependencies {
@@ -98,6 +90,7 @@ export interface LabelRouteDependencies {
   readonly meters: Pick<MetersService, 'dedicatedMeterOf' | 'indicium'>;
   readonly accounts: Pick<AccountsService, 'profile' | 'account'>;
   readonly stock: LabelStock;
+  readonly renderer: RenderPool;
 }
 
 const READERS = ['customer', 'support', 'admin', 'auditor'] as const;
@@ -120,6 +113,7 @@ export function labelRoutes({
   db,
   meters,
   accounts,
+  renderer,
   stock,
 }: LabelRouteDependencies): FastifyPluginAsyncTypebox {
   /** The customer's own name and mailing address: the return address unless a piece gives one. */
@@ -216,7 +210,12 @@ export function labelRoutes({
             );
           content.stock = place;
         }
-        return sendPage(reply, labelPage(layout, content), request.query.format, dpiOf(request.query.dpi));
+        return sendLabel(
+          reply,
+          renderer,
+          { layout, contents: [content], dpi: dpiOf(request.query.dpi) },
+          request.query.format,
+        );
       },
     );
 
@@ -251,8 +250,9 @@ export function labelRoutes({
           to: piece.to ?? null,
           ...(layout === 'sheet-label' ? { stock: { labelSerial: 0, sheetSerial: 0, position: 1 } } : {}),
         };
-        const page = markedPage(labelPage(layout, content), SAMPLE_MARK);
-        return sendPage(reply, page, request.body.format, request.body.dpi);
+        const mark = { text: SAMPLE_MARK, outline: false };
+        const job = { layout, contents: [content], dpi: request.body.dpi, mark };
+        return sendLabel(reply, renderer, job, request.body.format);
       },
     );
 
@@ -275,22 +275,16 @@ export function labelRoutes({
         const principal = principalOf(request);
         const layout = request.body.layout ?? 'envelope-10';
         const indicium = await sampleFor(principal, {});
-        const page =
-          layout === 'sheet-label'
-            ? sheetPage(
-                Array.from({ length: SHEET.labels }, (_, index) => ({
-                  indicium,
-                  stock: { labelSerial: 0, sheetSerial: 0, position: index + 1 },
-                })),
-                { outlines: true },
-              )
-            : labelPage(layout, { indicium, from: await returnAddressOf(principal), to: TEST_ADDRESS });
-        return sendPage(
-          reply,
-          markedPage(page, TEST_PRINT_MARK, { outline: layout !== 'sheet-label' }),
-          request.body.format ?? 'pdf',
-          request.body.dpi,
-        );
+        const isSheet = layout === 'sheet-label';
+        const contents = isSheet
+          ? Array.from({ length: SHEET.labels }, (_, index) => ({
+              indicium,
+              stock: { labelSerial: 0, sheetSerial: 0, position: index + 1 },
+            }))
+          : [{ indicium, from: await returnAddressOf(principal), to: TEST_ADDRESS }];
+        const mark = { text: TEST_PRINT_MARK, outline: !isSheet, outlines: isSheet };
+        const job = { layout: isSheet ? ('sheet' as const) : layout, contents, dpi: request.body.dpi, mark };
+        return sendLabel(reply, renderer, job, request.body.format ?? 'pdf');
       },
     );
     return Promise.resolve();
