@@ -10,7 +10,7 @@ import type { Kysely } from 'kysely';
 import type { MetersService, PoolService, ReconciliationReport } from '../meters/index.ts';
 import type { PaymentProcessor } from '../payments/index.ts';
 import type { RenderPool } from '../labels/index.ts';
-import type { LabelStock, MailingLists } from '../printing/index.ts';
+import { AdTexts, type LabelStock, type MailingLists } from '../printing/index.ts';
 import type { DatabaseSchema } from '../store/index.ts';
 import type { PoolStatus } from '../vault/index.ts';
 import type { WebhooksService } from '../webhooks/index.ts';
@@ -237,8 +237,9 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
   );
   await app.register(indiciaRoutes(dependencies.meters, dependencies.events));
   const { db, accounts, stock, lists, renderer } = dependencies;
-  await app.register(labelRoutes({ db, meters: dependencies.meters, accounts, stock, renderer }));
-  await app.register(printingRoutes({ stock, lists, issuer, accounts }));
+  const ads = new AdTexts(db);
+  await app.register(labelRoutes({ db, meters: dependencies.meters, accounts, stock, renderer, ads }));
+  await app.register(printingRoutes({ ads, stock, lists, issuer, accounts }));
   await app.register(webhookRoutes(dependencies.webhooks));
   await app.register(
     adminRoutes({

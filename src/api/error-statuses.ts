@@ -136,6 +136,8 @@ export const errorPresentations: Readonly<Record<KnownErrorCode, ErrorPresentati
   'label.sheet_unknown': { status: 404, isMessagePublic: true },
   'label.sheet_exhausted': { status: 409, isMessagePublic: true },
   'label.address_missing': { status: 422, isMessagePublic: true },
+  'label.ad_unknown': { status: 404, isMessagePublic: true },
+  'label.ad_invalid': { status: 422, isMessagePublic: true },
   'mailing_list.invalid': { status: 422, isMessagePublic: true },
   'mailing_list.not_found': { status: 404, isMessagePublic: true },
   'mailing_list.has_errors': { status: 422, isMessagePublic: true },

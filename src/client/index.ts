@@ -4,6 +4,7 @@ export { Device, canonicalJson, signedText, type StoredDevice } from './device.t
 export type * from './types.ts';
 export {
   PrintingApi,
+  type AdText,
   type LabelFormat,
   type LabelLayout,
   type LabelOptions,

@@ -10,6 +10,14 @@ export interface LabelOptions {
   symbology?: 'datamatrix' | 'pdf417';
   /** PNG resolution, 150–600 (300 unless given). */
   dpi?: number;
+  /** Approved ad text (adTexts()) beside the indicium on an envelope. */
+  ad?: string;
+}
+
+export interface AdText {
+  id: string;
+  lines: string[];
+  createdAt: string;
 }
 
 export interface LabelSheet {
@@ -84,6 +92,21 @@ export class PrintingApi {
     return this.#client.file('POST', '/v1/labels/test-print', options);
   }
 
+  /** Ad text the operator approved for envelopes. */
+  async adTexts(): Promise<AdText[]> {
+    return (await this.#client.request<{ adTexts: AdText[] }>('GET', '/v1/ad-texts')).adTexts;
+  }
+
+  /** (admin) Approves ad text for envelopes: 1–3 lines of up to 30 characters. */
+  approveAdText(lines: string[]): Promise<AdText> {
+    return this.#client.request('POST', '/v1/admin/ad-texts', { lines });
+  }
+
+  /** (admin) Withdraws ad text: no longer offered or printed. */
+  async withdrawAdText(id: string): Promise<void> {
+    await this.#client.request('DELETE', `/v1/admin/ad-texts/${encodeURIComponent(id)}`);
+  }
+
   createLabelSheet(): Promise<LabelSheet> {
     return this.#client.request('POST', '/v1/label-sheets');
   }
@@ -145,7 +168,7 @@ export class PrintingApi {
    */
   printMailingList(
     list: Pick<MailingList, 'id' | 'digest' | 'rows' | 'totalPostageMills'>,
-    options: { layout?: LabelLayout; mailingDate?: string } = {},
+    options: { layout?: LabelLayout; mailingDate?: string; ad?: string } = {},
   ): Promise<
     SignedParts & {
       list: MailingList;

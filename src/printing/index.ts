@@ -20,3 +20,4 @@ export {
   type PrintExpectation,
 } from './mailing-lists.ts';
 export { PrintingError, type PrintingErrorCode } from './printing-error.ts';
+export { AD_TEXT_LIMITS, AdTexts, type AdText } from './ad-texts.ts';

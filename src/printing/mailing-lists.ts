@@ -161,6 +161,7 @@ export class MailingLists {
           total_postage_mills: total,
           digest: digestOf(pieces),
           layout: null,
+          ad_text_id: null,
           pages_done: 0,
           receipt_id: null,
           failure: null,
@@ -240,7 +241,14 @@ export class MailingLists {
   async print(
     accountId: string,
     id: string,
-    request: { expected: PrintExpectation; layout: LayoutName; from: LabelAddress; mailingDate?: string },
+    request: {
+      expected: PrintExpectation;
+      layout: LayoutName;
+      from: LabelAddress;
+      mailingDate?: string;
+      /** Approved ad text (its id, already checked) printed beside each indicium on envelopes. */
+      adTextId?: string;
+    },
     issue: IssueList,
   ): Promise<{ list: MailingListView; issued: IssuedIndicia }> {
     const list = await this.list(accountId, id);
@@ -272,7 +280,7 @@ export class MailingLists {
       );
     const claimed = await this.db
       .updateTable('mailing_lists')
-      .set({ state: 'printing', layout: request.layout })
+      .set({ state: 'printing', layout: request.layout, ad_text_id: request.adTextId ?? null })
       .where('id', '=', id)
       .where('state', '=', 'review')
       .executeTakeFirst();
@@ -409,6 +417,16 @@ export class MailingLists {
       .where('id', '=', id)
       .executeTakeFirstOrThrow();
     const layout = (list.layout ?? 'envelope-10') as LayoutName;
+    // Ad text approved when the list was printed prints even if withdrawn since.
+    const ad =
+      list.ad_text_id === null
+        ? undefined
+        : await this.db
+            .selectFrom('ad_texts')
+            .select('lines')
+            .where('id', '=', list.ad_text_id)
+            .executeTakeFirst();
+    const adText = ad === undefined ? [] : (JSON.parse(ad.lines) as string[]);
     await mkdir(this.directory, { recursive: true });
     const partial = `${this.pdfPath(id)}.part`;
     const file = createWriteStream(partial);
@@ -444,6 +462,7 @@ export class MailingLists {
                 indicium: Buffer.from(row.data, 'base64'),
                 from: row.from_address === null ? null : (JSON.parse(row.from_address) as LabelAddress),
                 to: row.to_address === null ? null : (JSON.parse(row.to_address) as LabelAddress),
+                adText,
               },
             ],
           }),

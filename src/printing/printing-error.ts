@@ -6,6 +6,8 @@ export type PrintingErrorCode =
   | 'label.sheet_unknown'
   | 'label.sheet_exhausted'
   | 'label.address_missing'
+  | 'label.ad_unknown'
+  | 'label.ad_invalid'
   | 'mailing_list.invalid'
   | 'mailing_list.not_found'
   | 'mailing_list.has_errors'

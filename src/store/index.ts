@@ -21,6 +21,7 @@ export type {
   AuditHeadTable,
   BalanceEntriesTable,
   BalanceEntryKind,
+  AdTextsTable,
   CardPaymentsTable,
   LabelSheetsTable,
   MailingListRowsTable,

@@ -38,6 +38,7 @@ export interface DatabaseSchema {
   label_sheets: LabelSheetsTable;
   sheet_labels: SheetLabelsTable;
   mailing_lists: MailingListsTable;
+  ad_texts: AdTextsTable;
   mailing_list_rows: MailingListRowsTable;
 }
 
@@ -83,11 +84,21 @@ export interface MailingListsTable {
   /** SHA-256 over the canonical pieces: what the device signs when it prints the list. */
   digest: string;
   layout: string | null;
+  ad_text_id: string | null;
   pages_done: number;
   receipt_id: string | null;
   failure: string | null;
   created_at: string;
   printed_at: string | null;
+}
+
+/** Ad text an operator approved for envelopes (JSON array of up to three lines). */
+export interface AdTextsTable {
+  id: string;
+  lines: string;
+  approved_by: string;
+  created_at: string;
+  withdrawn_at: string | null;
 }
 
 /** A row of a mailing list: its checked piece (JSON) or its errors (JSON). */

@@ -301,4 +301,36 @@ describe('barcodes and labels', () => {
     assert.ok(preview instanceof Uint8Array);
     assert.deepEqual(await client.meter(), before);
   });
+
+  it('prints only operator-approved ad text beside the indicium on an envelope', async () => {
+    const operator = server.indicia.demoCredentials.find((credential) => credential.role === 'admin');
+    assert.ok(operator !== undefined);
+    const admin = new IndiciaClient({ baseUrl: server.indicia.url });
+    await admin.signIn(operator.email, operator.password);
+    const ad = await admin.printing.approveAdText(['Holiday sale', 'SHOP.EXAMPLE.COM']);
+    assert.deepEqual(
+      (await client.printing.adTexts()).map((text) => text.id),
+      [ad.id],
+    );
+    const pdf = await client.label(indicium.id, { layout: 'envelope-10', format: 'pdf', ad: ad.id });
+    assert.ok(pdf instanceof Uint8Array);
+    const { text, decoded } = await readPdf(pdf);
+    assert.ok(text.includes('Holiday sale') && text.includes('SHOP.EXAMPLE.COM'), text);
+    assert.equal(decoded[0]?.toString('base64'), indicium.data);
+    await assert.rejects(
+      client.printing.approveAdText(['mine']),
+      (error: unknown) => error instanceof IndiciaApiError && error.status === 403,
+    );
+    await assert.rejects(
+      admin.printing.approveAdText(['x'.repeat(31)]),
+      (error: unknown) => error instanceof IndiciaApiError && error.code === 'label.ad_invalid',
+    );
+    await admin.printing.withdrawAdText(ad.id);
+    assert.deepEqual(await client.printing.adTexts(), []);
+    await assert.rejects(
+      client.label(indicium.id, { layout: 'envelope-10', ad: ad.id }),
+      (error: unknown) =>
+        error instanceof IndiciaApiError && error.status === 404 && error.code === 'label.ad_unknown',
+    );
+  });
 });

@@ -20,7 +20,7 @@ import {
 } from '../../labels/index.ts';
 import { DEFAULT_METER_SETTINGS, type MetersService } from '../../meters/index.ts';
 import type { Mills } from '../../money/index.ts';
-import { type LabelStock, PrintingError } from '../../printing/index.ts';
+import { type AdTexts, type LabelStock, PrintingError } from '../../printing/index.ts';
 import type { DatabaseSchema } from '../../store/index.ts';
 import { ApiError } from '../api-error.ts';
 import { principalOf } from '../authentication.ts';
@@ -55,6 +55,12 @@ export function wholeNumber(text: string, field: string, range: { min: number; m
   return value;
 }
 
+const Ad = Type.Optional(
+  Type.String({
+    maxLength: 60,
+    description: 'Approved ad text beside the indicium on an envelope (GET /v1/ad-texts)',
+  }),
+);
 const BodyDpi = Type.Optional(
   Type.Integer({
     minimum: PNG_DPI.min,
@@ -91,6 +97,7 @@ export interface LabelRouteDependencies {
   readonly accounts: Pick<AccountsService, 'profile' | 'account'>;
   readonly stock: LabelStock;
   readonly renderer: RenderPool;
+  readonly ads: AdTexts;
 }
 
 const READERS = ['customer', 'support', 'admin', 'auditor'] as const;
@@ -114,6 +121,7 @@ export function labelRoutes({
   meters,
   accounts,
   renderer,
+  ads,
   stock,
 }: LabelRouteDependencies): FastifyPluginAsyncTypebox {
   /** The customer's own name and mailing address: the return address unless a piece gives one. */
@@ -168,6 +176,7 @@ export function labelRoutes({
               format: LabelFormat,
               layout: Layout,
               symbology: Type.Optional(Type.Union([Type.Literal('datamatrix'), Type.Literal('pdf417')])),
+              ad: Ad,
               dpi: Dpi,
             },
             { additionalProperties: false },
@@ -201,6 +210,7 @@ export function labelRoutes({
               ? await returnAddressOf(principal)
               : (JSON.parse(addresses.from_address) as LabelAddress);
         }
+        if (request.query.ad !== undefined) content.adText = await ads.lines(request.query.ad);
         if (layout === 'sheet-label') {
           const place = row.label_serial === 0 ? undefined : await stock.placeOf(row.label_serial);
           if (place === undefined)
@@ -228,7 +238,7 @@ export function labelRoutes({
           summary:
             'A print preview: the label as it would print, marked SAMPLE — NOT POSTAGE; moves no value',
           body: Type.Object(
-            { piece: Piece, format: LabelFormat, layout: Layout, dpi: BodyDpi },
+            { piece: Piece, format: LabelFormat, layout: Layout, dpi: BodyDpi, ad: Ad },
             { additionalProperties: false },
           ),
           produces: ['image/svg+xml', 'application/pdf', 'image/png', 'application/x-zpl'],
@@ -247,6 +257,7 @@ export function labelRoutes({
         const content: LabelContent = {
           indicium,
           from: piece.from ?? (await returnAddressOf(principal)),
+          ...(request.body.ad === undefined ? {} : { adText: await ads.lines(request.body.ad) }),
           to: piece.to ?? null,
           ...(layout === 'sheet-label' ? { stock: { labelSerial: 0, sheetSerial: 0, position: 1 } } : {}),
         };

@@ -5,6 +5,8 @@ import type { AccountsService } from '../../accounts/index.ts';
 import type { LabelAddress } from '../../labels/index.ts';
 import type { Mills } from '../../money/index.ts';
 import {
+  AD_TEXT_LIMITS,
+  type AdTexts,
   LIST_FIELDS,
   type LabelStock,
   MAILING_LIST_LIMITS,
@@ -20,6 +22,7 @@ import { Digits, Layout, wholeNumber } from './label-routes.ts';
 import { Indicium, Piece, signedAnswer } from './value-schemas.ts';
 
 export interface PrintingRouteDependencies {
+  readonly ads: AdTexts;
   readonly stock: LabelStock;
   readonly lists: MailingLists;
   readonly issuer: CustomerIssuer;
@@ -66,6 +69,7 @@ const ListParams = Type.Object({ id: Type.String({ maxLength: 60 }) });
  * (import a CSV, review it row by row, print it all in one batch issuance into one PDF).
  */
 export function printingRoutes({
+  ads,
   stock,
   lists,
   issuer,
@@ -77,6 +81,63 @@ export function printingRoutes({
       { parseAs: 'buffer', bodyLimit: MAILING_LIST_LIMITS.maxFileBytes },
       (_request, body, done) => {
         done(null, body);
+      },
+    );
+
+    const AdText = Type.Object({
+      id: Type.String(),
+      lines: Type.Array(Type.String()),
+      createdAt: Type.String({ format: 'date-time' }),
+    });
+    app.get(
+      '/v1/ad-texts',
+      {
+        config: { access: { roles: ['customer', 'admin', 'support', 'auditor'], scope: 'indicia:read' } },
+        schema: {
+          tags: ['labels'],
+          summary: 'Ad text the operator approved, to print beside the indicium on envelopes',
+          response: { 200: Type.Object({ adTexts: Type.Array(AdText) }) },
+        },
+      },
+      async () => ({ adTexts: await ads.approved() }),
+    );
+
+    app.post(
+      '/v1/admin/ad-texts',
+      {
+        config: { access: { roles: ['admin'] } },
+        schema: {
+          tags: ['admin'],
+          summary: `Approve ad text for envelopes: 1–${AD_TEXT_LIMITS.lines} lines of up to ${AD_TEXT_LIMITS.characters} characters`,
+          body: Type.Object(
+            {
+              lines: Type.Array(Type.String({ maxLength: 200 }), {
+                minItems: 1,
+                maxItems: AD_TEXT_LIMITS.lines,
+              }),
+            },
+            { additionalProperties: false },
+          ),
+          response: { 201: AdText },
+        },
+      },
+      async (request, reply) =>
+        reply.status(201).send(await ads.approve(request.body.lines, principalOf(request).accountId)),
+    );
+
+    app.delete(
+      '/v1/admin/ad-texts/:id',
+      {
+        config: { access: { roles: ['admin'] } },
+        schema: {
+          tags: ['admin'],
+          summary: 'Withdraw approved ad text: no longer offered or printed',
+          params: ListParams,
+        },
+      },
+      async (request, reply) => {
+        await ads.withdraw(request.params.id);
+        return reply.status(204).send();
       },
     );
 
@@ -302,6 +363,12 @@ export function printingRoutes({
               totalPostageMills: Type.Integer({ minimum: 1 }),
               layout: Layout,
               mailingDate: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' })),
+              ad: Type.Optional(
+                Type.String({
+                  maxLength: 60,
+                  description: 'Approved ad text (GET /v1/ad-texts) for envelopes',
+                }),
+              ),
             },
             { additionalProperties: false },
           ),
@@ -328,6 +395,7 @@ export function printingRoutes({
         ]);
         if (profile === null)
           throw new PrintingError('label.address_missing', 'Your account has no mailing address.');
+        if (body.ad !== undefined) await ads.lines(body.ad); // refuses ad text that is not approved
         const from: LabelAddress = {
           name: account.name,
           company: account.company ?? undefined,
@@ -341,6 +409,7 @@ export function printingRoutes({
             layout: body.layout ?? 'envelope-10',
             from,
             ...(body.mailingDate === undefined ? {} : { mailingDate: body.mailingDate }),
+            ...(body.ad === undefined ? {} : { adTextId: body.ad }),
           },
           (pieces, withinCommit) =>
             issuer.issue(principal, pieces, {

@@ -2,8 +2,8 @@ import type { Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 
 /**
- * What labels print besides the indicium (the addresses of a piece), serialized label stock
- * (sheets of ten numbered labels, each printable once), and mailing lists with their rows.
+ * What labels print besides the indicium (the addresses of a piece, approved ad text), serialized
+ * label stock (sheets of ten numbered labels, each printable once), and mailing lists.
  */
 export const migration0010: Migration = {
   async up(db: Kysely<unknown>): Promise<void> {
@@ -46,6 +46,16 @@ export const migration0010: Migration = {
       .unique()
       .execute();
 
+    // Ad text the operator approved for printing beside the indicium on envelopes.
+    await db.schema
+      .createTable('ad_texts')
+      .addColumn('id', 'text', (column) => column.primaryKey())
+      .addColumn('lines', 'text', (column) => column.notNull())
+      .addColumn('approved_by', 'text', (column) => column.notNull().references('accounts.id'))
+      .addColumn('created_at', 'text', (column) => column.notNull())
+      .addColumn('withdrawn_at', 'text')
+      .execute();
+
     await db.schema
       .createTable('mailing_lists')
       .addColumn('id', 'text', (column) => column.primaryKey())
@@ -57,6 +67,7 @@ export const migration0010: Migration = {
       .addColumn('total_postage_mills', 'bigint', (column) => column.notNull())
       .addColumn('digest', 'text', (column) => column.notNull())
       .addColumn('layout', 'text')
+      .addColumn('ad_text_id', 'text')
       .addColumn('pages_done', 'integer', (column) => column.notNull())
       .addColumn('receipt_id', 'text')
       .addColumn('failure', 'text')
