@@ -430,6 +430,14 @@ export class MailingLists {
     await mkdir(this.directory, { recursive: true });
     const partial = `${this.pdfPath(id)}.part`;
     const file = createWriteStream(partial);
+    let failure: Error | undefined;
+    file.on('error', (error) => {
+      failure = error; // a full disk, say: reported when the file is closed
+    });
+    const close = (): Promise<void> =>
+      new Promise<void>((resolve, reject) => {
+        file.end(() => (failure === undefined ? resolve() : reject(failure)));
+      });
     const writer = new PdfWriter((chunk) => file.write(chunk));
     let after = 0;
     for (;;) {
@@ -449,7 +457,7 @@ export class MailingLists {
         .execute();
       if (batch.length === 0) break;
       if (this.isStopping) {
-        file.destroy();
+        await close();
         return;
       }
       // The pages are drawn on the render threads, all cores at once, and written in row order.
@@ -479,9 +487,7 @@ export class MailingLists {
       await new Promise((resolve) => setImmediate(resolve));
     }
     writer.finish();
-    await new Promise<void>((resolve, reject) =>
-      file.end((error?: Error | null) => (error ? reject(error) : resolve())),
-    );
+    await close();
     await rename(partial, this.pdfPath(id));
     await this.db
       .updateTable('mailing_lists')

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { IndiciaApiError, IndiciaClient } from '../../src/client/index.ts';
+import { RenderPool } from '../../src/labels/index.ts';
+import { MailingLists } from '../../src/printing/index.ts';
 import { dialectFixtures } from '../support/dialects.ts';
 import { type TestServer, startTestServer } from '../support/start-server.ts';
 import { installDebianPackages, runCommand } from '../support/system-packages.ts';
@@ -215,7 +217,7 @@ for (const fixture of dialectFixtures) {
         assert.deepEqual(await state(server, client), before);
       });
 
-      it('prints a 10,000-piece list in one batch issuance into one 10,000-page PDF', async () => {
+      it('prints a 10,000-piece list in one batch issuance into one 10,000-page PDF, rendered again after a stop mid-way', async () => {
         const list = await client.printing.importMailingList(`${HEADER}${rows(10_000, '0.40')}`);
         assert.equal(list.errorRows, 0);
         const before = await client.meter();
@@ -232,7 +234,24 @@ for (const fixture of dialectFixtures) {
           .distinct()
           .execute();
         assert.equal(sequences.length, 1);
-        const done = await client.printing.waitForPdf(list.id, undefined, 1000);
+        // The server stops (as in a crash) part-way through the PDF: the indicia are committed, the
+        // list stays `rendering`, and the next start renders it again from them.
+        while ((await client.printing.mailingList(list.id)).progress.pagesDone === 0)
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        await server.indicia.mailingLists.stop();
+        const cut = await client.printing.mailingList(list.id);
+        assert.equal(cut.state, 'rendering');
+        assert.ok(cut.progress.pagesDone < 10_000, `stopped at ${cut.progress.pagesDone} pages`);
+        const renderer = new RenderPool();
+        const restarted = new MailingLists(
+          server.indicia.store.db,
+          join(server.indicia.config.dataDir, 'mailing-lists'),
+          renderer,
+        );
+        await restarted.recover();
+        await restarted.idle();
+        await renderer.close();
+        const done = await client.printing.waitForPdf(list.id);
         assert.equal(done.progress.pagesDone, 10_000);
         const folder = mkdtempSync(join(tmpdir(), 'indicia-list-'));
         writeFileSync(join(folder, 'list.pdf'), await client.printing.mailingListPdf(list.id));
