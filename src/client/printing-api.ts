@@ -1,5 +1,5 @@
 import type { IndiciaClient } from './client.ts';
-import type { Indicium, PieceRequest, Receipt } from './types.ts';
+import type { Indicium, LabelAddress, PieceRequest, Receipt } from './types.ts';
 
 export type LabelFormat = 'svg' | 'pdf' | 'png' | 'zpl';
 export type LabelLayout = 'indicium' | 'envelope-10' | 'label-4x6' | 'sheet-label';
@@ -50,17 +50,8 @@ export interface MailingList {
 
 export interface MailingListRow {
   row: number;
-  piece: {
-    name: string;
-    company?: string;
-    line1: string;
-    line2?: string;
-    city: string;
-    state: string;
-    zip: string;
-    postageMills: number;
-    rateCategory: string;
-  } | null;
+  /** The row checked and written the postal way, or null when it has errors. */
+  piece: (LabelAddress & { postageMills: number; rateCategory: string }) | null;
   errors: { field: string; message: string }[] | null;
 }
 

@@ -102,6 +102,13 @@ const valuePaths = [
   '/v1/password-resets',
   '/v1/email-verifications',
   '/v1/verify',
+  '/v1/labels/preview',
+  '/v1/labels/test-print',
+  '/v1/label-sheets',
+  '/v1/label-sheets/123456789012/print',
+  '/v1/mailing-lists',
+  '/v1/mailing-lists?mapping=%7B%22name%22%3A1%7D&postageMills=730',
+  '/v1/mailing-lists/ml_00000000-0000-0000-0000-000000000000/print',
 ];
 /** Values of the wrong kind for a field that wants a positive integer or a short string. */
 const oddValue = fc.oneof(
@@ -156,6 +163,20 @@ const fuzzedBody = fc.oneof(
     .map((text) => ({ text: `{"pieces": [${text}`, contentType: 'application/json' })),
   fc.constant({ text: `{"x":"${'a'.repeat(1_100_000)}"}`, contentType: 'application/json' }),
   fc.string({ unit: 'binary', maxLength: 100 }).map((text) => ({ text, contentType: 'text/plain' })),
+  // Mailing lists: CSV of any shape, any bytes.
+  fc
+    .array(
+      fc.array(fc.oneof(oddValue.map(String), fc.string({ unit: 'binary', maxLength: 20 })), {
+        maxLength: 9,
+      }),
+      {
+        maxLength: 6,
+      },
+    )
+    .map((rows) => ({
+      text: `Name,Street,City,State,ZIP,Postage\n${rows.map((row) => row.join(',')).join('\n')}`,
+      contentType: 'text/csv',
+    })),
 );
 const signatureHeaders = fc.oneof(
   fc.constant({}),
