@@ -328,6 +328,20 @@ for (const fixture of dialectFixtures) {
         (await refusal(frank.request('POST', '/v1/indicia', body, headers))).code,
         'psd.stale_challenge',
       );
+      await frank.syncDevice();
+
+      // A mailing list from the pool: one batch on a mini-PSD, the balance and its mirror moved once.
+      const list = await frank.printing.importMailingList(
+        'Name,Street,City,State,ZIP\nAda,1 Main St,Troy,NY,12180\nBob,2 Main St,Troy,NY,12180\n',
+        { postageMills: 700 },
+      );
+      const listed = await frank.printing.printMailingList(list, { layout: 'label-4x6' });
+      assert.equal(listed.issued.pieces, 2);
+      assert.equal(listed.receipt.body.meterId, `CLIENT-${before.customerNumber}`);
+      assert.deepEqual(listed.registers, { ascendingRegisterMills: 82_600, descendingRegisterMills: 17_900 });
+      assert.equal((await frank.printing.waitForPdf(list.id)).progress.pagesDone, 2);
+      assert.equal((await frank.meter()).balanceMills, 17_900);
+
       const report = await server.indicia.reconciliation.runOnce();
       assert.equal(report.isBalanced, true, JSON.stringify(report.balanceDifferences));
     });
