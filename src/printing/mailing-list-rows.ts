@@ -90,6 +90,19 @@ export interface RowError {
   readonly message: string;
 }
 
+/** How a field is named to a person. */
+const FIELD_NAMES: Readonly<Record<ListField, string>> = {
+  name: 'name',
+  company: 'company',
+  line1: 'street address',
+  line2: 'second address line',
+  city: 'city',
+  state: 'state',
+  zip: 'ZIP code',
+  postage: 'postage',
+  rateCategory: 'rate category',
+};
+
 const MAX_LINE = 40;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
@@ -108,18 +121,23 @@ export function checkRow(
     const index = columns[field];
     const raw = index === undefined ? '' : (fields[index] ?? '');
     if (CONTROL.test(raw)) {
-      errors.push({ field, message: `The ${field} holds a control character (a tab or line break).` });
+      errors.push({
+        field,
+        message: `The ${FIELD_NAMES[field]} holds a control character (a tab or line break).`,
+      });
       return '';
     }
     return raw.trim().replace(/\s+/g, ' ').toUpperCase();
   };
   const text = (field: ListField, isRequired: boolean): string => {
+    const reported = errors.length;
     const found = value(field);
-    if (found === '' && isRequired) errors.push({ field, message: `The ${field} is empty.` });
+    if (found === '' && isRequired && errors.length === reported)
+      errors.push({ field, message: `The ${FIELD_NAMES[field]} is empty.` });
     if (found.length > MAX_LINE)
       errors.push({
         field,
-        message: `The ${field} has ${found.length} characters; an address line has at most ${MAX_LINE}.`,
+        message: `The ${FIELD_NAMES[field]} has ${found.length} characters; an address line has at most ${MAX_LINE}.`,
       });
     return found;
   };
