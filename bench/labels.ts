@@ -81,7 +81,11 @@ export async function runBenchmark(args: readonly string[]): Promise<number> {
       const lists = new MailingLists(db, join(folder, 'lists'), pool);
       const csv = `Name,Street,City,State,ZIP,Postage\n${Array.from({ length: pieces }, (_, index) => `Person ${index},${index} Main St,Troy,NY,12180,0.40\n`).join('')}`;
       let started = performance.now();
-      const list = await lists.importList({ accountId: customer.accountId, name: 'bench', csv: Buffer.from(csv) });
+      const list = await lists.importList({
+        accountId: customer.accountId,
+        name: 'bench',
+        csv: Buffer.from(csv),
+      });
       const imported = seconds(started);
       started = performance.now();
       const total = performance.now();
