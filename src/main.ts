@@ -27,6 +27,7 @@ import {
 } from './jobs/index.ts';
 import { type Mailer, createMailer } from './mail/index.ts';
 import { createSandboxProcessor } from './payments/index.ts';
+import { offlineAddressProvider } from './addresses/index.ts';
 import { RenderPool } from './labels/index.ts';
 import { LabelStock, MailingLists } from './printing/index.ts';
 import { createWebhooksService, enqueueWebhookEvent } from './webhooks/index.ts';
@@ -370,6 +371,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
     const lists = new MailingLists(store.db, join(config.dataDir, 'mailing-lists'), renderer);
     await lists.recover();
     app = await createApiServer({
+      addresses: offlineAddressProvider(),
       stock: new LabelStock(store.db),
       lists,
       renderer,

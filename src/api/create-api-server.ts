@@ -5,6 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger, ServerMetrics } from '../telemetry/index.ts';
 import type { AccountsService } from '../accounts/index.ts';
+import type { AddressProvider } from '../addresses/index.ts';
 import type { AuthorityService, LicenceDecision } from '../authority/index.ts';
 import type { Kysely } from 'kysely';
 import type { MetersService, PoolService, ReconciliationReport } from '../meters/index.ts';
@@ -26,6 +27,7 @@ import { meterRoutes } from './routes/meter-routes.ts';
 import { indiciaRoutes } from './routes/indicia-routes.ts';
 import { labelRoutes } from './routes/label-routes.ts';
 import { printingRoutes } from './routes/printing-routes.ts';
+import { addressRoutes } from './routes/address-routes.ts';
 import { customerIssuer } from './customer-issuer.ts';
 import { metricsRoutes } from './routes/metrics-routes.ts';
 import { valueRoutes } from './routes/value-routes.ts';
@@ -70,6 +72,8 @@ export interface ApiServerDependencies {
   /** Serialized label stock and mailing lists. */
   readonly stock: LabelStock;
   readonly lists: MailingLists;
+  /** Address verification (the offline ZIP reference unless an operator plugs in another). */
+  readonly addresses: AddressProvider;
   /** Label rendering on worker threads. */
   readonly renderer: RenderPool;
   readonly rateLimits: { readonly perMinute: number; readonly scale: number };
@@ -186,6 +190,11 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
             'Serialized label sheets, and mailing lists: import a CSV, review it, print it all in one batch into one PDF',
         },
         {
+          name: 'addresses',
+          description:
+            'Address standardization (USPS Publication 28) and verification against the ZIP reference',
+        },
+        {
           name: 'webhooks',
           description:
             'Events (funds.posted, indicium.issued, refund.decided, balance.low) posted to your URL, signed with HMAC-SHA256, retried with backoff',
@@ -240,6 +249,7 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
   const ads = new AdTexts(db);
   await app.register(labelRoutes({ db, meters: dependencies.meters, accounts, stock, renderer, ads }));
   await app.register(printingRoutes({ ads, stock, lists, issuer, accounts }));
+  await app.register(addressRoutes(dependencies.addresses));
   await app.register(webhookRoutes(dependencies.webhooks));
   await app.register(
     adminRoutes({

@@ -1,4 +1,5 @@
 import type { AccountErrorCode } from '../accounts/index.ts';
+import type { AddressErrorCode } from '../addresses/index.ts';
 import type { AuthorityErrorCode } from '../authority/index.ts';
 import type { ConfigErrorCode } from '../config/index.ts';
 import type { CustodyErrorCode } from '../custody/index.ts';
@@ -19,6 +20,7 @@ import type { ApiErrorCode } from './api-error.ts';
  */
 export type KnownErrorCode =
   | AccountErrorCode
+  | AddressErrorCode
   | ApiErrorCode
   | AuthorityErrorCode
   | ConfigErrorCode
@@ -131,6 +133,7 @@ export const errorPresentations: Readonly<Record<KnownErrorCode, ErrorPresentati
   'account.csrf_failed': { status: 403, isMessagePublic: true },
   'account.api_key_not_found': { status: 404, isMessagePublic: true },
   'mail.unavailable': { status: 503, isMessagePublic: false },
+  'address.invalid': { status: 422, isMessagePublic: true },
   'label.serial_unknown': { status: 404, isMessagePublic: true },
   'label.serial_used': { status: 409, isMessagePublic: true },
   'label.sheet_unknown': { status: 404, isMessagePublic: true },

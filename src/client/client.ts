@@ -1,5 +1,6 @@
 import { type Device, type EnrollmentAnswer, type StoredDevice, prepareEnrollment } from './device.ts';
 import { type LabelOptions, PrintingApi } from './printing-api.ts';
+import type { AddressRequest, AddressVerification } from './types.ts';
 import type {
   Account,
   AdminMeter,
@@ -375,10 +376,7 @@ export class IndiciaClient {
     ).deliveries;
   }
 
-  /**
-   * The printable label: SVG or ZPL text, PDF or PNG bytes; as the indicium alone (the default),
-   * on a #10 envelope, a 4×6 label, or at its place on a serialized sheet.
-   */
+  /** The printable label: SVG or ZPL text, PDF or PNG bytes, in a layout (docs/labels.md). */
   label(id: string, options: LabelOptions = {}): Promise<string | Uint8Array> {
     const query = new URLSearchParams();
     for (const [name, value] of Object.entries(options))
@@ -427,6 +425,11 @@ export class IndiciaClient {
     return type.startsWith('application/pdf') || type.startsWith('image/png')
       ? new Uint8Array(await response.arrayBuffer())
       : response.text();
+  }
+
+  /** Standardizes and checks an address (USPS Publication 28, the server's address provider). */
+  verifyAddress(address: AddressRequest): Promise<AddressVerification> {
+    return this.request('POST', '/v1/addresses/verify', address);
   }
 
   /** Serialized label sheets, previews and test prints, and mailing lists. */

@@ -314,3 +314,27 @@ export interface Reconciliation {
   customerBalances: number;
   balanceDifferences: string[];
 }
+
+/** An address to verify: its parts, or the whole address as one text. */
+export type AddressRequest =
+  { line1: string; line2?: string; city?: string; state?: string; zip?: string } | { text: string };
+
+export interface VerifiedAddress {
+  line1: string;
+  line2?: string;
+  city: string;
+  state: string;
+  zip: string;
+  kind: 'street' | 'po_box' | 'rural_route' | 'highway_contract' | 'military' | 'general_delivery';
+}
+
+export interface AddressVerification {
+  status: 'valid' | 'corrected' | 'ambiguous' | 'invalid' | 'unverified';
+  address: VerifiedAddress | null;
+  /** Best first, each with how it differs from what was given and a score 0–1. */
+  candidates: { address: VerifiedAddress; match: string[]; score: number }[];
+  messages: string[];
+  provider: string;
+  /** What the provider does not check. */
+  limits: string;
+}
