@@ -1,0 +1,273 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { zipData } from '../../src/addresses/index.ts';
+import {
+  RateBook,
+  RateError,
+  type RateTable,
+  RatesService,
+  pieceOunces,
+  zipAreas,
+  zoneBetween,
+} from '../../src/rates/index.ts';
+
+// TEST FIXTURES, not prices: the machinery is tested on made-up numbers (docs/rates.md).
+const ZONES = (base: number) =>
+  Object.fromEntries(
+    ['1', '2', '3', '4', '5', '6', '7', '8', '9'].map((zone, index) => [zone, base + index * 100]),
+  );
+const JULY: RateTable = {
+  format: 'indicia-rates/1',
+  id: 'fixture-2025-07',
+  effective: '2025-07-13',
+  source: 'test fixture: made-up numbers for the rating machinery, not USPS prices',
+  classes: [
+    {
+      code: 'LETTER',
+      name: 'Letters (fixture)',
+      rateCategory: 'FC',
+      weightUnit: 'oz',
+      zoned: false,
+      breaks: [
+        { upTo: 1, priceMills: 700 },
+        { upTo: 2, priceMills: 1000 },
+        { upTo: 3, priceMills: 1300 },
+        { upTo: 3.5, priceMills: 1600 },
+      ],
+      surcharges: [{ code: 'nonmachinable', name: 'Nonmachinable', priceMills: 400 }],
+    },
+    {
+      code: 'PARCEL',
+      name: 'Parcels (fixture)',
+      rateCategory: 'PM',
+      weightUnit: 'lb',
+      zoned: true,
+      breaks: [
+        { upTo: 1, zones: ZONES(9000) },
+        { upTo: 2, zones: ZONES(10_000) },
+        { upTo: 5, zones: ZONES(15_000) },
+      ],
+    },
+  ],
+};
+const JANUARY: RateTable = {
+  ...JULY,
+  id: 'fixture-2026-01',
+  effective: '2026-01-18',
+  classes: [{ ...(JULY.classes[0] as RateTable['classes'][number]), breaks: [{ upTo: 1, priceMills: 750 }] }],
+};
+
+function folderWith(...tables: RateTable[]): string {
+  const folder = mkdtempSync(join(tmpdir(), 'indicia-rates-'));
+  for (const table of tables) writeFileSync(join(folder, `${table.id}.json`), JSON.stringify(table));
+  return folder;
+}
+
+describe('zones and weights', () => {
+  const areas = zipAreas(zipData());
+
+  it('gives the zone of known ZIP pairs from the distance between 3-digit ZIP areas', () => {
+    const cases: [string, string, string][] = [
+      ['10001', '10002', 'L'], // the same area
+      ['10001', '10118', '1'], // Manhattan, next area
+      ['10001', '02108', '3'], // New York – Boston, ~190 miles
+      ['10001', '20500', '3'], // New York – Washington, ~205 miles
+      ['10001', '60601', '5'], // New York – Chicago, ~710 miles
+      ['10001', '80202', '7'], // New York – Denver, ~1,630 miles
+      ['10001', '90210', '8'], // New York – Beverly Hills, ~2,450 miles
+      ['10001', '96813', '8'], // New York – Honolulu
+    ];
+    for (const [from, to, zone] of cases)
+      assert.equal(zoneBetween(from, to, areas)?.zone, zone, `${from} → ${to}`);
+    assert.equal(zoneBetween('10001', '00001', areas), null, 'an unknown area has no zone');
+    // An official zone chart takes precedence when loaded.
+    const chart = new Map([['100', new Map([['021', '4' as const]])]]);
+    assert.deepEqual(zoneBetween('10001', '02108', areas, chart), {
+      zone: '4',
+      miles: null,
+      source: 'zone chart',
+    });
+  });
+
+  it('weighs a piece: sheets × paper weight + the envelope', () => {
+    assert.equal(pieceOunces({ sheets: 5 }), 1);
+    assert.equal(pieceOunces({ sheets: 10, paper: '24lb', envelope: '9x12' }), 2.7);
+    assert.equal(pieceOunces({ sheets: 3, sheetOunces: 0.2, envelopeOunces: 0.3 }), 0.9);
+    assert.throws(() => pieceOunces({ sheets: -1 }), RateError);
+    assert.throws(() => pieceOunces({ sheets: 1.5 }), RateError);
+    assert.throws(() => pieceOunces({ sheets: 1, sheetOunces: Number.NaN }), RateError);
+  });
+});
+
+describe('rate tables', () => {
+  it('prices every weight break and zone of every class as the table says', () => {
+    const rates = new RatesService([folderWith(JULY)]);
+    const mailingDate = '2025-08-01';
+    for (const rateClass of JULY.classes) {
+      let previous = 0;
+      for (const step of rateClass.breaks) {
+        const ounces = (weight: number) => (rateClass.weightUnit === 'lb' ? weight * 16 : weight);
+        for (const weight of [step.upTo, previous + (step.upTo - previous) / 2]) {
+          if (rateClass.zoned) {
+            for (const [destination, zone] of [
+              ['10002', 'L'],
+              ['02108', '3'],
+              ['90210', '8'],
+            ] as const) {
+              const quote = rates.quote({
+                classCode: rateClass.code,
+                weightOunces: ounces(weight),
+                originZip: '10001',
+                destinationZip: destination,
+                mailingDate,
+              });
+              assert.equal(quote.zone?.zone, zone);
+              assert.equal(
+                quote.priceMills,
+                step.zones?.[zone === 'L' ? '1' : zone],
+                `${rateClass.code} ${weight} zone ${zone}`,
+              );
+            }
+          } else {
+            const quote = rates.quote({
+              classCode: rateClass.code,
+              weightOunces: ounces(weight),
+              mailingDate,
+            });
+            assert.equal(quote.priceMills, step.priceMills, `${rateClass.code} ${weight}`);
+            assert.equal(quote.weightBreak, step.upTo);
+          }
+        }
+        previous = step.upTo;
+      }
+    }
+    const surcharged = rates.quote({
+      classCode: 'LETTER',
+      weightOunces: 1,
+      mailingDate,
+      surcharges: ['nonmachinable'],
+    });
+    assert.equal(surcharged.priceMills, 1100);
+    assert.equal(surcharged.table.source, JULY.source);
+  });
+
+  it('chooses the table by mailing date, reloads without a restart, and answers housekeeping', () => {
+    const folder = folderWith(JULY);
+    const rates = new RatesService([folder]);
+    assert.equal(
+      rates.quote({ classCode: 'LETTER', weightOunces: 1, mailingDate: '2026-02-01' }).priceMills,
+      700,
+    );
+    const julyVersion = rates.quote({ classCode: 'LETTER', weightOunces: 1, mailingDate: '2026-02-01' }).table
+      .version;
+    writeFileSync(join(folder, 'fixture-2026-01.json'), JSON.stringify(JANUARY));
+    assert.deepEqual(rates.book.reload(), { tables: 2 });
+    assert.equal(
+      rates.quote({ classCode: 'LETTER', weightOunces: 1, mailingDate: '2026-01-17' }).priceMills,
+      700,
+    );
+    assert.equal(
+      rates.quote({ classCode: 'LETTER', weightOunces: 1, mailingDate: '2026-01-18' }).priceMills,
+      750,
+    );
+    // A class the newer table does not price is still priced by the older one.
+    assert.equal(
+      rates.quote({
+        classCode: 'PARCEL',
+        weightOunces: 16,
+        originZip: '10001',
+        destinationZip: '10002',
+        mailingDate: '2026-02-01',
+      }).table.id,
+      'fixture-2025-07',
+    );
+    const housekeeping = rates.isCurrent(julyVersion, 'LETTER', '2026-02-01');
+    assert.equal(housekeeping.isCurrent, false);
+    const { current } = housekeeping;
+    assert.ok(current !== null);
+    assert.equal(current.id, 'fixture-2026-01');
+    assert.equal(rates.isCurrent(current.version, 'LETTER', '2026-02-01').isCurrent, true);
+    // A bad file refuses the reload; the tables in force stay.
+    writeFileSync(join(folder, 'broken.json'), JSON.stringify({ ...JANUARY, id: 'broken', source: '' }));
+    assert.throws(
+      () => rates.book.reload(),
+      (error: unknown) => error instanceof RateError && /source must say/.test(error.message),
+    );
+    assert.equal(rates.book.list().length, 2);
+  });
+
+  it('refuses bad tables and bad requests with the place and the problem', () => {
+    const broken = (change: Record<string, unknown>, pattern: RegExp) =>
+      assert.throws(
+        () => new RateBook([folderWith({ ...JULY, ...change })]),
+        (error: unknown) =>
+          error instanceof RateError && error.code === 'rate.table_invalid' && pattern.test(error.message),
+      );
+    broken({ source: 'x' }, /source must say/);
+    broken({ effective: '2025-13-45' }, /effective is a date/);
+    broken(
+      {
+        classes: [
+          {
+            ...JULY.classes[0],
+            breaks: [
+              { upTo: 2, priceMills: 1 },
+              { upTo: 1, priceMills: 2 },
+            ],
+          },
+        ],
+      },
+      /upTo must grow/,
+    );
+    broken({ classes: [{ ...JULY.classes[0], breaks: [{ upTo: 1, priceMills: 1.5 }] }] }, /priceMills/);
+    broken(
+      { classes: [{ ...JULY.classes[1], breaks: [{ upTo: 1, zones: { 1: 100 } }] }] },
+      /zone 2 needs a price/,
+    );
+    const rates = new RatesService([folderWith(JULY)]);
+    const refused = (request: Parameters<RatesService['quote']>[0], code: string, pattern: RegExp) =>
+      assert.throws(
+        () => rates.quote(request),
+        (error: unknown) => error instanceof RateError && error.code === code && pattern.test(error.message),
+      );
+    refused({ classCode: 'LETTER', weightOunces: 0, mailingDate: '2025-08-01' }, 'rate.invalid', /above 0/);
+    refused(
+      { classCode: 'LETTER', weightOunces: Number.NaN, mailingDate: '2025-08-01' },
+      'rate.invalid',
+      /above 0/,
+    );
+    refused(
+      { classCode: 'LETTER', weightOunces: 4, mailingDate: '2025-08-01' },
+      'rate.invalid',
+      /goes up to 3.5 oz/,
+    );
+    refused(
+      { classCode: 'LETTER', weightOunces: 1, mailingDate: '2025-01-01' },
+      'rate.not_found',
+      /No rate table in force on 2025-01-01/,
+    );
+    refused(
+      { classCode: 'POSTCARD', weightOunces: 1, mailingDate: '2025-08-01' },
+      'rate.not_found',
+      /classes priced are: LETTER, PARCEL/,
+    );
+    refused(
+      { classCode: 'PARCEL', weightOunces: 1, mailingDate: '2025-08-01' },
+      'rate.invalid',
+      /priced by zone/,
+    );
+    refused(
+      { classCode: 'PARCEL', weightOunces: 1, originZip: '1000', destinationZip: '90210' },
+      'rate.invalid',
+      /ZIP code/,
+    );
+    refused(
+      { classCode: 'LETTER', weightOunces: 1, mailingDate: '2025-08-01', surcharges: ['oversize'] },
+      'rate.invalid',
+      /no surcharge oversize/,
+    );
+  });
+});
