@@ -29,6 +29,7 @@ import { type Mailer, createMailer } from './mail/index.ts';
 import { createSandboxProcessor } from './payments/index.ts';
 import { offlineAddressProvider } from './addresses/index.ts';
 import { RenderPool } from './labels/index.ts';
+import { RatesService, rateTableDirectories } from './rates/index.ts';
 import { LabelStock, MailingLists } from './printing/index.ts';
 import { createWebhooksService, enqueueWebhookEvent } from './webhooks/index.ts';
 import {
@@ -372,6 +373,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
     await lists.recover();
     app = await createApiServer({
       addresses: offlineAddressProvider(),
+      rates: new RatesService(rateTableDirectories(config.dataDir)),
       stock: new LabelStock(store.db),
       lists,
       renderer,

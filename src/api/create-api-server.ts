@@ -10,6 +10,7 @@ import type { AuthorityService, LicenceDecision } from '../authority/index.ts';
 import type { Kysely } from 'kysely';
 import type { MetersService, PoolService, ReconciliationReport } from '../meters/index.ts';
 import type { PaymentProcessor } from '../payments/index.ts';
+import type { RatesService } from '../rates/index.ts';
 import type { RenderPool } from '../labels/index.ts';
 import { AdTexts, type LabelStock, type MailingLists } from '../printing/index.ts';
 import type { DatabaseSchema } from '../store/index.ts';
@@ -28,6 +29,7 @@ import { indiciaRoutes } from './routes/indicia-routes.ts';
 import { labelRoutes } from './routes/label-routes.ts';
 import { printingRoutes } from './routes/printing-routes.ts';
 import { addressRoutes } from './routes/address-routes.ts';
+import { rateRoutes } from './routes/rate-routes.ts';
 import { customerIssuer } from './customer-issuer.ts';
 import { metricsRoutes } from './routes/metrics-routes.ts';
 import { valueRoutes } from './routes/value-routes.ts';
@@ -74,6 +76,8 @@ export interface ApiServerDependencies {
   readonly lists: MailingLists;
   /** Address verification (the offline ZIP reference unless an operator plugs in another). */
   readonly addresses: AddressProvider;
+  /** Rate tables and quotes. */
+  readonly rates: RatesService;
   /** Label rendering on worker threads. */
   readonly renderer: RenderPool;
   readonly rateLimits: { readonly perMinute: number; readonly scale: number };
@@ -195,6 +199,10 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
             'Address standardization (USPS Publication 28) and verification against the ZIP reference',
         },
         {
+          name: 'rates',
+          description: 'Rate tables with effective dates and sources, zones, quotes, housekeeping',
+        },
+        {
           name: 'webhooks',
           description:
             'Events (funds.posted, indicium.issued, refund.decided, balance.low) posted to your URL, signed with HMAC-SHA256, retried with backoff',
@@ -242,14 +250,17 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
       events: dependencies.events,
       pool: dependencies.pool,
       issuer,
+      rates: dependencies.rates,
     }),
   );
   await app.register(indiciaRoutes(dependencies.meters, dependencies.events));
   const { db, accounts, stock, lists, renderer } = dependencies;
   const ads = new AdTexts(db);
-  await app.register(labelRoutes({ db, meters: dependencies.meters, accounts, stock, renderer, ads }));
-  await app.register(printingRoutes({ ads, stock, lists, issuer, accounts }));
+  const { rates } = dependencies;
+  await app.register(labelRoutes({ db, meters: dependencies.meters, accounts, stock, renderer, ads, rates }));
+  await app.register(printingRoutes({ ads, stock, lists, issuer, accounts, rates }));
   await app.register(addressRoutes(dependencies.addresses));
+  await app.register(rateRoutes(dependencies.rates));
   await app.register(webhookRoutes(dependencies.webhooks));
   await app.register(
     adminRoutes({

@@ -48,6 +48,8 @@ export interface CustomerAccount {
   readonly pooled: boolean;
   readonly meterId: string;
   readonly customerNumber: number;
+  /** The dedicated meter's licensing ZIP: the origin of its pieces unless they name one. */
+  readonly licensingZip: string | null;
 }
 
 export interface CustomerIssuer {
@@ -114,7 +116,7 @@ export function customerIssuer({
           'meter.device_not_enrolled',
           'This pooled account has no client package yet; it is made once the e-mail address is confirmed.',
         );
-      return { pooled: true, meterId: clientPackageId(customerNumber), customerNumber };
+      return { pooled: true, meterId: clientPackageId(customerNumber), customerNumber, licensingZip: null };
     }
     // The record is enough: the module opens the package once, in the command itself.
     const found = await meters.dedicatedMeterOf(customerNumber);
@@ -123,7 +125,7 @@ export function customerIssuer({
         'meter.not_found',
         'You have no meter yet; it is made once your e-mail address is confirmed.',
       );
-    return { pooled: false, meterId: found.meter_id, customerNumber };
+    return { pooled: false, meterId: found.meter_id, customerNumber, licensingZip: found.licensing_zip };
   };
 
   return {

@@ -7,6 +7,7 @@ import type { IndiciumErrorCode } from '../indicium/index.ts';
 import type { MailErrorCode } from '../mail/index.ts';
 import type { PaymentErrorCode } from '../payments/index.ts';
 import type { PrintingErrorCode } from '../printing/index.ts';
+import type { RateErrorCode } from '../rates/index.ts';
 import type { MeterErrorCode } from '../meters/index.ts';
 import type { MoneyErrorCode } from '../money/index.ts';
 import type { StoreErrorCode } from '../store/index.ts';
@@ -29,6 +30,7 @@ export type KnownErrorCode =
   | MailErrorCode
   | PaymentErrorCode
   | PrintingErrorCode
+  | RateErrorCode
   | MeterErrorCode
   | MoneyErrorCode
   | StoreErrorCode
@@ -134,6 +136,9 @@ export const errorPresentations: Readonly<Record<KnownErrorCode, ErrorPresentati
   'account.api_key_not_found': { status: 404, isMessagePublic: true },
   'mail.unavailable': { status: 503, isMessagePublic: false },
   'address.invalid': { status: 422, isMessagePublic: true },
+  'rate.invalid': { status: 422, isMessagePublic: true },
+  'rate.not_found': { status: 404, isMessagePublic: true },
+  'rate.table_invalid': { status: 422, isMessagePublic: true },
   'label.serial_unknown': { status: 404, isMessagePublic: true },
   'label.serial_used': { status: 409, isMessagePublic: true },
   'label.sheet_unknown': { status: 404, isMessagePublic: true },

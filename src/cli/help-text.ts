@@ -4,6 +4,7 @@ import { POOL_USAGE } from './pool-command.ts';
 import { CLIENT_USAGE } from './client-command.ts';
 import { PRINT_USAGE } from './print-command.ts';
 import { ADDRESS_USAGE } from './address-command.ts';
+import { RATES_USAGE } from './rates-command.ts';
 import { MODULES_USAGE } from './modules-command.ts';
 
 function settingLines(): string[] {
@@ -30,6 +31,7 @@ export function helpText(version: string): string {
     ...CLIENT_USAGE.split('\n').map((line) => `  ${line}`),
     ...PRINT_USAGE.split('\n').map((line) => `  ${line}`),
     ...ADDRESS_USAGE.split('\n').map((line) => `  ${line}`),
+    ...RATES_USAGE.split('\n').map((line) => `  ${line}`),
     '  indicia help                Show this text (also --help, -h).',
     '  indicia --version           Print the version.',
     '',

@@ -5,6 +5,7 @@ import { helpText } from './help-text.ts';
 import { clientCommand } from './client-command.ts';
 import { batchCommand, printCommand } from './print-command.ts';
 import { addressCommand } from './address-command.ts';
+import { ratesCommand } from './rates-command.ts';
 import { metersCommand, reconcileCommand } from './meters-command.ts';
 import { poolCommand } from './pool-command.ts';
 import { modulesCommand } from './modules-command.ts';
@@ -46,6 +47,8 @@ export async function runCli(
         return await batchCommand(rest, io);
       case 'address':
         return await addressCommand(rest, io);
+      case 'rates':
+        return ratesCommand(rest, io);
       case '--version':
       case '-v':
       case 'version':
@@ -58,7 +61,7 @@ export async function runCli(
         return command === undefined ? 2 : 0;
       default:
         return fail(
-          `unknown command "${command}"; the commands are serve, migrate, modules, meters, pool, reconcile, client, print, batch, address and help (see indicia --help).`,
+          `unknown command "${command}"; the commands are serve, migrate, modules, meters, pool, reconcile, client, print, batch, address, rates and help (see indicia --help).`,
           2,
         );
     }

@@ -148,8 +148,15 @@ export interface LabelAddress {
 }
 
 export interface PieceRequest {
-  postageMills: number;
-  rateCategory: string;
+  /** The postage; with rateClass, checked against the rate (more is allowed, never less). */
+  postageMills?: number;
+  /** Needed without rateClass, e.g. FC. */
+  rateCategory?: string;
+  /** A class of the rate tables: the server rates the piece (GET /v1/rates/tables). */
+  rateClass?: string;
+  weightOunces?: number;
+  /** For classes priced by zone. */
+  destinationZip?: string;
   mailingDate?: string;
   originZip?: string;
   /** The delivery address, for envelope and 4×6 labels. */

@@ -8,7 +8,7 @@ export {
   checkRateTable,
   tableVersion,
 } from './rate-book.ts';
-export { type RateRequest, RatesService } from './rates-service.ts';
+export { type RateRequest, RatesService, rateTableDirectories } from './rates-service.ts';
 export {
   ENVELOPE_OUNCES,
   type EnvelopeKind,

@@ -121,7 +121,7 @@ export interface Quote {
   readonly weightBreak: number;
   readonly weightUnit: 'oz' | 'lb';
   readonly zone: ZoneAnswer | null;
-  readonly surcharges: readonly { readonly code: string; readonly priceMills: number }[];
+  readonly surcharges: { readonly code: string; readonly priceMills: number }[];
   readonly table: {
     readonly id: string;
     readonly effective: string;

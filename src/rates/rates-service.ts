@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { zipData } from '../addresses/index.ts';
 import { type Quote, RateBook } from './rate-book.ts';
 import { RateError } from './weight.ts';
@@ -10,6 +12,14 @@ export interface RateRequest {
   readonly destinationZip?: string;
   readonly mailingDate?: string;
   readonly surcharges?: readonly string[];
+}
+
+/**
+ * Where rate tables are read from: the tables shipped with Indicia (`rates/` in the repository,
+ * docs/rates.md) and the operator's own, `<data dir>/rates/`.
+ */
+export function rateTableDirectories(dataDir: string): string[] {
+  return [fileURLToPath(new URL('../../rates/', import.meta.url)), join(dataDir, 'rates')];
 }
 
 /** Quotes with zones from the ZIP areas (or a loaded zone chart), and the housekeeping answer. */

@@ -24,6 +24,8 @@ import { type AdTexts, type LabelStock, PrintingError } from '../../printing/ind
 import type { DatabaseSchema } from '../../store/index.ts';
 import { ApiError } from '../api-error.ts';
 import { principalOf } from '../authentication.ts';
+import { pricePiece } from '../piece-pricing.ts';
+import type { RatesService } from '../../rates/index.ts';
 import { Piece } from './value-schemas.ts';
 
 export const LabelFormat = Type.Optional(
@@ -98,6 +100,7 @@ export interface LabelRouteDependencies {
   readonly stock: LabelStock;
   readonly renderer: RenderPool;
   readonly ads: AdTexts;
+  readonly rates: RatesService;
 }
 
 const READERS = ['customer', 'support', 'admin', 'auditor'] as const;
@@ -122,6 +125,7 @@ export function labelRoutes({
   accounts,
   renderer,
   ads,
+  rates,
   stock,
 }: LabelRouteDependencies): FastifyPluginAsyncTypebox {
   /** The customer's own name and mailing address: the return address unless a piece gives one. */
@@ -246,10 +250,14 @@ export function labelRoutes({
       },
       async (request, reply) => {
         const principal = principalOf(request);
-        const { piece } = request.body;
+        const meter =
+          principal.customerNumber === null
+            ? undefined
+            : await meters.dedicatedMeterOf(principal.customerNumber);
+        const piece = pricePiece(request.body.piece, rates, meter?.licensing_zip ?? null);
         const layout = request.body.layout ?? 'indicium';
         const indicium = await sampleFor(principal, {
-          postage: piece.postageMills as Mills,
+          postage: piece.postage,
           ...(piece.mailingDate === undefined ? {} : { date: piece.mailingDate }),
           ...(piece.originZip === undefined ? {} : { originZip: piece.originZip }),
           rateCategory: piece.rateCategory,

@@ -17,6 +17,8 @@ import {
 } from '../../printing/index.ts';
 import { principalOf } from '../authentication.ts';
 import { type CustomerIssuer, issuedJson } from '../customer-issuer.ts';
+import { pricePiece } from '../piece-pricing.ts';
+import type { RatesService } from '../../rates/index.ts';
 import { authorizationOf, signedAnswerParts } from '../signed-request.ts';
 import { Digits, Layout, wholeNumber } from './label-routes.ts';
 import { Indicium, Piece, signedAnswer } from './value-schemas.ts';
@@ -27,6 +29,7 @@ export interface PrintingRouteDependencies {
   readonly lists: MailingLists;
   readonly issuer: CustomerIssuer;
   readonly accounts: Pick<AccountsService, 'profile' | 'account'>;
+  readonly rates: RatesService;
 }
 
 const CUSTOMER = ['customer'] as const;
@@ -74,6 +77,7 @@ export function printingRoutes({
   lists,
   issuer,
   accounts,
+  rates,
 }: PrintingRouteDependencies): FastifyPluginAsyncTypebox {
   return (app) => {
     app.addContentTypeParser(
@@ -214,12 +218,11 @@ export function printingRoutes({
         const principal = principalOf(request);
         const authorization = authorizationOf(request);
         const label = await stock.nextValid(principal.accountId, serialOf(request.params.serial));
-        const { piece } = request.body;
-        const issued = await issuer.issue(
-          principal,
-          [{ ...piece, postage: piece.postageMills as Mills, labelSerial: label.labelSerial }],
-          { authorization },
-        );
+        const { licensingZip } = await issuer.accountOf(principal);
+        const piece = pricePiece(request.body.piece, rates, licensingZip);
+        const issued = await issuer.issue(principal, [{ ...piece, labelSerial: label.labelSerial }], {
+          authorization,
+        });
         const [indicium] = issued.map(issuedJson);
         if (indicium === undefined) throw new Error('the issuance returned no indicium');
         return reply.status(201).send({

@@ -14,6 +14,8 @@ import type { DatabaseSchema } from '../../store/index.ts';
 import { principalOf } from '../authentication.ts';
 import type { EventOutbox } from '../event-outbox.ts';
 import { type CustomerIssuer, issuedJson } from '../customer-issuer.ts';
+import { pricePiece } from '../piece-pricing.ts';
+import type { RatesService } from '../../rates/index.ts';
 import { authorizationOf, signedAnswerParts } from '../signed-request.ts';
 import { EnrollmentBody, FundsBody, Indicium, Piece, Registers, signedAnswer } from './value-schemas.ts';
 
@@ -28,6 +30,7 @@ export interface ValueRouteDependencies {
   /** Pooled customers' deposits. */
   readonly pool: Pick<PoolService, 'deposit'>;
   readonly issuer: CustomerIssuer;
+  readonly rates: RatesService;
 }
 
 const CUSTOMER = ['customer'] as const;
@@ -43,6 +46,7 @@ export function valueRoutes({
   events,
   pool,
   issuer,
+  rates,
 }: ValueRouteDependencies): FastifyPluginAsyncTypebox {
   const { accountOf } = issuer;
 
@@ -220,11 +224,10 @@ export function valueRoutes({
       },
       async (request, reply) => {
         const authorization = authorizationOf(request);
-        const issued = await issuer.issue(
-          principalOf(request),
-          request.body.pieces.map((piece) => ({ ...piece, postage: piece.postageMills as Mills })),
-          { authorization },
-        );
+        const principal = principalOf(request);
+        const { licensingZip } = await accountOf(principal);
+        const pieces = request.body.pieces.map((piece) => pricePiece(piece, rates, licensingZip));
+        const issued = await issuer.issue(principal, pieces, { authorization });
         return reply.status(201).send({
           indicia: issued.map(issuedJson),
           ...signedAnswerParts(issued.receipt, authorization),

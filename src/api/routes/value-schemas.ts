@@ -94,8 +94,27 @@ export const Address = Type.Object(
 
 export const Piece = Type.Object(
   {
-    postageMills: Type.Integer({ minimum: 1, maximum: 100_000_000, examples: [730] }),
-    rateCategory: Type.String({ minLength: 1, maxLength: 4, examples: ['FC'] }),
+    postageMills: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 100_000_000,
+        examples: [730],
+        description: 'The postage; with rateClass, checked against the rate (it may be more, never less)',
+      }),
+    ),
+    rateCategory: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 4, examples: ['FC'], description: 'Needed without rateClass' }),
+    ),
+    rateClass: Type.Optional(
+      Type.String({
+        maxLength: 40,
+        description: 'A class of the rate tables (GET /v1/rates/tables): rated postage',
+      }),
+    ),
+    weightOunces: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1120 })),
+    destinationZip: Type.Optional(
+      Type.String({ pattern: '^\\d{5}(-\\d{4})?$', description: 'For zoned classes' }),
+    ),
     mailingDate: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', examples: ['2026-11-23'] })),
     originZip: Type.Optional(Type.String({ pattern: '^\\d{5}(-\\d{4})?$' })),
     to: Type.Optional(Address),
