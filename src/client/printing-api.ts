@@ -57,7 +57,17 @@ export interface MailingListRow {
 
 /** The fields of a list a CSV column may hold (docs/labels.md). */
 export type MailingListField =
-  'name' | 'company' | 'line1' | 'line2' | 'city' | 'state' | 'zip' | 'postage' | 'rateCategory';
+  | 'name'
+  | 'company'
+  | 'line1'
+  | 'line2'
+  | 'city'
+  | 'state'
+  | 'zip'
+  | 'postage'
+  | 'rateCategory'
+  | 'rateClass'
+  | 'weight';
 
 interface SignedParts {
   receipt: Receipt;
@@ -122,6 +132,8 @@ export class PrintingApi {
       mapping?: Partial<Record<MailingListField, string>>;
       postageMills?: number;
       rateCategory?: string;
+      /** Rows without a postage are rated by this class and their weight column. */
+      rateClass?: string;
     } = {},
   ): Promise<MailingList> {
     const query = new URLSearchParams();
@@ -129,6 +141,7 @@ export class PrintingApi {
     if (options.mapping !== undefined) query.set('mapping', JSON.stringify(options.mapping));
     if (options.postageMills !== undefined) query.set('postageMills', String(options.postageMills));
     if (options.rateCategory !== undefined) query.set('rateCategory', options.rateCategory);
+    if (options.rateClass !== undefined) query.set('rateClass', options.rateClass);
     return this.#client
       .file('POST', `/v1/mailing-lists${query.size === 0 ? '' : `?${query.toString()}`}`, csv, 'text/csv')
       .then((text) => JSON.parse(String(text)) as MailingList);

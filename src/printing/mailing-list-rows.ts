@@ -26,6 +26,8 @@ export const LIST_FIELDS = [
   'zip',
   'postage',
   'rateCategory',
+  'rateClass',
+  'weight',
 ] as const;
 export type ListField = (typeof LIST_FIELDS)[number];
 
@@ -40,6 +42,8 @@ const DEFAULT_HEADERS: Readonly<Record<ListField, readonly string[]>> = {
   zip: ['zip', 'zipcode', 'zip4', 'postalcode', 'postcode'],
   postage: ['postage', 'amount', 'postageusd', 'price'],
   rateCategory: ['class', 'mailclass', 'ratecategory', 'rate'],
+  rateClass: ['rateclass', 'service', 'product'],
+  weight: ['weight', 'weightoz', 'ounces', 'oz'],
 };
 const REQUIRED: readonly ListField[] = ['name', 'line1', 'city', 'state', 'zip'];
 
@@ -72,7 +76,8 @@ export function columnsOf(
     const index = simplified.findIndex((name) => DEFAULT_HEADERS[field].includes(name));
     if (index !== -1) columns[field] = index;
   }
-  const missing = [...REQUIRED, ...(defaults.postage ? [] : (['postage'] as const))].filter(
+  const isPriced = defaults.postage || columns.rateClass !== undefined;
+  const missing = [...REQUIRED, ...(isPriced ? [] : (['postage'] as const))].filter(
     (field) => columns[field] === undefined,
   );
   if (missing.length > 0)
@@ -101,6 +106,8 @@ const FIELD_NAMES: Readonly<Record<ListField, string>> = {
   zip: 'ZIP code',
   postage: 'postage',
   rateCategory: 'rate category',
+  rateClass: 'rate class',
+  weight: 'weight',
 };
 
 const MAX_LINE = 40;
@@ -114,7 +121,17 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 export function checkRow(
   fields: readonly string[],
   columns: Partial<Record<ListField, number>>,
-  defaults: { postageMills?: Mills; rateCategory: string },
+  defaults: {
+    postageMills?: Mills;
+    rateCategory: string;
+    rateClass?: string;
+    /** Rates a piece (the rate tables): its postage and rate category, or throws what is wrong. */
+    rate?: (
+      classCode: string,
+      weightOunces: number,
+      zip: string,
+    ) => { priceMills: number; rateCategory: string };
+  },
 ): { piece: ListPiece; errors: null } | { piece: null; errors: RowError[] } {
   const errors: RowError[] = [];
   const value = (field: ListField): string => {
@@ -173,12 +190,38 @@ export function checkRow(
       });
     }
   }
+  let rateCategory = value('rateCategory') || defaults.rateCategory;
+  const rateClass = value('rateClass') || defaults.rateClass;
+  if (rateClass !== undefined && rateClass !== '') {
+    const weight = Number(value('weight'));
+    if (!(weight > 0))
+      errors.push({ field: 'weight', message: 'The weight in ounces is needed to rate the piece.' });
+    else if (defaults.rate === undefined)
+      errors.push({ field: 'rateClass', message: 'Rating is not available here; give the postage.' });
+    else if (errors.every((error) => error.field !== 'zip')) {
+      try {
+        const rated = defaults.rate(rateClass, weight, zip);
+        if (postage === '') postageMills = rated.priceMills as Mills;
+        else if (postageMills !== undefined && postageMills < rated.priceMills)
+          errors.push({
+            field: 'postage',
+            message: `${postage} is less than the ${rateClass} rate of ${(rated.priceMills / 1000).toFixed(2)} for this piece.`,
+          });
+        rateCategory = rated.rateCategory;
+      } catch (error) {
+        errors.push({ field: 'rateClass', message: error instanceof Error ? error.message : String(error) });
+      }
+    }
+  }
   if (postageMills === undefined) {
-    if (postage === '') errors.push({ field: 'postage', message: 'The postage is empty.' });
+    if (postage === '' && !errors.some((error) => error.field === 'rateClass' || error.field === 'weight'))
+      errors.push({
+        field: 'postage',
+        message: 'The postage is empty: give it, or a rate class and weight.',
+      });
   } else if (postageMills <= 0 || postageMills > 100_000_000) {
     errors.push({ field: 'postage', message: 'The postage must be more than $0 and at most $100,000.' });
   }
-  const rateCategory = value('rateCategory') || defaults.rateCategory;
   if (!/^[A-Z0-9]{1,4}$/.test(rateCategory))
     errors.push({
       field: 'rateCategory',

@@ -30,6 +30,14 @@ export interface ImportRequest {
   /** Postage for rows without a postage column or value. */
   readonly postageMills?: Mills;
   readonly rateCategory?: string;
+  /** A rate class for rows without their own (their weight then rates them). */
+  readonly rateClass?: string;
+  /** Rates a row's piece from the rate tables. */
+  readonly rate?: (
+    classCode: string,
+    weightOunces: number,
+    zip: string,
+  ) => { priceMills: number; rateCategory: string };
 }
 
 export interface MailingListView {
@@ -111,10 +119,14 @@ export class MailingLists {
       maxRecords: MAILING_LIST_LIMITS.maxRows,
       maxFieldBytes: MAILING_LIST_LIMITS.maxFieldBytes,
     });
-    const columns = columnsOf(header, request.mapping ?? {}, { postage: request.postageMills !== undefined });
+    const columns = columnsOf(header, request.mapping ?? {}, {
+      postage: request.postageMills !== undefined || request.rateClass !== undefined,
+    });
     const defaults = {
       ...(request.postageMills === undefined ? {} : { postageMills: request.postageMills }),
       rateCategory: request.rateCategory ?? 'FC',
+      ...(request.rateClass === undefined ? {} : { rateClass: request.rateClass }),
+      ...(request.rate === undefined ? {} : { rate: request.rate }),
     };
     const pieces: ListPiece[] = [];
     let total = 0 as Mills;

@@ -138,6 +138,15 @@ describe('rates over the API and the command line', () => {
     await refused(client.issueIndicia([{ postageMills: 700 }]), 422, 'rate.invalid');
     assert.deepEqual(await client.meter(), middle, 'refusals move nothing');
 
+    // A mailing list priced piece by piece: a rate class and each row's weight.
+    const list = await client.printing.importMailingList(
+      'Name,Street,City,State,ZIP,Weight\nAda,1 Main St,Troy,NY,12180,0.8\nBob,2 Main St,Troy,NY,12180,1.9\nEve,3 Main St,Troy,NY,12180,2.5\n',
+      { rateClass: 'LETTER' },
+    );
+    assert.deepEqual([list.rows, list.errorRows, list.totalPostageMills], [3, 1, 1700]);
+    const [heavy] = (await client.printing.mailingListRows(list.id, { errorsOnly: true })).rows;
+    assert.match(heavy?.errors?.[0]?.message ?? '', /goes up to 2 oz/);
+
     const cli = await runIndicia([
       'rates',
       'quote',

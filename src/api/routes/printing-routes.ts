@@ -255,6 +255,12 @@ export function printingRoutes({
               rateCategory: Type.Optional(
                 Type.String({ pattern: '^[A-Za-z0-9]{1,4}$', description: 'FC unless given' }),
               ),
+              rateClass: Type.Optional(
+                Type.String({
+                  maxLength: 40,
+                  description: 'Rate class for rows without one: rows are rated by weight',
+                }),
+              ),
             },
             { additionalProperties: false },
           ),
@@ -267,9 +273,20 @@ export function printingRoutes({
             'mailing_list.invalid',
             'Send the CSV file itself as the body, with Content-Type: text/csv.',
           );
-        const { name, mapping, postageMills, rateCategory } = request.query;
+        const { name, mapping, postageMills, rateCategory, rateClass } = request.query;
+        const principal = principalOf(request);
+        // Rows are rated from the customer's meter's ZIP, for a mailing today.
+        const { licensingZip } = await issuer.accountOf(principal);
         const list = await lists.importList({
-          accountId: principalOf(request).accountId,
+          accountId: principal.accountId,
+          rate: (classCode, weightOunces, zip) =>
+            rates.quote({
+              classCode,
+              weightOunces,
+              destinationZip: zip,
+              ...(licensingZip === null ? {} : { originZip: licensingZip }),
+            }),
+          ...(rateClass === undefined ? {} : { rateClass }),
           name: name ?? 'Mailing list',
           csv: request.body,
           ...(mapping === undefined ? {} : { mapping: mappingOf(mapping) }),
