@@ -27,3 +27,4 @@ export {
   zipAreas,
   zoneBetween,
 } from './zones.ts';
+export { loadZoneCharts, parseZoneChart } from './zone-chart.ts';

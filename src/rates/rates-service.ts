@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { zipData } from '../addresses/index.ts';
 import { type Quote, RateBook } from './rate-book.ts';
 import { RateError } from './weight.ts';
+import { loadZoneCharts } from './zone-chart.ts';
 import { type ZipArea, type ZoneChart, zipAreas, zoneBetween } from './zones.ts';
 
 export interface RateRequest {
@@ -28,15 +29,21 @@ export class RatesService {
   private readonly areas: ReadonlyMap<string, ZipArea>;
   private chart: ZoneChart | undefined;
 
-  constructor(directories: readonly string[], options: { chart?: ZoneChart } = {}) {
+  private readonly directories: readonly string[];
+
+  constructor(directories: readonly string[]) {
+    this.directories = directories;
     this.book = new RateBook(directories);
     this.areas = zipAreas(zipData());
-    this.chart = options.chart;
+    this.chart = loadZoneCharts(directories);
   }
 
-  /** An official zone chart to take precedence over distances (docs/rates.md). */
-  useZoneChart(chart: ZoneChart): void {
+  /** Reads the rate tables and zone charts again (no restart); a bad file refuses it all. */
+  reload(): { tables: number; zoneChartOrigins: number } {
+    const chart = loadZoneCharts(this.directories);
+    const { tables } = this.book.reload();
     this.chart = chart;
+    return { tables, zoneChartOrigins: chart?.size ?? 0 };
   }
 
   quote(request: RateRequest): Quote {

@@ -87,7 +87,11 @@ describe('rates over the API and the command line', () => {
     mkdirSync(folder, { recursive: true });
     writeFileSync(join(folder, 'operator.json'), JSON.stringify(TABLE));
     await refused(client.request('POST', '/v1/admin/rates/reload'), 403, 'account.forbidden');
-    assert.deepEqual(await admin.request('POST', '/v1/admin/rates/reload'), { tables: 1 });
+    writeFileSync(join(folder, 'zone-chart-100.csv'), 'origin,destination,zone\n100-102,021,4\n');
+    assert.deepEqual(await admin.request('POST', '/v1/admin/rates/reload'), {
+      tables: 1,
+      zoneChartOrigins: 3,
+    });
 
     const quote = await client.request<{
       priceMills: number;
@@ -106,6 +110,17 @@ describe('rates over the API and the command line', () => {
       destinationZip: '90210',
     });
     assert.deepEqual([parcel.zone.zone, parcel.priceMills], ['8', 9700]);
+    const charted = await client.request<{ zone: { zone: string; source: string } }>('POST', '/v1/rates', {
+      classCode: 'PARCEL',
+      weightOunces: 40,
+      originZip: '10001',
+      destinationZip: '02108',
+    });
+    assert.deepEqual(
+      charted.zone,
+      { zone: '4', miles: null, source: 'zone chart' },
+      'the chart wins over the distance (zone 3)',
+    );
     const current = await client.request<{ isCurrent: boolean }>(
       'GET',
       `/v1/rates/current?classCode=LETTER&version=${quote.table.version}`,

@@ -9,6 +9,7 @@ import {
   RateError,
   type RateTable,
   RatesService,
+  parseZoneChart,
   pieceOunces,
   zipAreas,
   zoneBetween,
@@ -90,6 +91,18 @@ describe('zones and weights', () => {
       miles: null,
       source: 'zone chart',
     });
+  });
+
+  it('reads a zone chart: areas and ranges, L or 1–9, refusing malformed lines', () => {
+    const chart = parseZoneChart(
+      'origin,destination,zone\n# a comment\n100,005-007,8\n100-101,100,L\n',
+      'chart.csv',
+    );
+    assert.equal(chart.get('100')?.get('006'), '8');
+    assert.equal(chart.get('101')?.get('100'), 'L');
+    assert.throws(() => parseZoneChart('100,005,10\n', 'chart.csv'), /line 1: write origin,destination,zone/);
+    assert.throws(() => parseZoneChart('100,007-005,1\n', 'chart.csv'), /runs backwards/);
+    assert.throws(() => parseZoneChart('1000,005,1\n', 'chart.csv'), /not a 3-digit ZIP area/);
   });
 
   it('weighs a piece: sheets × paper weight + the envelope', () => {

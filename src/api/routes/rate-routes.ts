@@ -146,11 +146,11 @@ export function rateRoutes(rates: RatesService): FastifyPluginAsyncTypebox {
         schema: {
           tags: ['admin'],
           summary:
-            'Load the rate table files again (no restart); a bad file refuses the reload and the tables in force stay',
-          response: { 200: Type.Object({ tables: Type.Integer() }) },
+            'Load the rate tables and zone charts again (no restart); a bad file refuses the reload and those in force stay',
+          response: { 200: Type.Object({ tables: Type.Integer(), zoneChartOrigins: Type.Integer() }) },
         },
       },
-      () => rates.book.reload(),
+      () => rates.reload(),
     );
     return Promise.resolve();
   };
