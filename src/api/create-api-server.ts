@@ -258,7 +258,9 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
   const ads = new AdTexts(db);
   const { rates } = dependencies;
   await app.register(labelRoutes({ db, meters: dependencies.meters, accounts, stock, renderer, ads, rates }));
-  await app.register(printingRoutes({ ads, stock, lists, issuer, accounts, rates }));
+  await app.register(
+    printingRoutes({ ads, stock, lists, issuer, accounts, rates, addresses: dependencies.addresses }),
+  );
   await app.register(addressRoutes(dependencies.addresses));
   await app.register(rateRoutes(dependencies.rates));
   await app.register(webhookRoutes(dependencies.webhooks));

@@ -91,7 +91,7 @@ export function columnsOf(
 
 /** A row's errors: the field at fault and what to do about it. */
 export interface RowError {
-  readonly field: ListField | 'row';
+  readonly field: ListField | 'row' | 'address';
   readonly message: string;
 }
 

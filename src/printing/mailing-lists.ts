@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { WithinCommit } from '../custody/index.ts';
 import { canonicalJson } from '../encoding/index.ts';
+import type { AddressProvider } from '../addresses/index.ts';
 import { type LabelAddress, type LayoutName, PdfWriter, type RenderPool } from '../labels/index.ts';
 import { type IssuedIndicia, type PieceRequest, indiciaOfCommit } from '../meters/index.ts';
 import { type Mills, add } from '../money/index.ts';
@@ -32,6 +33,8 @@ export interface ImportRequest {
   readonly rateCategory?: string;
   /** A rate class for rows without their own (their weight then rates them). */
   readonly rateClass?: string;
+  /** Checks and standardizes each row's address (docs/addresses.md); structural checks only without. */
+  readonly addresses?: AddressProvider;
   /** Rates a row's piece from the rate tables. */
   readonly rate?: (
     classCode: string,
@@ -130,13 +133,12 @@ export class MailingLists {
     };
     const pieces: ListPiece[] = [];
     let total = 0 as Mills;
-    const rows = records.map((record, index) => {
-      const row = index + 1;
+    const rowOf = (record: (typeof records)[number], row: number): ListRow => {
       if (record.problem !== null)
         return {
           row,
           piece: null,
-          errors: [{ field: 'row' as const, message: `Line ${record.line}: ${record.problem}` }],
+          errors: [{ field: 'row', message: `Line ${record.line}: ${record.problem}` }],
         };
       if (record.fields.length !== header.length)
         return {
@@ -144,18 +146,24 @@ export class MailingLists {
           piece: null,
           errors: [
             {
-              field: 'row' as const,
+              field: 'row',
               message: `Line ${record.line} has ${record.fields.length} fields; the header has ${header.length}.`,
             },
           ],
         };
-      const checked = checkRow(record.fields, columns, defaults);
+      return { row, ...checkRow(record.fields, columns, defaults) };
+    };
+    const rows: ListRow[] = [];
+    for (const [index, record] of records.entries()) {
+      let checked = rowOf(record, index + 1);
+      if (checked.piece !== null && request.addresses !== undefined)
+        checked = await verifiedRow(checked.row, checked.piece, request.addresses);
       if (checked.piece !== null) {
         pieces.push(checked.piece);
         total = add(total, checked.piece.postageMills);
       }
-      return { row, ...checked };
-    });
+      rows.push(checked);
+    }
     if (rows.length === 0)
       throw new PrintingError('mailing_list.invalid', 'The file has a header but no rows.');
     const id = `ml_${randomUUID()}`;
@@ -507,6 +515,40 @@ export class MailingLists {
       .where('id', '=', id)
       .execute();
   }
+}
+
+/**
+ * A row's address through the address provider: the standardized (or clearly corrected) address
+ * replaces the given one; an ambiguous or invalid address is the row's error, with the candidates.
+ */
+async function verifiedRow(row: number, piece: ListPiece, addresses: AddressProvider): Promise<ListRow> {
+  const { line1, line2, city, state, zip } = piece;
+  const result = await addresses.verify({ line1, line2, city, state, zip });
+  if (result.address !== null && result.status !== 'ambiguous') {
+    const { line1: street, line2: second, city: town, state: code, zip: postal } = result.address;
+    const { line2: _given, ...rest } = piece;
+    return {
+      row,
+      piece: {
+        ...rest,
+        line1: street,
+        ...(second === undefined ? {} : { line2: second }),
+        city: town,
+        state: code,
+        zip: postal,
+      },
+      errors: null,
+    };
+  }
+  const options = result.candidates
+    .slice(0, 3)
+    .map((candidate) => `${candidate.address.city} ${candidate.address.state} ${candidate.address.zip}`)
+    .join('; ');
+  const message =
+    result.status === 'ambiguous'
+      ? `The address is ambiguous; candidates: ${options}.`
+      : `The address was not found: ${result.messages.slice(-2).join('; ')}.`;
+  return { row, piece: null, errors: [{ field: 'address', message }] };
 }
 
 /** The delivery address of a list's piece, as its label prints it. */

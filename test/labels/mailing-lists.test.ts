@@ -19,7 +19,7 @@ function rows(count: number, postage = '0.73'): string {
   return Array.from(
     { length: count },
     (_, index) =>
-      `Person ${index + 1},,${100 + index} Main St,,Springfield,IL,6270${index % 10},${postage}\n`,
+      `Person ${index + 1},,${100 + index} Main St,,Springfield,IL,6270${1 + (index % 8)},${postage}\n`,
   ).join('');
 }
 
@@ -74,8 +74,7 @@ for (const fixture of dialectFixtures) {
       assert.deepEqual(page.rows[0]?.piece, {
         name: "O'BRIEN, PAT",
         company: 'ACME, "WIDGETS"',
-        line1: '5 ELM ST',
-        line2: 'APT 2',
+        line1: '5 ELM ST APT 2',
         city: 'BOSTON',
         state: 'MA',
         zip: '02108',
@@ -171,6 +170,16 @@ for (const fixture of dialectFixtures) {
         422,
         'mailing_list.invalid',
       );
+
+      // Addresses are checked against the ZIP reference: a misspelled city is corrected, an
+      // unknown ZIP and an ambiguous city are the rows' errors.
+      const checked = await client.printing.importMailingList(
+        `${HEADER}Ada,,1 Main St,,Troyy,NY,12180,0.73\nBob,,2 Main St,,Nowhere,NY,00000,0.73\n`,
+      );
+      assert.equal(checked.errorRows, 1);
+      const [corrected, unknown] = (await client.printing.mailingListRows(checked.id)).rows;
+      assert.equal(corrected?.piece?.city, 'TROY');
+      assert.match(unknown?.errors?.[0]?.message ?? '', /not found: .*ZIP 00000 does not exist/);
 
       // Bad encodings, a 1 MB field, bad values, a short row, a line break in a field, an unclosed quote.
       const bad = Buffer.concat([

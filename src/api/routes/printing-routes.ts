@@ -19,6 +19,7 @@ import { principalOf } from '../authentication.ts';
 import { type CustomerIssuer, issuedJson } from '../customer-issuer.ts';
 import { pricePiece } from '../piece-pricing.ts';
 import type { RatesService } from '../../rates/index.ts';
+import type { AddressProvider } from '../../addresses/index.ts';
 import { authorizationOf, signedAnswerParts } from '../signed-request.ts';
 import { Digits, Layout, wholeNumber } from './label-routes.ts';
 import { Indicium, Piece, signedAnswer } from './value-schemas.ts';
@@ -30,6 +31,7 @@ export interface PrintingRouteDependencies {
   readonly issuer: CustomerIssuer;
   readonly accounts: Pick<AccountsService, 'profile' | 'account'>;
   readonly rates: RatesService;
+  readonly addresses: AddressProvider;
 }
 
 const CUSTOMER = ['customer'] as const;
@@ -78,6 +80,7 @@ export function printingRoutes({
   issuer,
   accounts,
   rates,
+  addresses,
 }: PrintingRouteDependencies): FastifyPluginAsyncTypebox {
   return (app) => {
     app.addContentTypeParser(
@@ -279,6 +282,7 @@ export function printingRoutes({
         const { licensingZip } = await issuer.accountOf(principal);
         const list = await lists.importList({
           accountId: principal.accountId,
+          addresses,
           rate: (classCode, weightOunces, zip) =>
             rates.quote({
               classCode,
