@@ -7,39 +7,14 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type RateRequest, RatesService } from '../src/rates/index.ts';
+import { fixtureTable } from '../test/support/rate-fixtures.ts';
 
-const FIXTURE = {
-  format: 'indicia-rates/1',
-  id: 'bench-fixture',
-  effective: '2025-01-01',
-  source: 'benchmark fixture: made-up numbers, not USPS prices',
-  classes: [
-    {
-      code: 'LETTER',
-      name: 'Letters (fixture)',
-      rateCategory: 'FC',
-      weightUnit: 'oz',
-      zoned: false,
-      breaks: [1, 2, 3, 3.5].map((upTo, index) => ({ upTo, priceMills: 700 + index * 300 })),
-    },
-    {
-      code: 'PARCEL',
-      name: 'Parcels (fixture)',
-      rateCategory: 'PM',
-      weightUnit: 'lb',
-      zoned: true,
-      breaks: Array.from({ length: 70 }, (_, index) => ({
-        upTo: index + 1,
-        zones: Object.fromEntries(
-          ['1', '2', '3', '4', '5', '6', '7', '8', '9'].map((zone, z) => [
-            zone,
-            9000 + index * 500 + z * 100,
-          ]),
-        ),
-      })),
-    },
-  ],
-};
+const FIXTURE = fixtureTable(
+  'bench-fixture',
+  '2025-01-01',
+  [1, 2, 3, 3.5],
+  Array.from({ length: 70 }, (_, index) => index + 1),
+);
 
 export function runBenchmark(args: readonly string[]): Promise<number> {
   const { values } = parseArgs({ args: [...args], options: { seconds: { type: 'string', default: '3' } } });

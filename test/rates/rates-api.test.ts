@@ -6,45 +6,13 @@ import { IndiciaApiError, IndiciaClient } from '../../src/client/index.ts';
 import { decodeIndicium } from '../../src/indicium/index.ts';
 import { runIndicia } from '../support/cli-process.ts';
 import { dialectFixtures } from '../support/dialects.ts';
+import { fixtureTable } from '../support/rate-fixtures.ts';
 import { type TestServer, startTestServer } from '../support/start-server.ts';
 
 const sqlite = dialectFixtures.find((fixture) => fixture.name === 'sqlite');
 
 // A TEST FIXTURE, not prices: the operator's own table, in <data dir>/rates/.
-const TABLE = {
-  format: 'indicia-rates/1',
-  id: 'fixture-operator-2025',
-  effective: '2025-01-01',
-  source: 'test fixture: made-up numbers for the rating machinery, not USPS prices',
-  classes: [
-    {
-      code: 'LETTER',
-      name: 'Letters (fixture)',
-      rateCategory: 'FC',
-      weightUnit: 'oz',
-      zoned: false,
-      breaks: [
-        { upTo: 1, priceMills: 700 },
-        { upTo: 2, priceMills: 1000 },
-      ],
-    },
-    {
-      code: 'PARCEL',
-      name: 'Parcels (fixture)',
-      rateCategory: 'PM',
-      weightUnit: 'lb',
-      zoned: true,
-      breaks: [
-        {
-          upTo: 5,
-          zones: Object.fromEntries(
-            ['1', '2', '3', '4', '5', '6', '7', '8', '9'].map((zone, index) => [zone, 9000 + index * 100]),
-          ),
-        },
-      ],
-    },
-  ],
-};
+const TABLE = fixtureTable('fixture-operator-2025', '2025-01-01', [1, 2], [5]);
 
 describe('rates over the API and the command line', () => {
   let server: TestServer;

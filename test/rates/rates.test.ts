@@ -14,46 +14,9 @@ import {
   zipAreas,
   zoneBetween,
 } from '../../src/rates/index.ts';
+import { fixtureTable } from '../support/rate-fixtures.ts';
 
-// TEST FIXTURES, not prices: the machinery is tested on made-up numbers (docs/rates.md).
-const ZONES = (base: number) =>
-  Object.fromEntries(
-    ['1', '2', '3', '4', '5', '6', '7', '8', '9'].map((zone, index) => [zone, base + index * 100]),
-  );
-const JULY: RateTable = {
-  format: 'indicia-rates/1',
-  id: 'fixture-2025-07',
-  effective: '2025-07-13',
-  source: 'test fixture: made-up numbers for the rating machinery, not USPS prices',
-  classes: [
-    {
-      code: 'LETTER',
-      name: 'Letters (fixture)',
-      rateCategory: 'FC',
-      weightUnit: 'oz',
-      zoned: false,
-      breaks: [
-        { upTo: 1, priceMills: 700 },
-        { upTo: 2, priceMills: 1000 },
-        { upTo: 3, priceMills: 1300 },
-        { upTo: 3.5, priceMills: 1600 },
-      ],
-      surcharges: [{ code: 'nonmachinable', name: 'Nonmachinable', priceMills: 400 }],
-    },
-    {
-      code: 'PARCEL',
-      name: 'Parcels (fixture)',
-      rateCategory: 'PM',
-      weightUnit: 'lb',
-      zoned: true,
-      breaks: [
-        { upTo: 1, zones: ZONES(9000) },
-        { upTo: 2, zones: ZONES(10_000) },
-        { upTo: 5, zones: ZONES(15_000) },
-      ],
-    },
-  ],
-};
+const JULY: RateTable = fixtureTable('fixture-2025-07', '2025-07-13');
 const JANUARY: RateTable = {
   ...JULY,
   id: 'fixture-2026-01',
