@@ -283,6 +283,8 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
     config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined
       ? readTlsFiles(config.tlsCertFile, config.tlsKeyFile)
       : undefined;
+  // Rate tables are checked before anything is written: a bad file stops the start cleanly.
+  const rates = new RatesService(rateTableDirectories(config.dataDir));
 
   const logger = createLogger({
     level: config.logLevel,
@@ -373,7 +375,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
     await lists.recover();
     app = await createApiServer({
       addresses: offlineAddressProvider(),
-      rates: new RatesService(rateTableDirectories(config.dataDir)),
+      rates,
       stock: new LabelStock(store.db),
       lists,
       renderer,

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,6 +95,27 @@ describe('indicia command line', () => {
         ['--data-dir', dataDir],
         { INDICIA_DATABASE_URL: 'mysql://x' },
         /must be a URL like postgres/,
+        dataDir,
+      );
+    });
+
+    it('a rate table that does not check out', async () => {
+      const dataDir = join(newFolder(), 'data');
+      mkdirSync(join(dataDir, 'rates'), { recursive: true });
+      writeFileSync(
+        join(dataDir, 'rates', 'guessed.json'),
+        JSON.stringify({
+          format: 'indicia-rates/1',
+          id: 'x',
+          effective: '2026-01-01',
+          source: '',
+          classes: [],
+        }),
+      );
+      await assertRefusedStart(
+        ['--data-dir', dataDir],
+        {},
+        /guessed\.json: source must say where the prices come from/,
         dataDir,
       );
     });
