@@ -23,6 +23,8 @@ export class RenderPool {
   private readonly threads: RenderThread[] = [];
   private readonly size: number;
   private next = 0;
+  /** A thread failed (it could not start, or crashed): from then on labels render in process. */
+  private isBroken = false;
 
   constructor(options: { threads?: number } = {}) {
     this.size = options.threads ?? availableParallelism();
@@ -33,11 +35,17 @@ export class RenderPool {
     const thread = this.thread();
     if (thread === undefined) return renderJob(job);
     const id = (this.next += 1);
-    return new Promise<Buffer>((resolve, reject) => {
-      thread.pending.set(id, { resolve, reject });
-      thread.worker.ref();
-      thread.worker.postMessage({ id, job });
-    });
+    try {
+      return await new Promise<Buffer>((resolve, reject) => {
+        thread.pending.set(id, { resolve, reject });
+        thread.worker.ref();
+        thread.worker.postMessage({ id, job });
+      });
+    } catch (error) {
+      // The thread died under the job, not the job's own failure: draw it here instead.
+      if (this.isBroken) return renderJob(job);
+      throw error;
+    }
   }
 
   /** A label page for a PDF written here (a mailing list's): its size and deflated drawing. */
@@ -52,7 +60,7 @@ export class RenderPool {
   }
 
   private thread(): RenderThread | undefined {
-    if (this.size === 0) return undefined;
+    if (this.size === 0 || this.isBroken) return undefined;
     if (this.threads.length < this.size) this.threads.push(this.start());
     let best: RenderThread | undefined;
     for (const thread of this.threads)
@@ -76,6 +84,7 @@ export class RenderPool {
         );
     });
     const fail = (error: Error): void => {
+      this.isBroken = true;
       for (const waiting of pending.values()) waiting.reject(error);
       pending.clear();
       const index = this.threads.findIndex((thread) => thread.worker === worker);
