@@ -14,12 +14,13 @@ import { type CommandIo, UsageError } from './commands.ts';
 import { amountOf, apiRefusal, load, parse, remember, statePath } from './client-state.ts';
 
 export const PRINT_USAGE = [
-  'indicia print --postage 0.73 --rate FC [--to "NAME;LINE1;CITY;ST;ZIP"] [--label SERIAL | --sheet SERIAL]',
+  'indicia print (--postage 0.73 --rate FC | --class CODE --weight OZ) [--to "NAME;LINE1;CITY;ST;ZIP"]',
+  '              [--label SERIAL | --sheet SERIAL]',
   '              [--layout indicium|envelope-10|label-4x6|sheet-label] [--format pdf|png|svg|zpl] --out FILE',
   '                                    print one piece and write its label (device-signed, like client print)',
   'indicia print --id IND --layout L --format F --out FILE   the label of an indicium printed before',
   'indicia print test [--layout L] --out FILE                a test print (sample indicia; no value moves)',
-  'indicia batch import FILE.csv [--name N] [--postage 0.73] [--rate FC] [--map field=Header,...]',
+  'indicia batch import FILE.csv [--name N] [--postage 0.73] [--rate FC] [--class CODE] [--map field=Header,...]',
   '                                    import a mailing list; every row is checked (docs/labels.md)',
   'indicia batch show ID [--rows errors|all]   the review: rows, errors, total postage',
   'indicia batch print ID [--layout envelope-10] --out FILE.pdf   print the whole list in one batch;',
@@ -96,6 +97,8 @@ export async function printCommand(args: readonly string[], io: CommandIo): Prom
   const { values, positionals } = parse(args, {
     postage: { type: 'string' },
     rate: { type: 'string' },
+    class: { type: 'string' },
+    weight: { type: 'string' },
     to: { type: 'string' },
     label: { type: 'string' },
     sheet: { type: 'string' },
@@ -117,13 +120,27 @@ export async function printCommand(args: readonly string[], io: CommandIo): Prom
     }
     let id = values['id'];
     if (id === undefined) {
-      const postage = amountOf(values['postage'], '--postage');
+      const to = values['to'] === undefined ? undefined : addressOf(values['to']);
+      const rateClass = values['class'];
       const rate = values['rate'];
-      if (rate === undefined) throw new UsageError('print needs --rate, e.g. FC');
+      if (rateClass === undefined && (values['postage'] === undefined || rate === undefined))
+        throw new UsageError(
+          'print needs --postage and --rate (e.g. 0.73 FC), or --class and --weight to have it rated',
+        );
       const piece = {
-        postageMills: postage,
-        rateCategory: rate,
-        ...(values['to'] === undefined ? {} : { to: addressOf(values['to']) }),
+        // Rated from the rate tables (an entered --postage is then checked against the rate), or as given.
+        ...(rateClass === undefined
+          ? {}
+          : {
+              rateClass,
+              weightOunces: Number(values['weight']),
+              ...(to === undefined ? {} : { destinationZip: to.zip }),
+            }),
+        ...(values['postage'] === undefined
+          ? {}
+          : { postageMills: amountOf(values['postage'], '--postage') }),
+        ...(rate === undefined ? {} : { rateCategory: rate }),
+        ...(to === undefined ? {} : { to }),
         ...(values['label'] === undefined ? {} : { labelSerial: Number(values['label']) }),
       };
       const sheet = values['sheet'];
@@ -133,7 +150,7 @@ export async function printCommand(args: readonly string[], io: CommandIo): Prom
           : (await client.printing.printOnSheet(Number(sheet), piece)).indicium;
       if (printed === undefined) throw new UsageError('the server printed nothing');
       id = printed.id;
-      io.write(`Printed ${id} (${formatUsd(postage)}).\n`);
+      io.write(`Printed ${id} (${formatUsd(printed.postageMills as Mills)}).\n`);
     }
     write(io, values['out'], await client.label(id, { layout, format }));
     return 0;
@@ -152,6 +169,7 @@ export async function batchCommand(args: readonly string[], io: CommandIo): Prom
     postage: { type: 'string' },
     rate: { type: 'string' },
     map: { type: 'string' },
+    class: { type: 'string' },
     rows: { type: 'string' },
     layout: { type: 'string' },
     out: { type: 'string' },
@@ -177,6 +195,7 @@ export async function batchCommand(args: readonly string[], io: CommandIo): Prom
             ? {}
             : { postageMills: amountOf(values['postage'], '--postage') }),
           ...(values['rate'] === undefined ? {} : { rateCategory: values['rate'] }),
+          ...(values['class'] === undefined ? {} : { rateClass: values['class'] }),
         });
         io.write(summary(list));
         if (list.errorRows > 0) await showErrors(io, client, list, false);

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { IndiciaClient } from '../../src/client/index.ts';
+import { fixtureTable } from '../support/rate-fixtures.ts';
 import { runIndicia } from '../support/cli-process.ts';
 import { dialectFixtures } from '../support/dialects.ts';
 import { type TestServer, startTestServer } from '../support/start-server.ts';
@@ -181,5 +182,59 @@ describe('indicia client (the SDK from the command line)', () => {
     const again = await runIndicia(['batch', 'print', id, '--out', out, '--state', state]);
     assert.equal(again.status, 1);
     assert.match(again.stderr, /a list prints once\. \(mailing_list\.not_in_review/);
+  });
+
+  it('prints a rated piece and imports a list rated by class and weight', async () => {
+    const state = join(folder, 'client.json');
+    const operator = server.indicia.demoCredentials.find((credential) => credential.role === 'admin');
+    assert.ok(operator !== undefined);
+    mkdirSync(join(server.indicia.config.dataDir, 'rates'), { recursive: true });
+    writeFileSync(
+      join(server.indicia.config.dataDir, 'rates', 'operator.json'),
+      JSON.stringify(fixtureTable('fixture-cli', '2025-01-01', [1, 2], [5])),
+    );
+    const admin = new IndiciaClient({ baseUrl: server.indicia.url });
+    await admin.signIn(operator.email, operator.password);
+    await admin.request('POST', '/v1/admin/rates/reload');
+    const rated = await runIndicia([
+      'print',
+      '--class',
+      'LETTER',
+      '--weight',
+      '1.5',
+      '--to',
+      'Ada Lovelace;12 Main St;Troy;NY;12180',
+      '--layout',
+      'envelope-10',
+      '--out',
+      join(folder, 'rated.pdf'),
+      '--state',
+      state,
+    ]);
+    assert.equal(rated.status, 0, rated.stderr);
+    assert.match(rated.stdout, /Printed ind_\S+ \(\$1\.00\)/);
+    const underpaid = await runIndicia([
+      'print',
+      '--class',
+      'LETTER',
+      '--weight',
+      '1.5',
+      '--postage',
+      '0.50',
+      '--out',
+      join(folder, 'x.pdf'),
+      '--state',
+      state,
+    ]);
+    assert.equal(underpaid.status, 1);
+    assert.match(underpaid.stderr, /less than the Letters \(fixture\) rate .*\(rate\.invalid/);
+    const csv = join(folder, 'rated.csv');
+    writeFileSync(
+      csv,
+      'Name,Address,City,State,ZIP,Weight\nAda,1 Main St,Troy,NY,12180,0.9\nBob,2 Main St,Troy,NY,12180,1.2\n',
+    );
+    const list = await runIndicia(['batch', 'import', csv, '--class', 'LETTER', '--state', state]);
+    assert.equal(list.status, 0, list.stderr);
+    assert.match(list.stdout, /2 rows, 0 with errors, total postage \$1\.70/);
   });
 });
