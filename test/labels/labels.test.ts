@@ -257,6 +257,32 @@ describe('barcodes and labels', () => {
     const next = await client.printing.createLabelSheet();
     const label = next.labels[6];
     assert.ok(label !== undefined);
+    // An issuance that fails after the label was reserved (more postage than the meter holds)
+    // puts the label back; a reservation a crash left behind is taken over after 10 minutes.
+    await refusal(
+      client.issueIndicia([{ postageMills: 90_000_000, rateCategory: 'PM', labelSerial: label.serial }]),
+      422,
+      'psd.insufficient_funds',
+    );
+    assert.equal((await client.printing.labelSheet(next.serial)).labels[6]?.state, 'valid');
+    const stranded = next.labels[7];
+    assert.ok(stranded !== undefined);
+    const db = server.indicia.store.db;
+    const strand = (minutesAgo: number) =>
+      db
+        .updateTable('sheet_labels')
+        .set({ state: 'reserved', used_at: new Date(Date.now() - minutesAgo * 60_000).toISOString() })
+        .where('label_serial', '=', stranded.serial)
+        .execute();
+    await strand(1);
+    await refusal(
+      client.issueIndicia([{ postageMills: 600, rateCategory: 'FC', labelSerial: stranded.serial }]),
+      409,
+      'label.serial_used',
+    );
+    await strand(11);
+    await client.issueIndicia([{ postageMills: 600, rateCategory: 'FC', labelSerial: stranded.serial }]);
+    assert.equal((await client.printing.labelSheet(next.serial)).labels[7]?.state, 'used');
     const [onLabel] = (
       await client.issueIndicia([{ postageMills: 600, rateCategory: 'FC', labelSerial: label.serial }])
     ).indicia;
