@@ -27,7 +27,8 @@ import { type HealthDependencies, healthRoutes } from './routes/health-routes.ts
 import { meterRoutes } from './routes/meter-routes.ts';
 import { indiciaRoutes } from './routes/indicia-routes.ts';
 import { labelRoutes } from './routes/label-routes.ts';
-import { printingRoutes } from './routes/printing-routes.ts';
+import { labelSheetRoutes } from './routes/label-sheet-routes.ts';
+import { mailingListRoutes } from './routes/mailing-list-routes.ts';
 import { addressRoutes } from './routes/address-routes.ts';
 import { rateRoutes } from './routes/rate-routes.ts';
 import { customerIssuer } from './customer-issuer.ts';
@@ -258,9 +259,9 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
   const ads = new AdTexts(db);
   const { rates } = dependencies;
   await app.register(labelRoutes({ db, meters: dependencies.meters, accounts, stock, renderer, ads, rates }));
-  await app.register(
-    printingRoutes({ ads, stock, lists, issuer, accounts, rates, addresses: dependencies.addresses }),
-  );
+  const { addresses } = dependencies;
+  await app.register(labelSheetRoutes({ ads, stock, issuer, rates }));
+  await app.register(mailingListRoutes({ ads, lists, issuer, accounts, rates, addresses }));
   await app.register(addressRoutes(dependencies.addresses));
   await app.register(rateRoutes(dependencies.rates));
   await app.register(webhookRoutes(dependencies.webhooks));

@@ -8,14 +8,11 @@ export {
   type ListPiece,
   type RowError,
 } from './mailing-list-rows.ts';
+export { MAILING_LIST_LIMITS, digestOf, type ImportRequest, type ListRow } from './mailing-list-import.ts';
 export {
-  MAILING_LIST_LIMITS,
   MAX_LIST_PIECES,
   MailingLists,
-  digestOf,
-  type ImportRequest,
   type IssueList,
-  type ListRow,
   type MailingListView,
   type PrintExpectation,
 } from './mailing-lists.ts';

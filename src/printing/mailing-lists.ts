@@ -1,47 +1,18 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { mkdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { WithinCommit } from '../custody/index.ts';
-import { canonicalJson } from '../encoding/index.ts';
-import type { AddressProvider } from '../addresses/index.ts';
-import { type LabelAddress, type LayoutName, PdfWriter, type RenderPool } from '../labels/index.ts';
+import type { LabelAddress, LayoutName, RenderPool } from '../labels/index.ts';
 import { type IssuedIndicia, type PieceRequest, indiciaOfCommit } from '../meters/index.ts';
-import { type Mills, add } from '../money/index.ts';
 import type { DatabaseSchema, MailingListState, MailingListsTable } from '../store/index.ts';
-import { readCsv } from './csv.ts';
-import { type ListField, type ListPiece, type RowError, checkRow, columnsOf } from './mailing-list-rows.ts';
+import { type ImportRequest, type ListRow, digestOf, readListRows } from './mailing-list-import.ts';
+import { writeListPdf } from './mailing-list-pdf.ts';
+import type { ListPiece, RowError } from './mailing-list-rows.ts';
 import { PrintingError } from './printing-error.ts';
 
-/** Rows a list may have, and bytes a field may hold. */
-export const MAILING_LIST_LIMITS = {
-  maxRows: 100_000,
-  maxFieldBytes: 1_000,
-  maxFileBytes: 32 * 1024 * 1024,
-} as const;
 /** Pieces one list may print: one module pass and one commit issue them all. */
 export const MAX_LIST_PIECES = 10_000;
-
-export interface ImportRequest {
-  readonly accountId: string;
-  readonly name: string;
-  readonly csv: Buffer;
-  readonly mapping?: Partial<Record<ListField, string>>;
-  /** Postage for rows without a postage column or value. */
-  readonly postageMills?: Mills;
-  readonly rateCategory?: string;
-  /** A rate class for rows without their own (their weight then rates them). */
-  readonly rateClass?: string;
-  /** Checks and standardizes each row's address (docs/addresses.md); structural checks only without. */
-  readonly addresses?: AddressProvider;
-  /** Rates a row's piece from the rate tables. */
-  readonly rate?: (
-    classCode: string,
-    weightOunces: number,
-    zip: string,
-  ) => { priceMills: number; rateCategory: string };
-}
 
 export interface MailingListView {
   readonly id: string;
@@ -58,12 +29,6 @@ export interface MailingListView {
   readonly failure: string | null;
   readonly createdAt: string;
   readonly printedAt: string | null;
-}
-
-export interface ListRow {
-  readonly row: number;
-  readonly piece: ListPiece | null;
-  readonly errors: readonly RowError[] | null;
 }
 
 /** What the device signed: the list as reviewed. A list changed since is refused. */
@@ -115,57 +80,8 @@ export class MailingLists {
   }
 
   async importList(request: ImportRequest): Promise<MailingListView> {
-    if (request.csv.length > MAILING_LIST_LIMITS.maxFileBytes)
-      throw new PrintingError('mailing_list.invalid', 'The file is larger than 32 MiB; split the list.');
     const name = request.name.trim().slice(0, 100) || 'Mailing list';
-    const { header, records } = readCsv(request.csv, {
-      maxRecords: MAILING_LIST_LIMITS.maxRows,
-      maxFieldBytes: MAILING_LIST_LIMITS.maxFieldBytes,
-    });
-    const columns = columnsOf(header, request.mapping ?? {}, {
-      postage: request.postageMills !== undefined || request.rateClass !== undefined,
-    });
-    const defaults = {
-      ...(request.postageMills === undefined ? {} : { postageMills: request.postageMills }),
-      rateCategory: request.rateCategory ?? 'FC',
-      ...(request.rateClass === undefined ? {} : { rateClass: request.rateClass }),
-      ...(request.rate === undefined ? {} : { rate: request.rate }),
-    };
-    const pieces: ListPiece[] = [];
-    let total = 0 as Mills;
-    const rowOf = (record: (typeof records)[number], row: number): ListRow => {
-      if (record.problem !== null)
-        return {
-          row,
-          piece: null,
-          errors: [{ field: 'row', message: `Line ${record.line}: ${record.problem}` }],
-        };
-      if (record.fields.length !== header.length)
-        return {
-          row,
-          piece: null,
-          errors: [
-            {
-              field: 'row',
-              message: `Line ${record.line} has ${record.fields.length} fields; the header has ${header.length}.`,
-            },
-          ],
-        };
-      return { row, ...checkRow(record.fields, columns, defaults) };
-    };
-    const rows: ListRow[] = [];
-    for (const [index, record] of records.entries()) {
-      let checked = rowOf(record, index + 1);
-      if (checked.piece !== null && request.addresses !== undefined)
-        checked = await verifiedRow(checked.row, checked.piece, request.addresses);
-      if (checked.piece !== null) {
-        pieces.push(checked.piece);
-        total = add(total, checked.piece.postageMills);
-      }
-      rows.push(checked);
-    }
-    if (rows.length === 0)
-      throw new PrintingError('mailing_list.invalid', 'The file has a header but no rows.');
+    const { rows, pieces, total } = await readListRows(request);
     const id = `ml_${randomUUID()}`;
     const errorCount = rows.filter((row) => row.errors !== null).length;
     await this.db.transaction().execute(async (trx) => {
@@ -436,119 +352,21 @@ export class MailingLists {
       .selectAll()
       .where('id', '=', id)
       .executeTakeFirstOrThrow();
-    const layout = (list.layout ?? 'envelope-10') as LayoutName;
-    // Ad text approved when the list was printed prints even if withdrawn since.
-    const ad =
-      list.ad_text_id === null
-        ? undefined
-        : await this.db
-            .selectFrom('ad_texts')
-            .select('lines')
-            .where('id', '=', list.ad_text_id)
-            .executeTakeFirst();
-    const adText = ad === undefined ? [] : (JSON.parse(ad.lines) as string[]);
     await mkdir(this.directory, { recursive: true });
     const partial = `${this.pdfPath(id)}.part`;
-    const file = createWriteStream(partial);
-    let failure: Error | undefined;
-    file.on('error', (error) => {
-      failure = error; // a full disk, say: reported when the file is closed
-    });
-    const close = (): Promise<void> =>
-      new Promise<void>((resolve, reject) => {
-        file.end(() => (failure === undefined ? resolve() : reject(failure)));
-      });
-    const writer = new PdfWriter((chunk) => file.write(chunk));
-    let after = 0;
-    for (;;) {
-      const batch = await this.db
-        .selectFrom('piece_addresses')
-        .innerJoin('indicia', 'indicia.id', 'piece_addresses.indicium_id')
-        .select([
-          'piece_addresses.row_number',
-          'piece_addresses.from_address',
-          'piece_addresses.to_address',
-          'indicia.data',
-        ])
-        .where('piece_addresses.list_id', '=', id)
-        .where('piece_addresses.row_number', '>', after)
-        .orderBy('piece_addresses.row_number')
-        .limit(250)
-        .execute();
-      if (batch.length === 0) break;
-      if (this.isStopping) {
-        await close();
-        return;
-      }
-      // The pages are drawn on the render threads, all cores at once, and written in row order.
-      const streams = await Promise.all(
-        batch.map((row) =>
-          this.renderer.pageStream({
-            layout,
-            contents: [
-              {
-                indicium: Buffer.from(row.data, 'base64'),
-                from: row.from_address === null ? null : (JSON.parse(row.from_address) as LabelAddress),
-                to: row.to_address === null ? null : (JSON.parse(row.to_address) as LabelAddress),
-                adText,
-              },
-            ],
-          }),
-        ),
-      );
-      for (const stream of streams) writer.addStream(stream);
-      after = batch.at(-1)?.row_number ?? after;
-      await this.db
-        .updateTable('mailing_lists')
-        .set({ pages_done: writer.pages })
-        .where('id', '=', id)
-        .execute();
-      // Let requests in between batches: the server answers while a long list renders.
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    writer.finish();
-    await close();
+    const pages = await writeListPdf(
+      { db: this.db, renderer: this.renderer, isStopping: () => this.isStopping },
+      list,
+      partial,
+    );
+    if (pages === null) return;
     await rename(partial, this.pdfPath(id));
     await this.db
       .updateTable('mailing_lists')
-      .set({ state: 'printed', printed_at: new Date().toISOString(), pages_done: writer.pages })
+      .set({ state: 'printed', printed_at: new Date().toISOString(), pages_done: pages })
       .where('id', '=', id)
       .execute();
   }
-}
-
-/**
- * A row's address through the address provider: the standardized (or clearly corrected) address
- * replaces the given one; an ambiguous or invalid address is the row's error, with the candidates.
- */
-async function verifiedRow(row: number, piece: ListPiece, addresses: AddressProvider): Promise<ListRow> {
-  const { line1, line2, city, state, zip } = piece;
-  const result = await addresses.verify({ line1, line2, city, state, zip });
-  if (result.address !== null && result.status !== 'ambiguous') {
-    const { line1: street, line2: second, city: town, state: code, zip: postal } = result.address;
-    const { line2: _given, ...rest } = piece;
-    return {
-      row,
-      piece: {
-        ...rest,
-        line1: street,
-        ...(second === undefined ? {} : { line2: second }),
-        city: town,
-        state: code,
-        zip: postal,
-      },
-      errors: null,
-    };
-  }
-  const options = result.candidates
-    .slice(0, 3)
-    .map((candidate) => `${candidate.address.city} ${candidate.address.state} ${candidate.address.zip}`)
-    .join('; ');
-  const message =
-    result.status === 'ambiguous'
-      ? `The address is ambiguous; candidates: ${options}.`
-      : `The address was not found: ${result.messages.slice(-2).join('; ')}.`;
-  return { row, piece: null, errors: [{ field: 'address', message }] };
 }
 
 /** The delivery address of a list's piece, as its label prints it. */
@@ -561,8 +379,3 @@ const addressOf = (piece: ListPiece): LabelAddress => ({
   state: piece.state,
   zip: piece.zip,
 });
-
-/** SHA-256 (hex) of the canonical JSON of the pieces, in row order. */
-export function digestOf(pieces: readonly ListPiece[]): string {
-  return createHash('sha256').update(canonicalJson(pieces)).digest('hex');
-}

@@ -22,8 +22,9 @@ import { DEFAULT_METER_SETTINGS, type MetersService } from '../../meters/index.t
 import type { Mills } from '../../money/index.ts';
 import { type AdTexts, type LabelStock, PrintingError } from '../../printing/index.ts';
 import type { DatabaseSchema } from '../../store/index.ts';
-import { ApiError } from '../api-error.ts';
 import { principalOf } from '../authentication.ts';
+import { returnAddressOf } from '../return-address.ts';
+import { Digits, wholeNumber } from '../schemas.ts';
 import { pricePiece } from '../piece-pricing.ts';
 import type { RatesService } from '../../rates/index.ts';
 import { Piece } from './value-schemas.ts';
@@ -42,21 +43,6 @@ export const Layout = Type.Optional(
     { description: `One of ${LAYOUTS.join(', ')} (docs/labels.md)` },
   ),
 );
-/** A whole number in a query string or path (they are text): digits, no leading zero. */
-export const Digits = (description: string) => Type.String({ pattern: '^[1-9][0-9]{0,12}$', description });
-
-/** A whole number from the query or path, or `request.invalid` naming the field and its range. */
-export function wholeNumber(text: string, field: string, range: { min: number; max: number }): number {
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < range.min || value > range.max)
-    throw new ApiError(
-      'request.invalid',
-      `${field} must be a whole number from ${range.min} to ${range.max}.`,
-      { details: { field } },
-    );
-  return value;
-}
-
 const Ad = Type.Optional(
   Type.String({
     maxLength: 60,
@@ -129,16 +115,6 @@ export function labelRoutes({
   stock,
 }: LabelRouteDependencies): FastifyPluginAsyncTypebox {
   /** The customer's own name and mailing address: the return address unless a piece gives one. */
-  const returnAddressOf = async (principal: Principal): Promise<LabelAddress | null> => {
-    if (principal.customerNumber === null) return null;
-    const [account, profile] = await Promise.all([
-      accounts.account(principal.accountId),
-      accounts.profile(principal.accountId),
-    ]);
-    if (profile === null) return null;
-    return { name: account.name, company: account.company ?? undefined, ...profile.mailingAddress };
-  };
-
   /** A sample indicium with the fields the customer's meter would print. */
   const sampleFor = async (
     principal: Principal,
@@ -211,7 +187,7 @@ export function labelRoutes({
           content.to = JSON.parse(addresses.to_address) as LabelAddress;
           content.from =
             addresses.from_address === null
-              ? await returnAddressOf(principal)
+              ? await returnAddressOf(accounts, principal)
               : (JSON.parse(addresses.from_address) as LabelAddress);
         }
         if (request.query.ad !== undefined) content.adText = await ads.lines(request.query.ad);
@@ -264,7 +240,7 @@ export function labelRoutes({
         });
         const content: LabelContent = {
           indicium,
-          from: piece.from ?? (await returnAddressOf(principal)),
+          from: piece.from ?? (await returnAddressOf(accounts, principal)),
           ...(request.body.ad === undefined ? {} : { adText: await ads.lines(request.body.ad) }),
           to: piece.to ?? null,
           ...(layout === 'sheet-label' ? { stock: { labelSerial: 0, sheetSerial: 0, position: 1 } } : {}),
@@ -300,7 +276,7 @@ export function labelRoutes({
               indicium,
               stock: { labelSerial: 0, sheetSerial: 0, position: index + 1 },
             }))
-          : [{ indicium, from: await returnAddressOf(principal), to: TEST_ADDRESS }];
+          : [{ indicium, from: await returnAddressOf(accounts, principal), to: TEST_ADDRESS }];
         const mark = { text: TEST_PRINT_MARK, outline: !isSheet, outlines: isSheet };
         const job = { layout: isSheet ? ('sheet' as const) : layout, contents, dpi: request.body.dpi, mark };
         return sendLabel(reply, renderer, job, request.body.format ?? 'pdf');
