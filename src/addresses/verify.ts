@@ -1,3 +1,4 @@
+import { ZIP_PATTERN } from '../encoding/index.ts';
 import { type AddressInput, stateCode } from './parse.ts';
 import { MILITARY_CITIES, MILITARY_STATES } from './publication28.ts';
 import { type LineKind, cleanLine, secondaryOf, standardizeLine } from './standardize.ts';
@@ -110,7 +111,7 @@ export function verifyAddress(input: AddressInput, data: ZipData): AddressVerifi
     matches.push('zip_format_corrected');
     messages.push('a leading zero was added to the ZIP');
   }
-  if (zip !== '' && !/^\d{5}(-\d{4})?$/.test(zip)) {
+  if (zip !== '' && !ZIP_PATTERN.test(zip)) {
     messages.push(`"${zip.slice(0, 20)}" is not a ZIP code`);
     zip = '';
   }

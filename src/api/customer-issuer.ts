@@ -1,4 +1,4 @@
-import type { Transaction } from 'kysely';
+import type { Insertable, Transaction } from 'kysely';
 import { AccountError, type AccountsService, type Principal } from '../accounts/index.ts';
 import type { CommittedCommand } from '../custody/index.ts';
 import type { LabelAddress } from '../labels/index.ts';
@@ -13,7 +13,7 @@ import {
   indiciaOfCommit,
 } from '../meters/index.ts';
 import type { LabelStock } from '../printing/index.ts';
-import type { DatabaseSchema } from '../store/index.ts';
+import type { DatabaseSchema, PieceAddressesTable } from '../store/index.ts';
 import type { ClientAuthorization } from '../vault/index.ts';
 import type { EventOutbox } from './event-outbox.ts';
 import { publishIssued } from './published-events.ts';
@@ -64,6 +64,8 @@ export interface CustomerIssuer {
     pieces: readonly CustomerPiece[],
     request: {
       readonly authorization: ClientAuthorization;
+      /** The account, when the caller looked it up already (to price the pieces). */
+      readonly account?: CustomerAccount;
       readonly maxPieces?: number;
       /** A mailing list is printed at once, after one password check, whatever its size. */
       readonly isWholeList?: boolean;
@@ -79,24 +81,24 @@ async function recordPieces(
   pieces: readonly CustomerPiece[],
   stock: LabelStock,
 ): Promise<void> {
-  const ids = await indiciaOfCommit(trx, result);
+  const ids = await indiciaOfCommit(trx, result, pieces.length);
+  const addresses: Insertable<PieceAddressesTable>[] = [];
   for (const [index, piece] of pieces.entries()) {
     const id = ids[index];
     if (id === undefined) throw new Error('an issued indicium is missing from its commit');
     if (piece.labelSerial !== undefined && piece.labelSerial !== 0)
       await stock.markUsed(trx, piece.labelSerial, id);
     if (piece.from !== undefined || piece.to !== undefined)
-      await trx
-        .insertInto('piece_addresses')
-        .values({
-          indicium_id: id,
-          from_address: piece.from === undefined ? null : JSON.stringify(piece.from),
-          to_address: piece.to === undefined ? null : JSON.stringify(piece.to),
-          list_id: null,
-          row_number: null,
-        })
-        .execute();
+      addresses.push({
+        indicium_id: id,
+        from_address: piece.from === undefined ? null : JSON.stringify(piece.from),
+        to_address: piece.to === undefined ? null : JSON.stringify(piece.to),
+        list_id: null,
+        row_number: null,
+      });
   }
+  // One statement for a request's addresses (at most 1,000 pieces: within the parameter limits).
+  if (addresses.length > 0) await trx.insertInto('piece_addresses').values(addresses).execute();
 }
 
 export function customerIssuer({
@@ -131,7 +133,7 @@ export function customerIssuer({
   return {
     accountOf,
     async issue(principal, pieces, request) {
-      const { pooled, meterId, customerNumber } = await accountOf(principal);
+      const { pooled, meterId, customerNumber } = request.account ?? (await accountOf(principal));
       const count = pieces.length;
       await accounts.checkPrintingAllowance(principal, request.isWholeList === true ? 1 : count);
       const labels = pieces.flatMap((piece) =>

@@ -88,6 +88,17 @@ export class IndiciaClient {
     return this.#session !== undefined || this.#apiKey !== undefined;
   }
 
+  /** Who is asking: the API key, or the session cookie and (when changing something) its CSRF token. */
+  #credentials(method: string): Record<string, string> {
+    if (this.#apiKey !== undefined) return { authorization: `Bearer ${this.#apiKey}` };
+    const session = this.#session;
+    if (session === undefined) return {};
+    const headers: Record<string, string> = {};
+    if (session.cookie !== null) headers['cookie'] = `${SESSION_COOKIE}=${session.cookie}`;
+    if (method !== 'GET' && method !== 'HEAD') headers['x-csrf-token'] = session.csrfToken;
+    return headers;
+  }
+
   /** Sends one request; parses JSON answers; throws IndiciaApiError for error answers. */
   async request<T>(
     method: string,
@@ -95,13 +106,12 @@ export class IndiciaClient {
     body?: unknown,
     headers: Record<string, string> = {},
   ): Promise<T> {
-    const sent: Record<string, string> = { accept: 'application/json', ...headers };
+    const sent: Record<string, string> = {
+      accept: 'application/json',
+      ...headers,
+      ...this.#credentials(method),
+    };
     if (body !== undefined) sent['content-type'] = 'application/json';
-    if (this.#apiKey !== undefined) sent['authorization'] = `Bearer ${this.#apiKey}`;
-    else if (this.#session !== undefined) {
-      if (this.#session.cookie !== null) sent['cookie'] = `${SESSION_COOKIE}=${this.#session.cookie}`;
-      if (method !== 'GET' && method !== 'HEAD') sent['x-csrf-token'] = this.#session.csrfToken;
-    }
     const response = await this.#fetch(`${this.#baseUrl}${path}`, {
       method,
       headers: sent,
@@ -216,10 +226,7 @@ export class IndiciaClient {
     return this.#device;
   }
 
-  /**
-   * Like {@link enrollDevice}, but also returns the HMK (base64) for a client that keeps its device
-   * between runs (the command line); store it as you would a private key.
-   */
+  /** Like {@link enrollDevice}, and returns the HMK (base64) to keep the device between runs: guard it as a private key. */
   async enrollStoredDevice(name: string, pinnedFingerprint: string): Promise<StoredDevice> {
     const prepared = await prepareEnrollment(name, await this.enrollmentKey(), pinnedFingerprint, {
       keepKey: true,
@@ -387,28 +394,19 @@ export class IndiciaClient {
     );
   }
 
-  /**
-   * A request whose answer is a file: PDF and PNG come back as bytes, anything else as text. The
-   * body is JSON, or sent as it is (a CSV file) with `contentType`.
-   */
+  /** A request answered by a file (PDF, PNG as bytes; else text); a body other than JSON needs `contentType`. */
   async file(
     method: string,
     path: string,
     body?: unknown,
     contentType = 'application/json',
   ): Promise<string | Uint8Array> {
-    const headers: Record<string, string> = {};
-    if (this.#apiKey !== undefined) headers['authorization'] = `Bearer ${this.#apiKey}`;
-    const session = this.#session;
-    if (session !== undefined) {
-      if (session.cookie !== null) headers['cookie'] = `${SESSION_COOKIE}=${session.cookie}`;
-      if (method !== 'GET') headers['x-csrf-token'] = session.csrfToken;
-    }
+    const headers = this.#credentials(method);
     if (body !== undefined) headers['content-type'] = contentType;
-    const sent =
-      body === undefined
-        ? undefined
-        : contentType === 'application/json'
+    let sent: string | Uint8Array<ArrayBuffer> | undefined;
+    if (body !== undefined)
+      sent =
+        contentType === 'application/json'
           ? JSON.stringify(body)
           : (body as string | Uint8Array<ArrayBuffer>);
     const response = await this.#fetch(`${this.#baseUrl}${path}`, {

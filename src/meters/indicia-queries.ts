@@ -40,19 +40,22 @@ export async function indiciumFor(
 }
 
 /**
- * The ids of the indicia a commit inserted, in piece order: each piece's AR after its debit is
- * higher than the one before it.
+ * The ids of the `count` indicia a commit inserted, in piece order: each piece's AR after its
+ * debit is higher than the one before, and the commit holds the meter's highest ARs, so the
+ * (meter, AR) index is read from the top for just those rows, however many the meter printed.
  */
 export async function indiciaOfCommit(
   trx: Transaction<DatabaseSchema>,
   result: CommittedCommand,
+  count: number,
 ): Promise<string[]> {
   const rows = await trx
     .selectFrom('indicia')
     .select('id')
     .where('meter_id', '=', result.transaction.meterId)
     .where('package_sequence', '=', result.transaction.packageSequence)
-    .orderBy('ascending_register_mills')
+    .orderBy('ascending_register_mills', 'desc')
+    .limit(count)
     .execute();
-  return rows.map((row) => row.id);
+  return rows.map((row) => row.id).reverse();
 }

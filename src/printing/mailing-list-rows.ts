@@ -1,4 +1,4 @@
-import { US_STATE_CODES } from '../encoding/index.ts';
+import { US_STATE_CODES, ZIP_PATTERN } from '../encoding/index.ts';
 import { type Mills, MoneyError, parseDollars } from '../money/index.ts';
 import { PrintingError } from './printing-error.ts';
 
@@ -172,7 +172,7 @@ export function checkRow(
   let zip = value('zip');
   if (/^\d{9}$/.test(zip)) zip = `${zip.slice(0, 5)}-${zip.slice(5)}`;
   else if (/^\d{4}$/.test(zip)) zip = `0${zip}`; // a spreadsheet dropped the leading zero
-  if (!/^\d{5}(-\d{4})?$/.test(zip))
+  if (!ZIP_PATTERN.test(zip))
     errors.push({
       field: 'zip',
       message: `"${zip.slice(0, 20)}" is not a ZIP code: 5 digits, or ZIP+4 like 10001-1234.`,

@@ -233,7 +233,7 @@ export class MailingLists {
         })),
         async (trx, result) => {
           // The issuance has inserted the indicia in this commit, one per piece, in row order.
-          const indicia = await indiciaOfCommit(trx, result);
+          const indicia = await indiciaOfCommit(trx, result, pieces.length);
           if (indicia.length !== pieces.length)
             throw new Error(`issued ${indicia.length} of ${pieces.length} pieces`);
           for (let start = 0; start < pieces.length; start += INSERT_CHUNK)

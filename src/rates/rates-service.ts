@@ -1,3 +1,4 @@
+import { ZIP_PATTERN } from '../encoding/index.ts';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { zipData } from '../addresses/index.ts';
@@ -47,12 +48,11 @@ export class RatesService {
   }
 
   quote(request: RateRequest): Quote {
-    const zip = /^\d{5}(-\d{4})?$/;
     for (const [name, value] of [
       ['originZip', request.originZip],
       ['destinationZip', request.destinationZip],
     ] as const)
-      if (value !== undefined && !zip.test(value))
+      if (value !== undefined && !ZIP_PATTERN.test(value))
         throw new RateError('rate.invalid', `${name} is a ZIP code like 10001.`);
     const zone =
       request.originZip === undefined || request.destinationZip === undefined

@@ -116,12 +116,15 @@ export function labelRoutes({
 }: LabelRouteDependencies): FastifyPluginAsyncTypebox {
   /** The customer's own name and mailing address: the return address unless a piece gives one. */
   /** A sample indicium with the fields the customer's meter would print. */
-  const sampleFor = async (
+  const meterOf = async (principal: Principal) =>
+    principal.customerNumber === null ? undefined : meters.dedicatedMeterOf(principal.customerNumber);
+
+  const sampleFor = (
     principal: Principal,
+    meter: Awaited<ReturnType<typeof meterOf>>,
     piece: Partial<Pick<IndiciumFields, 'postage' | 'date' | 'originZip' | 'rateCategory'>>,
   ) => {
     const { customerNumber } = principal;
-    const meter = customerNumber === null ? undefined : await meters.dedicatedMeterOf(customerNumber);
     const number = meter === undefined ? null : parseMeterNumber(meter.meter_id);
     return sampleIndicium({
       algorithm: 'ecdsa-p256',
@@ -226,13 +229,10 @@ export function labelRoutes({
       },
       async (request, reply) => {
         const principal = principalOf(request);
-        const meter =
-          principal.customerNumber === null
-            ? undefined
-            : await meters.dedicatedMeterOf(principal.customerNumber);
+        const meter = await meterOf(principal);
         const piece = pricePiece(request.body.piece, rates, meter?.licensing_zip ?? null);
         const layout = request.body.layout ?? 'indicium';
-        const indicium = await sampleFor(principal, {
+        const indicium = sampleFor(principal, meter, {
           postage: piece.postage,
           ...(piece.mailingDate === undefined ? {} : { date: piece.mailingDate }),
           ...(piece.originZip === undefined ? {} : { originZip: piece.originZip }),
@@ -269,7 +269,7 @@ export function labelRoutes({
       async (request, reply) => {
         const principal = principalOf(request);
         const layout = request.body.layout ?? 'envelope-10';
-        const indicium = await sampleFor(principal, {});
+        const indicium = sampleFor(principal, await meterOf(principal), {});
         const isSheet = layout === 'sheet-label';
         const contents = isSheet
           ? Array.from({ length: SHEET.labels }, (_, index) => ({

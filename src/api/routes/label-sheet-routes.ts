@@ -176,10 +176,11 @@ export function labelSheetRoutes({
         const principal = principalOf(request);
         const authorization = authorizationOf(request);
         const label = await stock.nextValid(principal.accountId, serialOf(request.params.serial));
-        const { licensingZip } = await issuer.accountOf(principal);
-        const piece = pricePiece(request.body.piece, rates, licensingZip);
+        const account = await issuer.accountOf(principal);
+        const piece = pricePiece(request.body.piece, rates, account.licensingZip);
         const issued = await issuer.issue(principal, [{ ...piece, labelSerial: label.labelSerial }], {
           authorization,
+          account,
         });
         const [indicium] = issued.map(issuedJson);
         if (indicium === undefined) throw new Error('the issuance returned no indicium');

@@ -225,9 +225,9 @@ export function valueRoutes({
       async (request, reply) => {
         const authorization = authorizationOf(request);
         const principal = principalOf(request);
-        const { licensingZip } = await accountOf(principal);
-        const pieces = request.body.pieces.map((piece) => pricePiece(piece, rates, licensingZip));
-        const issued = await issuer.issue(principal, pieces, { authorization });
+        const account = await accountOf(principal);
+        const pieces = request.body.pieces.map((piece) => pricePiece(piece, rates, account.licensingZip));
+        const issued = await issuer.issue(principal, pieces, { authorization, account });
         return reply.status(201).send({
           indicia: issued.map(issuedJson),
           ...signedAnswerParts(issued.receipt, authorization),
