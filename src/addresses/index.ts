@@ -12,7 +12,6 @@ export {
   type Candidate,
   type MatchKind,
   type StandardAddress,
-  similarity,
   verifyAddress,
 } from './verify.ts';
 export { type ZipData, type ZipPlace, cityKey, zipData } from './zip-data.ts';

@@ -14,10 +14,8 @@ export {
 export {
   LAYOUTS,
   SHEET,
-  addressLines,
   labelPage,
   markedPage,
-  sheetLabelOrigin,
   sheetPage,
   type LabelAddress,
   type LabelContent,
@@ -30,7 +28,6 @@ export { PNG_DPI, pagePng } from './png-page.ts';
 export { pageSvg } from './svg-page.ts';
 export { pageZpl } from './zpl-page.ts';
 export { sampleIndicium } from './sample.ts';
-export { woffToSfnt } from './fonts.ts';
 export { type PageStream, pageStream } from './pdf-document.ts';
 export { RenderPool } from './render-pool.ts';
 export { type LabelFileFormat, type RenderJob, renderJob } from './render-job.ts';

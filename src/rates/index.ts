@@ -5,8 +5,6 @@ export {
   type RateClass,
   type RateTable,
   RateBook,
-  checkRateTable,
-  tableVersion,
 } from './rate-book.ts';
 export { type RateRequest, RatesService, rateTableDirectories } from './rates-service.ts';
 export {
