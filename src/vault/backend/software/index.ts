@@ -12,7 +12,7 @@ import {
   sign,
   timingSafeEqual,
 } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { VaultError } from '../../vault-error.ts';
 import type {
@@ -25,6 +25,7 @@ import type {
 } from '../crypto-backend.ts';
 import { p256Point, p256Spki } from '../p256-point.ts';
 import { writeFileDurably } from './durable-file.ts';
+import { RingSlots } from './ring-slots.ts';
 import type { SoftwareKeystore } from './software-keystore.ts';
 
 export { SoftwareKeystore } from './software-keystore.ts';
@@ -47,7 +48,8 @@ const wrapAad = (algorithm: SigningAlgorithm, version: number): Buffer =>
 
 /**
  * A software crypto module: its keys come from a {@link SoftwareKeystore} (wrapped under the
- * operator's KEK), its checkpoint ring is a file it alone writes, `<vaultDir>/modules/<n>/ring.bin`.
+ * operator's KEK), its checkpoint ring is two slot files it alone writes (ring-slots.ts) in
+ * `<vaultDir>/modules/<n>/`.
  * The keys are in this process's memory while it runs; use the PKCS#11 backend where that is not
  * acceptable.
  */
@@ -55,7 +57,7 @@ export class SoftwareBackend implements CryptoBackend {
   readonly kind = 'software' as const;
   readonly serial: string;
   readonly #keystore: SoftwareKeystore;
-  readonly #ringPath: string;
+  readonly #ring: RingSlots;
 
   constructor(keystore: SoftwareKeystore, moduleNumber: number) {
     this.#keystore = keystore;
@@ -67,7 +69,7 @@ export class SoftwareBackend implements CryptoBackend {
       writeFileDurably(identityPath, `${JSON.stringify({ serial, createdAt: new Date().toISOString() })}\n`);
     }
     this.serial = (JSON.parse(readFileSync(identityPath, 'utf8')) as { serial: string }).serial;
-    this.#ringPath = join(folder, 'ring.bin');
+    this.#ring = new RingSlots(folder, join(folder, 'ring.bin'));
   }
 
   verifyOfficerCredential(credential: string): Promise<boolean> {
@@ -105,7 +107,7 @@ export class SoftwareBackend implements CryptoBackend {
 
   zeroize(): Promise<void> {
     this.#keystore.zeroize();
-    rmSync(this.#ringPath, { force: true });
+    this.#ring.remove();
     return Promise.resolve();
   }
 
@@ -241,15 +243,16 @@ export class SoftwareBackend implements CryptoBackend {
   }
 
   readRing(): Promise<Buffer | undefined> {
-    return Promise.resolve(existsSync(this.#ringPath) ? readFileSync(this.#ringPath) : undefined);
+    return Promise.resolve(this.#ring.read());
   }
 
   writeRing(bytes: Buffer): Promise<void> {
-    writeFileDurably(this.#ringPath, bytes);
+    this.#ring.write(bytes);
     return Promise.resolve();
   }
 
   close(): Promise<void> {
+    this.#ring.close();
     return Promise.resolve();
   }
 
