@@ -1,54 +1,54 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { RingSlots } from '../../src/vault/backend/software/ring-slots.ts';
+import { SoftwareBackend, SoftwareKeystore } from '../../src/vault/index.ts';
 
-describe('the software module ring slots', () => {
-  let folder = '';
+describe('the software module checkpoint ring on disk (two slots)', () => {
+  let vaultDir = '';
+  const kek = randomBytes(32);
+  const moduleFolder = (): string => join(vaultDir, 'modules', '1');
+  const backend = (): SoftwareBackend => new SoftwareBackend(new SoftwareKeystore(vaultDir, kek), 1);
   beforeEach(() => {
-    folder = mkdtempSync(join(tmpdir(), 'indicia-ring-slots-'));
+    vaultDir = mkdtempSync(join(tmpdir(), 'indicia-ring-slots-'));
   });
-  afterEach(() => rmSync(folder, { recursive: true, force: true }));
+  afterEach(() => rmSync(vaultDir, { recursive: true, force: true }));
 
-  it('reads back the newest generation, across reopening', () => {
-    const slots = new RingSlots(folder, join(folder, 'ring.bin'));
-    assert.equal(slots.read(), undefined);
-    for (let round = 1; round <= 5; round += 1) slots.write(Buffer.from(`ring ${round}`.repeat(round)));
-    slots.close();
-    assert.equal(new RingSlots(folder, join(folder, 'ring.bin')).read()?.toString(), 'ring 5'.repeat(5));
+  it('reads back the newest generation, across reopening', async () => {
+    const module = backend();
+    assert.equal(await module.readRing(), undefined);
+    for (let round = 1; round <= 5; round += 1)
+      await module.writeRing(Buffer.from(`ring ${round}`.repeat(round)));
+    await module.close();
+    assert.equal((await backend().readRing())?.toString(), 'ring 5'.repeat(5));
   });
 
-  it('falls back to the previous generation when the newest slot was torn by a crash', () => {
-    const slots = new RingSlots(folder, join(folder, 'ring.bin'));
-    slots.write(Buffer.from('first, long enough to be torn'));
-    slots.write(Buffer.from('second, long enough to be torn'));
-    slots.close();
+  it('falls back to the previous generation when the newest slot was torn by a crash', async () => {
+    const module = backend();
+    await module.writeRing(Buffer.from('first, long enough to be torn'));
+    await module.writeRing(Buffer.from('second, long enough to be torn'));
+    await module.close();
     // Generation 2 is in slot a: cut it short, as a write the crash interrupted would leave it.
-    const newest = join(folder, 'ring-slot-a.bin');
+    const newest = join(moduleFolder(), 'ring-slot-a.bin');
     writeFileSync(newest, readFileSync(newest).subarray(0, 30));
-    const reopened = new RingSlots(folder, join(folder, 'ring.bin'));
-    assert.equal(reopened.read()?.toString(), 'first, long enough to be torn');
+    const reopened = backend();
+    assert.equal((await reopened.readRing())?.toString(), 'first, long enough to be torn');
     // The next write goes over the torn slot, and is the newest.
-    reopened.write(Buffer.from('third'));
-    assert.equal(new RingSlots(folder, join(folder, 'ring.bin')).read()?.toString(), 'third');
+    await reopened.writeRing(Buffer.from('third'));
+    await reopened.close();
+    assert.equal((await backend().readRing())?.toString(), 'third');
   });
 
-  it('reads a single-file ring an earlier version wrote, and replaces it on the next write', () => {
-    const legacy = join(folder, 'ring.bin');
+  it('reads a single-file ring an earlier version wrote, and replaces it on the next write', async () => {
+    const module = backend();
+    const legacy = join(moduleFolder(), 'ring.bin');
     writeFileSync(legacy, 'legacy ring');
-    const slots = new RingSlots(folder, legacy);
-    assert.equal(slots.read()?.toString(), 'legacy ring');
-    slots.write(Buffer.from('new ring'));
+    assert.equal((await module.readRing())?.toString(), 'legacy ring');
+    await module.writeRing(Buffer.from('new ring'));
+    await module.close();
     assert.throws(() => readFileSync(legacy), { code: 'ENOENT' });
-    assert.equal(new RingSlots(folder, legacy).read()?.toString(), 'new ring');
-  });
-
-  it('forgets everything when removed (zeroization)', () => {
-    const slots = new RingSlots(folder, join(folder, 'ring.bin'));
-    slots.write(Buffer.from('ring'));
-    slots.remove();
-    assert.equal(new RingSlots(folder, join(folder, 'ring.bin')).read(), undefined);
+    assert.equal((await backend().readRing())?.toString(), 'new ring');
   });
 });
