@@ -15,10 +15,15 @@ export function writeFileDurably(path: string, bytes: Buffer | string, mode = 0o
     closeSync(file);
   }
   renameSync(temporary, path);
-  const folder = openSync(dirname(path), 'r');
+  syncFolder(dirname(path));
+}
+
+/** Makes a folder's entries durable: a file created, renamed or removed in it survives a crash. */
+export function syncFolder(folder: string): void {
+  const handle = openSync(folder, 'r');
   try {
-    fsyncSync(folder);
+    fsyncSync(handle);
   } finally {
-    closeSync(folder);
+    closeSync(handle);
   }
 }

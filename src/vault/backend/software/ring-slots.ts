@@ -1,15 +1,7 @@
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  fdatasyncSync,
-  fsyncSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { syncFolder } from './durable-file.ts';
 
 const SLOT_MAGIC = Buffer.from('IRS1');
 const HEADER_LENGTH = SLOT_MAGIC.length + 8 + 4;
@@ -50,6 +42,8 @@ export class RingSlots {
   readonly #legacyPath: string;
   #files: [number, number] | null = null;
   #generation = 0n;
+  /** An earlier version's single-file ring, removed once a slot holds a newer ring. */
+  #hasLegacy = false;
 
   /** `legacyPath`: the single-file ring earlier versions wrote, read when no slot holds one. */
   constructor(folder: string, legacyPath: string) {
@@ -80,9 +74,10 @@ export class RingSlots {
     writeSync(file, framed, 0, framed.length, 0);
     fdatasyncSync(file);
     this.#generation = generation;
-    if (existsSync(this.#legacyPath)) {
+    if (this.#hasLegacy) {
       rmSync(this.#legacyPath, { force: true });
       syncFolder(dirname(this.#legacyPath));
+      this.#hasLegacy = false;
     }
   }
 
@@ -99,21 +94,17 @@ export class RingSlots {
     this.#files = null;
   }
 
+  /** Opens both slots once, creating them if need be. */
   #open(): [number, number] {
     if (this.#files !== null) return this.#files;
-    const created = this.#paths.some((path) => !existsSync(path));
-    const [first, second] = this.#paths.map((path) => openSync(path, existsSync(path) ? 'r+' : 'w+', 0o600));
-    this.#files = [first as number, second as number];
-    if (created) syncFolder(dirname(this.#paths[0]));
+    const [a, b] = this.#paths;
+    const existed = existsSync(a) && existsSync(b);
+    this.#files = [
+      openSync(a, existsSync(a) ? 'r+' : 'w+', 0o600),
+      openSync(b, existsSync(b) ? 'r+' : 'w+', 0o600),
+    ];
+    this.#hasLegacy = existsSync(this.#legacyPath);
+    if (!existed) syncFolder(dirname(a));
     return this.#files;
-  }
-}
-
-function syncFolder(folder: string): void {
-  const handle = openSync(folder, 'r');
-  try {
-    fsyncSync(handle);
-  } finally {
-    closeSync(handle);
   }
 }
