@@ -370,6 +370,12 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       publicUrl: () => config.publicUrl ?? listeningUrl,
       passwordRecheckPieces: config.passwordRecheckPieces,
     });
+    // Before the first request: a module the database cannot account for (a restore, a replayed
+    // row) inhibits now, so readiness and `modules status` say so from the start.
+    for (const { serial, decision } of await custody.assessModules()) {
+      if (decision.kind === 'inhibit')
+        logger.error({ serial, reason: decision.reason }, 'crypto module inhibited itself at start');
+    }
     const renderer = new RenderPool();
     const lists = new MailingLists(store.db, join(config.dataDir, 'mailing-lists'), renderer);
     await lists.recover();

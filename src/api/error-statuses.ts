@@ -85,6 +85,8 @@ export const errorPresentations: Readonly<Record<KnownErrorCode, ErrorPresentati
   'vault.package_invalid': hidden,
   'vault.package_meter_mismatch': hidden,
   'vault.package_stale': hidden,
+  // The meter is refused until an operator investigates; the customer hears only that.
+  'vault.package_replayed': { status: 503, isMessagePublic: false },
   'vault.key_version_retired': hidden,
   'vault.key_version_unknown': hidden,
   'vault.checkpoint_invalid': hidden,

@@ -1,7 +1,8 @@
 import type { Kysely, Transaction } from 'kysely';
-import { appendAuditEvents } from '../audit/index.ts';
+import { type AuditEventInput, appendAuditEvents } from '../audit/index.ts';
 import type { DatabaseSchema } from '../store/index.ts';
 import type {
+  CheckpointDecision,
   CheckpointRecord,
   ClientAuthorization,
   EnrollmentRequest,
@@ -20,7 +21,13 @@ import type {
 import { MAX_GROUP_COMMANDS, VaultError } from '../vault/index.ts';
 import { CustodyError } from './custody-error.ts';
 import { GroupQueue } from './group-queue.ts';
-import { recoveryEvents, storePackages, transactionEvent } from './group-records.ts';
+import {
+  appendModuleLog,
+  recoveryEvents,
+  refusalEvents,
+  storePackages,
+  transactionEvent,
+} from './group-records.ts';
 
 export interface CustodyDependencies {
   readonly db: Kysely<DatabaseSchema>;
@@ -85,6 +92,11 @@ export interface CustodyService {
   /** Disaster recovery for an inhibited module: take the database's checkpoint as the truth. */
   reanchorModule(serial: string, officerCredential: string): Promise<void>;
   resumeService(): Promise<void>;
+  /**
+   * Compares every module's ring with the database before the first command (at start): a
+   * module the database cannot account for inhibits now, and the audit log says why.
+   */
+  assessModules(): Promise<readonly { readonly serial: string; readonly decision: CheckpointDecision }[]>;
   status(): PoolStatus;
   /** Groups committed so far and the commands they held (group commit's batching, for figures). */
   groupCommits(): { readonly groups: number; readonly commands: number };
@@ -104,6 +116,10 @@ interface Job {
 }
 
 const meterOf = (command: ModuleCommand): string => command.meterId;
+
+/** What an inhibition lost, for the audit log: the module's own list, when it gave one. */
+const inhibitionDetails = (error: VaultError): Record<string, unknown> =>
+  error.details === undefined ? {} : { ...error.details };
 
 /** Lets commands arriving in the same turn of the event loop join the group about to form. */
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -193,19 +209,22 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
   };
 
   /** After a pass that committed nothing: audit what auto-recovery discarded, and an inhibition. */
-  const auditFailure = async (module: CryptoModule, error: unknown): Promise<void> => {
-    const events = recoveryEvents(module.serial, module.takeUnreportedRecoveries());
+  const auditFailure = async (
+    module: CryptoModule,
+    error: unknown,
+    refusals: readonly AuditEventInput[] = [],
+  ): Promise<void> => {
+    const events = [...recoveryEvents(module.serial, module.takeUnreportedRecoveries()), ...refusals];
     if (error instanceof VaultError && error.code === 'vault.module_inhibited') {
       events.push({
         kind: 'vault.module_inhibited',
         moduleSerial: module.serial,
-        details: { reason: error.message },
+        details: { reason: error.message, ...inhibitionDetails(error) },
       });
     }
     if (events.length > 0) await db.transaction().execute((trx) => appendAuditEvents(trx, events));
   };
 
-  /** The stored packages a group needs; jobs naming a missing meter (or creating an existing one) are refused. */
   /** The stored packages a group needs; jobs naming a missing meter (or creating an existing one) are refused. */
   const packagesFor = async (
     jobs: readonly Job[],
@@ -282,23 +301,32 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
         );
         return { job, error: null, results };
       });
+      const refusals = refusalEvents(
+        module.serial,
+        settled.map((entry) => entry.error),
+      );
       if (committed === null) {
-        await auditFailure(module, null);
+        await auditFailure(module, null, refusals);
       } else {
         const now = new Date().toISOString();
         await db.transaction().execute(async (trx) => {
           await storePackages(trx, committed.packages, now);
           const events = recoveryEvents(module.serial, committed.recovered?.discarded ?? []);
+          events.push(...refusals);
           for (const { job, results } of settled) {
             if (results === null) continue;
             await job.withinCommit?.(trx, results);
             events.push(...results.map((outcome) => transactionEvent(committed.record, outcome)));
           }
           await storeCheckpoint(trx, module, databaseCheckpoint, committed.checkpoint, now);
+          await appendModuleLog(trx, committed.record, committed.checkpoint, now);
           await appendAuditEvents(trx, events);
         });
         commits.groups += 1;
         commits.commands += committed.record.transactions.length;
+        // The module remembers the commit before anything leaves: a database later rolled back
+        // past this record makes it inhibit, never sign these register values again.
+        await module.confirmCommitted(committed.record.counter);
       }
       // Durable: now, and only now, every caller hears back.
       for (const { job, error, results } of settled) {
@@ -486,6 +514,29 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
       await db
         .transaction()
         .execute((trx) => appendAuditEvents(trx, [{ kind: 'vault.service_resumed', details: {} }]));
+    },
+
+    async assessModules() {
+      const assessed = [];
+      for (const module of pool.modules) {
+        if (module.state !== 'user') continue;
+        const wasInhibited = module.isInhibited;
+        const decision = module.assess(await moduleCheckpoint(module.serial));
+        assessed.push({ serial: module.serial, decision });
+        if (decision.kind === 'inhibit' && !wasInhibited) {
+          await db.transaction().execute((trx) =>
+            appendAuditEvents(trx, [
+              {
+                kind: 'vault.module_inhibited',
+                moduleSerial: module.serial,
+                details: { reason: decision.reason, lost: decision.lost, atStart: true },
+              },
+            ]),
+          );
+        }
+      }
+      pool.reviewInhibitions();
+      return assessed;
     },
 
     status: () => pool.status(),

@@ -1,7 +1,14 @@
 import type { Transaction } from 'kysely';
 import type { AuditEventInput } from '../audit/index.ts';
 import type { DatabaseSchema } from '../store/index.ts';
-import type { CheckpointRecord, CommandOutcome, DiscardedTransaction, GroupResult } from '../vault/index.ts';
+import {
+  type CheckpointRecord,
+  type CommandOutcome,
+  type DiscardedTransaction,
+  type GroupResult,
+  VaultError,
+  checkpointDigest,
+} from '../vault/index.ts';
 import { CustodyError } from './custody-error.ts';
 
 export type CommittedGroup = NonNullable<GroupResult['committed']>;
@@ -79,4 +86,44 @@ export function transactionEvent(record: CheckpointRecord, outcome: CommandOutco
       signatures: outcome.signatures.length,
     },
   };
+}
+
+/**
+ * Appends a group's sealed checkpoint record to the protected module log (`module_log`): one row
+ * per record, MACed by the module, linked to the one before by its digest. Every package version
+ * appears in it, so reconciliation can tell a package put back to an earlier version.
+ */
+export async function appendModuleLog(
+  trx: Transaction<DatabaseSchema>,
+  record: CheckpointRecord,
+  sealed: Buffer,
+  now: string,
+): Promise<void> {
+  await trx
+    .insertInto('module_log')
+    .values({
+      module_serial: record.moduleSerial,
+      counter: record.counter,
+      previous_digest: record.previous ?? null,
+      digest: checkpointDigest(sealed),
+      sealed: sealed.toString('base64'),
+      recorded_at: now,
+    })
+    .execute();
+}
+
+/** Audit events for commands the module refused because their package was an earlier version. */
+export function refusalEvents(moduleSerial: string, errors: readonly unknown[]): AuditEventInput[] {
+  return errors.flatMap((error) =>
+    error instanceof VaultError && error.code === 'vault.package_replayed'
+      ? [
+          {
+            kind: 'vault.package_replayed',
+            moduleSerial,
+            meterId: typeof error.details?.['meterId'] === 'string' ? error.details['meterId'] : null,
+            details: { reason: error.message, ...error.details },
+          },
+        ]
+      : [],
+  );
 }

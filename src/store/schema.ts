@@ -20,6 +20,7 @@ export interface DatabaseSchema {
   known_devices: KnownDevicesTable;
   installation: InstallationTable;
   crypto_modules: CryptoModulesTable;
+  module_log: ModuleLogTable;
   psd_packages: PsdPackagesTable;
   audit_events: AuditEventsTable;
   audit_head: AuditHeadTable;
@@ -258,6 +259,18 @@ export interface CryptoModulesTable {
   backend: string;
   checkpoint: string | null;
   updated_at: string;
+}
+
+/** The protected module log: every committed checkpoint record of every module, in its chain. */
+export interface ModuleLogTable {
+  module_serial: string;
+  counter: number;
+  /** SHA-256 (hex) of the record before it in the module's chain; null at the chain's start. */
+  previous_digest: string | null;
+  digest: string;
+  /** The sealed record (base64), MACed by the module under its checkpoint key. */
+  sealed: string;
+  recorded_at: string;
 }
 
 /** One sealed PSD package per meter (base64); `sequence` is compared-and-swapped on every change. */

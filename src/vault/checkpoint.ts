@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Mills } from '../money/index.ts';
 import { canonicalJson } from '../encoding/index.ts';
 import { ByteReader, u16 } from './binary.ts';
@@ -40,6 +41,11 @@ export interface CheckpointRecord {
   readonly at: string;
   /** Every transaction of the group, in the order the module applied them. */
   readonly transactions: readonly TransactionEntry[];
+  /**
+   * SHA-256 (hex) of the sealed record before this one in the module's chain, or null for the
+   * first (or a record sealed before chains were kept): the protected module log links on it.
+   */
+  readonly previous?: string | null;
   /** The module's running totals across all meters. */
   readonly totals: {
     readonly fundedMills: Mills;
@@ -85,18 +91,48 @@ export async function openCheckpoint(backend: CryptoBackend, sealed: Buffer): Pr
   return JSON.parse(body.toString('utf8')) as CheckpointRecord;
 }
 
-const RING_MAGIC = Buffer.from('IRNG');
+/** The SHA-256 (hex) of a sealed record: what the next record's `previous` names. */
+export function checkpointDigest(sealed: Buffer): string {
+  return createHash('sha256').update(sealed).digest('hex');
+}
+
+/** Version 1 rings: entries only. Version 2 adds the counter up to which records are confirmed. */
+const RING_MAGIC_V1 = Buffer.from('IRNG');
+const RING_MAGIC = Buffer.from('IRN2');
+
+/** A ring as stored: the entries, newest first, and the newest counter the database confirmed. */
+export interface StoredRing {
+  readonly entries: Buffer[];
+  /**
+   * Records with a counter up to this one were committed by the database (and may have left as
+   * indicia or receipts): auto-recovery never discards them. Null when nothing is confirmed.
+   */
+  readonly confirmedCounter: number | null;
+  /** A version 1 ring, from before confirmations were kept. */
+  readonly isLegacy: boolean;
+}
 
 /** The ring as stored in the module's own memory: every entry MACed, and the whole ring MACed. */
-export async function encodeRing(backend: CryptoBackend, entries: readonly Buffer[]): Promise<Buffer> {
-  const parts: Buffer[] = [RING_MAGIC, Buffer.from([entries.length])];
+export async function encodeRing(
+  backend: CryptoBackend,
+  entries: readonly Buffer[],
+  confirmedCounter: number | null,
+): Promise<Buffer> {
+  const confirmed = Buffer.alloc(8);
+  confirmed.writeBigInt64BE(BigInt(confirmedCounter ?? -1));
+  const parts: Buffer[] = [RING_MAGIC, confirmed, Buffer.from([entries.length])];
   for (const entry of entries) parts.push(u16(entry.length), entry);
   const body = Buffer.concat(parts);
   return Buffer.concat([body, await backend.mac('checkpoint', body)]);
 }
 
-/** Reads a stored ring, newest first; throws `vault.checkpoint_invalid` when it was tampered with. */
-export async function decodeRing(backend: CryptoBackend, stored: Buffer): Promise<Buffer[]> {
+/**
+ * Reads a stored ring, newest first; throws `vault.checkpoint_invalid` when it was tampered with.
+ * A version 1 ring carries no confirmation: every record but the newest was committed (a module
+ * moves past a record only once the database holds it), so `confirmedCounter` comes back null and
+ * the ring treats all but its newest record as confirmed.
+ */
+export async function decodeRing(backend: CryptoBackend, stored: Buffer): Promise<StoredRing> {
   const body = stored.subarray(0, Math.max(0, stored.length - MAC_LENGTH));
   const mac = stored.subarray(body.length);
   if (mac.length !== MAC_LENGTH || !(await backend.verifyMac('checkpoint', body, mac))) {
@@ -106,11 +142,16 @@ export async function decodeRing(backend: CryptoBackend, stored: Buffer): Promis
     );
   }
   const reader = new ByteReader(body);
-  if (!reader.take(4).equals(RING_MAGIC)) {
+  const magic = reader.take(4);
+  let confirmedCounter: number | null = null;
+  if (magic.equals(RING_MAGIC)) {
+    const confirmed = Number(reader.take(8).readBigInt64BE());
+    confirmedCounter = confirmed < 0 ? null : confirmed;
+  } else if (!magic.equals(RING_MAGIC_V1)) {
     throw new VaultError('vault.checkpoint_invalid', "The module's checkpoint ring has an unknown format.");
   }
   const entries: Buffer[] = [];
   const count = reader.u8();
   for (let index = 0; index < count; index += 1) entries.push(Buffer.from(reader.take(reader.u16())));
-  return entries;
+  return { entries, confirmedCounter, isLegacy: magic.equals(RING_MAGIC_V1) };
 }

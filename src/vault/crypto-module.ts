@@ -241,7 +241,9 @@ export class CryptoModule {
 
   /**
    * Disaster recovery, after an operator has investigated an inhibited module: take the
-   * database's checkpoint as the truth, restart the ring from it, lift the inhibition.
+   * database's checkpoint as the truth, restart the ring from it, lift the inhibition. Records
+   * the database lost are not brought back by this: their register values will be signed again
+   * unless the lost records are first restored (docs/operations.md, "A module inhibited itself").
    */
   async reanchor(databaseCheckpoint: Buffer | null): Promise<void> {
     this.#machine.requireRole('crypto-officer');
@@ -318,7 +320,10 @@ export class CryptoModule {
           keys: this.#signingKeys,
           version,
           now,
-          unseal: (sealed, expected) => this.#unseal(sealed, expected),
+          unseal: (sealed, expected) => {
+            this.#refuseReplayed(expected);
+            return this.#unseal(sealed, expected);
+          },
           enterError: (reason) => this.#machine.enterError(reason),
           isInError: () => this.#machine.state === 'error',
         },
@@ -329,6 +334,7 @@ export class CryptoModule {
       const record = nextRecord(this.#ring.newest, {
         moduleSerial: this.serial,
         at: now.toISOString(),
+        previous: this.#ring.newestDigest,
         transactions,
       });
       const checkpoint = await sealCheckpoint(this.#backend, record);
@@ -342,6 +348,29 @@ export class CryptoModule {
         committed: { checkpoint, record, packages, recovered: discarded.length === 0 ? null : { discarded } },
       };
     });
+  }
+
+  /**
+   * The caller's word that the database durably committed record `counter` (the newest). Written
+   * to the module's memory before any of the record's indicia or receipts leave the server, so
+   * that a database rolled back past it later inhibits the module instead of discarding it.
+   */
+  async confirmCommitted(counter: number): Promise<void> {
+    this.#machine.requireRole('crypto-user');
+    return this.#busy(() => this.#ring.confirm(counter));
+  }
+
+  /**
+   * Compares the database's checkpoint with the ring at start, before any command: a mismatch
+   * that would inhibit inhibits now (readiness and status show it at once); a record that never
+   * committed is left for the first command to discard and report.
+   */
+  assess(databaseCheckpoint: Buffer | null): CheckpointDecision {
+    this.#machine.requireRole('crypto-user');
+    const decision = this.checkpointAgreement(databaseCheckpoint);
+    if (decision.kind === 'inhibit' && this.#inhibited === null)
+      this.#inhibited = { reason: decision.reason, since: this.#now().toISOString() };
+    return decision;
   }
 
   /** Opens a package to read it; moves nothing and leaves no checkpoint. */
@@ -419,7 +448,23 @@ export class CryptoModule {
         throw new VaultError(
           'vault.module_inhibited',
           `Module ${this.serial} inhibited itself: ${decision.reason}.`,
+          { details: { lost: decision.lost } },
         );
+    }
+  }
+
+  /**
+   * A package older than the newest version this module's ring remembers of its meter was put
+   * back in the database (a replayed row): signing from it would sign released values again.
+   */
+  #refuseReplayed(expected: PackageExpectation): void {
+    const remembered = this.#ring.newestOf(expected.meterId);
+    if (remembered !== null && expected.sequence < remembered.packageSequence) {
+      throw new VaultError(
+        'vault.package_replayed',
+        `Meter ${expected.meterId}'s package in the database is version ${expected.sequence}, but module ${this.serial} made version ${remembered.packageSequence} (record ${remembered.counter}): an earlier version of the package was put back. The meter is refused until an operator investigates.`,
+        { details: { meterId: expected.meterId, databaseSequence: expected.sequence, moduleSequence: remembered.packageSequence } },
+      );
     }
   }
 

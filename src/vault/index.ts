@@ -11,6 +11,7 @@ export {
 export { Pkcs11Backend, initializeToken, type Pkcs11Settings } from './backend/pkcs11/index.ts';
 export { SoftwareBackend, SoftwareKeystore } from './backend/software/index.ts';
 export {
+  checkpointDigest,
   openCheckpoint,
   type CheckpointRecord,
   type DiscardedTransaction,

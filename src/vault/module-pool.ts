@@ -58,7 +58,7 @@ export class ModulePool {
     try {
       return await work(module);
     } finally {
-      this.#afterCommand();
+      this.reviewInhibitions();
       this.#leased.delete(module);
       // Every waiter re-checks: one waiting for a specific module must not hold up the others.
       for (const wake of this.#waiting.splice(0)) wake();
@@ -152,7 +152,8 @@ export class ModulePool {
     }
   }
 
-  #afterCommand(): void {
+  /** Stops the service once as many modules as the threshold are inhibited (after a command, or at start). */
+  reviewInhibitions(): void {
     const inhibited = this.#modules.filter((module) => module.isInhibited);
     if (this.#stopped === null && inhibited.length >= this.#threshold) {
       this.#stopped = {

@@ -11,6 +11,7 @@ export type VaultErrorCode =
   | 'vault.package_invalid'
   | 'vault.package_meter_mismatch'
   | 'vault.package_stale'
+  | 'vault.package_replayed'
   | 'vault.key_version_retired'
   | 'vault.key_version_unknown'
   | 'vault.checkpoint_invalid'

@@ -26,7 +26,11 @@ export class SimulatedDatabase {
   sequence = 0;
   readonly history: { checkpoint: Buffer; sealedPackage: Buffer; sequence: number }[] = [];
 
-  commit(result: CommandResult): void {
+  /**
+   * Commits a command's result; with the module, also confirms it there as the server does after
+   * a durable commit (before anything of it is released).
+   */
+  async commit(result: CommandResult, module?: CryptoModule): Promise<void> {
     this.moduleCheckpoint = result.checkpoint;
     this.sealedPackage = result.sealedPackage;
     this.sequence = result.transaction.packageSequence;
@@ -35,6 +39,7 @@ export class SimulatedDatabase {
       sealedPackage: result.sealedPackage,
       sequence: this.sequence,
     });
+    await module?.confirmCommitted(result.record.counter);
   }
 
   /** Restores the state as it was `transactions` commits ago. */
@@ -62,6 +67,6 @@ export async function createMeter(
     licensingZip: '94107',
     algorithm,
   });
-  database.commit(result);
+  await database.commit(result, module);
   return result;
 }

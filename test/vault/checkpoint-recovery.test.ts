@@ -17,7 +17,7 @@ async function moduleWithHistory(
   const database = new SimulatedDatabase();
   await createMeter(module, database, meterId);
   for (let index = 0; index < count; index += 1)
-    database.commit(await fund(module, database, meterId, 1_000));
+    await database.commit(await fund(module, database, meterId, 1_000), module);
   return { module, database };
 }
 
@@ -66,32 +66,74 @@ for (const fixture of backendFixtures) {
     after(() => installation.dispose());
 
     for (const rollback of [1, 2]) {
-      it(`auto-recovers from a database rolled back by ${rollback} transaction(s), naming what it discards`, async () => {
+      it(`inhibits when the database lost ${rollback} committed transaction(s), naming them, and signs nothing`, async () => {
         const meterId = `042N5000200${rollback}`;
         const { module, database } = await moduleWithHistory(installation, 10 + rollback, meterId, 5);
-        const ringBefore = module.status().checkpointRingLength;
-        assert.equal(ringBefore, 3);
+        assert.equal(module.status().checkpointRingLength, 3);
         const lost = database.history.slice(-rollback).map((entry) => entry.sequence);
         database.rollBack(rollback);
         let signs = 0;
-        const result = await printOne(module, database, meterId, () => (signs += 1));
-        assert.equal(signs, 1);
-        assert.ok(result.recovered);
-        assert.deepEqual(
-          result.recovered.discarded.map((record) => record.packageSequence).sort(),
-          [...lost].sort(),
+        await assert.rejects(
+          printOne(module, database, meterId, () => (signs += 1)),
+          (error: unknown) => {
+            assert.ok(error instanceof VaultError && error.code === 'vault.module_inhibited');
+            assert.match(error.message, new RegExp(`lost ${rollback} committed transaction`));
+            for (const sequence of lost) assert.match(error.message, new RegExp(`package ${sequence},`));
+            assert.match(error.message, new RegExp(`meter ${meterId}: fund of 1000 mills`));
+            const details = error.details as { lost: { packageSequence: number }[] };
+            assert.deepEqual(details.lost.map((entry) => entry.packageSequence).sort(), [...lost].sort());
+            return true;
+          },
         );
-        assert.ok(
-          result.recovered.discarded.every((record) => record.type === 'fund' && record.meterId === meterId),
-        );
-        // Registers continue from the restored database state, not from the discarded records.
-        assert.equal(result.view.descendingRegister, (5 - rollback) * 1_000 - 500);
-        database.commit(result);
-        const next = await fund(module, database, meterId, 1_000);
-        assert.equal(next.recovered, null);
+        assert.equal(signs, 0);
+        assert.ok(module.status().inhibited);
         await module.close();
       });
     }
+
+    it('shows the mismatch before any command: assess inhibits at start', async () => {
+      const meterId = '042N50002003';
+      const { module, database } = await moduleWithHistory(installation, 13, meterId, 3);
+      database.rollBack(1);
+      await module.close();
+      const restarted = await readyModule(installation, 13);
+      assert.equal(restarted.status().inhibited, null);
+      const decision = restarted.assess(database.moduleCheckpoint);
+      assert.equal(decision.kind, 'inhibit');
+      assert.match(restarted.status().inhibited?.reason ?? '', /lost 1 committed transaction/);
+      await restarted.close();
+    });
+
+    it('recovers a record the database committed but never confirmed, after a restore to before it', async () => {
+      // The server died after the commit and before the confirmation: nothing of it was released.
+      const meterId = '042N50002005';
+      const { module, database } = await moduleWithHistory(installation, 22, meterId, 3);
+      await database.commit(await fund(module, database, meterId, 1_000));
+      database.rollBack(1);
+      const retried = await fund(module, database, meterId, 500);
+      assert.equal(retried.recovered?.discarded.length, 1);
+      assert.equal(retried.view.descendingRegister, 3_500);
+      await module.close();
+    });
+
+    it('proceeds when the database holds a record whose confirmation was lost in a crash', async () => {
+      const meterId = '042N50002006';
+      const { module, database } = await moduleWithHistory(installation, 23, meterId, 2);
+      await database.commit(await fund(module, database, meterId, 1_000)); // no confirmation
+      await module.close();
+      const restarted = await readyModule(installation, 23);
+      assert.equal(restarted.assess(database.moduleCheckpoint).kind, 'proceed');
+      const next = await fund(restarted, database, meterId, 1_000);
+      assert.equal(next.recovered, null);
+      await database.commit(next, restarted);
+      // The unconfirmed record is confirmed now that a later one followed it: losing it inhibits.
+      database.rollBack(2);
+      await assert.rejects(
+        fund(restarted, database, meterId, 1),
+        (error: unknown) => error instanceof VaultError && /lost 2 committed/.test(error.message),
+      );
+      await restarted.close();
+    });
 
     it('inhibits itself when the database is rolled back by four transactions, and signs nothing', async () => {
       const meterId = '042N50002004';
@@ -103,6 +145,7 @@ for (const fixture of backendFixtures) {
         (error: unknown) => {
           assert.ok(error instanceof VaultError && error.code === 'vault.module_inhibited');
           assert.match(error.message, /matches none of the module's last 3/);
+          assert.match(error.message, /3 committed transaction\(s\) may already be out/);
           return true;
         },
       );
@@ -119,7 +162,35 @@ for (const fixture of backendFixtures) {
       module.logout();
       await module.login('crypto-user');
       assert.equal(module.status().inhibited, null);
-      database.commit(await fund(module, database, meterId, 1));
+      await database.commit(await fund(module, database, meterId, 1), module);
+      await module.close();
+    });
+
+    it('refuses a package put back to an earlier version while its ring remembers a newer one', async () => {
+      const meterId = '042N50002007';
+      const { module, database } = await moduleWithHistory(installation, 24, meterId, 3);
+      const older = database.history.at(-2);
+      assert.ok(older);
+      let signs = 0;
+      await assert.rejects(
+        module.execute({
+          databaseCheckpoint: database.moduleCheckpoint,
+          sealedPackage: older.sealedPackage,
+          expected: { meterId, sequence: older.sequence },
+          steps: [
+            {
+              operation: { type: 'debit', amount: 500 as Mills },
+              sign: () => {
+                signs += 1;
+                return Buffer.from('x');
+              },
+            },
+          ],
+        }),
+        (error: unknown) => error instanceof VaultError && error.code === 'vault.package_replayed',
+      );
+      assert.equal(signs, 0);
+      assert.equal(module.status().inhibited, null);
       await module.close();
     });
 
@@ -136,7 +207,7 @@ for (const fixture of backendFixtures) {
     it('reports a recovery even when the command that found it then fails', async () => {
       const meterId = '042N50002011';
       const { module, database } = await moduleWithHistory(installation, 16, meterId, 2);
-      database.rollBack(1);
+      await fund(module, database, meterId, 1_000); // not committed
       await assert.rejects(
         module.execute({
           databaseCheckpoint: database.moduleCheckpoint,
@@ -157,7 +228,7 @@ for (const fixture of backendFixtures) {
       await module.close();
       const restarted = await readyModule(installation, 17);
       assert.equal(restarted.status().checkpointRingLength, 3);
-      database.commit(await fund(restarted, database, meterId, 1_000));
+      await database.commit(await fund(restarted, database, meterId, 1_000), restarted);
       await restarted.close();
 
       // A different module (its own, empty memory) shown this module's database checkpoint inhibits.
@@ -188,16 +259,18 @@ for (const fixture of backendFixtures) {
       await restarted.close();
     });
 
-    it('keeps up to five records when configured to', async () => {
+    it('keeps up to five records when configured to, and names all it lost', async () => {
       const module = await readyModule(installation, 20, { ringSize: 5 });
       const database = new SimulatedDatabase();
       await createMeter(module, database, '042N50002040');
       for (let index = 0; index < 6; index += 1)
-        database.commit(await fund(module, database, '042N50002040', 10));
+        await database.commit(await fund(module, database, '042N50002040', 10), module);
       assert.equal(module.status().checkpointRingLength, 5);
       database.rollBack(4);
-      const result = await fund(module, database, '042N50002040', 10);
-      assert.equal(result.recovered?.discarded.length, 4);
+      await assert.rejects(
+        fund(module, database, '042N50002040', 10),
+        (error: unknown) => error instanceof VaultError && /4 record\(s\) behind.*lost 4 committed/.test(error.message),
+      );
       await module.close();
       const backend = await installation.newBackend(21);
       assert.throws(() => new CryptoModule(backend, { ringSize: 6 }), VaultError);

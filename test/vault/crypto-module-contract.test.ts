@@ -105,7 +105,7 @@ for (const fixture of backendFixtures) {
             expected: { meterId: created.view.meterId, sequence: database.sequence },
             steps: [{ operation: { type: 'fund', amount: mills(100_000) } }],
           })
-          .then((result) => database.commit(result));
+          .then((result) => database.commit(result, module));
         const printed = await module.execute({
           databaseCheckpoint: database.moduleCheckpoint,
           sealedPackage: database.sealedPackage,
@@ -120,7 +120,7 @@ for (const fixture of backendFixtures) {
             },
           ],
         });
-        database.commit(printed);
+        await database.commit(printed);
         assert.equal(printed.view.ascendingRegister, 730);
         assert.equal(printed.view.descendingRegister, 99_270);
         const [signed] = printed.signatures;
@@ -149,17 +149,17 @@ for (const fixture of backendFixtures) {
           steps: [{ operation }],
         });
       await assert.rejects(run({ type: 'fund', amount: mills(10_001) }), refusedWith('psd.max_dr_exceeded'));
-      database.commit(await run({ type: 'fund', amount: mills(10_000) }));
+      await database.commit(await run({ type: 'fund', amount: mills(10_000) }));
       await assert.rejects(
         run({ type: 'debit', amount: mills(10_001) }),
         refusedWith('psd.insufficient_funds'),
       );
       await assert.rejects(run({ type: 'debit', amount: mills(0) }), refusedWith('psd.invalid_amount'));
       await assert.rejects(run({ type: 'fund', amount: mills(-5) }), refusedWith('psd.invalid_amount'));
-      database.commit(await run({ type: 'debit', amount: mills(2_500) }));
-      database.commit(await run({ type: 'refund', amount: mills(500) }));
+      await database.commit(await run({ type: 'debit', amount: mills(2_500) }));
+      await database.commit(await run({ type: 'refund', amount: mills(500) }));
       const withdrawn = await run({ type: 'withdraw' });
-      database.commit(withdrawn);
+      await database.commit(withdrawn);
       assert.deepEqual(
         [
           withdrawn.view.state,

@@ -38,7 +38,7 @@ for (const fixture of backendFixtures) {
       installation = await fixture.install();
       module = await readyModule(installation);
       await createMeter(module, database, meterId);
-      database.commit(
+      await database.commit(
         await module.execute({
           databaseCheckpoint: database.moduleCheckpoint,
           sealedPackage: database.sealedPackage,
