@@ -372,10 +372,18 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
     });
     // Before the first request: a module the database cannot account for (a restore, a replayed
     // row) inhibits now, so readiness and `modules status` say so from the start.
-    for (const { serial, decision } of await custody.assessModules()) {
+    const assessment = await custody.assessModules();
+    for (const { serial, decision } of assessment.modules) {
       if (decision.kind === 'inhibit')
         logger.error({ serial, reason: decision.reason }, 'crypto module inhibited itself at start');
     }
+    for (const problem of assessment.log?.chainProblems ?? [])
+      logger.error({ problem }, 'the protected module log does not verify');
+    for (const mismatch of assessment.log?.mismatches ?? [])
+      logger.error(
+        { meterId: mismatch.meterId, reason: mismatch.reason },
+        'a meter is refused: its package is not the newest version the module log holds',
+      );
     const renderer = new RenderPool();
     const lists = new MailingLists(store.db, join(config.dataDir, 'mailing-lists'), renderer);
     await lists.recover();

@@ -256,6 +256,10 @@ export async function reconcileCommand(args: readonly string[], io: CommandIo): 
   }
   for (const difference of report.balanceDifferences)
     io.write(`customer balance DIFFERENCE: ${difference}\n`);
+  const { moduleLog } = report;
+  io.write(
+    `module log: ${moduleLog.records} record(s) verified; modules printed ${formatUsd(moduleLog.modulesPrintedMills)}, packages' AR ${formatUsd(moduleLog.packagesPrintedMills)}; modules refunded ${formatUsd(moduleLog.modulesRefundedMills)}, packages' refund registers ${formatUsd(moduleLog.packagesRefundRegisterMills)}  ${moduleLog.differences.length === 0 ? 'balanced' : `DIFFERENCE: ${moduleLog.differences.join('; ')}`}\n`,
+  );
   io.write(
     `${report.meters.length} meter(s), ${report.pools.length} pool(s) and ${report.customerBalances} customer balance(s) checked at ${report.at}: ${report.isBalanced ? 'all balanced' : 'DIFFERENCES FOUND'}.\n`,
   );

@@ -282,7 +282,7 @@ export interface ModulesStatus {
     backend: string;
     state: string;
     errorReason: string | null;
-    inhibited: { reason: string; since: string } | null;
+    inhibited: { reason: string; since: string; cause: 'database' | 'module' } | null;
     keys: {
       currentMasterKeyVersion: number | null;
       minimumMasterKeyVersion: number;
@@ -300,6 +300,15 @@ export interface ModulesStatus {
 export interface Reconciliation {
   at: string;
   isBalanced: boolean;
+  /** The protected module log, checked from its start, against the packages. */
+  moduleLog: {
+    records: number;
+    modulesPrintedMills: number;
+    packagesPrintedMills: number;
+    modulesRefundedMills: number;
+    packagesRefundRegisterMills: number;
+    differences: string[];
+  };
   meters: {
     meterId: string;
     fundedMills: number;

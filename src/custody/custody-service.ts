@@ -21,6 +21,7 @@ import type {
 import { MAX_GROUP_COMMANDS, VaultError } from '../vault/index.ts';
 import { CustodyError } from './custody-error.ts';
 import { GroupQueue } from './group-queue.ts';
+import { type ModuleLogReport, verifyModuleLog } from './module-log.ts';
 import {
   appendModuleLog,
   recoveryEvents,
@@ -96,13 +97,27 @@ export interface CustodyService {
    * Compares every module's ring with the database before the first command (at start): a
    * module the database cannot account for inhibits now, and the audit log says why.
    */
-  assessModules(): Promise<readonly { readonly serial: string; readonly decision: CheckpointDecision }[]>;
+  assessModules(): Promise<ModuleAssessment>;
+  /**
+   * Checks the protected module log and every package against it (module-log.ts); meters whose
+   * package is not the newest logged version are refused from now on, before any signature.
+   */
+  verifyModuleLog(): Promise<ModuleLogReport>;
   status(): PoolStatus;
   /** Groups committed so far and the commands they held (group commit's batching, for figures). */
   groupCommits(): { readonly groups: number; readonly commands: number };
 }
 
+/** What the start-up comparison found: each module's decision, and the module log's check. */
+export interface ModuleAssessment {
+  readonly modules: readonly { readonly serial: string; readonly decision: CheckpointDecision }[];
+  /** Null when the service stopped before the log could be read (a module inhibited). */
+  readonly log: ModuleLogReport | null;
+}
+
 const RESEAL_BATCH = 200;
+/** Meters whose newest committed package version this process remembers (oldest forgotten first). */
+const KNOWN_SEQUENCES = 1_000_000;
 
 /** A waiting command and the caller waiting for it. */
 interface Job {
@@ -135,6 +150,27 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
  */
 export function createCustodyService({ db, pool }: CustodyDependencies): CustodyService {
   const queue = new GroupQueue<Job>();
+  // The newest package version of each meter this process saw committed or read in the module
+  // log: a row older than that was put back, and is refused before the module signs from it.
+  const knownSequences = new Map<string, number>();
+  const remember = (meterId: string, sequence: number): void => {
+    if ((knownSequences.get(meterId) ?? -1) > sequence) return;
+    knownSequences.delete(meterId);
+    knownSequences.set(meterId, sequence);
+    if (knownSequences.size > KNOWN_SEQUENCES) {
+      const oldest = knownSequences.keys().next();
+      if (oldest.done !== true) knownSequences.delete(oldest.value);
+    }
+  };
+  const replayedRow = (meterId: string, sequence: number): VaultError | null => {
+    const known = knownSequences.get(meterId);
+    if (known === undefined || sequence >= known) return null;
+    return new VaultError(
+      'vault.package_replayed',
+      `Meter ${meterId}'s package in the database is version ${sequence}, but version ${known} was committed: an earlier version of the package was put back. The meter is refused until an operator investigates.`,
+      { details: { meterId, databaseSequence: sequence, committedSequence: known } },
+    );
+  };
   let isLeasing = false;
   const commits = { groups: 0, commands: 0 };
 
@@ -237,8 +273,18 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
       .execute();
     const stored = new Set(rows.map((row) => row.meter_id));
     const created = new Set(commands.filter((command) => command.kind === 'create').map(meterOf));
+    const replayed = new Map<string, VaultError>();
+    for (const row of rows) {
+      const refusal = replayedRow(row.meter_id, row.sequence);
+      if (refusal !== null) replayed.set(row.meter_id, refusal);
+    }
     const runnable: Job[] = [];
     for (const job of jobs) {
+      const refusal = job.commands.map((command) => replayed.get(command.meterId)).find(Boolean);
+      if (refusal !== undefined) {
+        job.reject(refusal);
+        continue;
+      }
       const duplicate = job.commands.find(
         (command) => command.kind === 'create' && stored.has(command.meterId),
       );
@@ -254,10 +300,16 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
         runnable.push(job);
       }
     }
-    const packages = rows.map((row) => ({
-      sealedPackage: Buffer.from(row.sealed, 'base64'),
-      expected: { meterId: row.meter_id, sequence: row.sequence },
-    }));
+    if (replayed.size > 0)
+      await db
+        .transaction()
+        .execute((trx) => appendAuditEvents(trx, refusalEvents(null, [...replayed.values()])));
+    const packages = rows
+      .filter((row) => !replayed.has(row.meter_id))
+      .map((row) => ({
+        sealedPackage: Buffer.from(row.sealed, 'base64'),
+        expected: { meterId: row.meter_id, sequence: row.sequence },
+      }));
     return { runnable, packages };
   };
 
@@ -324,6 +376,7 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
         });
         commits.groups += 1;
         commits.commands += committed.record.transactions.length;
+        for (const stored of committed.packages) remember(stored.meterId, stored.sequence);
         // The module remembers the commit before anything leaves: a database later rolled back
         // past this record makes it inhibit, never sign these register values again.
         await module.confirmCommitted(committed.record.counter);
@@ -336,6 +389,14 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
     } catch (error) {
       for (const job of jobs) job.reject(error);
     }
+  };
+
+  const checkModuleLog = async (): Promise<ModuleLogReport> => {
+    const report = await pool.withModule((module) =>
+      verifyModuleLog(db, (sealed) => module.verifyCheckpoint(sealed)),
+    );
+    for (const logged of report.newest.values()) remember(logged.meterId, logged.packageSequence);
+    return report;
   };
 
   const pump = (): void => {
@@ -516,6 +577,8 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
         .execute((trx) => appendAuditEvents(trx, [{ kind: 'vault.service_resumed', details: {} }]));
     },
 
+    verifyModuleLog: checkModuleLog,
+
     async assessModules() {
       const assessed = [];
       for (const module of pool.modules) {
@@ -536,7 +599,8 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
         }
       }
       pool.reviewInhibitions();
-      return assessed;
+      const log = pool.status().stopped === null ? await checkModuleLog() : null;
+      return { modules: assessed, log };
     },
 
     status: () => pool.status(),

@@ -113,7 +113,7 @@ export async function appendModuleLog(
 }
 
 /** Audit events for commands the module refused because their package was an earlier version. */
-export function refusalEvents(moduleSerial: string, errors: readonly unknown[]): AuditEventInput[] {
+export function refusalEvents(moduleSerial: string | null, errors: readonly unknown[]): AuditEventInput[] {
   return errors.flatMap((error) =>
     error instanceof VaultError && error.code === 'vault.package_replayed'
       ? [

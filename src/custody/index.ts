@@ -4,6 +4,8 @@ export {
   type CustodyDependencies,
   type CommittedCommand,
   type CustodyService,
+  type ModuleAssessment,
   type RotationReport,
   type WithinCommit,
 } from './custody-service.ts';
+export type { LoggedPackage, ModuleLogReport, PackageMismatch } from './module-log.ts';

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { CustodyService } from '../custody/index.ts';
+import type { CustodyService, ModuleLogReport } from '../custody/index.ts';
+import type { PsdView } from '../vault/index.ts';
 import { type Mills, add } from '../money/index.ts';
 import type { DatabaseSchema } from '../store/index.ts';
 
@@ -27,8 +28,23 @@ export interface PoolReconciliation {
   readonly differences: readonly string[];
 }
 
+/** The crypto modules' own account (their protected log), against the packages. */
+export interface ModuleLogReconciliation {
+  /** Records of the protected module log checked (MAC, counter, link). */
+  readonly records: number;
+  /** Σ over modules of the printed value their newest records carry. */
+  readonly modulesPrintedMills: Mills;
+  /** Σ of every package's AR except master PSDs' (theirs moves by transfers, not printing). */
+  readonly packagesPrintedMills: Mills;
+  readonly modulesRefundedMills: Mills;
+  readonly packagesRefundRegisterMills: Mills;
+  /** The log's own problems and every disagreement with the packages' totals, in words. */
+  readonly differences: readonly string[];
+}
+
 export interface ReconciliationReport {
   readonly at: string;
+  readonly moduleLog: ModuleLogReconciliation;
   readonly meters: readonly MeterReconciliation[];
   readonly pools: readonly PoolReconciliation[];
   /** Pooled-mode customer balances checked against their ledgers. */
@@ -40,11 +56,80 @@ export interface ReconciliationReport {
 
 const sum = (values: readonly number[]): Mills => add(...(values as Mills[]));
 
+/** Opens every package; one that cannot be opened is reported for its meter, not for all. */
+async function openPackages(
+  db: Kysely<DatabaseSchema>,
+  custody: CustodyService,
+): Promise<Map<string, PsdView | { readonly failure: string }>> {
+  const rows = await db.selectFrom('psd_packages').select('meter_id').orderBy('meter_id').execute();
+  const opened = new Map<string, PsdView | { readonly failure: string }>();
+  for (const { meter_id: meterId } of rows) {
+    try {
+      opened.set(meterId, await custody.readMeter(meterId));
+    } catch (error) {
+      opened.set(meterId, { failure: error instanceof Error ? error.message : 'it cannot be read' });
+    }
+  }
+  return opened;
+}
+
+const isView = (value: PsdView | { readonly failure: string } | undefined): value is PsdView =>
+  value !== undefined && !('failure' in value);
+
+/** The module log's check, and the modules' running totals against the packages' registers. */
+function moduleLogLine(
+  log: ModuleLogReport | { readonly failure: string },
+  opened: ReadonlyMap<string, PsdView | { readonly failure: string }>,
+  masters: ReadonlySet<string>,
+  meterIds: ReadonlySet<string>,
+): ModuleLogReconciliation {
+  const views = [...opened.entries()].flatMap(([meterId, view]) => (isView(view) ? [{ meterId, view }] : []));
+  const packagesPrinted = sum(
+    views.filter(({ meterId }) => !masters.has(meterId)).map(({ view }) => view.ascendingRegister),
+  );
+  const packagesRefunded = sum(views.map(({ view }) => view.refundRegister));
+  if ('failure' in log) {
+    return {
+      records: 0,
+      modulesPrintedMills: 0 as Mills,
+      packagesPrintedMills: packagesPrinted,
+      modulesRefundedMills: 0 as Mills,
+      packagesRefundRegisterMills: packagesRefunded,
+      differences: [`the protected module log could not be checked: ${log.failure}`],
+    };
+  }
+  const differences = [...log.chainProblems];
+  // Packages that are not meters (a pooled customer's client package, the CA's) are named here.
+  for (const mismatch of log.mismatches)
+    if (!meterIds.has(mismatch.meterId)) differences.push(`package ${mismatch.meterId}: ${mismatch.reason}`);
+  // Totals are comparable only when every package opened and the log itself is intact.
+  if (views.length === opened.size && differences.length === 0) {
+    if (log.totals.printedMills !== packagesPrinted)
+      differences.push(
+        `the modules printed ${log.totals.printedMills} mills in all, but the packages' ascending registers add up to ${packagesPrinted}`,
+      );
+    if (log.totals.refundedMills !== packagesRefunded)
+      differences.push(
+        `the modules refunded ${log.totals.refundedMills} mills in all, but the packages' refund registers add up to ${packagesRefunded}`,
+      );
+  }
+  return {
+    records: log.records,
+    modulesPrintedMills: log.totals.printedMills,
+    packagesPrintedMills: packagesPrinted,
+    modulesRefundedMills: log.totals.refundedMills,
+    packagesRefundRegisterMills: packagesRefunded,
+    differences,
+  };
+}
+
 /**
  * Proves, for every meter, from the stored data alone: the sealed package's registers (opened by
  * a crypto module) against the funding records, the indicium log and the refunds —
  * AR = Σ postage of its indicia, AR + DR + withdrawn = Σ fundings, refund register = Σ refunds
- * (spoiled and withdrawn), 0 ≤ DR ≤ max DR.
+ * (spoiled and withdrawn), 0 ≤ DR ≤ max DR — and against the protected module log, which the
+ * database cannot rewrite: each package must be the newest version a module logged, and the
+ * modules' running totals must equal the packages' registers summed.
  *
  * @example const report = await reconcileMeters({ db, custody }); if (!report.isBalanced) alert(report);
  */
@@ -67,6 +152,16 @@ export async function reconcileMeters({
     .selectFrom('pool_transfers')
     .select(['master_meter_id', 'meter_id', 'amount_mills'])
     .execute();
+  let log: ModuleLogReport | { readonly failure: string };
+  try {
+    log = await custody.verifyModuleLog();
+  } catch (error) {
+    log = { failure: error instanceof Error ? error.message : 'it cannot be read' };
+  }
+  const opened = await openPackages(db, custody);
+  const mismatchOf = new Map(
+    ('failure' in log ? [] : log.mismatches).map((mismatch) => [mismatch.meterId, mismatch]),
+  );
   const results: MeterReconciliation[] = [];
   for (const meter of meters) {
     const funded = sum(
@@ -84,8 +179,26 @@ export async function reconcileMeters({
       ownRefunds.filter((row) => row.kind === 'withdrawal').map((row) => row.amount_mills),
     );
     const spoiled = sum(ownRefunds.filter((row) => row.kind === 'spoilage').map((row) => row.amount_mills));
-    const psd = await custody.readMeter(meter.meter_id);
     const differences: string[] = [];
+    const mismatch = mismatchOf.get(meter.meter_id);
+    if (mismatch !== undefined) differences.push(mismatch.reason);
+    const opening = opened.get(meter.meter_id);
+    if (!isView(opening)) {
+      differences.push(`its package cannot be opened: ${opening?.failure ?? 'it is missing'}`);
+      results.push({
+        meterId: meter.meter_id,
+        fundedMills: funded,
+        printedMills: printed,
+        ascendingRegisterMills: 0 as Mills,
+        descendingRegisterMills: 0 as Mills,
+        refundRegisterMills: 0 as Mills,
+        withdrawnMills: withdrawn,
+        spoiledMills: spoiled,
+        differences,
+      });
+      continue;
+    }
+    const psd = opening;
     if (psd.ascendingRegister !== printed) {
       differences.push(
         `AR is ${psd.ascendingRegister} mills but its ${meter.mode === 'master' ? 'transfers' : 'indicia'} add up to ${printed}`,
@@ -170,19 +283,30 @@ export async function reconcileMeters({
   for (const { meter_id: packageId } of clientPackages) {
     const customer = Number(packageId.slice('CLIENT-'.length));
     const balance = balances.find((entry) => entry.customer_number === customer)?.balance_mills ?? 0;
-    const mirrored = (await custody.readMeter(packageId)).descendingRegister;
+    const view = opened.get(packageId);
+    if (!isView(view)) {
+      balanceDifferences.push(
+        `customer ${customer}: the client package ${packageId} cannot be opened: ${view?.failure ?? 'it is missing'}`,
+      );
+      continue;
+    }
+    const mirrored = view.descendingRegister;
     if (mirrored !== balance)
       balanceDifferences.push(
         `customer ${customer}: balance ${balance} mills, but the client package ${packageId} holds ${mirrored}`,
       );
   }
+  const masters = new Set(meters.filter((meter) => meter.mode === 'master').map((meter) => meter.meter_id));
+  const moduleLog = moduleLogLine(log, opened, masters, new Set(meters.map((meter) => meter.meter_id)));
   return {
     at: new Date().toISOString(),
+    moduleLog,
     meters: results,
     pools,
     customerBalances: balances.length,
     balanceDifferences,
     isBalanced:
+      moduleLog.differences.length === 0 &&
       results.every((result) => result.differences.length === 0) &&
       pools.every((pool) => pool.differences.length === 0) &&
       balanceDifferences.length === 0,

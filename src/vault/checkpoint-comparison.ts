@@ -60,8 +60,7 @@ export function compareCheckpoints(
     if (newest === undefined) return { kind: 'proceed' };
     if (ring.length === 1 && newest.record.counter === 1 && !isConfirmed(newest))
       return { kind: 'recover', discardCount: 1 };
-    if (ring.some(isConfirmed))
-      return inhibitLosing(ring, 'the database has no checkpoint for this module');
+    if (ring.some(isConfirmed)) return inhibitLosing(ring, 'the database has no checkpoint for this module');
     return {
       kind: 'inhibit',
       reason: `the database has no checkpoint for this module, but the module remembers ${ring.length} transaction(s)`,

@@ -66,7 +66,7 @@ export class CryptoModule {
   readonly #machine: ModuleStateMachine;
   /** MACs and key agreement with the module's domain keys, for a crypto user. */
   readonly services: ModuleServices;
-  #inhibited: { reason: string; since: string } | null = null;
+  #inhibited: ModuleStatus['inhibited'] = null;
   readonly #ring: CheckpointRing;
   readonly #signingKeys: OpenSigningKeys;
   #keyEntryCredential: string | undefined;
@@ -108,6 +108,11 @@ export class CryptoModule {
 
   get isInhibited(): boolean {
     return this.#inhibited !== null;
+  }
+
+  /** The newest package version of `meterId` this module's ring remembers making, or null. */
+  rememberedSequence(meterId: string): number | null {
+    return this.#ring.newestOf(meterId)?.packageSequence ?? null;
   }
 
   /** Power-up: known-answer and pairwise tests, then uninitialized (no keys) or idle. */
@@ -154,7 +159,8 @@ export class CryptoModule {
     if (role === 'crypto-user') {
       this.#machine.requireState(['idle'], 'take the crypto-user role');
       const damage = await this.#ring.load();
-      if (damage !== null) this.#inhibited = { reason: damage, since: this.#now().toISOString() };
+      if (damage !== null)
+        this.#inhibited = { reason: damage, since: this.#now().toISOString(), cause: 'module' };
       this.#machine.moveTo('user');
       return;
     }
@@ -369,7 +375,7 @@ export class CryptoModule {
     this.#machine.requireRole('crypto-user');
     const decision = this.checkpointAgreement(databaseCheckpoint);
     if (decision.kind === 'inhibit' && this.#inhibited === null)
-      this.#inhibited = { reason: decision.reason, since: this.#now().toISOString() };
+      this.#inhibited = { reason: decision.reason, since: this.#now().toISOString(), cause: 'database' };
     return decision;
   }
 
@@ -444,7 +450,7 @@ export class CryptoModule {
         this.#unreportedRecoveries.push(...(await this.#ring.discardNewest(decision.discardCount)));
         return;
       case 'inhibit':
-        this.#inhibited = { reason: decision.reason, since: this.#now().toISOString() };
+        this.#inhibited = { reason: decision.reason, since: this.#now().toISOString(), cause: 'database' };
         throw new VaultError(
           'vault.module_inhibited',
           `Module ${this.serial} inhibited itself: ${decision.reason}.`,
@@ -463,7 +469,13 @@ export class CryptoModule {
       throw new VaultError(
         'vault.package_replayed',
         `Meter ${expected.meterId}'s package in the database is version ${expected.sequence}, but module ${this.serial} made version ${remembered.packageSequence} (record ${remembered.counter}): an earlier version of the package was put back. The meter is refused until an operator investigates.`,
-        { details: { meterId: expected.meterId, databaseSequence: expected.sequence, moduleSequence: remembered.packageSequence } },
+        {
+          details: {
+            meterId: expected.meterId,
+            databaseSequence: expected.sequence,
+            moduleSequence: remembered.packageSequence,
+          },
+        },
       );
     }
   }

@@ -111,7 +111,8 @@ export class ModulePool {
   /** The operator's word that the cause is dealt with (modules re-anchored or replaced). */
   resume(): void {
     const inhibited = this.#modules.filter((module) => module.isInhibited).length;
-    if (inhibited >= this.#threshold) {
+    const byDatabase = this.#modules.some((module) => module.status().inhibited?.cause === 'database');
+    if (inhibited >= this.#threshold || byDatabase) {
       throw new VaultError(
         'vault.service_stopped',
         `${inhibited} module(s) are still inhibited; re-anchor them before resuming the service.`,
@@ -155,9 +156,15 @@ export class ModulePool {
   /** Stops the service once as many modules as the threshold are inhibited (after a command, or at start). */
   reviewInhibitions(): void {
     const inhibited = this.#modules.filter((module) => module.isInhibited);
-    if (this.#stopped === null && inhibited.length >= this.#threshold) {
+    // A database that lost what a module committed is suspect for every module: the others cannot
+    // tell its restored packages from current ones. Damage to one module's memory is its own.
+    const byDatabase = inhibited.filter((module) => module.status().inhibited?.cause === 'database');
+    if (this.#stopped === null && (inhibited.length >= this.#threshold || byDatabase.length > 0)) {
       this.#stopped = {
-        reason: `${inhibited.length} module(s) inhibited (${inhibited.map((module) => module.serial).join(', ')}), threshold ${this.#threshold}`,
+        reason:
+          byDatabase.length > 0
+            ? `the database does not hold what module(s) ${byDatabase.map((module) => module.serial).join(', ')} committed: ${byDatabase[0]?.status().inhibited?.reason ?? ''}`
+            : `${inhibited.length} module(s) inhibited (${inhibited.map((module) => module.serial).join(', ')}), threshold ${this.#threshold}`,
         since: new Date().toISOString(),
       };
     }

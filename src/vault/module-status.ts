@@ -15,7 +15,15 @@ export interface ModuleStatus {
   /** Why the module is in the error state. */
   readonly errorReason: string | null;
   /** Set when the module refused to act on a database it cannot account for. */
-  readonly inhibited: { readonly reason: string; readonly since: string } | null;
+  /**
+   * Why the module refuses to work. `database`: the database is not what the module left (restored,
+   * rolled back, edited), which stops the whole service; `module`: its own memory is damaged.
+   */
+  readonly inhibited: {
+    readonly reason: string;
+    readonly since: string;
+    readonly cause: 'database' | 'module';
+  } | null;
   readonly keys: {
     readonly currentMasterKeyVersion: number | null;
     readonly minimumMasterKeyVersion: number;

@@ -237,6 +237,7 @@ for (const fixture of dialectFixtures) {
           .where('meter_id', '=', meterId)
           .execute(),
         modules: await store.db.selectFrom('crypto_modules').selectAll().execute(),
+        log: await store.db.selectFrom('module_log').select(['module_serial', 'counter']).execute(),
       };
       for (let index = 0; index < 4; index += 1)
         await custody.execute(meterId, [{ operation: { type: 'fund', amount: mills(1_000) } }]);
@@ -246,6 +247,15 @@ for (const fixture of dialectFixtures) {
           await trx.updateTable('psd_packages').set(row).where('meter_id', '=', row.meter_id).execute();
         for (const row of snapshot.modules)
           await trx.updateTable('crypto_modules').set(row).where('serial', '=', row.serial).execute();
+        const kept = new Set(snapshot.log.map((row) => `${row.module_serial}/${row.counter}`));
+        for (const row of await trx.selectFrom('module_log').select(['module_serial', 'counter']).execute()) {
+          if (kept.has(`${row.module_serial}/${row.counter}`)) continue;
+          await trx
+            .deleteFrom('module_log')
+            .where('module_serial', '=', row.module_serial)
+            .where('counter', '=', row.counter)
+            .execute();
+        }
       });
       let signs = 0;
       await assert.rejects(

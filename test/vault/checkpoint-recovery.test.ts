@@ -269,7 +269,8 @@ for (const fixture of backendFixtures) {
       database.rollBack(4);
       await assert.rejects(
         fund(module, database, '042N50002040', 10),
-        (error: unknown) => error instanceof VaultError && /4 record\(s\) behind.*lost 4 committed/.test(error.message),
+        (error: unknown) =>
+          error instanceof VaultError && /4 record\(s\) behind.*lost 4 committed/.test(error.message),
       );
       await module.close();
       const backend = await installation.newBackend(21);

@@ -32,6 +32,7 @@ for (const fixture of backendFixtures) {
       module = await readyModule(installation, 1);
       await createMeter(module, first, '042N52000001');
       // Both meters' packages come from the same module, so the shared checkpoint is the latest.
+      second.moduleCheckpoint = first.moduleCheckpoint;
       await createMeter(module, second, '042N52000002');
       first.moduleCheckpoint = second.moduleCheckpoint;
     });

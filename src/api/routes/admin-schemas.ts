@@ -82,7 +82,13 @@ export const ModulesStatus = Type.Object({
         backend: Type.String({ examples: ['software', 'pkcs11'] }),
         state: Type.String({ examples: ['user', 'error'] }),
         errorReason: Nullable(Type.String()),
-        inhibited: Nullable(Type.Object({ reason: Type.String(), since: Type.String() })),
+        inhibited: Nullable(
+          Type.Object({
+            reason: Type.String(),
+            since: Type.String(),
+            cause: Type.Union([Type.Literal('database'), Type.Literal('module')]),
+          }),
+        ),
         keys: Type.Object({
           currentMasterKeyVersion: Nullable(Type.Integer()),
           minimumMasterKeyVersion: Type.Integer(),
@@ -111,6 +117,17 @@ export const PoolLine = Type.Object({
 export const Reconciliation = Type.Object({
   at: Type.String({ format: 'date-time' }),
   isBalanced: Type.Boolean(),
+  moduleLog: Type.Object(
+    {
+      records: Type.Integer(),
+      modulesPrintedMills: Mills('Σ over modules of the printed value in their newest log record'),
+      packagesPrintedMills: Mills("Σ of the packages' AR, master PSDs excepted"),
+      modulesRefundedMills: Mills('Σ over modules of the refunded value in their newest log record'),
+      packagesRefundRegisterMills: Mills("Σ of the packages' refund registers"),
+      differences: Type.Array(Type.String()),
+    },
+    { description: 'The protected module log, checked from its start, against the packages' },
+  ),
   meters: Type.Array(
     Type.Object({
       meterId: Type.String(),
@@ -143,6 +160,7 @@ export function modulesStatusOf(status: PoolStatus) {
 export function reconciliationOf(report: ReconciliationReport) {
   return {
     ...report,
+    moduleLog: { ...report.moduleLog, differences: [...report.moduleLog.differences] },
     meters: report.meters.map((meter) => ({ ...meter, differences: [...meter.differences] })),
     pools: report.pools.map((pool) => ({ ...pool, differences: [...pool.differences] })),
     balanceDifferences: [...report.balanceDifferences],
