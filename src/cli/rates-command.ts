@@ -49,7 +49,7 @@ export function ratesCommand(args: readonly string[], io: CommandIo): number {
         const tables = rates.book.list();
         if (tables.length === 0)
           io.write(
-            'No rate tables are loaded: none ship until sourced prices do (docs/rates.md); put tables in <data dir>/rates/.\n',
+            'No rate tables are loaded: the shipped ones are missing from rates/ of this installation; put tables in <data dir>/rates/ (docs/rates.md).\n',
           );
         for (const table of tables)
           io.write(

@@ -134,6 +134,10 @@ export interface Quote {
  * The rate tables in force: several versions side by side, the one for a mailing date being the
  * latest effective on or before it. Loaded from directories of `*.json` files, checked, and
  * loaded again on demand (no restart).
+ *
+ * A later directory takes precedence over an earlier one (the operator's `<data dir>/rates/` over
+ * the shipped `rates/`): a table with the id of an earlier directory's replaces it, and of two
+ * tables effective the same day, the later directory's prices the classes it has.
  */
 export class RateBook {
   private tables: { table: RateTable; version: string }[] = [];
@@ -146,8 +150,8 @@ export class RateBook {
 
   /** Reads every table again; a bad file refuses the reload and the tables in force stay. */
   reload(): { tables: number } {
-    const loaded: { table: RateTable; version: string }[] = [];
-    for (const directory of this.directories) {
+    const loaded = new Map<string, { table: RateTable; version: string; rank: number }>();
+    for (const [rank, directory] of this.directories.entries()) {
       if (!existsSync(directory)) continue;
       for (const file of readdirSync(directory)
         .filter((name) => name.endsWith('.json'))
@@ -159,13 +163,16 @@ export class RateBook {
           fail(join(directory, file), `not JSON (${(error as Error).message})`);
         }
         const table = checkRateTable(parsed, join(directory, file));
-        if (loaded.some((known) => known.table.id === table.id))
+        // Within one folder a repeated id is a mistake; across folders it is a deliberate override.
+        if (loaded.get(table.id)?.rank === rank)
           fail(join(directory, file), `table id ${table.id} is loaded twice`);
-        loaded.push({ table, version: tableVersion(table) });
+        loaded.set(table.id, { table, version: tableVersion(table), rank });
       }
     }
-    this.tables = loaded.sort((a, b) => a.table.effective.localeCompare(b.table.effective));
-    return { tables: loaded.length };
+    this.tables = [...loaded.values()]
+      .sort((a, b) => a.table.effective.localeCompare(b.table.effective) || a.rank - b.rank)
+      .map(({ table, version }) => ({ table, version }));
+    return { tables: this.tables.length };
   }
 
   /** Every table, oldest first, with its version. */
@@ -205,7 +212,7 @@ export class RateBook {
     if (entry === undefined || rateClass === undefined)
       throw new RateError(
         'rate.not_found',
-        `No rate table in force on ${date} prices ${request.classCode.slice(0, 40)}; the classes priced are: ${this.classesOn(date).join(', ') || 'none (no sourced tables are loaded)'}.`,
+        `No rate table in force on ${date} prices ${request.classCode.slice(0, 40)}; the classes priced are: ${this.classesOn(date).join(', ') || this.noneInForce()}.`,
       );
     const weight = rateClass.weightUnit === 'lb' ? request.weightOunces / 16 : request.weightOunces;
     const step = rateClass.breaks.find((candidate) => weight <= candidate.upTo + 1e-9);
@@ -248,6 +255,13 @@ export class RateBook {
         version: entry.version,
       },
     };
+  }
+
+  private noneInForce(): string {
+    const earliest = this.tables[0]?.table.effective;
+    return earliest === undefined
+      ? 'none (no sourced tables are loaded)'
+      : `none on that date (the earliest table loaded takes effect ${earliest})`;
   }
 
   private classesOn(date: string): string[] {

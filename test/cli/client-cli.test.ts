@@ -186,6 +186,49 @@ describe('indicia client (the SDK from the command line)', () => {
 
   it('prints a rated piece and imports a list rated by class and weight', async () => {
     const state = join(folder, 'client.json');
+    // With only the shipped tables: a metered letter, priced by the table in force today.
+    const quoted = await runIndicia([
+      'rates',
+      'quote',
+      '--class',
+      'FCM-LETTER-METERED',
+      '--weight',
+      '2',
+      '--data-dir',
+      server.indicia.config.dataDir,
+    ]);
+    assert.equal(quoted.status, 0, quoted.stderr);
+    const today = /^(\$\d+\.\d{2}) .*\n {2}table usps-\d{4}-\d{2}-\d{2}-fcm-metered-letters /.exec(
+      quoted.stdout,
+    )?.[1];
+    assert.ok(today !== undefined, quoted.stdout);
+    const shipped = await runIndicia([
+      'print',
+      '--class',
+      'FCM-LETTER-METERED',
+      '--weight',
+      '2',
+      '--out',
+      join(folder, 'shipped.pdf'),
+      '--state',
+      state,
+    ]);
+    assert.equal(shipped.status, 0, shipped.stderr);
+    assert.ok(shipped.stdout.includes(`(${today}).`), shipped.stdout);
+    assert.match(shipped.stdout, /^Printed ind_\S+ /);
+    const heavy = await runIndicia([
+      'print',
+      '--class',
+      'FCM-LETTER-METERED',
+      '--weight',
+      '3.6',
+      '--out',
+      join(folder, 'heavy.pdf'),
+      '--state',
+      state,
+    ]);
+    assert.equal(heavy.status, 1);
+    assert.match(heavy.stderr, /goes up to 3\.5 oz; this piece weighs 3\.6 oz\. \(rate\.invalid/);
     const operator = server.indicia.demoCredentials.find((credential) => credential.role === 'admin');
     assert.ok(operator !== undefined);
     mkdirSync(join(server.indicia.config.dataDir, 'rates'), { recursive: true });

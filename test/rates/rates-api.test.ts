@@ -45,11 +45,16 @@ describe('rates over the API and the command line', () => {
         return true;
       });
     };
-    // Nothing is priced until a sourced table is loaded.
+    // Only the shipped class is priced until the operator's table is loaded.
     await refused(
       client.request('POST', '/v1/rates', { classCode: 'LETTER', weightOunces: 1 }),
       404,
       'rate.not_found',
+    );
+    const shipped = { classCode: 'FCM-LETTER-METERED', weightOunces: 1, mailingDate: '2025-07-13' };
+    assert.equal(
+      (await client.request<{ priceMills: number }>('POST', '/v1/rates', shipped)).priceMills,
+      740,
     );
     const folder = join(server.indicia.config.dataDir, 'rates');
     mkdirSync(folder, { recursive: true });
@@ -57,9 +62,19 @@ describe('rates over the API and the command line', () => {
     await refused(client.request('POST', '/v1/admin/rates/reload'), 403, 'account.forbidden');
     writeFileSync(join(folder, 'zone-chart-100.csv'), 'origin,destination,zone\n100-102,021,4\n');
     assert.deepEqual(await admin.request('POST', '/v1/admin/rates/reload'), {
-      tables: 1,
+      tables: 3,
       zoneChartOrigins: 3,
     });
+    // The operator's table joins the two shipped ones, which still price their class.
+    const { tables: loaded } = await client.request<{ tables: { id: string }[] }>('GET', '/v1/rates/tables');
+    assert.deepEqual(
+      loaded.map((table) => table.id),
+      ['usps-2024-07-14-fcm-metered-letters', 'fixture-operator-2025', 'usps-2025-07-13-fcm-metered-letters'],
+    );
+    assert.equal(
+      (await client.request<{ priceMills: number }>('POST', '/v1/rates', shipped)).priceMills,
+      740,
+    );
 
     const quote = await client.request<{
       priceMills: number;
@@ -150,6 +165,10 @@ describe('rates over the API and the command line', () => {
     assert.match(
       tables.stdout,
       /2025-01-01 {2}fixture-operator-2025 {2}version [0-9a-f]{16} {2}LETTER, PARCEL/,
+    );
+    assert.match(
+      tables.stdout,
+      /2025-07-13 {2}usps-2025-07-13-fcm-metered-letters {2}version [0-9a-f]{16} {2}FCM-LETTER-METERED\n {2}source: USPS price change effective July 13, 2025/,
     );
   });
 });

@@ -175,6 +175,42 @@ describe('rate tables', () => {
     assert.equal(rates.book.list().length, 2);
   });
 
+  it("gives the operator's folder precedence over the shipped one", () => {
+    const letters = (table: RateTable, priceMills: number): RateTable => ({
+      ...table,
+      classes: [{ ...(table.classes[0] as RateTable['classes'][number]), breaks: [{ upTo: 1, priceMills }] }],
+    });
+    const shipped = folderWith(JULY, JANUARY);
+    const price = (rates: RatesService, mailingDate: string) => {
+      const quote = rates.quote({ classCode: 'LETTER', weightOunces: 1, mailingDate });
+      return [quote.priceMills, quote.table.id];
+    };
+    // The same id replaces the shipped table; the other shipped table stays.
+    const replaced = new RatesService([shipped, folderWith(letters(JULY, 720))]);
+    assert.deepEqual(price(replaced, '2025-08-01'), [720, 'fixture-2025-07']);
+    assert.deepEqual(price(replaced, '2026-02-01'), [750, 'fixture-2026-01']);
+    assert.equal(replaced.book.list().length, 2);
+    // Effective the same day under another id: the operator's prices the classes it has.
+    const sameDay = letters({ ...JULY, id: 'operator-2025-07' }, 710);
+    const both = new RatesService([shipped, folderWith(sameDay)]);
+    assert.deepEqual(price(both, '2025-08-01'), [710, 'operator-2025-07']);
+    assert.equal(
+      both.quote({ classCode: 'PARCEL', weightOunces: 16, originZip: '10001', destinationZip: '10002' }).table
+        .id,
+      'fixture-2025-07',
+      'a class the operator does not price stays with the shipped table',
+    );
+    // Otherwise the later effective date wins, whichever folder it is in.
+    const older = letters({ ...JULY, id: 'operator-2025-01', effective: '2025-01-01' }, 650);
+    const dated = new RatesService([shipped, folderWith(older)]);
+    assert.deepEqual(price(dated, '2025-03-01'), [650, 'operator-2025-01']);
+    assert.deepEqual(price(dated, '2025-08-01'), [700, 'fixture-2025-07']);
+    // Within one folder a repeated id is still a mistake.
+    const twice = folderWith(JULY);
+    writeFileSync(join(twice, 'copy.json'), JSON.stringify(JULY));
+    assert.throws(() => new RateBook([twice]), /table id fixture-2025-07 is loaded twice/);
+  });
+
   it('refuses bad tables and bad requests with the place and the problem', () => {
     const broken = (change: Record<string, unknown>, pattern: RegExp) =>
       assert.throws(

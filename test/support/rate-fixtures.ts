@@ -1,7 +1,7 @@
 import type { RateTable } from '../../src/rates/index.ts';
 
-// TEST FIXTURES, not prices: the rating machinery is tested (and benchmarked) on made-up numbers
-// (docs/rates.md: no sourced USPS tables ship yet).
+// TEST FIXTURES, not prices: the rating machinery is tested (and benchmarked) on made-up numbers,
+// since the shipped tables (docs/rates.md) have one unzoned class and no surcharge.
 
 /** A price for each of zones 1–9, `base` for zone 1 and `step` more a zone. */
 export const fixtureZones = (base: number, step = 100): Record<string, number> =>
