@@ -9,6 +9,7 @@ import { migration0007 } from './0007-accounts-sessions-keys.ts';
 import { migration0008 } from './0008-devices-receipts-payments.ts';
 import { migration0009 } from './0009-idempotency-webhooks.ts';
 import { migration0010 } from './0010-labels-and-mailing-lists.ts';
+import { migration0012 } from './0012-number-allocators.ts';
 
 /**
  * Every migration, in order, for both dialects. Names are permanent: a database that holds a
@@ -25,4 +26,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0008-devices-receipts-payments': migration0008,
   '0009-idempotency-webhooks': migration0009,
   '0010-labels-and-mailing-lists': migration0010,
+  '0012-number-allocators': migration0012,
 };
