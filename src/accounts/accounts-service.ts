@@ -39,7 +39,7 @@ const FIRST_CUSTOMER_NUMBER = 100_001;
  */
 async function insertAccount(
   trx: Transaction<DatabaseSchema>,
-  row: Insertable<AccountsTable> & { email: string },
+  row: Insertable<AccountsTable>,
   advice: string,
 ): Promise<void> {
   const inserted = await trx
