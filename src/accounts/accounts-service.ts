@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
+import type { Insertable, Kysely, Transaction } from 'kysely';
 import { appendAuditEvents } from '../audit/index.ts';
 import { canonicalJson } from '../encoding/index.ts';
 import type { Mailer } from '../mail/index.ts';
 import { hashPassword, verifyPassword } from '../passwords/index.ts';
-import type { AccountRole, DatabaseSchema } from '../store/index.ts';
+import { type AccountRole, type AccountsTable, type DatabaseSchema, allocateNumber } from '../store/index.ts';
 import { AccountError } from './account-error.ts';
 import {
   type ApiKeyView,
@@ -32,6 +32,25 @@ import { newSecret, secretHash } from './secrets.ts';
 const VERIFICATION_LIFETIME_MS = 48 * 3_600_000;
 const RESET_LIFETIME_MS = 3_600_000;
 const FIRST_CUSTOMER_NUMBER = 100_001;
+
+/**
+ * Inserts a new account, or refuses its e-mail address when an account has it: also when another
+ * sign-up with that address commits first (the insert waits for it on PostgreSQL, then does nothing).
+ */
+async function insertAccount(
+  trx: Transaction<DatabaseSchema>,
+  row: Insertable<AccountsTable>,
+  advice: string,
+): Promise<void> {
+  const inserted = await trx
+    .insertInto('accounts')
+    .values(row)
+    .onConflict((conflict) => conflict.column('email').doNothing())
+    .returning('id')
+    .executeTakeFirst();
+  if (inserted === undefined)
+    throw new AccountError('account.email_taken', `An account with ${row.email} exists already; ${advice}`);
+}
 
 export interface AccountsDependencies {
   readonly db: Kysely<DatabaseSchema>;
@@ -190,19 +209,22 @@ export function createAccountsService({
             .where('token_hash', '=', secretHash(token))
             .where('purpose', '=', purpose)
             .executeTakeFirst();
-    if (row === undefined || row.used_at !== null || row.expires_at <= now) {
-      throw new AccountError(
-        'account.token_invalid',
-        purpose === 'email-verification'
-          ? 'This verification link is unknown, used or expired; sign in and ask for a new one.'
-          : 'This password-reset link is unknown, used or expired; ask for a new one.',
-      );
-    }
-    await trx
+    const invalid = new AccountError(
+      'account.token_invalid',
+      purpose === 'email-verification'
+        ? 'This verification link is unknown, used or expired; sign in and ask for a new one.'
+        : 'This password-reset link is unknown, used or expired; ask for a new one.',
+    );
+    if (row === undefined || row.used_at !== null || row.expires_at <= now) throw invalid;
+    // Only if still unused: of two requests with the same token at once, one wins (on PostgreSQL
+    // the other waits for its commit, then updates nothing).
+    const used = await trx
       .updateTable('account_tokens')
       .set({ used_at: now })
       .where('token_hash', '=', row.token_hash)
-      .execute();
+      .where('used_at', 'is', null)
+      .executeTakeFirst();
+    if (used.numUpdatedRows !== 1n) throw invalid;
     return row.account_id;
   };
 
@@ -221,21 +243,8 @@ export function createAccountsService({
       const passwordHash = await hashPassword(input.password);
       const verification = newSecret();
       const account = await db.transaction().execute(async (trx) => {
-        const taken = await trx
-          .selectFrom('accounts')
-          .select('id')
-          .where('email', '=', checked.email)
-          .executeTakeFirst();
-        if (taken !== undefined)
-          throw new AccountError(
-            'account.email_taken',
-            `An account with ${checked.email} exists already; sign in, or reset its password.`,
-          );
-        const highest = await trx
-          .selectFrom('accounts')
-          .select((eb) => eb.fn.max<number | string | null>('customer_number').as('highest'))
-          .executeTakeFirst();
-        const customerNumber = Math.max(FIRST_CUSTOMER_NUMBER - 1, Number(highest?.highest ?? 0)) + 1;
+        // Taken inside the sign-up's transaction: a refused or failed sign-up gives the number back.
+        const customerNumber = await allocateNumber(trx, 'customer-number', FIRST_CUSTOMER_NUMBER);
         const now = new Date().toISOString();
         const row = {
           id: `acct_${randomUUID()}`,
@@ -251,7 +260,7 @@ export function createAccountsService({
           profile: canonicalJson(checked.profile),
           email_verified_at: null,
         };
-        await trx.insertInto('accounts').values(row).execute();
+        await insertAccount(trx, row, 'sign in, or reset its password.');
         await trx
           .insertInto('account_tokens')
           .values({
@@ -297,13 +306,6 @@ export function createAccountsService({
         throw new AccountError('account.invalid', 'Give the person’s name.', { details: { field: 'name' } });
       const passwordHash = await hashPassword(request.password);
       return db.transaction().execute(async (trx) => {
-        const taken = await trx
-          .selectFrom('accounts')
-          .select('id')
-          .where('email', '=', email)
-          .executeTakeFirst();
-        if (taken !== undefined)
-          throw new AccountError('account.email_taken', `An account with ${email} exists already.`);
         const now = new Date().toISOString();
         const row = {
           id: `acct_${randomUUID()}`,
@@ -317,7 +319,7 @@ export function createAccountsService({
           company: null,
           email_verified_at: now,
         };
-        await trx.insertInto('accounts').values(row).execute();
+        await insertAccount(trx, row, 'give another address.');
         await appendAuditEvents(trx, [
           { kind: 'account.staff_created', details: { accountId: row.id, role: row.role } },
         ]);

@@ -66,27 +66,29 @@ export class SignInLockout {
   }
 
   /** Counts a failure from an unknown device. */
-  async failed(
-    email: string,
-    account: { id: string; failed_sign_ins: number } | undefined,
-    now = Date.now(),
-  ): Promise<void> {
+  async failed(email: string, account: { id: string } | undefined, now = Date.now()): Promise<void> {
     if (account === undefined) {
       const failures = (this.#unknown.get(email)?.failures ?? 0) + 1;
       if (this.#unknown.size > 100_000) this.#unknown.clear();
       this.#unknown.set(email, { failures, lockedUntil: now + lockDurationMs(failures) });
       return;
     }
-    const failures = account.failed_sign_ins + 1;
-    const duration = lockDurationMs(failures);
-    await this.#db
-      .updateTable('accounts')
-      .set({
-        failed_sign_ins: failures,
-        locked_until: duration === 0 ? null : new Date(now + duration).toISOString(),
-      })
-      .where('id', '=', account.id)
-      .execute();
+    // Counted in the database, not from the count read before the password check: failures sent
+    // at once must each count (the row stays locked until the lock time is set on PostgreSQL).
+    await this.#db.transaction().execute(async (trx) => {
+      const { failed_sign_ins: failures } = await trx
+        .updateTable('accounts')
+        .set((eb) => ({ failed_sign_ins: eb('failed_sign_ins', '+', 1) }))
+        .where('id', '=', account.id)
+        .returning('failed_sign_ins')
+        .executeTakeFirstOrThrow();
+      const duration = lockDurationMs(failures);
+      await trx
+        .updateTable('accounts')
+        .set({ locked_until: duration === 0 ? null : new Date(now + duration).toISOString() })
+        .where('id', '=', account.id)
+        .execute();
+    });
   }
 
   /** After a good password: the count starts over, and the device is (or stays) known. */

@@ -1,7 +1,7 @@
 // @peculiar/x509 resolves its algorithms through tsyringe, which needs this polyfill first.
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import {
   type AuthorityService,
   type IssuedCertificate,
@@ -12,7 +12,7 @@ import type { CustodyService } from '../custody/index.ts';
 import { formatMeterNumber } from '../indicium/index.ts';
 import type { Mills } from '../money/index.ts';
 import { appendAuditEvents } from '../audit/index.ts';
-import type { DatabaseSchema } from '../store/index.ts';
+import { type DatabaseSchema, allocateNumber } from '../store/index.ts';
 import type { PsdView, SigningAlgorithm } from '../vault/index.ts';
 import { meterRecord } from './issuance.ts';
 import { MeterError } from './meter-error.ts';
@@ -46,17 +46,9 @@ export interface MeterPlacement {
   readonly serial?: number;
 }
 
-/** Takes the next serial for a model in one atomic upsert, so concurrent callers never share one. */
-export async function nextSerial(db: Kysely<DatabaseSchema>, modelId: string): Promise<number> {
-  const row = await db
-    .insertInto('meter_serials')
-    .values({ model_id: modelId, next_serial: 2 })
-    .onConflict((conflict) =>
-      conflict.column('model_id').doUpdateSet({ next_serial: sql<number>`meter_serials.next_serial + 1` }),
-    )
-    .returning('next_serial')
-    .executeTakeFirstOrThrow();
-  return row.next_serial - 1;
+/** Takes the next PSD serial of a model id (from 1); concurrent callers never share one. */
+export function nextSerial(db: Kysely<DatabaseSchema>, modelId: string): Promise<number> {
+  return allocateNumber(db, `meter-serial:${modelId}`, 1);
 }
 
 /**

@@ -42,29 +42,53 @@ const unknownLabel = (serial: number): PrintingError =>
  */
 export class LabelStock {
   private readonly db: Kysely<DatabaseSchema>;
+  private readonly drawSerial: () => number;
 
-  constructor(db: Kysely<DatabaseSchema>) {
+  /** `drawSerial` is for tests that make draws collide; serials are random otherwise. */
+  constructor(db: Kysely<DatabaseSchema>, drawSerial: () => number = newSerial) {
     this.db = db;
+    this.drawSerial = drawSerial;
   }
 
-  /** A new sheet of ten valid labels for the account. */
+  /**
+   * A new sheet of ten valid labels for the account. A random serial that is taken already is
+   * drawn again: the inserts skip conflicting rows (ON CONFLICT DO NOTHING) rather than fail, so
+   * the transaction stays usable on PostgreSQL.
+   */
   async createSheet(accountId: string): Promise<SheetView> {
-    const serial = newSerial();
     const createdAt = new Date().toISOString();
-    const labels = Array.from({ length: SHEET.labels }, (_, index) => ({
-      label_serial: newSerial(),
-      sheet_serial: serial,
-      position: index + 1,
-      state: 'valid' as const,
-      indicium_id: null,
-      used_at: null,
-    }));
-    await this.db.transaction().execute(async (trx) => {
-      await trx
-        .insertInto('label_sheets')
-        .values({ serial, account_id: accountId, created_at: createdAt })
-        .execute();
-      await trx.insertInto('sheet_labels').values(labels).execute();
+    const serial = await this.db.transaction().execute(async (trx) => {
+      let sheetSerial: number | undefined;
+      while (sheetSerial === undefined) {
+        const inserted = await trx
+          .insertInto('label_sheets')
+          .values({ serial: this.drawSerial(), account_id: accountId, created_at: createdAt })
+          .onConflict((conflict) => conflict.column('serial').doNothing())
+          .returning('serial')
+          .executeTakeFirst();
+        sheetSerial = inserted?.serial;
+      }
+      let positions = Array.from({ length: SHEET.labels }, (_, index) => index + 1);
+      while (positions.length > 0) {
+        const inserted = await trx
+          .insertInto('sheet_labels')
+          .values(
+            positions.map((position) => ({
+              label_serial: this.drawSerial(),
+              sheet_serial: sheetSerial,
+              position,
+              state: 'valid' as const,
+              indicium_id: null,
+              used_at: null,
+            })),
+          )
+          .onConflict((conflict) => conflict.column('label_serial').doNothing())
+          .returning('position')
+          .execute();
+        const placed = new Set(inserted.map((row) => row.position));
+        positions = positions.filter((position) => !placed.has(position));
+      }
+      return sheetSerial;
     });
     return this.sheet(accountId, serial);
   }

@@ -6,9 +6,11 @@ export {
   appliedMigrationNames,
   assertSchemaNotNewer,
   knownMigrationNames,
+  migrateThrough,
   migrateToLatest,
   type MigrationReport,
 } from './migrate.ts';
+export { allocateNumber, type NumberCounter } from './number-allocator.ts';
 export { openStore, type Store } from './open-store.ts';
 export type {
   AccountRole,
@@ -45,10 +47,10 @@ export type {
   InstallationTable,
   MeterFundingsTable,
   MeterMode,
-  MeterSerialsTable,
   MeterStatus,
   MetersTable,
   MpsdCheckoutsTable,
+  NumberAllocatorsTable,
   PoolTransfersTable,
   ScanOutcome,
   ScansTable,

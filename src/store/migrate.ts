@@ -1,5 +1,5 @@
 import { type Kysely, sql } from 'kysely';
-import { Migrator } from 'kysely/migration';
+import { type MigrationResultSet, Migrator } from 'kysely/migration';
 import { migrations } from './migrations/index.ts';
 import { StoreError } from './store-error.ts';
 
@@ -46,10 +46,38 @@ export async function assertSchemaNotNewer<DB>(db: Kysely<DB>, location: string)
 }
 
 /** Applies every pending migration in one run; reports what it did. */
-export async function migrateToLatest<DB>(db: Kysely<DB>, location: string): Promise<MigrationReport> {
+export function migrateToLatest<DB>(db: Kysely<DB>, location: string): Promise<MigrationReport> {
+  return migrate(db, location, (migrator) => migrator.migrateToLatest());
+}
+
+/**
+ * Applies the pending migrations up to and including `name` and leaves later ones pending: how an
+ * upgrade test builds the database an older Indicia left. Never migrates down.
+ *
+ * @example await migrateThrough(store.db, store.location, '0010-labels-and-mailing-lists');
+ */
+export async function migrateThrough<DB>(
+  db: Kysely<DB>,
+  location: string,
+  name: string,
+): Promise<MigrationReport> {
+  const isPast = (await appliedMigrationNames(db)).some((applied) => applied > name);
+  if (!knownMigrationNames().includes(name) || isPast)
+    throw new StoreError(
+      'store.migration_failed',
+      `cannot migrate ${location} up to ${name}: it is not a known migration, or the database is past it.`,
+    );
+  return migrate(db, location, (migrator) => migrator.migrateTo(name));
+}
+
+async function migrate<DB>(
+  db: Kysely<DB>,
+  location: string,
+  run: (migrator: Migrator) => Promise<MigrationResultSet>,
+): Promise<MigrationReport> {
   await assertSchemaNotNewer(db, location);
   const before = new Set(await appliedMigrationNames(db));
-  const { error, results } = await createMigrator(db).migrateToLatest();
+  const { error, results } = await run(createMigrator(db));
   if (error !== undefined) {
     const failed = results?.find((result) => result.status === 'Error')?.migrationName ?? 'unknown';
     throw new StoreError(

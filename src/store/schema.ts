@@ -25,7 +25,7 @@ export interface DatabaseSchema {
   audit_events: AuditEventsTable;
   audit_head: AuditHeadTable;
   certificates: CertificatesTable;
-  meter_serials: MeterSerialsTable;
+  number_allocators: NumberAllocatorsTable;
   meters: MetersTable;
   meter_fundings: MeterFundingsTable;
   indicia: IndiciaTable;
@@ -164,10 +164,10 @@ export interface RefundsTable {
   created_at: string;
 }
 
-/** The next PSD serial per model id (meter numbers are manufacturer + model + serial). */
-export interface MeterSerialsTable {
-  model_id: string;
-  next_serial: number;
+/** One row per counter (`allocateNumber`): the number it hands out next. */
+export interface NumberAllocatorsTable {
+  name: string;
+  next_number: number;
 }
 
 export type MeterMode = 'dedicated' | 'pooled' | 'master';

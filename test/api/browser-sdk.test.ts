@@ -9,16 +9,16 @@ import { type BrowserPage, openChromium } from '../support/chromium.ts';
 import { dialectFixtures } from '../support/dialects.ts';
 import { type TestServer, startTestServer } from '../support/start-server.ts';
 
-const sqlite = dialectFixtures.find((fixture) => fixture.name === 'sqlite');
 const CLIENT_SOURCE = join(import.meta.dirname, '..', '..', 'src', 'client');
 
 /**
  * The page's origin: `/sdk/<name>.js` is src/client/<name>.ts with its types stripped (as a
  * bundler would ship it), `/` an empty page, and every other path is passed to the Indicia server,
- * so the SDK runs same-origin with the API, as it would in the web app.
+ * so the SDK runs same-origin with the API, as it would in the web app. `serve(api)` points it at
+ * another Indicia server, so one browser runs the suite against each dialect's server in turn.
  */
-async function startPageServer(api: string) {
-  const target = new URL(api);
+async function startPageServer() {
+  let target: URL | undefined;
   const server = createServer((request, response) => {
     const sdk = /^\/sdk\/([a-z-]+)\.js$/.exec(request.url ?? '');
     if (sdk?.[1] !== undefined) {
@@ -40,6 +40,10 @@ async function startPageServer(api: string) {
       response.end('<!doctype html><title>Indicia SDK in a browser</title><p>SDK test page</p>');
       return;
     }
+    if (target === undefined) {
+      response.writeHead(503).end();
+      return;
+    }
     const forwarded = httpRequest(
       {
         host: target.hostname,
@@ -59,39 +63,48 @@ async function startPageServer(api: string) {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/`,
+    serve: (api: string) => {
+      target = new URL(api);
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
 
 describe('the SDK in Chromium (WebCrypto, browser cookies)', () => {
-  let server: TestServer;
   let pages: Awaited<ReturnType<typeof startPageServer>>;
   let browser: BrowserPage;
 
   before(async () => {
-    assert.ok(sqlite !== undefined);
-    server = await startTestServer(sqlite);
-    pages = await startPageServer(server.indicia.url);
+    pages = await startPageServer();
     browser = await openChromium(pages.url);
   });
   after(async () => {
     await browser.close();
     await pages.close();
-    await server.stop();
   });
 
-  it('signs in, enrolls a device with a non-extractable WebCrypto key, funds and prints', async () => {
-    const demo = server.indicia.demoCredentials.find((credential) => credential.role === 'customer');
-    assert.ok(demo !== undefined);
-    const { fingerprint } = await server.indicia.meters.enrollmentKey();
-    const outcome = await browser.evaluate<{
-      extractable: boolean;
-      cookieVisible: boolean;
-      registers: { ascendingRegisterMills: number; descendingRegisterMills: number };
-      receiptKind: string;
-      indicium: string;
-      replayCode: string;
-    }>(`(async () => {
+  for (const fixture of dialectFixtures) {
+    describe(`against a server on ${fixture.name}`, () => {
+      let server: TestServer;
+
+      before(async () => {
+        server = await startTestServer(fixture);
+        pages.serve(server.indicia.url);
+      });
+      after(() => server.stop());
+
+      it('signs in, enrolls a device with a non-extractable WebCrypto key, funds and prints', async () => {
+        const demo = server.indicia.demoCredentials.find((credential) => credential.role === 'customer');
+        assert.ok(demo !== undefined);
+        const { fingerprint } = await server.indicia.meters.enrollmentKey();
+        const outcome = await browser.evaluate<{
+          extractable: boolean;
+          cookieVisible: boolean;
+          registers: { ascendingRegisterMills: number; descendingRegisterMills: number };
+          receiptKind: string;
+          indicium: string;
+          replayCode: string;
+        }>(`(async () => {
       const { IndiciaClient } = await import(location.origin + '/sdk/index.js');
       const client = new IndiciaClient({ baseUrl: location.origin });
       await client.signIn(${JSON.stringify(demo.email)}, ${JSON.stringify(demo.password)});
@@ -112,11 +125,13 @@ describe('the SDK in Chromium (WebCrypto, browser cookies)', () => {
         replayCode,
       };
     })()`);
-    assert.equal(outcome.extractable, false, 'the HMK cannot be read out of the browser');
-    assert.equal(outcome.cookieVisible, false, 'the session cookie is HttpOnly');
-    assert.deepEqual(outcome.registers, { ascendingRegisterMills: 730, descendingRegisterMills: 9_270 });
-    assert.equal(outcome.receiptKind, 'indicia');
-    assert.equal(Buffer.from(outcome.indicium, 'base64').length, 121);
-    assert.equal(outcome.replayCode, 'psd.stale_challenge');
-  });
+        assert.equal(outcome.extractable, false, 'the HMK cannot be read out of the browser');
+        assert.equal(outcome.cookieVisible, false, 'the session cookie is HttpOnly');
+        assert.deepEqual(outcome.registers, { ascendingRegisterMills: 730, descendingRegisterMills: 9_270 });
+        assert.equal(outcome.receiptKind, 'indicia');
+        assert.equal(Buffer.from(outcome.indicium, 'base64').length, 121);
+        assert.equal(outcome.replayCode, 'psd.stale_challenge');
+      });
+    });
+  }
 });

@@ -10,7 +10,6 @@ import { dialectFixtures } from '../support/dialects.ts';
 import { type TestServer, startTestServer } from '../support/start-server.ts';
 
 const CARD = { number: '4242424242424242', expMonth: 6, expYear: 2099, cvc: '321' };
-const sqlite = dialectFixtures.find((fixture) => fixture.name === 'sqlite');
 
 interface Received {
   path: string;
@@ -49,114 +48,115 @@ async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, tim
   }
 }
 
-describe('webhooks', () => {
-  let server: TestServer;
-  let customer: IndiciaClient;
-  let receiver: Awaited<ReturnType<typeof startReceiver>>;
+for (const fixture of dialectFixtures) {
+  describe(`webhooks on ${fixture.name}`, () => {
+    let server: TestServer;
+    let customer: IndiciaClient;
+    let receiver: Awaited<ReturnType<typeof startReceiver>>;
 
-  before(async () => {
-    assert.ok(sqlite !== undefined);
-    receiver = await startReceiver({ '/flaky': [500] });
-    server = await startTestServer(sqlite, {
-      INDICIA_WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
-      INDICIA_WEBHOOK_RETRY_SCHEDULE: '1,1',
+    before(async () => {
+      receiver = await startReceiver({ '/flaky': [500] });
+      server = await startTestServer(fixture, {
+        INDICIA_WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
+        INDICIA_WEBHOOK_RETRY_SCHEDULE: '1,1',
+      });
+      const demo = server.indicia.demoCredentials.find((credential) => credential.role === 'customer');
+      assert.ok(demo !== undefined);
+      customer = new IndiciaClient({ baseUrl: server.indicia.url });
+      await customer.signIn(demo.email, demo.password);
+      await customer.enrollDevice('webhook tests', (await server.indicia.meters.enrollmentKey()).fingerprint);
     });
-    const demo = server.indicia.demoCredentials.find((credential) => credential.role === 'customer');
-    assert.ok(demo !== undefined);
-    customer = new IndiciaClient({ baseUrl: server.indicia.url });
-    await customer.signIn(demo.email, demo.password);
-    await customer.enrollDevice('webhook tests', (await server.indicia.meters.enrollmentKey()).fingerprint);
-  });
-  after(async () => {
-    try {
-      await server.stop();
-    } finally {
-      await receiver.close();
-    }
-  });
+    after(async () => {
+      try {
+        await server.stop();
+      } finally {
+        await receiver.close();
+      }
+    });
 
-  it('delivers funds.posted, indicium.issued and balance.low, signed with the subscription secret', async () => {
-    const { webhook, secret } = await customer.createWebhook(receiver.url('/hooks'), [
-      'funds.posted',
-      'indicium.issued',
-      'balance.low',
-      'refund.decided',
-    ]);
-    assert.match(secret, /^whsec_[A-Za-z0-9_-]{43}$/);
-    assert.equal(webhook.secretHint, secret.slice(-4));
-    await customer.addFunds(12_000, CARD);
-    await customer.issueIndicia([{ postageMills: 3_000, rateCategory: 'PM' }]);
-    const deliveries = await until(
-      () => customer.webhookDeliveries(webhook.id),
-      (list) => list.length === 3 && list.every((delivery) => delivery.status === 'delivered'),
-    );
-    assert.deepEqual(deliveries.map((delivery) => delivery.event).sort(), [
-      'balance.low',
-      'funds.posted',
-      'indicium.issued',
-    ]);
-    const posts = receiver.received.filter((entry) => entry.path === '/hooks');
-    assert.equal(posts.length, 3);
-    for (const post of posts) {
-      const timestamp = String(post.headers['indicia-webhook-timestamp']);
-      const expected = `v1=${createHmac('sha256', secret).update(`${timestamp}.${post.body}`).digest('hex')}`;
-      assert.equal(post.headers['indicia-webhook-signature'], expected);
-      const event = JSON.parse(post.body) as { id: string; type: string; data: Record<string, unknown> };
-      assert.equal(post.headers['indicia-webhook-id'], event.id);
-      if (event.type === 'balance.low') assert.equal(event.data['descendingRegisterMills'], 9_000);
-      if (event.type === 'funds.posted') assert.equal(event.data['amountMills'], 12_000);
-    }
-    await customer.deleteWebhook(webhook.id);
-    assert.deepEqual(await customer.webhooks(), []);
-    assert.equal((await refusal(customer.webhookDeliveries(webhook.id))).status, 404);
-  });
+    it('delivers funds.posted, indicium.issued and balance.low, signed with the subscription secret', async () => {
+      const { webhook, secret } = await customer.createWebhook(receiver.url('/hooks'), [
+        'funds.posted',
+        'indicium.issued',
+        'balance.low',
+        'refund.decided',
+      ]);
+      assert.match(secret, /^whsec_[A-Za-z0-9_-]{43}$/);
+      assert.equal(webhook.secretHint, secret.slice(-4));
+      await customer.addFunds(12_000, CARD);
+      await customer.issueIndicia([{ postageMills: 3_000, rateCategory: 'PM' }]);
+      const deliveries = await until(
+        () => customer.webhookDeliveries(webhook.id),
+        (list) => list.length === 3 && list.every((delivery) => delivery.status === 'delivered'),
+      );
+      assert.deepEqual(deliveries.map((delivery) => delivery.event).sort(), [
+        'balance.low',
+        'funds.posted',
+        'indicium.issued',
+      ]);
+      const posts = receiver.received.filter((entry) => entry.path === '/hooks');
+      assert.equal(posts.length, 3);
+      for (const post of posts) {
+        const timestamp = String(post.headers['indicia-webhook-timestamp']);
+        const expected = `v1=${createHmac('sha256', secret).update(`${timestamp}.${post.body}`).digest('hex')}`;
+        assert.equal(post.headers['indicia-webhook-signature'], expected);
+        const event = JSON.parse(post.body) as { id: string; type: string; data: Record<string, unknown> };
+        assert.equal(post.headers['indicia-webhook-id'], event.id);
+        if (event.type === 'balance.low') assert.equal(event.data['descendingRegisterMills'], 9_000);
+        if (event.type === 'funds.posted') assert.equal(event.data['amountMills'], 12_000);
+      }
+      await customer.deleteWebhook(webhook.id);
+      assert.deepEqual(await customer.webhooks(), []);
+      assert.equal((await refusal(customer.webhookDeliveries(webhook.id))).status, 404);
+    });
 
-  it('retries with backoff until an answer is 2xx, and gives up after the schedule, logging every attempt', async () => {
-    const flaky = await customer.createWebhook(receiver.url('/flaky'), ['indicium.issued']);
-    const dead = await customer.createWebhook('http://127.0.0.1:9/nobody-listens', ['indicium.issued']);
-    await customer.issueIndicia([{ postageMills: 100, rateCategory: 'FC' }]);
-    const retriedLog = await until(
-      () => customer.webhookDeliveries(flaky.webhook.id),
-      (list) => list[0]?.status === 'delivered',
-    );
-    const retried = retriedLog[0];
-    assert.ok(retried !== undefined);
-    assert.equal(retried.attempts, 2);
-    assert.equal(retried.lastStatusCode, 200);
-    const failedLog = await until<WebhookDelivery[]>(
-      () => customer.webhookDeliveries(dead.webhook.id),
-      (list) => list[0]?.status === 'failed',
-    );
-    const failed = failedLog[0];
-    assert.ok(failed !== undefined);
-    assert.equal(failed.attempts, 3);
-    assert.ok(failed.lastError !== null);
-  });
+    it('retries with backoff until an answer is 2xx, and gives up after the schedule, logging every attempt', async () => {
+      const flaky = await customer.createWebhook(receiver.url('/flaky'), ['indicium.issued']);
+      const dead = await customer.createWebhook('http://127.0.0.1:9/nobody-listens', ['indicium.issued']);
+      await customer.issueIndicia([{ postageMills: 100, rateCategory: 'FC' }]);
+      const retriedLog = await until(
+        () => customer.webhookDeliveries(flaky.webhook.id),
+        (list) => list[0]?.status === 'delivered',
+      );
+      const retried = retriedLog[0];
+      assert.ok(retried !== undefined);
+      assert.equal(retried.attempts, 2);
+      assert.equal(retried.lastStatusCode, 200);
+      const failedLog = await until<WebhookDelivery[]>(
+        () => customer.webhookDeliveries(dead.webhook.id),
+        (list) => list[0]?.status === 'failed',
+      );
+      const failed = failedLog[0];
+      assert.ok(failed !== undefined);
+      assert.equal(failed.attempts, 3);
+      assert.ok(failed.lastError !== null);
+    });
 
-  it('refuses bad subscriptions, and by default private and loopback targets', async () => {
-    const notUrl = await refusal(customer.createWebhook('not a url', ['funds.posted']));
-    assert.equal(notUrl.code, 'webhook.invalid');
-    const credentials = await refusal(
-      customer.createWebhook('https://user:pw@example.com/', ['funds.posted']),
-    );
-    assert.equal(credentials.code, 'webhook.invalid');
-    for (const address of [
-      '127.0.0.1',
-      '10.1.2.3',
-      '172.20.0.1',
-      '192.168.1.1',
-      '169.254.169.254',
-      '::1',
-      'fd00::1',
-      '::ffff:10.0.0.1',
-    ])
-      assert.equal(isPrivateAddress(address), true, address);
-    for (const address of ['8.8.8.8', '93.184.216.34', '2606:4700::1111'])
-      assert.equal(isPrivateAddress(address), false, address);
-    assert.match(
-      (await refusedTarget(new URL('http://127.0.0.1:8080/x'), false)) ?? '',
-      /private or loopback/,
-    );
-    assert.equal(await refusedTarget(new URL('http://127.0.0.1:8080/x'), true), null);
+    it('refuses bad subscriptions, and by default private and loopback targets', async () => {
+      const notUrl = await refusal(customer.createWebhook('not a url', ['funds.posted']));
+      assert.equal(notUrl.code, 'webhook.invalid');
+      const credentials = await refusal(
+        customer.createWebhook('https://user:pw@example.com/', ['funds.posted']),
+      );
+      assert.equal(credentials.code, 'webhook.invalid');
+      for (const address of [
+        '127.0.0.1',
+        '10.1.2.3',
+        '172.20.0.1',
+        '192.168.1.1',
+        '169.254.169.254',
+        '::1',
+        'fd00::1',
+        '::ffff:10.0.0.1',
+      ])
+        assert.equal(isPrivateAddress(address), true, address);
+      for (const address of ['8.8.8.8', '93.184.216.34', '2606:4700::1111'])
+        assert.equal(isPrivateAddress(address), false, address);
+      assert.match(
+        (await refusedTarget(new URL('http://127.0.0.1:8080/x'), false)) ?? '',
+        /private or loopback/,
+      );
+      assert.equal(await refusedTarget(new URL('http://127.0.0.1:8080/x'), true), null);
+    });
   });
-});
+}
