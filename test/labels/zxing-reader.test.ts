@@ -7,10 +7,10 @@ import { IndiciaClient, type Indicium } from '../../src/client/index.ts';
 import { SHEET, sheetLabelOrigin } from '../../src/labels/index.ts';
 import { dialectFixtures } from '../support/dialects.ts';
 import { type TestServer, startTestServer } from '../support/start-server.ts';
-import { installDebianPackages, runCommand } from '../support/system-packages.ts';
+import { runCommand } from '../support/system-packages.ts';
 import {
   type ReadSymbol,
-  ensureZXingReaderInstalled,
+  ensureLabelReadersInstalled,
   readImageFile,
   readWithZXingReader,
   zxingReaderVersion,
@@ -61,8 +61,10 @@ function rasterize(pdf: Uint8Array, crop?: { x: number; y: number; width: number
 /** Exactly one symbol, of the format asked, carrying the issued bytes. */
 function assertReads(symbols: readonly ReadSymbol[], format: string, issued: Indicium, what: string): void {
   assert.equal(symbols.length, 1, `${what}: ZXingReader found ${symbols.length} symbols`);
-  assert.equal(symbols[0]?.format, format, what);
-  assert.equal(symbols[0]?.bytes.toString('base64'), issued.data, `${what}: the issued bytes`);
+  const [symbol] = symbols;
+  assert.ok(symbol !== undefined);
+  assert.equal(symbol.format, format, what);
+  assert.equal(symbol.bytes.toString('base64'), issued.data, `${what}: the issued bytes`);
 }
 
 describe('whole pages read by ZXingReader 1.4 with its default options', () => {
@@ -74,9 +76,7 @@ describe('whole pages read by ZXingReader 1.4 with its default options', () => {
 
   before(async () => {
     assert.ok(sqlite !== undefined);
-    if (runCommand('which', ['pdftoppm']).status !== 0)
-      installDebianPackages(['poppler-utils'], 'The ZXingReader tests rasterize PDFs with poppler-utils');
-    ensureZXingReaderInstalled();
+    ensureLabelReadersInstalled();
     assert.match(
       zxingReaderVersion(),
       /^1\.4\./,

@@ -6,14 +6,20 @@ import { installDebianPackages, runCommand } from './system-packages.ts';
 /** Debian's command-line reader of zxing-cpp (package zxing-cpp-tools; 1.4 on bookworm). */
 export const ZXING_READER = '/usr/bin/ZXingReader';
 
-/** Installs Debian's zxing-cpp-tools when ZXingReader is missing; fails saying so when it cannot. */
-export function ensureZXingReaderInstalled(): void {
-  if (!existsSync(ZXING_READER)) {
+/**
+ * Installs what the label tests read pages with when it is missing: Debian's zxing-cpp-tools
+ * (ZXingReader) and poppler-utils (pdftoppm, pdftotext); fails saying so when it cannot.
+ */
+export function ensureLabelReadersInstalled(): void {
+  const missing = [
+    ...(existsSync(ZXING_READER) ? [] : ['zxing-cpp-tools']),
+    ...(existsSync('/usr/bin/pdftoppm') ? [] : ['poppler-utils']),
+  ];
+  if (missing.length > 0)
     installDebianPackages(
-      ['zxing-cpp-tools'],
-      "Debian's ZXingReader (zxing-cpp 1.4) is needed for the whole-page barcode tests",
+      missing,
+      "The label tests read pages with Debian's ZXingReader (zxing-cpp 1.4) and poppler-utils",
     );
-  }
 }
 
 /** The installed zxing-cpp-tools version, e.g. "1.4.0-3+b1". */
