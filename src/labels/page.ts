@@ -129,7 +129,7 @@ function indiciumParts(content: LabelContent): IndiciumParts {
 
 /**
  * The symbol beside its text, the symbol centred on the text's height, with its top-left corner
- * at (x, y): the indicium alone and the serialized label.
+ * at (x, y): the indicium alone and the 4×6 label.
  */
 function besideText(
   parts: IndiciumParts,
