@@ -5,6 +5,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startPostgresCluster, TEST_POSTGRES_URL_ENV } from '../test/support/postgres-cluster.ts';
 import { ensureSoftHsmInstalled } from '../test/support/softhsm.ts';
+import { ensureLabelReadersInstalled } from '../test/support/zxing-reader.ts';
 
 const root = join(import.meta.dirname, '..');
 const bin = (path: string): string => join(root, 'node_modules', path);
@@ -51,8 +52,10 @@ function testFiles(): string[] {
 }
 
 async function runTests(patterns: readonly string[]): Promise<boolean> {
-  // SoftHSM2 is installed once here, not by test processes that could race for the dpkg lock.
+  // SoftHSM2, ZXingReader and poppler are installed once here, not by test processes that could
+  // race for the dpkg lock.
   ensureSoftHsmInstalled();
+  ensureLabelReadersInstalled();
   // One PostgreSQL cluster for the whole run; each storage test makes its own database in it.
   console.log('\n▶ starting a private PostgreSQL cluster for the storage contract suite');
   const cluster = await startPostgresCluster();

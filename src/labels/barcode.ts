@@ -32,3 +32,15 @@ export function moduleGrid(bytes: Buffer, symbology: Symbology = 'datamatrix'): 
     dark: symbol.pixs.map((pixel) => pixel === 1),
   };
 }
+
+/**
+ * The grid turned a quarter clockwise: the same symbol, read in any orientation, drawn so that a
+ * reader scanning a page's vertical centre line finds it (docs/labels.md, "Where the symbol sits").
+ */
+export function turnedClockwise(grid: ModuleGrid): ModuleGrid {
+  const dark: boolean[] = [];
+  for (let y = 0; y < grid.width; y += 1)
+    for (let x = 0; x < grid.height; x += 1)
+      dark.push(grid.dark[(grid.height - 1 - x) * grid.width + y] === true);
+  return { symbology: grid.symbology, width: grid.height, height: grid.width, dark };
+}

@@ -14,6 +14,7 @@ export {
 export {
   LAYOUTS,
   SHEET,
+  sheetLabelOrigin,
   labelPage,
   markedPage,
   sheetPage,

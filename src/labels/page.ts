@@ -1,4 +1,4 @@
-import { type ModuleGrid, type Symbology, moduleGrid } from './barcode.ts';
+import { type ModuleGrid, type Symbology, moduleGrid, turnedClockwise } from './barcode.ts';
 import {
   type Box,
   type TextLine,
@@ -14,7 +14,10 @@ export interface PlacedSymbol {
   readonly x: number;
   readonly y: number;
   readonly moduleSize: number;
+  /** The modules as drawn: already turned when `rotation` is 90. */
   readonly grid: ModuleGrid;
+  /** Degrees clockwise the symbol is turned from upright (ZPL asks the printer to turn its own). */
+  readonly rotation: 0 | 90;
   /** The exact bytes the symbol carries. */
   readonly bytes: Buffer;
 }
@@ -71,39 +74,74 @@ export interface LabelContent {
   readonly stock?: { readonly sheetSerial: number; readonly labelSerial: number; readonly position: number };
 }
 
-/** An indicium block: its size, and what it draws with its top-left corner at (0, 0). */
-interface IndiciumBlock extends Pick<Page, 'symbols' | 'lines'> {
-  readonly width: number;
-  readonly height: number;
+/**
+ * The two parts of an indicium, each drawn with its top-left corner where a layout puts it: the
+ * symbol inside its quiet zone (`width` and `height` include it) and the human-readable lines.
+ */
+interface IndiciumParts {
+  readonly symbol: {
+    readonly width: number;
+    readonly height: number;
+    at(x: number, y: number, rotation?: 0 | 90): PlacedSymbol;
+  };
+  readonly text: { readonly width: number; readonly height: number; at(x: number, y: number): TextLine[] };
 }
 
-/** The indicium block of a label (the symbol encoded once, whatever the layout does with it). */
-function indiciumBlock(content: LabelContent): IndiciumBlock {
+/** Room the human-readable lines are given beside or above the symbol, and the gap to it. */
+const TEXT_WIDTH = 120;
+const TEXT_GAP = 6;
+/** The least room they need: the widest, GROUND ADVANTAGE in 8 pt, is 87 pt of Helvetica. */
+const TEXT_MIN_WIDTH = 90;
+
+/**
+ * Symbols start on the grid of a 150 dpi printer's dots (1/150 inch, so of 300 and 600 dpi too):
+ * every module then covers whole pixels of a PNG or a rasterized PDF, none smeared grey.
+ */
+const DOT = 72 / 150;
+const onDotGrid = (points: number): number => Math.round(points / DOT) * DOT;
+
+/** The indicium's symbol (encoded once, whatever the layout does with it) and its text. */
+function indiciumParts(content: LabelContent): IndiciumParts {
   const grid = moduleGrid(content.indicium, content.symbology);
   const quiet = QUIET_MODULES * MODULE_POINTS;
-  const symbolWidth = grid.width * MODULE_POINTS + 2 * quiet;
-  const symbolHeight = grid.height * MODULE_POINTS + 2 * quiet;
-  const text = indiciumLines(content.indicium, symbolWidth + 6);
+  const lines = indiciumLines(content.indicium, 0);
   return {
-    width: symbolWidth + 6 + 120,
-    height: Math.max(symbolHeight, text.height),
-    symbols: [{ x: quiet, y: quiet, moduleSize: MODULE_POINTS, grid, bytes: content.indicium }],
-    lines: text.lines,
+    symbol: {
+      width: grid.width * MODULE_POINTS + 2 * quiet,
+      height: grid.height * MODULE_POINTS + 2 * quiet,
+      // Turned a quarter, a rectangle's width and height swap; a layout turns only square ones.
+      at: (x, y, rotation = 0) => ({
+        x: onDotGrid(x + quiet),
+        y: onDotGrid(y + quiet),
+        moduleSize: MODULE_POINTS,
+        grid: rotation === 90 ? turnedClockwise(grid) : grid,
+        rotation,
+        bytes: content.indicium,
+      }),
+    },
+    text: {
+      width: TEXT_WIDTH,
+      height: lines.height,
+      at: (x, y) => lines.lines.map((line) => ({ ...line, x: line.x + x, y: line.y + y })),
+    },
   };
 }
 
-/** The block moved to (x, y). */
-function moved(block: IndiciumBlock, x: number, y: number): IndiciumBlock {
+/**
+ * The symbol beside its text, the symbol centred on the text's height, with its top-left corner
+ * at (x, y): the indicium alone and the 4×6 label.
+ */
+function besideText(
+  parts: IndiciumParts,
+  x: number,
+  y: number,
+  rotation: 0 | 90 = 0,
+): Pick<Page, 'symbols' | 'lines'> {
+  const height = Math.max(parts.symbol.height, parts.text.height);
   return {
-    ...block,
-    symbols: block.symbols.map((symbol) => ({ ...symbol, x: symbol.x + x, y: symbol.y + y })),
-    lines: block.lines.map((line) => ({ ...line, x: line.x + x, y: line.y + y })),
+    symbols: [parts.symbol.at(x, y + (height - parts.symbol.height) / 2, rotation)],
+    lines: parts.text.at(x + parts.symbol.width + TEXT_GAP, y),
   };
-}
-
-/** Where an indicium block sits, and what it draws. */
-function indiciumAt(content: LabelContent, x: number, y: number): IndiciumBlock {
-  return moved(indiciumBlock(content), x, y);
 }
 
 const text = (value: string, x: number, y: number, size: number, isBold = false): TextLine => ({
@@ -126,46 +164,64 @@ const block = (
 
 const EMPTY = { fills: [], strokes: [], mark: null } as const;
 
-/** The indicium alone, as big as it needs to be. */
+/**
+ * The indicium alone, as big as it needs to be. The page is little more than the symbol, so its
+ * centre lines cross it (see `envelopePage`).
+ */
 function indiciumPage(content: LabelContent): Page {
-  const placed = indiciumAt(content, 0, 0);
+  const parts = indiciumParts(content);
   return {
     ...EMPTY,
-    width: placed.width,
-    height: placed.height,
-    symbols: placed.symbols,
-    lines: placed.lines,
+    width: parts.symbol.width + TEXT_GAP + parts.text.width,
+    height: Math.max(parts.symbol.height, parts.text.height),
+    ...besideText(parts, 0, 0),
   };
 }
 
 /**
- * A #10 envelope (9½ × 4⅛ inch): the return address at the top left, the indicium in the upper
- * right corner, approved ad text to its left, the delivery address in the address block.
+ * A #10 envelope (9½ × 4⅛ inch): the return address at the top left; the indicium's text in the
+ * upper right corner, approved ad text to its left, the delivery address in the address block.
+ * A square symbol (DataMatrix) sits at the right edge under the text, centred on the envelope's
+ * horizontal centre line: zxing-cpp 1.4, in many scanners still, looks for a DataMatrix only along
+ * the centre lines of the image it is given (docs/labels.md). A wider one (PDF417, which it finds
+ * anywhere) stays beside the text at the top.
  */
 function envelopePage(content: LabelContent): Page {
   const width = 9.5 * 72;
   const height = 4.125 * 72;
-  const indicium = indiciumBlock(content);
-  const indiciumX = width - 18 - indicium.width;
-  const shifted = moved(indicium, indiciumX, 18);
+  const parts = indiciumParts(content);
+  const textX = width - 18 - parts.text.width;
+  const isSquare = parts.symbol.width === parts.symbol.height;
+  const symbolX = isSquare ? width - 18 - parts.symbol.width : textX - TEXT_GAP - parts.symbol.width;
+  const symbol = parts.symbol.at(symbolX, isSquare ? (height - parts.symbol.height) / 2 : 18);
+  // 30 characters of 9 pt bold (W, the widest, is 8.5 pt) still end 12 pt short of the indicium.
+  const adX = isSquare ? textX - 267 : symbolX - 150;
   const lines = [
     ...block(content.from ? addressLines(content.from) : [], 24, 30, 9, 11),
-    ...block(content.adText ?? [], indiciumX - 150, 34, 9, 12, true),
-    ...shifted.lines,
+    ...block(content.adText ?? [], adX, 34, 9, 12, true),
+    ...parts.text.at(textX, 18),
     ...block(content.to ? addressLines(content.to) : [], 3.5 * 72, 2.25 * 72, 12, 15),
   ];
-  return { ...EMPTY, width, height, symbols: shifted.symbols, lines };
+  return { ...EMPTY, width, height, symbols: [symbol], lines };
 }
 
 /**
  * A 4 × 6 inch shipping label: the indicium at the top, a banner with the mail class, the return
- * address, then "SHIP TO" and the delivery address in large type.
+ * address, then "SHIP TO" and the delivery address in large type. A square symbol (DataMatrix) is
+ * centred on the label's vertical centre line and turned a quarter, the way zxing-cpp 1.4 finds a
+ * symbol there (see `envelopePage`); a wider one (PDF417, which it finds anywhere) starts at the
+ * left margin.
  */
 function shippingLabelPage(content: LabelContent): Page {
   const width = 4 * 72;
   const height = 6 * 72;
-  const placed = indiciumAt(content, 12, 12);
-  const bannerTop = 12 + placed.height + 8;
+  const parts = indiciumParts(content);
+  const centred = (width - parts.symbol.width) / 2;
+  const isCentred =
+    parts.symbol.width === parts.symbol.height &&
+    centred + parts.symbol.width + TEXT_GAP + TEXT_MIN_WIDTH <= width - 12;
+  const placed = isCentred ? besideText(parts, centred, 12, 90) : besideText(parts, 12, 12);
+  const bannerTop = 12 + Math.max(parts.symbol.height, parts.text.height) + 8;
   const { mailClass } = indiciumText(content.indicium);
   const lines = [
     ...placed.lines,
@@ -221,10 +277,12 @@ export function sheetPage(labels: readonly LabelContent[], options: { outlines?:
   for (const label of labels) {
     if (label.stock === undefined) throw new Error('a sheet label needs its stock position');
     const origin = sheetLabelOrigin(label.stock.position);
-    const placed = indiciumAt(label, origin.x + 14, origin.y + 14);
-    symbols.push(...placed.symbols);
+    const parts = indiciumParts(label);
+    // Centred on the label's height: the sheet's horizontal centre line then crosses the symbols of
+    // labels 5 and 6 (see `envelopePage`; the vertical one runs between the columns).
+    symbols.push(parts.symbol.at(origin.x + 14, origin.y + (SHEET.labelHeight - parts.symbol.height) / 2));
     lines.push(
-      ...placed.lines,
+      ...parts.text.at(origin.x + 14 + parts.symbol.width + TEXT_GAP, origin.y + 14),
       text(stockLine(label.stock), origin.x + 14, origin.y + SHEET.labelHeight - 12, 7),
     );
   }

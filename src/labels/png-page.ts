@@ -15,7 +15,9 @@ export function pagePng(page: Page, dpi: number = PNG_DPI.default): Buffer {
   const svg = pageSvg(page).replace('<svg ', '<svg shape-rendering="crispEdges" ');
   const renderer = new Resvg(svg, {
     background: '#ffffff',
-    fitTo: { mode: 'zoom', value: dpi / 72 },
+    // The page's width in pixels at `dpi`: resvg reads the SVG's "pt" sizes as 4/3 CSS pixels, so
+    // a zoom of dpi / 72 drew pages at 4/3 the resolution asked (400 dpi for 300).
+    fitTo: { mode: 'width', value: Math.round((page.width / 72) * dpi) },
     font: {
       loadSystemFonts: false,
       fontFiles: labelFontFiles(),

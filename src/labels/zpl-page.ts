@@ -11,7 +11,8 @@ const field = (value: string): string =>
 
 /**
  * A page in ZPL II for Zebra thermal printers at 203 dpi: the printer draws each symbol itself
- * (`^BX` DataMatrix ECC 200 at 4 dots = 19.7 mils a module, or `^B7` PDF417) from the exact bytes,
+ * (`^BX` DataMatrix ECC 200 at 4 dots = 19.7 mils a module, or `^B7` PDF417; `R` turned a quarter
+ * clockwise as the page turns it, else `N`) from the exact bytes,
  * each written as a hex escape, with the text (font 0) and rules (`^GB`) in place.
  */
 export function pageZpl(page: Page): string {
@@ -20,7 +21,11 @@ export function pageZpl(page: Page): string {
     const hex = [...symbol.bytes]
       .map((byte) => `_${byte.toString(16).padStart(2, '0').toUpperCase()}`)
       .join('');
-    const command = symbol.grid.symbology === 'datamatrix' ? '^BXN,4,200' : `^BY2^B7N,6,5,${PDF417_COLUMNS}`;
+    const orientation = symbol.rotation === 90 ? 'R' : 'N';
+    const command =
+      symbol.grid.symbology === 'datamatrix'
+        ? `^BX${orientation},4,200`
+        : `^BY2^B7${orientation},6,5,${PDF417_COLUMNS}`;
     commands.push(`^FO${dots(symbol.x)},${dots(symbol.y)}${command}^FH_^FD${hex}^FS`);
   }
   for (const box of page.fills)
