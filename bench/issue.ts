@@ -16,7 +16,7 @@ import { type CustodyService, createCustodyService } from '../src/custody/index.
 import { type MetersService, createMetersService } from '../src/meters/index.ts';
 import type { Mills } from '../src/money/index.ts';
 import { migrateToLatest, openStore } from '../src/store/index.ts';
-import { openCryptoModules } from '../src/vault/index.ts';
+import { type ModulePool, openCryptoModules } from '../src/vault/index.ts';
 
 const METERS = 16;
 
@@ -64,6 +64,7 @@ export async function withBenchServices<T>(
     meters: MetersService;
     custody: CustodyService;
     db: Kysely<DatabaseSchema>;
+    pool: ModulePool;
   }) => Promise<T>,
 ): Promise<T> {
   const store = await openStore({ dialect: 'sqlite', file: join(folder, 'indicia.sqlite') });
@@ -79,6 +80,7 @@ export async function withBenchServices<T>(
       meters: createMetersService({ db: store.db, custody, authority }),
       custody,
       db: store.db,
+      pool,
     });
   } finally {
     await pool.close();
@@ -90,9 +92,9 @@ export async function measureIssuance(
   folder: string,
   seconds: number,
   concurrencies: readonly number[],
-  onRow: (concurrency: number) => void = () => undefined,
+  onRow: (concurrency: number, row: number, pool: ModulePool) => void = () => undefined,
 ): Promise<IssuanceFigure[]> {
-  return withBenchServices(folder, 2, async ({ meters, custody }) => {
+  return withBenchServices(folder, 2, async ({ meters, custody, pool }) => {
     const meterIds: string[] = [];
     for (let index = 0; index < METERS; index += 1) {
       const meter = await meters.create({
@@ -104,8 +106,8 @@ export async function measureIssuance(
       meterIds.push(meter.meterId);
     }
     const figures: IssuanceFigure[] = [];
-    for (const concurrency of concurrencies) {
-      onRow(concurrency);
+    for (const [row, concurrency] of concurrencies.entries()) {
+      onRow(concurrency, row, pool);
       const latencies: number[] = [];
       const before = custody.groupCommits();
       const deadline = performance.now() + seconds * 1000;
