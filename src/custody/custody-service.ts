@@ -264,6 +264,7 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
   /** The stored packages a group needs; jobs naming a missing meter (or creating an existing one) are refused. */
   const packagesFor = async (
     jobs: readonly Job[],
+    isDatabaseSuspect: boolean,
   ): Promise<{ runnable: Job[]; packages: GroupRequest['packages'] }> => {
     const commands = jobs.flatMap((job) => job.commands);
     const rows = await db
@@ -274,7 +275,8 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
     const stored = new Set(rows.map((row) => row.meter_id));
     const created = new Set(commands.filter((command) => command.kind === 'create').map(meterOf));
     const replayed = new Map<string, VaultError>();
-    for (const row of rows) {
+    // A database the module cannot account for at all is the module's to refuse (it inhibits).
+    for (const row of isDatabaseSuspect ? [] : rows) {
       const refusal = replayedRow(row.meter_id, row.sequence);
       if (refusal !== null) replayed.set(row.meter_id, refusal);
     }
@@ -317,10 +319,13 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
   const commitGroup = async (module: CryptoModule, group: readonly Job[]): Promise<void> => {
     let jobs: Job[] = [...group];
     try {
-      const { runnable, packages } = await packagesFor(jobs);
+      const databaseCheckpoint = await moduleCheckpoint(module.serial);
+      const { runnable, packages } = await packagesFor(
+        jobs,
+        module.checkpointAgreement(databaseCheckpoint).kind === 'inhibit',
+      );
       jobs = runnable;
       if (jobs.length === 0) return;
-      const databaseCheckpoint = await moduleCheckpoint(module.serial);
       let result: GroupResult;
       try {
         result = await module.executeGroup({
@@ -559,6 +564,9 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
     async reanchorModule(serial, officerCredential) {
       const checkpoint = await moduleCheckpoint(serial);
       await pool.withOfficer(officerCredential, (module) => module.reanchor(checkpoint), { serial });
+      // The operator takes the database as the truth: what this process remembers of newer package
+      // versions is void; resuming the service reads the newest versions from the module log again.
+      knownSequences.clear();
       await db.transaction().execute((trx) =>
         appendAuditEvents(trx, [
           {
@@ -572,6 +580,7 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
 
     async resumeService() {
       pool.resume();
+      await checkModuleLog();
       await db
         .transaction()
         .execute((trx) => appendAuditEvents(trx, [{ kind: 'vault.service_resumed', details: {} }]));

@@ -8,6 +8,12 @@ export type CheckpointDecision =
       readonly kind: 'inhibit';
       readonly reason: string;
       /**
+       * `database`: it lacks records the module committed, or holds one the module never made
+       * (restored, rolled back, edited), so every module's view of it is suspect; `module`: the
+       * module remembers nothing the database could be compared with (its store was lost).
+       */
+      readonly cause: 'database' | 'module';
+      /**
        * Transactions the database committed (the module holds their confirmation) and no longer
        * holds: their indicia or receipts may already be out. Empty when the ring cannot tell.
        */
@@ -53,6 +59,7 @@ export function compareCheckpoints(
     return {
       kind: 'inhibit',
       reason: `${where}; the database lost ${lost.length} committed transaction(s) whose value may already be out: ${describeLost(lost)}`,
+      cause: 'database',
       lost,
     };
   };
@@ -64,6 +71,7 @@ export function compareCheckpoints(
     return {
       kind: 'inhibit',
       reason: `the database has no checkpoint for this module, but the module remembers ${ring.length} transaction(s)`,
+      cause: 'database',
       lost: [],
     };
   }
@@ -71,6 +79,7 @@ export function compareCheckpoints(
     return {
       kind: 'inhibit',
       reason: 'the database has a checkpoint for this module, but the module remembers no transactions',
+      cause: 'module',
       lost: [],
     };
   }
@@ -87,6 +96,7 @@ export function compareCheckpoints(
   return {
     kind: 'inhibit',
     reason: `the database's checkpoint matches none of the module's last ${ring.length} transaction record(s): the database was rolled back further than the module can account for, or altered${lost.length === 0 ? '' : `; among what the module remembers, ${lost.length} committed transaction(s) may already be out: ${describeLost(lost)}`}`,
+    cause: 'database',
     lost,
   };
 }

@@ -375,7 +375,7 @@ export class CryptoModule {
     this.#machine.requireRole('crypto-user');
     const decision = this.checkpointAgreement(databaseCheckpoint);
     if (decision.kind === 'inhibit' && this.#inhibited === null)
-      this.#inhibited = { reason: decision.reason, since: this.#now().toISOString(), cause: 'database' };
+      this.#inhibited = { reason: decision.reason, since: this.#now().toISOString(), cause: decision.cause };
     return decision;
   }
 
@@ -450,7 +450,11 @@ export class CryptoModule {
         this.#unreportedRecoveries.push(...(await this.#ring.discardNewest(decision.discardCount)));
         return;
       case 'inhibit':
-        this.#inhibited = { reason: decision.reason, since: this.#now().toISOString(), cause: 'database' };
+        this.#inhibited = {
+          reason: decision.reason,
+          since: this.#now().toISOString(),
+          cause: decision.cause,
+        };
         throw new VaultError(
           'vault.module_inhibited',
           `Module ${this.serial} inhibited itself: ${decision.reason}.`,
