@@ -17,6 +17,7 @@ import {
   receiptStepsFor,
 } from './client-packages.ts';
 import { type IssuedIndicia, type PieceRequest, fundMeter, issueIndicia } from './issuance.ts';
+import { mailingWindow, refuseUnprintableDates } from './mailing-date.ts';
 import { type SignedReceipt, storeReceipt } from './receipts.ts';
 import { recordWithdrawal } from './lifecycle.ts';
 import { activeMasterMeter, checkOutIdle, insertCheckout, recordTransfer } from './pool-records.ts';
@@ -335,6 +336,12 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
           throw new MeterError('meter.request_invalid', 'The postage must be more than zero.');
         total = add(total, postage);
       }
+      // Before a mini-PSD is checked out or topped up (issuance checks again, with its certificate).
+      const window = mailingWindow(new Date(), dependencies.settings);
+      refuseUnprintableDates(
+        pieces.map((piece) => piece.mailingDate ?? window.today),
+        window,
+      );
       if (total > increment * 100) {
         throw new MeterError(
           'meter.request_invalid',
