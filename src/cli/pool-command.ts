@@ -117,10 +117,15 @@ export async function poolCommand(args: readonly string[], io: CommandIo): Promi
       io.write(
         `Master PSD ${status.masterMeterId}: AR ${formatUsd(status.master.ascendingRegister)}, DR ${formatUsd(status.master.descendingRegister)}; increment ${formatUsd(status.incrementMills)}\n`,
       );
-      for (const mini of status.miniPsds)
-        io.write(
-          `  mini-PSD ${mini.meterId} ${mini.checkedOutBy === null ? 'idle' : `checked out by ${mini.checkedOutBy}`}\n`,
-        );
+      for (const mini of status.miniPsds) {
+        const state =
+          mini.status !== 'active'
+            ? mini.status
+            : mini.checkedOutBy === null
+              ? 'idle'
+              : `checked out by ${mini.checkedOutBy}`;
+        io.write(`  mini-PSD ${mini.meterId} ${state}\n`);
+      }
       return 0;
     }
     case 'withdraw': {

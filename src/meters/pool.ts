@@ -6,7 +6,7 @@ import type { AuthorityService } from '../authority/index.ts';
 import { isIndiciaError } from '../errors/index.ts';
 import type { CustodyService } from '../custody/index.ts';
 import { type Mills, add, formatUsd, nonNegativeMills } from '../money/index.ts';
-import type { DatabaseSchema } from '../store/index.ts';
+import type { DatabaseSchema, MeterStatus } from '../store/index.ts';
 import type { CommandStep } from '../vault/index.ts';
 import { moveBalance } from './balances.ts';
 import {
@@ -51,7 +51,12 @@ export interface PoolDependencies {
 export interface PoolStatusReport {
   readonly masterMeterId: string | null;
   readonly master: { readonly ascendingRegister: Mills; readonly descendingRegister: Mills } | null;
-  readonly miniPsds: readonly { readonly meterId: string; readonly checkedOutBy: string | null }[];
+  readonly miniPsds: readonly {
+    readonly meterId: string;
+    /** `withdrawn` for good, or `active` (printing, or idle when no server has it checked out). */
+    readonly status: MeterStatus;
+    readonly checkedOutBy: string | null;
+  }[];
   readonly incrementMills: Mills;
 }
 
@@ -481,7 +486,7 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
       const rows = await db
         .selectFrom('meters')
         .leftJoin('mpsd_checkouts', 'mpsd_checkouts.meter_id', 'meters.meter_id')
-        .select(['meters.meter_id', 'mpsd_checkouts.holder'])
+        .select(['meters.meter_id', 'meters.status', 'mpsd_checkouts.holder'])
         .where('meters.mode', '=', 'pooled')
         .orderBy('meters.meter_id')
         .execute();
@@ -491,7 +496,11 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
           psd === null
             ? null
             : { ascendingRegister: psd.ascendingRegister, descendingRegister: psd.descendingRegister },
-        miniPsds: rows.map((row) => ({ meterId: row.meter_id, checkedOutBy: row.holder ?? null })),
+        miniPsds: rows.map((row) => ({
+          meterId: row.meter_id,
+          status: row.status,
+          checkedOutBy: row.holder ?? null,
+        })),
         incrementMills: increment,
       };
     },
