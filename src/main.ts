@@ -34,6 +34,7 @@ import { LabelStock, MailingLists } from './printing/index.ts';
 import { createWebhooksService, enqueueWebhookEvent } from './webhooks/index.ts';
 import {
   DEFAULT_METER_SETTINGS,
+  type MeterSettings,
   type MetersService,
   type PoolService,
   createMetersService,
@@ -209,6 +210,15 @@ export async function withCustody<T>(
   }
 }
 
+/** The meters' settings: the vendor's defaults, with the mailing-date window from configuration. */
+export function meterSettingsFor(config: Config): MeterSettings {
+  return {
+    ...DEFAULT_METER_SETTINGS,
+    mailingDateDaysAhead: config.mailingDateDaysAhead,
+    timeZone: config.timeZone,
+  };
+}
+
 /** The module number operator commands use, apart from the server's modules 1..N. */
 export const OPERATOR_MODULE_NUMBER = 100;
 
@@ -251,7 +261,12 @@ export async function withOperatorServices<T>(
           store,
           custody,
           authority,
-          meters: createMetersService({ db: store.db, custody, authority }),
+          meters: createMetersService({
+            db: store.db,
+            custody,
+            authority,
+            settings: meterSettingsFor(config),
+          }),
         });
       } finally {
         await pool.close();
@@ -309,7 +324,12 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
     metrics.observeGroupCommits(() => custody.groupCommits());
     const authority = createAuthorityService({ db: store.db, custody });
     await authority.ensureCertificateAuthority();
-    const meters = createMetersService({ db: store.db, custody, authority });
+    const meters = createMetersService({
+      db: store.db,
+      custody,
+      authority,
+      settings: meterSettingsFor(config),
+    });
     reconciliation = startReconciliationJob({
       db: store.db,
       custody,
@@ -348,7 +368,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       db: store.db,
       custody,
       authority,
-      settings: DEFAULT_METER_SETTINGS,
+      settings: meterSettingsFor(config),
       modules: config.cryptoModules,
     });
     poolService = pooled;

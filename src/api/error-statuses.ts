@@ -118,6 +118,7 @@ export const errorPresentations: Readonly<Record<KnownErrorCode, ErrorPresentati
   'meter.not_found': { status: 404, isMessagePublic: true },
   'meter.not_active': { status: 409, isMessagePublic: true },
   'meter.request_invalid': invalid,
+  'meter.mailing_date_invalid': { status: 422, isMessagePublic: true },
   'meter.certificate_invalid': hidden,
   'meter.indicium_not_found': { status: 404, isMessagePublic: true },
   'meter.indicium_not_valid': { status: 409, isMessagePublic: true },

@@ -11,3 +11,4 @@ export {
   type RouteAccess,
 } from './authentication.ts';
 export { RATE_LIMITS, TokenBuckets, type Limit } from './rate-limits.ts';
+export { requestDigest } from './signed-request.ts';

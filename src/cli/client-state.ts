@@ -1,7 +1,13 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Device, IndiciaApiError, IndiciaClient, type StoredDevice } from '../client/index.ts';
+import {
+  Device,
+  IndiciaApiError,
+  IndiciaClient,
+  IndiciaClientError,
+  type StoredDevice,
+} from '../client/index.ts';
 import { parseDollars } from '../money/index.ts';
 import type { Mills } from '../money/index.ts';
 import { type CommandIo, UsageError } from './commands.ts';
@@ -70,11 +76,19 @@ export function amountOf(text: string | undefined, what: string): Mills {
   return parseDollars(text);
 }
 
-/** The API's refusals read like every other failure of the command line: one line, status 1. */
+/**
+ * Refusals read like every other failure of the command line: one line with the stable code. The
+ * API's refusals exit 1; the SDK's own (a wrong --fingerprint, checked before anything is sent)
+ * exit 2, like other mistakes in what the command was given.
+ */
 export function apiRefusal(error: unknown): number {
   if (error instanceof IndiciaApiError) {
     process.stderr.write(`indicia: ${error.message} (${error.code}, request ${error.requestId})\n`);
     return 1;
+  }
+  if (error instanceof IndiciaClientError) {
+    process.stderr.write(`indicia: ${error.message} (${error.code})\n`);
+    return error.code === 'client.enrollment_key_not_pinned' ? 2 : 1;
   }
   throw error;
 }

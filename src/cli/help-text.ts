@@ -7,12 +7,44 @@ import { ADDRESS_USAGE } from './address-command.ts';
 import { RATES_USAGE } from './rates-command.ts';
 import { MODULES_USAGE } from './modules-command.ts';
 
+/** Help lines are wrapped to this width, so an 80-column terminal shows them whole. */
+export const HELP_WIDTH = 80;
+const DESCRIPTION_INDENT = '      ';
+
+/** Words of `text` in lines of at most `width` columns, each starting with `indent`. */
+function wrap(text: string, indent: string, width = HELP_WIDTH): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/).filter((part) => part !== '')) {
+    if (line !== '' && indent.length + line.length + 1 + word.length > width) {
+      lines.push(indent + line);
+      line = word;
+    } else line = line === '' ? word : `${line} ${word}`;
+  }
+  if (line !== '') lines.push(indent + line);
+  return lines;
+}
+
+/**
+ * One block per setting: its flag (if any) and environment variable on one line, the meaning
+ * wrapped beneath, so no name runs into its text however long it is.
+ */
 function settingLines(): string[] {
-  return settings.map((setting) => {
-    const name = setting.flag === undefined ? '' : `${setting.flag} <value>`;
-    const shown = setting.defaultValue === undefined ? '' : ` (default ${String(setting.defaultValue)})`;
-    return `  ${name.padEnd(24)}${setting.env.padEnd(30)}${setting.description}${shown}`;
-  });
+  const block = (names: string, description: string): string[] => [
+    `  ${names}`,
+    ...wrap(description, DESCRIPTION_INDENT),
+  ];
+  return [
+    ...settings.flatMap((setting) => {
+      const names = setting.flag === undefined ? setting.env : `${setting.flag} <value>, ${setting.env}`;
+      const shown = setting.defaultValue === undefined ? '' : ` Default: ${String(setting.defaultValue)}.`;
+      return block(names, `${setting.description}${shown}`);
+    }),
+    ...block(
+      `--config <file>, ${CONFIG_FILE_ENV}`,
+      'JSON file of settings, e.g. {"port": 9000, "logLevel": "warn"}.',
+    ),
+  ];
 }
 
 /** What `indicia --help` prints: enough for a newcomer to start, configure and find the docs. */
@@ -35,10 +67,11 @@ export function helpText(version: string): string {
     '  indicia help                Show this text (also --help, -h).',
     '  indicia --version           Print the version.',
     '',
-    'Options and settings (a flag wins over its environment variable, which wins over the file):',
-    `  ${'flag'.padEnd(24)}${'environment variable'.padEnd(30)}meaning`,
+    ...wrap(
+      'Options and settings: the flag (if there is one) and the environment variable, then what the setting means. A flag wins over its environment variable, which wins over the config file.',
+      '',
+    ),
     ...settingLines(),
-    `  --config <file>         ${CONFIG_FILE_ENV.padEnd(30)}JSON file of settings, e.g. {"port": 9000, "logLevel": "warn"}`,
     '',
     'Unknown settings, malformed values, an unwritable data directory, a port in use or a database',
     'from a newer Indicia stop the start with one line saying what to fix; nothing is changed on disk.',

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { Config } from '../config/index.ts';
-import { type OperatorServices, withOperatorServices } from '../main.ts';
-import { DEFAULT_METER_SETTINGS, type PoolService, createPoolService } from '../meters/index.ts';
+import { type OperatorServices, meterSettingsFor, withOperatorServices } from '../main.ts';
+import { type PoolService, createPoolService } from '../meters/index.ts';
 import { formatUsd, parseDollars } from '../money/index.ts';
 import { type CommandIo, UsageError, parseSubcommand } from './commands.ts';
 
@@ -20,7 +20,7 @@ async function withPool<T>(config: Config, work: (pool: PoolService) => Promise<
       db: services.store.db,
       custody: services.custody,
       authority: services.authority,
-      settings: DEFAULT_METER_SETTINGS,
+      settings: meterSettingsFor(config),
       modules: 1,
       machineNumber: 9,
       holder: `${hostname()}#operator-cli`,
@@ -117,10 +117,15 @@ export async function poolCommand(args: readonly string[], io: CommandIo): Promi
       io.write(
         `Master PSD ${status.masterMeterId}: AR ${formatUsd(status.master.ascendingRegister)}, DR ${formatUsd(status.master.descendingRegister)}; increment ${formatUsd(status.incrementMills)}\n`,
       );
-      for (const mini of status.miniPsds)
-        io.write(
-          `  mini-PSD ${mini.meterId} ${mini.checkedOutBy === null ? 'idle' : `checked out by ${mini.checkedOutBy}`}\n`,
-        );
+      for (const mini of status.miniPsds) {
+        const state =
+          mini.status !== 'active'
+            ? mini.status
+            : mini.checkedOutBy === null
+              ? 'idle'
+              : `checked out by ${mini.checkedOutBy}`;
+        io.write(`  mini-PSD ${mini.meterId} ${state}\n`);
+      }
       return 0;
     }
     case 'withdraw': {

@@ -13,6 +13,20 @@ type CryptoKey = webcrypto.CryptoKey;
 const subtle = (): SubtleCrypto => globalThis.crypto.subtle;
 const text = (value: string): Uint8Array<ArrayBuffer> => new TextEncoder().encode(value);
 
+/**
+ * A refusal by the SDK itself, before anything is sent: `code` is stable, the message says what
+ * to do. (Refusals of the server arrive as `IndiciaApiError`.)
+ */
+export class IndiciaClientError extends Error {
+  readonly code: 'client.enrollment_key_not_pinned' | 'client.enrollment_not_confirmed';
+
+  constructor(code: IndiciaClientError['code'], message: string) {
+    super(message);
+    this.name = 'IndiciaClientError';
+    this.code = code;
+  }
+}
+
 export function toBase64(bytes: ArrayBuffer | Uint8Array): string {
   const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
   let binary = '';
@@ -177,9 +191,11 @@ export async function prepareEnrollment(
 }> {
   const serverKey = fromBase64(enrollmentKey.publicKey);
   const fingerprint = await sha256Hex(serverKey);
-  if (fingerprint !== pinnedFingerprint.toLowerCase().replace(/[^0-9a-f]/g, ''))
-    throw new Error(
-      `The server's enrollment key (fingerprint ${fingerprint}) is not the pinned one; refusing to send the device key.`,
+  const pinned = pinnedFingerprint.toLowerCase().replace(/[^0-9a-f]/g, '');
+  if (fingerprint !== pinned)
+    throw new IndiciaClientError(
+      'client.enrollment_key_not_pinned',
+      `The server's enrollment key has fingerprint ${fingerprint}, not the pinned ${pinned === '' ? '(none given)' : pinned}; no device key was sent. Check the fingerprint against the one the operator gave you (indicia serve prints it at every start), and that the URL is the right server.`,
     );
   const peer = await subtle().importKey('spki', serverKey, { name: 'ECDH', namedCurve: 'P-256' }, false, []);
   const ephemeral = await subtle().generateKey({ name: 'ECDH', namedCurve: 'P-256' }, false, ['deriveBits']);
@@ -235,8 +251,9 @@ export async function prepareEnrollment(
         concat(text(CONFIRM_LABEL), clientChallenge, fromBase64(answer.challenge)),
       );
       if (!isAuthentic)
-        throw new Error(
-          'The server did not prove it holds the enrollment key; do not use this device enrollment.',
+        throw new IndiciaClientError(
+          'client.enrollment_not_confirmed',
+          'The server did not prove it holds the enrollment key; do not use this device enrollment, and tell the operator.',
         );
       return new Device(answer.device.id, hmk, answer.challenge, answer.registers);
     },

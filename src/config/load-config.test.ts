@@ -82,6 +82,26 @@ describe('loadConfig', () => {
     );
   });
 
+  it('takes the mailing-date window: a few days ahead and an IANA time zone', () => {
+    const defaults = loadConfig({ env: {}, cwd });
+    assert.deepEqual([defaults.mailingDateDaysAhead, defaults.timeZone], [3, 'UTC']);
+    const set = loadConfig({
+      env: { INDICIA_MAILING_DATE_DAYS_AHEAD: '0', INDICIA_TIME_ZONE: 'america/chicago' },
+      cwd,
+    });
+    assert.deepEqual([set.mailingDateDaysAhead, set.timeZone], [0, 'America/Chicago']);
+    refusal(
+      () => loadConfig({ env: { INDICIA_MAILING_DATE_DAYS_AHEAD: '8' }, cwd }),
+      'config.invalid',
+      /INDICIA_MAILING_DATE_DAYS_AHEAD: "8" must be a number of days \(a whole number from 0 to 7\)/,
+    );
+    refusal(
+      () => loadConfig({ env: { INDICIA_TIME_ZONE: 'Mars/Olympus_Mons' }, cwd }),
+      'config.invalid',
+      /INDICIA_TIME_ZONE: "Mars\/Olympus_Mons" must be an IANA time zone name like UTC or America\/New_York/,
+    );
+  });
+
   it('never echoes a secret it refuses or prints', () => {
     refusal(
       () => loadConfig({ env: { INDICIA_DATABASE_URL: 'mysql://root:hunter2@db' }, cwd }),

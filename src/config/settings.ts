@@ -31,6 +31,8 @@ export interface Config {
   rateLimitPerMinute: number;
   rateLimitScale: number;
   passwordRecheckPieces: number;
+  mailingDateDaysAhead: number;
+  timeZone: string;
 }
 
 /** One setting: its name in a config file, its environment variable, its parser and its help text. */
@@ -320,6 +322,31 @@ export const settings: readonly Setting[] = [
       'A signed-in browser session prints at most this many pieces before the password is checked again (a failed check ends the session).',
     defaultValue: 5_000,
     parse: (raw) => integer(raw, 1, 10_000_000, 'a number of pieces'),
+  },
+  {
+    key: 'mailingDateDaysAhead',
+    env: 'INDICIA_MAILING_DATE_DAYS_AHEAD',
+    description:
+      'A meter prints for today or up to this many days ahead (0 to 7); other mailing dates are refused before anything is charged.',
+    defaultValue: 3,
+    parse: (raw) => integer(raw, 0, 7, 'a number of days'),
+  },
+  {
+    key: 'timeZone',
+    env: 'INDICIA_TIME_ZONE',
+    description:
+      'IANA time zone whose calendar date is "today" for every meter: the mailing-date window and the default mailing date, e.g. America/Chicago.',
+    defaultValue: 'UTC',
+    parse: (raw) => {
+      const name = typeof raw === 'string' ? raw.trim() : '';
+      try {
+        if (name !== '')
+          return new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
+      } catch {
+        // reported below
+      }
+      return { problem: 'must be an IANA time zone name like UTC or America/New_York' };
+    },
   },
   {
     key: 'cryptoOfficerCredential',

@@ -13,6 +13,7 @@ import type { DatabaseSchema, IndiciaTable, MeterMode, MetersTable } from '../st
 import type { ClientAuthorization, CommandStep, PsdOperation, PsdView } from '../vault/index.ts';
 import { type clientPackageCommand, executeWithClientPackage } from './client-packages.ts';
 import { MeterError } from './meter-error.ts';
+import { mailingWindow, refuseUnprintableDates } from './mailing-date.ts';
 import { type SignedReceipt, newReceiptId, receiptStep, storeReceipt } from './receipts.ts';
 import type { MeterSettings } from './meter-settings.ts';
 
@@ -31,7 +32,10 @@ export interface PieceRequest {
   readonly postage: Mills;
   /** Rate category, e.g. FC for First-Class. */
   readonly rateCategory: string;
-  /** YYYY-MM-DD; today (UTC) when omitted. */
+  /**
+   * YYYY-MM-DD, from today (in the installation's time zone) to `mailingDateDaysAhead` days
+   * ahead; today when omitted.
+   */
   readonly mailingDate?: string;
   /** Originating ZIP (or ZIP+4); the meter's licensing ZIP when omitted. */
   readonly originZip?: string;
@@ -75,6 +79,8 @@ export interface IssueOptions {
   readonly companion?: ReturnType<typeof clientPackageCommand>;
   /** Pieces this request may issue: {@link MAX_PIECES_PER_REQUEST} unless a mailing list says more. */
   readonly maxPieces?: number | undefined;
+  /** What a mailing-date refusal tells the person to do, when not the usual (a correction's). */
+  readonly mailingDateRemedy?: string;
 }
 
 export interface SignedFunding {
@@ -97,9 +103,25 @@ export interface FundingResult {
   readonly receipt: SignedReceipt | null;
 }
 
+/** A meter with the validity of its current certificate, which every indicium it prints names. */
+type IssuingMeter = MetersTable & { readonly not_before: string | null; readonly not_after: string | null };
+
 /** A meter's record, or `meter.not_found`. */
 export async function meterRecord(db: Kysely<DatabaseSchema>, meterId: string): Promise<MetersTable> {
   const meter = await db.selectFrom('meters').selectAll().where('meter_id', '=', meterId).executeTakeFirst();
+  if (meter === undefined) throw new MeterError('meter.not_found', `There is no meter ${meterId}.`);
+  return meter;
+}
+
+/** The meter's record with its certificate's validity, in one query. */
+async function issuingMeter(db: Kysely<DatabaseSchema>, meterId: string): Promise<IssuingMeter> {
+  const meter = await db
+    .selectFrom('meters')
+    .leftJoin('certificates', 'certificates.serial', 'meters.certificate_serial')
+    .selectAll('meters')
+    .select(['certificates.not_before', 'certificates.not_after'])
+    .where('meters.meter_id', '=', meterId)
+    .executeTakeFirst();
   if (meter === undefined) throw new MeterError('meter.not_found', `There is no meter ${meterId}.`);
   return meter;
 }
@@ -119,7 +141,11 @@ export async function activeMeter(
   meterId: string,
   mode?: MeterMode,
 ): Promise<MetersTable> {
-  const meter = await meterRecord(db, meterId);
+  return checkedActive(await meterRecord(db, meterId), mode);
+}
+
+function checkedActive<Meter extends MetersTable>(meter: Meter, mode: MeterMode | undefined): Meter {
+  const meterId = meter.meter_id;
   if (meter.status !== 'active')
     throw new MeterError('meter.not_active', `Meter ${meterId} is ${meter.status}.`);
   if (mode !== undefined && meter.mode !== mode) {
@@ -208,9 +234,10 @@ export async function issueIndicia(
       `One request issues at most ${maxPieces.toLocaleString('en-US')} pieces; ${pieces.length.toLocaleString('en-US')} were asked for. Split the mailing list.`,
     );
   }
-  const meter = await activeMeter(db, meterId, options.mode ?? 'dedicated');
+  const meter = checkedActive(await issuingMeter(db, meterId), options.mode ?? 'dedicated');
   const { manufacturerId, modelId, serial } = parseMeterNumber(meterId);
-  const today = now().toISOString().slice(0, 10);
+  const window = mailingWindow(now(), settings);
+  const { today } = window;
   const fieldsFor = (
     piece: PieceRequest,
     ascendingRegister: Mills,
@@ -237,6 +264,22 @@ export async function issueIndicia(
     else positiveAmount(piece.postage, 'postage');
     encodeSignedData(fieldsFor(piece, 0 as Mills, 0 as Mills));
   }
+  if (meter.not_before === null || meter.not_after === null)
+    throw new MeterError(
+      'meter.certificate_invalid',
+      `Meter ${meterId}'s certificate ${meter.certificate_serial} is not on record.`,
+    );
+  refuseUnprintableDates(
+    pieces.map((piece) => piece.mailingDate ?? today),
+    window,
+    {
+      meterId,
+      serial: meter.certificate_serial,
+      notBefore: meter.not_before,
+      notAfter: meter.not_after,
+    },
+    options.mailingDateRemedy,
+  );
   const steps: CommandStep[] = pieces.map((piece) => ({
     operation: options.operationFor?.(piece) ?? { type: 'debit', amount: piece.postage },
     // Built inside the module pass from the registers after this piece's debit.

@@ -359,6 +359,11 @@ export async function correctIndicium(
     ],
     {
       correctsIndiciumId: indiciumId,
+      ...(correction.mailingDate === undefined
+        ? {
+            mailingDateRemedy: `A correction keeps the original indicium's date (${original.mailing_date}) unless it is given another: give the date the piece will be mailed.`,
+          }
+        : {}),
       allowsZeroPostage: difference === 0,
       ...(difference === 0 ? { operationFor: () => ({ type: 'update' as const }) } : {}),
       mode: meter.mode,

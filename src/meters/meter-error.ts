@@ -4,6 +4,7 @@ export type MeterErrorCode =
   | 'meter.not_found'
   | 'meter.not_active'
   | 'meter.request_invalid'
+  | 'meter.mailing_date_invalid'
   | 'meter.certificate_invalid'
   | 'meter.indicium_not_found'
   | 'meter.indicium_not_valid'

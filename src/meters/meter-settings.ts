@@ -11,6 +11,10 @@ export interface MeterSettings {
   readonly spoilageLimitBasisPoints: number;
   /** The max DR of the dedicated meter a new customer gets on confirming their e-mail address. */
   readonly customerMaxDescendingRegister: number;
+  /** Days after today a meter may print for (postdated mail); see docs/operations.md. */
+  readonly mailingDateDaysAhead: number;
+  /** The IANA time zone whose calendar date is a meter's "today". */
+  readonly timeZone: string;
 }
 
 export const DEFAULT_METER_SETTINGS: MeterSettings = {
@@ -20,4 +24,6 @@ export const DEFAULT_METER_SETTINGS: MeterSettings = {
   keyValidityDays: 3 * 365,
   spoilageLimitBasisPoints: 100,
   customerMaxDescendingRegister: 5_000_000, // $5,000.00
+  mailingDateDaysAhead: 3,
+  timeZone: 'UTC',
 };

@@ -133,7 +133,8 @@ export function createMetersService(dependencies: MetersDependencies): MetersSer
       const meter = await meterRecord(db, meterId);
       return { meter, psd: await custody.readMeter(meterId) };
     },
-    verify: (indicium, verifier) => verifyScan({ db, authority }, indicium, verifier),
+    verify: (indicium, verifier) =>
+      verifyScan({ db, authority, timeZone: settings.timeZone }, indicium, verifier),
     refundSpoiled: (indiciumId, request) =>
       refundSpoiled(
         { ...issuance, spoilageLimitBasisPoints: settings.spoilageLimitBasisPoints },

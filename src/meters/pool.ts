@@ -6,7 +6,7 @@ import type { AuthorityService } from '../authority/index.ts';
 import { isIndiciaError } from '../errors/index.ts';
 import type { CustodyService } from '../custody/index.ts';
 import { type Mills, add, formatUsd, nonNegativeMills } from '../money/index.ts';
-import type { DatabaseSchema } from '../store/index.ts';
+import type { DatabaseSchema, MeterStatus } from '../store/index.ts';
 import type { CommandStep } from '../vault/index.ts';
 import { moveBalance } from './balances.ts';
 import {
@@ -17,6 +17,7 @@ import {
   receiptStepsFor,
 } from './client-packages.ts';
 import { type IssuedIndicia, type PieceRequest, fundMeter, issueIndicia } from './issuance.ts';
+import { mailingWindow, refuseUnprintableDates } from './mailing-date.ts';
 import { type SignedReceipt, storeReceipt } from './receipts.ts';
 import { recordWithdrawal } from './lifecycle.ts';
 import { activeMasterMeter, checkOutIdle, insertCheckout, recordTransfer } from './pool-records.ts';
@@ -50,7 +51,12 @@ export interface PoolDependencies {
 export interface PoolStatusReport {
   readonly masterMeterId: string | null;
   readonly master: { readonly ascendingRegister: Mills; readonly descendingRegister: Mills } | null;
-  readonly miniPsds: readonly { readonly meterId: string; readonly checkedOutBy: string | null }[];
+  readonly miniPsds: readonly {
+    readonly meterId: string;
+    /** `withdrawn` for good, or `active` (printing, or idle when no server has it checked out). */
+    readonly status: MeterStatus;
+    readonly checkedOutBy: string | null;
+  }[];
   readonly incrementMills: Mills;
 }
 
@@ -335,6 +341,12 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
           throw new MeterError('meter.request_invalid', 'The postage must be more than zero.');
         total = add(total, postage);
       }
+      // Before a mini-PSD is checked out or topped up (issuance checks again, with its certificate).
+      const window = mailingWindow(new Date(), dependencies.settings);
+      refuseUnprintableDates(
+        pieces.map((piece) => piece.mailingDate ?? window.today),
+        window,
+      );
       if (total > increment * 100) {
         throw new MeterError(
           'meter.request_invalid',
@@ -474,7 +486,7 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
       const rows = await db
         .selectFrom('meters')
         .leftJoin('mpsd_checkouts', 'mpsd_checkouts.meter_id', 'meters.meter_id')
-        .select(['meters.meter_id', 'mpsd_checkouts.holder'])
+        .select(['meters.meter_id', 'meters.status', 'mpsd_checkouts.holder'])
         .where('meters.mode', '=', 'pooled')
         .orderBy('meters.meter_id')
         .execute();
@@ -484,7 +496,11 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
           psd === null
             ? null
             : { ascendingRegister: psd.ascendingRegister, descendingRegister: psd.descendingRegister },
-        miniPsds: rows.map((row) => ({ meterId: row.meter_id, checkedOutBy: row.holder ?? null })),
+        miniPsds: rows.map((row) => ({
+          meterId: row.meter_id,
+          status: row.status,
+          checkedOutBy: row.holder ?? null,
+        })),
         incrementMills: increment,
       };
     },

@@ -7,6 +7,7 @@ import { type AuthorityService, meterSubject } from '../authority/index.ts';
 import { type DecodedIndicium, IndiciumError, decodeIndicium } from '../indicium/index.ts';
 import type { DatabaseSchema, ScanOutcome } from '../store/index.ts';
 import { verifySignature } from '../vault/index.ts';
+import { endOfDay } from './mailing-date.ts';
 
 export interface ScanReport {
   readonly outcome: ScanOutcome;
@@ -20,6 +21,8 @@ export interface ScanReport {
 export interface VerificationDependencies {
   readonly db: Kysely<DatabaseSchema>;
   readonly authority: AuthorityService;
+  /** The installation's time zone: a mailing day ends at midnight there. */
+  readonly timeZone: string;
 }
 
 /**
@@ -29,7 +32,7 @@ export interface VerificationDependencies {
  * indicium scanned twice is reported as a duplicate.
  */
 export async function verifyScan(
-  { db, authority }: VerificationDependencies,
+  { db, authority, timeZone }: VerificationDependencies,
   bytes: Buffer,
   verifier: string,
 ): Promise<ScanReport> {
@@ -69,8 +72,9 @@ export async function verifyScan(
       indiciumId: null,
     });
   }
-  // The certificate must be good on the mailing day (by its end, or now if that is earlier).
-  const checkedAt = new Date(Math.min(Date.now(), Date.parse(`${indicium.date}T23:59:59.999Z`)));
+  // The certificate must be good on the mailing day (by its end, or now if that is earlier), the
+  // rule issuance applies too (mailing-date.ts).
+  const checkedAt = new Date(Math.min(Date.now(), endOfDay(indicium.date, timeZone).getTime()));
   const certificateCheck = await authority.verifyMeterCertificate(pem, checkedAt);
   if (!certificateCheck.isValid) {
     return record({

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { IndiciaClient } from '../../src/client/index.ts';
 import { PASSWORD, refusal, registration } from '../support/api-helpers.ts';
@@ -144,7 +146,14 @@ for (const fixture of dialectFixtures) {
         /^indicia_session=[A-Za-z0-9_-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+/,
       );
       const cookie = setCookie.split(';')[0] ?? '';
-      const { session } = (await response.json()) as { session: { csrfToken: string } };
+      const answer = (await response.json()) as { account: unknown; session: { csrfToken: string } };
+      const { session } = answer;
+      // docs/api.md states the answer's shape and where the token is: session.csrfToken.
+      const doc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'api.md'), 'utf8');
+      const documented = /"session": \{ ([^}]*) \}/.exec(doc)?.[1]?.match(/"\w+"/g) ?? [];
+      assert.deepEqual(Object.keys(answer).sort(), ['account', 'session']);
+      assert.deepEqual(Object.keys(session).sort(), documented.map((name) => name.slice(1, -1)).sort());
+      assert.match(doc, /sends `session\.csrfToken` in `X-CSRF-Token`/);
       const post = (headers: Record<string, string>) =>
         fetch(`${url}/v1/api-keys`, {
           method: 'POST',

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { X509Certificate, verify } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
-import { IndiciaClient, type Receipt } from '../../src/client/index.ts';
+import { IndiciaClient, IndiciaClientError, type Receipt } from '../../src/client/index.ts';
 import { canonicalJson } from '../../src/encoding/index.ts';
 import { dialectFixtures } from '../support/dialects.ts';
 import { type SmtpSink, startSmtpSink } from '../support/smtp-sink.ts';
@@ -159,7 +159,13 @@ for (const fixture of dialectFixtures) {
 
     it('refuses an enrollment to an unpinned key, or one whose HMK does not decrypt', async () => {
       const dave = await customer('dave@example.com');
-      await assert.rejects(dave.enrollDevice('laptop', 'ab'.repeat(32)), /not the pinned one/);
+      await assert.rejects(
+        dave.enrollDevice('laptop', 'ab'.repeat(32)),
+        (error: unknown) =>
+          error instanceof IndiciaClientError &&
+          error.code === 'client.enrollment_key_not_pinned' &&
+          error.message.includes(`has fingerprint ${fingerprint}, not the pinned ${'ab'.repeat(32)}`),
+      );
       const key = await dave.enrollmentKey();
       assert.equal(key.fingerprint, fingerprint);
       const bad = await refusal(

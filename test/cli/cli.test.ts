@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
+import { CONFIG_FILE_ENV, settings } from '../../src/config/index.ts';
 import { runIndicia, serveIndicia, snapshotFolder } from '../support/cli-process.ts';
 
 function newFolder(): string {
@@ -46,6 +47,27 @@ describe('indicia command line', () => {
     ]) {
       assert.ok(result.stdout.includes(expected), `help mentions ${expected}`);
     }
+  });
+
+  it('--help sets every environment variable apart from its meaning, in lines an 80-column terminal shows whole', async () => {
+    const { stdout } = await runIndicia(['--help']);
+    const lines = stdout.split('\n');
+    const start = lines.findIndex((line) => line.startsWith('Options and settings'));
+    const end = lines.findIndex((line, index) => index > start && line === '');
+    const section = lines.slice(start, end);
+    assert.ok(start >= 0 && section.length > settings.length * 2);
+    for (const line of section) assert.ok(Array.from(line).length <= 80, `too wide: ${line}`);
+    const described = [...settings, { env: CONFIG_FILE_ENV, flag: '--config', description: 'JSON file' }];
+    for (const setting of described) {
+      // The names stand alone on their line; the meaning starts on the next, indented.
+      const at = section.findIndex((line) => line.endsWith(` ${setting.env}`));
+      assert.ok(at > 0, `a line ending with ${setting.env}`);
+      const names = section[at] ?? '';
+      if (setting.flag !== undefined) assert.match(names, new RegExp(`^  ${setting.flag} `));
+      const firstWords = setting.description.split(' ').slice(0, 3).join(' ');
+      assert.ok(section[at + 1]?.startsWith(`      ${firstWords}`), `${setting.env}: ${section[at + 1]}`);
+    }
+    assert.doesNotMatch(stdout, /INDICIA_[A-Z_]+[a-z]/, 'no variable name runs into its text');
   });
 
   it('prints its version', async () => {

@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -113,6 +121,23 @@ describe('indicia client (the SDK from the command line)', () => {
     const noKey = await runIndicia(['client', 'enroll', '--url', server.indicia.url, '--fingerprint', 'ab']);
     assert.equal(noKey.status, 2);
     assert.match(noKey.stderr, /needs --url, --fingerprint and an API key/);
+  });
+
+  it('refuses a wrong --fingerprint as a clear mistake, sending no device key', async () => {
+    const state = join(folder, 'wrong-pin.json');
+    const { fingerprint } = await server.indicia.meters.enrollmentKey();
+    const wrong = 'ab'.repeat(32);
+    const refused = await runIndicia(
+      ['client', 'enroll', '--url', server.indicia.url, '--fingerprint', wrong, '--state', state],
+      { INDICIA_API_KEY: apiKey },
+    );
+    assert.equal(refused.status, 2, refused.stderr);
+    assert.equal(
+      refused.stderr,
+      `indicia: The server's enrollment key has fingerprint ${fingerprint}, not the pinned ${wrong}; no device key was sent. Check the fingerprint against the one the operator gave you (indicia serve prints it at every start), and that the URL is the right server. (client.enrollment_key_not_pinned)\n`,
+    );
+    assert.doesNotMatch(refused.stderr, /unexpected failure/);
+    assert.equal(existsSync(state), false, 'nothing was saved');
   });
 
   it('prints a label to a file, test prints, and imports, reviews and prints a mailing list with a progress bar', async () => {

@@ -25,7 +25,11 @@ describe('indicia meters (operator commands beside a running server)', () => {
       ]);
       assert.equal(created.status, 0, created.stderr);
       const meterId = /Meter (\S+) created/.exec(created.stdout)?.[1] ?? '';
-      assert.match(meterId, /^421D\d{8}$/);
+      // The first start gave the demo customer 421D00000001: the operator's first meter is the
+      // next one (docs/operations.md and README's example use this number).
+      assert.equal(meterId, '421D00000002');
+      const demo = await runIndicia(['meters', 'show', '421D00000001', ...at]);
+      assert.match(demo.stdout, /^421D00000001 \(dedicated, customer 100000,/);
 
       const funded = await runIndicia(['meters', 'fund', meterId, '100.00', ...at]);
       assert.match(funded.stdout, /Funded .* with \$100\.00; it can now print \$100\.00/);
@@ -51,6 +55,29 @@ describe('indicia meters (operator commands beside a running server)', () => {
       assert.equal(issued.status, 0, issued.stderr);
       assert.equal(readdirSync(out).length, 3);
       assert.match(issued.stdout, /AR \$2\.19 DR \$97\.81/);
+
+      // Mailing dates outside today .. today + 3 (UTC) are refused before anything is charged.
+      for (const date of ['1970-01-01', '9999-12-31']) {
+        const refusedDate = await runIndicia([
+          'meters',
+          'issue',
+          meterId,
+          '--postage',
+          '0.73',
+          '--rate',
+          'FC',
+          '--date',
+          date,
+          ...at,
+        ]);
+        assert.equal(refusedDate.status, 1);
+        assert.match(
+          refusedDate.stderr,
+          new RegExp(
+            `^indicia: Mailing date ${date} is (before today|too far ahead)\\. A meter prints only for .* Nothing was charged\\.\n$`,
+          ),
+        );
+      }
 
       const shown = await runIndicia(['meters', 'show', meterId, ...at]);
       assert.match(shown.stdout, /AR \$2\.19 {2}DR \$97\.81 {2}max DR \$500\.00/);
@@ -129,6 +156,10 @@ describe('indicia pool and indicia reconcile', () => {
       const withdrawn = await runIndicia(['pool', 'withdraw', mini, ...at]);
       assert.equal(withdrawn.status, 0, withdrawn.stderr);
       assert.match(withdrawn.stdout, /\$999\.27 went back to the master PSD/);
+      const status = await runIndicia(['pool', 'status', ...at]);
+      assert.equal(status.status, 0, status.stderr);
+      assert.match(status.stdout, new RegExp(`^  mini-PSD ${mini} withdrawn$`, 'm'));
+      assert.doesNotMatch(status.stdout, new RegExp(`${mini} idle`));
       const reconciled = await runIndicia(['reconcile', ...at]);
       assert.equal(reconciled.status, 0, reconciled.stdout + reconciled.stderr);
       assert.match(

@@ -9,6 +9,8 @@ import { refusedWith } from '../support/refusals.ts';
 import { type MeterInstallation, openMeterInstallation } from '../support/meter-installation.ts';
 
 const mills = (value: number): Mills => value as Mills;
+/** Days from today in UTC, the default installation time zone. */
+const utcDay = (days: number): string => new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
 
 for (const fixture of dialectFixtures) {
   describe(`meter lifecycle on ${fixture.name}`, () => {
@@ -67,18 +69,18 @@ for (const fixture of dialectFixtures) {
       });
       await meters.fund(meter.meterId, 10_000, 'test');
       const [underpaid, misdated] = await meters.issue(meter.meterId, [
-        { postage: mills(500), rateCategory: 'FC', mailingDate: '2026-11-23' },
-        { postage: mills(730), rateCategory: 'FC', mailingDate: '2026-11-23' },
+        { postage: mills(500), rateCategory: 'FC', mailingDate: utcDay(0) },
+        { postage: mills(730), rateCategory: 'FC', mailingDate: utcDay(0) },
       ]);
       assert.ok(underpaid && misdated);
       const topUp = await meters.correct(underpaid.id, { postage: mills(730) });
       assert.equal(topUp.postage, 230);
       assert.equal(decodeIndicium(topUp.data).postage, 230);
       assert.equal(topUp.ascendingRegister, 1_460);
-      const redated = await meters.correct(misdated.id, { mailingDate: '2026-11-24' });
+      const redated = await meters.correct(misdated.id, { mailingDate: utcDay(1) });
       assert.deepEqual(
         [redated.postage, redated.ascendingRegister, decodeIndicium(redated.data).date],
-        [0, 1_460, '2026-11-24'],
+        [0, 1_460, utcDay(1)],
       );
       await assert.rejects(
         meters.correct(underpaid.id, { postage: mills(800) }),

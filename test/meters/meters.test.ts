@@ -13,6 +13,8 @@ import { refusedWith } from '../support/refusals.ts';
 import { type MeterInstallation, openMeterInstallation } from '../support/meter-installation.ts';
 
 const mills = (value: number): Mills => value as Mills;
+/** Tomorrow in UTC, the default installation time zone: inside the mailing-date window. */
+const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
 const doc = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'indicium-format.md'), 'utf8');
 
 /** Verifies an indicium with the meter's certificate and the documented openssl commands only. */
@@ -66,7 +68,7 @@ for (const fixture of dialectFixtures) {
       });
       await meters.fund(meter.meterId, 100_000, 'test');
       const [single] = await meters.issue(meter.meterId, [
-        { postage: mills(730), rateCategory: 'FC', mailingDate: '2026-11-23', originZip: '94107-1234' },
+        { postage: mills(730), rateCategory: 'FC', mailingDate: tomorrow, originZip: '94107-1234' },
       ]);
       assert.ok(single);
       const decoded = decodeIndicium(single.data);
@@ -79,7 +81,7 @@ for (const fixture of dialectFixtures) {
           decoded.originZip,
           decoded.date,
         ],
-        [730, 730, 99_270, 2001, '94107-1234', '2026-11-23'],
+        [730, 730, 99_270, 2001, '94107-1234', tomorrow],
       );
       assert.equal(decoded.certificateSerial.toString(16).padStart(16, '0'), meter.certificate.serial);
       assert.ok(opensslVerifies(single.data, meter.certificate.pem));

@@ -164,6 +164,11 @@ for (const fixture of dialectFixtures) {
         descendingRegister: (before.master?.descendingRegister ?? 0) + mini.descendingRegister,
       });
       assert.equal((await installation.custody.readMeter(mini.meterId)).state, 'withdrawn');
+      assert.deepEqual(
+        after.miniPsds.find((entry) => entry.meterId === mini.meterId),
+        { meterId: mini.meterId, status: 'withdrawn', checkedOutBy: null },
+        'a withdrawn mini-PSD is reported as withdrawn, not as idle',
+      );
       await assert.rejects(pool.withdrawMiniPsd(mini.meterId), refusedWithCode('meter.not_active'));
       const report = await reconcileMeters({ db: installation.store.db, custody: installation.custody });
       assert.equal(report.isBalanced, true, JSON.stringify(report, null, 2));

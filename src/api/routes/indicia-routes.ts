@@ -8,7 +8,7 @@ import { principalOf } from '../authentication.ts';
 import type { EventOutbox } from '../event-outbox.ts';
 import { publishIssued } from '../published-events.ts';
 import { authorizationOf, signedAnswerParts } from '../signed-request.ts';
-import { Indicium, signedAnswer } from './value-schemas.ts';
+import { Indicium, MailingDate, signedAnswer } from './value-schemas.ts';
 
 const IndiciumRecord = Type.Object(
   {
@@ -159,7 +159,7 @@ export function indiciaRoutes(
           body: Type.Object(
             {
               postageMills: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000_000 })),
-              mailingDate: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' })),
+              mailingDate: Type.Optional(MailingDate("the original indicium's date")),
             },
             { additionalProperties: false },
           ),

@@ -20,7 +20,7 @@ import type { CustomerIssuer } from '../customer-issuer.ts';
 import { Digits, wholeNumber } from '../schemas.ts';
 import { authorizationOf, signedAnswerParts } from '../signed-request.ts';
 import { Layout } from './label-routes.ts';
-import { signedAnswer } from './value-schemas.ts';
+import { MailingDate, signedAnswer } from './value-schemas.ts';
 
 export interface MailingListRouteDependencies {
   readonly ads: AdTexts;
@@ -219,7 +219,7 @@ export function mailingListRoutes({
               pieces: Type.Integer({ minimum: 1 }),
               totalPostageMills: Type.Integer({ minimum: 1 }),
               layout: Layout,
-              mailingDate: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$' })),
+              mailingDate: Type.Optional(MailingDate()),
               ad: Type.Optional(
                 Type.String({
                   maxLength: 60,

@@ -92,6 +92,14 @@ export const Address = Type.Object(
   { additionalProperties: false },
 );
 
+/** A mailing date; the window is checked by the meters (422 meter.mailing_date_invalid). */
+export const MailingDate = (whenOmitted = 'today') =>
+  Type.String({
+    pattern: '^\\d{4}-\\d{2}-\\d{2}$',
+    examples: ['2026-11-23'],
+    description: `YYYY-MM-DD: today in the installation's time zone, or up to a few days ahead (INDICIA_MAILING_DATE_DAYS_AHEAD, 3 by default) and within the meter certificate; ${whenOmitted} when omitted. Other dates: 422 meter.mailing_date_invalid, nothing charged.`,
+  });
+
 export const Piece = Type.Object(
   {
     postageMills: Type.Optional(
@@ -115,7 +123,7 @@ export const Piece = Type.Object(
     destinationZip: Type.Optional(
       Type.String({ pattern: '^\\d{5}(-\\d{4})?$', description: 'For zoned classes' }),
     ),
-    mailingDate: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}$', examples: ['2026-11-23'] })),
+    mailingDate: Type.Optional(MailingDate()),
     originZip: Type.Optional(Type.String({ pattern: '^\\d{5}(-\\d{4})?$' })),
     to: Type.Optional(Address),
     from: Type.Optional(Address),
