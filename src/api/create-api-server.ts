@@ -37,7 +37,8 @@ import { valueRoutes } from './routes/value-routes.ts';
 import { Receipt } from './routes/value-schemas.ts';
 import { webhookRoutes } from './routes/webhook-routes.ts';
 import type { EventOutbox } from './event-outbox.ts';
-import { ErrorResponse, errorResponseRef } from './schemas.ts';
+import { ErrorResponse } from './schemas.ts';
+import { SECURITY_SCHEMES, installRouteDocumentation } from './route-documentation.ts';
 
 export interface ApiServerDependencies {
   readonly logger: Logger;
@@ -116,7 +117,7 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
     // One line per request, written in onResponse below, instead of Fastify's two.
     logController: new LogController({ requestIdLogLabel: 'requestId', disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook('onRequest', (request, reply, done) => {
@@ -144,14 +145,8 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
   app.addSchema(ErrorResponse);
   // Shared by several route plugins (each plugin's own schemas stay inside it).
   app.addSchema(Receipt);
-  // Every documented route can fail with the one error envelope; say so in its OpenAPI entry.
-  app.addHook('onRoute', (route) => {
-    if (route.schema === undefined || route.schema.hide === true) return;
-    const responses = (route.schema.response ?? {}) as Record<string, unknown>;
-    responses['4XX'] ??= errorResponseRef;
-    responses['5XX'] ??= errorResponseRef;
-    route.schema.response = responses;
-  });
+  // Every documented route states who may call it and each error status with its codes.
+  installRouteDocumentation(app);
   // Before any plugin registers routes: their contexts must see these request decorations.
   installAuthentication(app, dependencies.accounts);
   installRateLimits(app, dependencies.rateLimits.perMinute, dependencies.rateLimits.scale);
@@ -164,6 +159,7 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
     },
     openapi: {
       openapi: '3.1.0',
+      components: { securitySchemes: SECURITY_SCHEMES },
       info: {
         title: 'Indicia API',
         version: health.version,

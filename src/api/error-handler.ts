@@ -17,6 +17,42 @@ const FRAMEWORK_ERRORS: Readonly<Record<string, { code: string; status: number }
   FST_ERR_CTP_BODY_TOO_LARGE: { code: 'request.too_large', status: 413 },
 };
 
+/** Every field the schema refused, at once (ajv allErrors): one sentence, and a list per field. */
+function invalidFields(framework: Partial<FastifyError>): Resolved {
+  const where = framework.validationContext ?? 'request';
+  const seen = new Set<string>();
+  const errors: { field: string; message: string }[] = [];
+  for (const problem of framework.validation ?? []) {
+    const missing = (problem.params as { missingProperty?: unknown } | undefined)?.missingProperty;
+    const field = `${problem.instancePath}${typeof missing === 'string' ? `/${missing}` : ''}`;
+    const message = typeof missing === 'string' ? 'is required' : (problem.message ?? 'is invalid');
+    // One line per field and message: anyOf/union branches repeat themselves.
+    const key = `${field} ${message}`;
+    if (seen.has(key) || errors.length >= 50) continue;
+    seen.add(key);
+    errors.push({ field, message });
+  }
+  const [first] = errors;
+  const describe = (entry: { field: string; message: string }): string =>
+    entry.field === '' ? `it ${entry.message}` : `${entry.field} ${entry.message}`;
+  const message =
+    first === undefined
+      ? `The ${where} is invalid.`
+      : errors.length === 1
+        ? `The ${where}${first.field === '' ? '' : ` field ${first.field}`} ${first.message}.`
+        : `The ${where} has ${errors.length} problems: ${errors.map(describe).join('; ')}.`;
+  return {
+    status: 400,
+    code: 'request.invalid',
+    message,
+    details: {
+      location: where,
+      ...(first !== undefined && first.field !== '' ? { field: first.field } : {}),
+      errors,
+    },
+  };
+}
+
 function resolve(error: unknown): Resolved {
   if (isIndiciaError(error)) {
     const presentation = presentationFor(error.code);
@@ -32,17 +68,7 @@ function resolve(error: unknown): Resolved {
     };
   }
   const framework = error as Partial<FastifyError>;
-  if (framework.validation !== undefined) {
-    const first = framework.validation[0];
-    const where = framework.validationContext ?? 'request';
-    const path = first?.instancePath !== undefined && first.instancePath !== '' ? first.instancePath : '';
-    return {
-      status: 400,
-      code: 'request.invalid',
-      message: `The ${where}${path === '' ? '' : ` field ${path}`} ${first?.message ?? 'is invalid'}.`,
-      details: { location: where, ...(path === '' ? {} : { field: path }) },
-    };
-  }
+  if (framework.validation !== undefined) return invalidFields(framework);
   const mapped = framework.code === undefined ? undefined : FRAMEWORK_ERRORS[framework.code];
   if (mapped !== undefined) return { ...mapped, message: framework.message ?? 'The request was refused.' };
   const status = framework.statusCode;
