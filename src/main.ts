@@ -34,6 +34,7 @@ import { LabelStock, MailingLists } from './printing/index.ts';
 import { createWebhooksService, enqueueWebhookEvent } from './webhooks/index.ts';
 import {
   DEFAULT_METER_SETTINGS,
+  type MeterSettings,
   type MetersService,
   type PoolService,
   createMetersService,
@@ -224,6 +225,11 @@ export interface OperatorServices {
  * (number 100) so the command can run beside a live server. A lock file keeps two commands from
  * sharing that module.
  */
+/** The meter settings this installation runs with: the defaults, and the configured device key life span. */
+function meterSettings(config: Config): MeterSettings {
+  return { ...DEFAULT_METER_SETTINGS, deviceKeyDays: config.deviceKeyDays };
+}
+
 export async function withOperatorServices<T>(
   config: Config,
   work: (services: OperatorServices) => Promise<T>,
@@ -251,7 +257,7 @@ export async function withOperatorServices<T>(
           store,
           custody,
           authority,
-          meters: createMetersService({ db: store.db, custody, authority }),
+          meters: createMetersService({ db: store.db, custody, authority, settings: meterSettings(config) }),
         });
       } finally {
         await pool.close();
@@ -309,7 +315,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
     metrics.observeGroupCommits(() => custody.groupCommits());
     const authority = createAuthorityService({ db: store.db, custody });
     await authority.ensureCertificateAuthority();
-    const meters = createMetersService({ db: store.db, custody, authority });
+    const meters = createMetersService({ db: store.db, custody, authority, settings: meterSettings(config) });
     reconciliation = startReconciliationJob({
       db: store.db,
       custody,

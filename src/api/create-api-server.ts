@@ -23,6 +23,7 @@ import { installRateLimits } from './rate-limits.ts';
 import { accountRoutes } from './routes/account-routes.ts';
 import { adminRoutes } from './routes/admin-routes.ts';
 import { certificateRoutes } from './routes/certificate-routes.ts';
+import { deviceRoutes } from './routes/device-routes.ts';
 import { type HealthDependencies, healthRoutes } from './routes/health-routes.ts';
 import { meterRoutes } from './routes/meter-routes.ts';
 import { indiciaRoutes } from './routes/indicia-routes.ts';
@@ -53,6 +54,10 @@ export interface ApiServerDependencies {
     | 'hasClientPackage'
     | 'enrollmentKey'
     | 'enrollDevice'
+    | 'devices'
+    | 'device'
+    | 'revokeDevice'
+    | 'renewDevice'
     | 'fund'
     | 'issue'
     | 'receipt'
@@ -243,6 +248,7 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
     }),
   );
   await app.register(meterRoutes(dependencies.meters));
+  await app.register(deviceRoutes({ meters: dependencies.meters, issuer }));
   await app.register(
     valueRoutes({
       db: dependencies.db,

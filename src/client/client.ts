@@ -1,4 +1,10 @@
-import { type Device, type EnrollmentAnswer, type StoredDevice, prepareEnrollment } from './device.ts';
+import {
+  type Device,
+  type EnrollmentAnswer,
+  type StoredDevice,
+  prepareEnrollment,
+  prepareRenewal,
+} from './device.ts';
 import { type LabelOptions, PrintingApi } from './printing-api.ts';
 import type { AddressRequest, AddressVerification } from './types.ts';
 import type {
@@ -11,6 +17,7 @@ import type {
   ApiKey,
   ApiKeyScope,
   Card,
+  DeviceRecord,
   CorrectionResult,
   ErrorBody,
   FundsResult,
@@ -53,6 +60,11 @@ export interface ClientOptions {
   readonly apiKey?: string;
   /** Another fetch (tests, proxies); the global one by default. */
   readonly fetch?: typeof fetch;
+  /**
+   * Renew the device key automatically before a signed request once it is within this many days
+   * of its end (or in the last quarter of its life, when that is shorter); 30 by default, 0: never.
+   */
+  readonly renewDeviceWithinDays?: number;
 }
 
 const SESSION_COOKIE = 'indicia_session';
@@ -75,12 +87,18 @@ export class IndiciaClient {
   #session: { cookie: string | null; csrfToken: string } | undefined;
   #device: Device | undefined;
   #deviceCookie: string | undefined;
+  readonly #renewWithinDays: number;
+  /** Signed requests of this client, one after another: each takes the challenge the one before left. */
+  #signing: Promise<unknown> = Promise.resolve();
+  /** False once the server refused this client's credentials a renewal (an API key's scopes). */
+  #canRenew = true;
 
   constructor(options: ClientOptions) {
     this.#baseUrl = options.baseUrl.replace(/\/+$/, '');
     // Bound: a browser refuses fetch called as a method of another object ("Illegal invocation").
     this.#fetch = options.fetch ?? fetch.bind(globalThis);
     this.#apiKey = options.apiKey;
+    this.#renewWithinDays = options.renewDeviceWithinDays ?? 30;
   }
 
   /** Whether requests carry a session (after signIn) or an API key. */
@@ -215,9 +233,10 @@ export class IndiciaClient {
   }
 
   /**
-   * Enrolls this client as the meter's device: its HMAC key goes to the module encrypted to the
-   * enrollment key, which must match `pinnedFingerprint`; the module must prove it holds that key.
-   * Value-moving calls are signed with it from then on. Replaces any device enrolled before.
+   * Enrolls this client as one more of the meter's devices (up to 16; each signs on its own
+   * challenge chain, so several clients print at once): its HMAC key goes to the module encrypted
+   * to the enrollment key, which must match `pinnedFingerprint`; the module must prove it holds
+   * that key. Value-moving calls of this client are signed with it from then on.
    */
   async enrollDevice(name: string, pinnedFingerprint: string): Promise<Device> {
     const prepared = await prepareEnrollment(name, await this.enrollmentKey(), pinnedFingerprint);
@@ -232,13 +251,11 @@ export class IndiciaClient {
       keepKey: true,
     });
     const answer = await this.request<EnrollmentAnswer>('POST', '/v1/devices', prepared.body);
-    this.#device = await prepared.finish(answer);
-    return {
-      id: answer.device.id,
-      hmk: prepared.keptKey ?? '',
-      challenge: answer.challenge,
-      ...answer.registers,
-    };
+    const device = await prepared.finish(answer);
+    this.#device = device;
+    const stored = device.stored();
+    if (stored === null) throw new Error('The enrolled device kept no key to store.');
+    return stored;
   }
 
   /** Signs from now on with a device restored from storage (Device.restore). */
@@ -251,32 +268,103 @@ export class IndiciaClient {
     return this.#device;
   }
 
+  /** The meter's devices: each one's status, challenge, registers and key life span. */
+  async devices(): Promise<DeviceRecord[]> {
+    return (await this.request<{ devices: DeviceRecord[] }>('GET', '/v1/devices')).devices;
+  }
+
+  deviceRecord(id: string): Promise<DeviceRecord> {
+    return this.request('GET', `/v1/devices/${encodeURIComponent(id)}`);
+  }
+
+  /** Revokes one of the meter's devices: the module drops its key and refuses its requests. */
+  revokeDevice(id: string): Promise<DeviceRecord> {
+    return this.request('DELETE', `/v1/devices/${encodeURIComponent(id)}`);
+  }
+
   /**
-   * Takes the meter's current challenge and registers as this device's own: after a request whose
-   * answer was lost, or another device's. Check the registers before you trust them.
+   * Takes this device's current challenge and registers, as the module holds them, and its key's
+   * life span: after a request whose answer was lost. Check the registers before you trust them.
    */
   async syncDevice(): Promise<Meter> {
-    const meter = await this.meter();
-    if (this.#device === undefined) throw new Error('No device is enrolled on this client.');
-    if (meter.challenge !== null) this.#device.advance(meter.challenge, meter);
+    const device = this.#device;
+    if (device === undefined) throw new Error('No device is enrolled on this client.');
+    const [meter, record] = await Promise.all([this.meter(), this.deviceRecord(device.id)]);
+    if (record.challenge !== null) device.advance(record.challenge, record.registers);
+    device.learn(record);
     return meter;
   }
 
-  /** A value-moving request, signed by the device; the device takes the next challenge from the answer. */
-  async signed<
+  /**
+   * Renews this device's key now (seed 004's key renewal): a new HMK sealed to the enrollment key
+   * (pinned by `pinnedFingerprint`, or the one the device enrolled against), sent signed with the
+   * current key. Signed requests do this themselves when the key nears its end.
+   */
+  renewDevice(pinnedFingerprint?: string): Promise<DeviceRecord> {
+    return this.#inTurn(() => this.#renew(pinnedFingerprint));
+  }
+
+  async #renew(pinnedFingerprint?: string): Promise<DeviceRecord> {
+    const device = this.#device;
+    if (device === undefined) throw new Error('No device is enrolled on this client.');
+    const fingerprint = pinnedFingerprint ?? device.fingerprint;
+    if (fingerprint === null)
+      throw new Error('Give the pinned enrollment key fingerprint: this device was stored without it.');
+    const prepared = await prepareRenewal(device, await this.enrollmentKey(), fingerprint);
+    const path = `/v1/devices/${encodeURIComponent(device.id)}/renewal`;
+    const headers = await device.headers('POST', path, prepared.body);
+    // The new key exists only here until the answer arrives: a lost answer is asked for again.
+    headers['idempotency-key'] = `renewal-${globalThis.crypto.randomUUID()}`;
+    let answer: EnrollmentAnswer;
+    try {
+      answer = await this.request<EnrollmentAnswer>('POST', path, prepared.body, headers);
+    } catch (error) {
+      if (error instanceof IndiciaApiError) throw error;
+      answer = await this.request<EnrollmentAnswer>('POST', path, prepared.body, headers);
+    }
+    await prepared.finish(answer);
+    device.fingerprint = fingerprint;
+    return answer.device;
+  }
+
+  /** Runs `work` after this client's signed requests before it, whatever their outcome. */
+  #inTurn<T>(work: () => Promise<T>): Promise<T> {
+    const turn = this.#signing.then(work, work);
+    this.#signing = turn.catch(() => undefined);
+    return turn;
+  }
+
+  /**
+   * A value-moving request, signed by the device; the device takes the next challenge from the
+   * answer. A client's signed requests go one at a time (its device has one challenge); renewal
+   * comes first when the key nears its end.
+   */
+  signed<
     T extends {
       challenge: string;
       registers: { ascendingRegisterMills: number; descendingRegisterMills: number };
     },
   >(method: string, path: string, body: unknown, idempotencyKey?: string): Promise<T> {
-    const device = this.#device;
-    if (device === undefined)
-      throw new Error('Enroll a device first (enrollDevice): value-moving requests are signed.');
-    const headers = await device.headers(method, path, body);
-    if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
-    const answer = await this.request<T>(method, path, body, headers);
-    device.advance(answer.challenge, answer.registers);
-    return answer;
+    return this.#inTurn(async () => {
+      const device = this.#device;
+      if (device === undefined)
+        throw new Error('Enroll a device first (enrollDevice): value-moving requests are signed.');
+      if (device.fingerprint !== null && this.#renewWithinDays > 0 && this.#canRenew) {
+        try {
+          if (device.expiresAt === null) device.learn(await this.deviceRecord(device.id));
+          if (device.isRenewalDue(new Date(), this.#renewWithinDays)) await this.#renew();
+        } catch (error) {
+          // A key without meter:read or devices:enroll cannot renew: sign on while the key lasts.
+          if (!(error instanceof IndiciaApiError) || error.code !== 'account.forbidden') throw error;
+          this.#canRenew = false;
+        }
+      }
+      const headers = await device.headers(method, path, body);
+      if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
+      const answer = await this.request<T>(method, path, body, headers);
+      device.advance(answer.challenge, answer.registers);
+      return answer;
+    });
   }
 
   /** Adds postage to the meter, paid by card (the server's SANDBOX processor takes test cards only). */

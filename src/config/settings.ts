@@ -31,6 +31,7 @@ export interface Config {
   rateLimitPerMinute: number;
   rateLimitScale: number;
   passwordRecheckPieces: number;
+  deviceKeyDays: number;
 }
 
 /** One setting: its name in a config file, its environment variable, its parser and its help text. */
@@ -320,6 +321,14 @@ export const settings: readonly Setting[] = [
       'A signed-in browser session prints at most this many pieces before the password is checked again (a failed check ends the session).',
     defaultValue: 5_000,
     parse: (raw) => integer(raw, 1, 10_000_000, 'a number of pieces'),
+  },
+  {
+    key: 'deviceKeyDays',
+    env: 'INDICIA_DEVICE_KEY_DAYS',
+    description:
+      'Days a device key lives from its enrollment or renewal; the crypto module then refuses it (the SDK renews it before).',
+    defaultValue: 365,
+    parse: (raw) => integer(raw, 1, 3650, 'a number of days'),
   },
   {
     key: 'cryptoOfficerCredential',
