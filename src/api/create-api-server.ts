@@ -188,7 +188,7 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
         {
           name: 'devices',
           description:
-            'The signed client protocol: enroll a device (its HMAC key is sealed into your meter), then sign every value-moving request (docs/client-protocol.md)',
+            'The signed client protocol: enroll devices (up to 16 per meter, each HMAC key sealed into your meter), revoke or renew them, and sign every value-moving request (docs/client-protocol.md)',
         },
         {
           name: 'indicia',
