@@ -307,8 +307,8 @@ describe('indicia client (the SDK from the command line)', () => {
 
     // A state file written before keys had a life span still signs.
     const first = JSON.parse(readFileSync(state, 'utf8')) as { device: Record<string, unknown> };
-    for (const field of ['expiresAt', 'keyIssuedAt', 'fingerprint']) delete first.device[field];
-    writeFileSync(state, JSON.stringify(first), { mode: 0o600 });
+    const { expiresAt: _end, keyIssuedAt: _issued, fingerprint: _pinned, ...earlier } = first.device;
+    writeFileSync(state, JSON.stringify({ ...first, device: earlier }), { mode: 0o600 });
     const printed = await runIndicia([
       'client',
       'print',
@@ -325,7 +325,7 @@ describe('indicia client (the SDK from the command line)', () => {
     assert.equal(listed.status, 0, listed.stderr);
     assert.match(
       listed.stdout,
-      new RegExp(`${String(first.device['id'])} {2}active {3}key until \\S+ {2}\\S.*\\(this machine\\)`),
+      new RegExp(`${String(earlier['id'])} {2}active {3}key until \\S+ {2}\\S.*\\(this machine\\)`),
     );
     assert.match(listed.stdout, new RegExp(`${second.id} {2}active {3}key until \\S+ {2}station 2\n`));
 
