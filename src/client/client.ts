@@ -1,10 +1,6 @@
-import {
-  type Device,
-  type EnrollmentAnswer,
-  type StoredDevice,
-  prepareEnrollment,
-  prepareRenewal,
-} from './device.ts';
+import { IndiciaApiError } from './api-error.ts';
+import type { Device, StoredDevice } from './device.ts';
+import { DeviceSigner, type SignedAnswer } from './device-signer.ts';
 import { type LabelOptions, PrintingApi } from './printing-api.ts';
 import type { AddressRequest, AddressVerification } from './types.ts';
 import type {
@@ -35,23 +31,6 @@ import type {
   WebhookEventName,
   Session,
 } from './types.ts';
-
-/** An error answer from the API: its stable code, the message for a person, the request id. */
-export class IndiciaApiError extends Error {
-  readonly status: number;
-  readonly code: string;
-  readonly requestId: string;
-  readonly details: Record<string, unknown> | undefined;
-
-  constructor(status: number, body: ErrorBody['error']) {
-    super(body.message);
-    this.name = 'IndiciaApiError';
-    this.status = status;
-    this.code = body.code;
-    this.requestId = body.requestId;
-    this.details = body.details;
-  }
-}
 
 export interface ClientOptions {
   /** e.g. https://postage.example.com (no trailing slash needed). */
@@ -85,20 +64,15 @@ export class IndiciaClient {
   #apiKey: string | undefined;
   /** `cookie` is null in a browser, which keeps the HttpOnly cookie itself (and hides it from us). */
   #session: { cookie: string | null; csrfToken: string } | undefined;
-  #device: Device | undefined;
   #deviceCookie: string | undefined;
-  readonly #renewWithinDays: number;
-  /** Signed requests of this client, one after another: each takes the challenge the one before left. */
-  #signing: Promise<unknown> = Promise.resolve();
-  /** False once the server refused this client's credentials a renewal (an API key's scopes). */
-  #canRenew = true;
+  readonly #signer: DeviceSigner;
 
   constructor(options: ClientOptions) {
     this.#baseUrl = options.baseUrl.replace(/\/+$/, '');
     // Bound: a browser refuses fetch called as a method of another object ("Illegal invocation").
     this.#fetch = options.fetch ?? fetch.bind(globalThis);
     this.#apiKey = options.apiKey;
-    this.#renewWithinDays = options.renewDeviceWithinDays ?? 30;
+    this.#signer = new DeviceSigner(this, options.renewDeviceWithinDays ?? 30);
   }
 
   /** Whether requests carry a session (after signIn) or an API key. */
@@ -238,34 +212,25 @@ export class IndiciaClient {
    * to the enrollment key, which must match `pinnedFingerprint`; the module must prove it holds
    * that key. Value-moving calls of this client are signed with it from then on.
    */
-  async enrollDevice(name: string, pinnedFingerprint: string): Promise<Device> {
-    const prepared = await prepareEnrollment(name, await this.enrollmentKey(), pinnedFingerprint);
-    const answer = await this.request<EnrollmentAnswer>('POST', '/v1/devices', prepared.body);
-    this.#device = await prepared.finish(answer);
-    return this.#device;
+  enrollDevice(name: string, pinnedFingerprint: string): Promise<Device> {
+    return this.#signer.enroll(name, pinnedFingerprint, false);
   }
 
   /** Like {@link enrollDevice}, and returns the HMK (base64) to keep the device between runs: guard it as a private key. */
   async enrollStoredDevice(name: string, pinnedFingerprint: string): Promise<StoredDevice> {
-    const prepared = await prepareEnrollment(name, await this.enrollmentKey(), pinnedFingerprint, {
-      keepKey: true,
-    });
-    const answer = await this.request<EnrollmentAnswer>('POST', '/v1/devices', prepared.body);
-    const device = await prepared.finish(answer);
-    this.#device = device;
-    const stored = device.stored();
+    const stored = (await this.#signer.enroll(name, pinnedFingerprint, true)).stored();
     if (stored === null) throw new Error('The enrolled device kept no key to store.');
     return stored;
   }
 
   /** Signs from now on with a device restored from storage (Device.restore). */
   useDevice(device: Device): void {
-    this.#device = device;
+    this.#signer.device = device;
   }
 
   /** The enrolled device, if any. */
   get device(): Device | undefined {
-    return this.#device;
+    return this.#signer.device;
   }
 
   /** The meter's devices: each one's status, challenge, registers and key life span. */
@@ -287,11 +252,7 @@ export class IndiciaClient {
    * life span: after a request whose answer was lost. Check the registers before you trust them.
    */
   async syncDevice(): Promise<Meter> {
-    const device = this.#device;
-    if (device === undefined) throw new Error('No device is enrolled on this client.');
-    const [meter, record] = await Promise.all([this.meter(), this.deviceRecord(device.id)]);
-    if (record.challenge !== null) device.advance(record.challenge, record.registers);
-    device.learn(record);
+    const [meter] = await Promise.all([this.meter(), this.#signer.sync()]);
     return meter;
   }
 
@@ -301,37 +262,7 @@ export class IndiciaClient {
    * current key. Signed requests do this themselves when the key nears its end.
    */
   renewDevice(pinnedFingerprint?: string): Promise<DeviceRecord> {
-    return this.#inTurn(() => this.#renew(pinnedFingerprint));
-  }
-
-  async #renew(pinnedFingerprint?: string): Promise<DeviceRecord> {
-    const device = this.#device;
-    if (device === undefined) throw new Error('No device is enrolled on this client.');
-    const fingerprint = pinnedFingerprint ?? device.fingerprint;
-    if (fingerprint === null)
-      throw new Error('Give the pinned enrollment key fingerprint: this device was stored without it.');
-    const prepared = await prepareRenewal(device, await this.enrollmentKey(), fingerprint);
-    const path = `/v1/devices/${encodeURIComponent(device.id)}/renewal`;
-    const headers = await device.headers('POST', path, prepared.body);
-    // The new key exists only here until the answer arrives: a lost answer is asked for again.
-    headers['idempotency-key'] = `renewal-${globalThis.crypto.randomUUID()}`;
-    let answer: EnrollmentAnswer;
-    try {
-      answer = await this.request<EnrollmentAnswer>('POST', path, prepared.body, headers);
-    } catch (error) {
-      if (error instanceof IndiciaApiError) throw error;
-      answer = await this.request<EnrollmentAnswer>('POST', path, prepared.body, headers);
-    }
-    await prepared.finish(answer);
-    device.fingerprint = fingerprint;
-    return answer.device;
-  }
-
-  /** Runs `work` after this client's signed requests before it, whatever their outcome. */
-  #inTurn<T>(work: () => Promise<T>): Promise<T> {
-    const turn = this.#signing.then(work, work);
-    this.#signing = turn.catch(() => undefined);
-    return turn;
+    return this.#signer.renew(pinnedFingerprint);
   }
 
   /**
@@ -339,32 +270,13 @@ export class IndiciaClient {
    * answer. A client's signed requests go one at a time (its device has one challenge); renewal
    * comes first when the key nears its end.
    */
-  signed<
-    T extends {
-      challenge: string;
-      registers: { ascendingRegisterMills: number; descendingRegisterMills: number };
-    },
-  >(method: string, path: string, body: unknown, idempotencyKey?: string): Promise<T> {
-    return this.#inTurn(async () => {
-      const device = this.#device;
-      if (device === undefined)
-        throw new Error('Enroll a device first (enrollDevice): value-moving requests are signed.');
-      if (device.fingerprint !== null && this.#renewWithinDays > 0 && this.#canRenew) {
-        try {
-          if (device.expiresAt === null) device.learn(await this.deviceRecord(device.id));
-          if (device.isRenewalDue(new Date(), this.#renewWithinDays)) await this.#renew();
-        } catch (error) {
-          // A key without meter:read or devices:enroll cannot renew: sign on while the key lasts.
-          if (!(error instanceof IndiciaApiError) || error.code !== 'account.forbidden') throw error;
-          this.#canRenew = false;
-        }
-      }
-      const headers = await device.headers(method, path, body);
-      if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
-      const answer = await this.request<T>(method, path, body, headers);
-      device.advance(answer.challenge, answer.registers);
-      return answer;
-    });
+  signed<T extends SignedAnswer>(
+    method: string,
+    path: string,
+    body: unknown,
+    idempotencyKey?: string,
+  ): Promise<T> {
+    return this.#signer.signed<T>(method, path, body, idempotencyKey);
   }
 
   /** Adds postage to the meter, paid by card (the server's SANDBOX processor takes test cards only). */

@@ -6,7 +6,7 @@ import type { PsdState } from './psd-package.ts';
 import { VaultError } from './vault-error.ts';
 
 // The signed client protocol (seed 001, docs/client-protocol.md), the module's side. Byte formats
-// here and in src/client/device.ts must agree; test/api/client-protocol.test.ts checks both.
+// here and in src/client/device.ts must agree; test/vault/client-protocol-doc.test.ts checks both.
 
 const ENROLL_INFO = 'indicia/enroll/v1';
 const CONFIRM_LABEL = 'indicia/enroll/confirm/v1';
@@ -153,26 +153,27 @@ export function checkClientAuthorization(
   const index = deviceFor(state, authorization);
   const device = state.devices[index];
   if (device === undefined || device.hmk === null || device.lastChallenge === null) throw noDevice(state);
-  const named = authorization.deviceId ?? device.id ?? 'of this meter';
+  const id = authorization.deviceId ?? device.id;
+  const named = id === null ? "this meter's device" : `device ${id}`;
   const expected = createHmac('sha256', Buffer.from(device.hmk, 'base64'))
     .update(signedText(authorization))
     .digest();
   if (authorization.mac.length !== expected.length || !timingSafeEqual(authorization.mac, expected))
     throw new VaultError(
       'psd.client_unauthenticated',
-      `The request signature does not verify with the key of device ${named}; it was altered or signed by another device.`,
+      `The request signature does not verify with the key of ${named}; it was altered or signed by another device.`,
     );
   if (!(Date.parse(device.expiresAt) > now.getTime()))
     throw new VaultError(
       'psd.device_expired',
-      `The key of device ${named} expired at ${device.expiresAt}; enroll the device again (a key is renewed only before it ends).`,
+      `The key of ${named} expired at ${device.expiresAt}; enroll the device again (a key is renewed only before it ends).`,
     );
   const issued = Buffer.from(device.lastChallenge, 'base64');
   const echoed = Buffer.from(authorization.challenge, 'base64');
   if (issued.length !== echoed.length || !timingSafeEqual(issued, echoed))
     throw new VaultError(
       'psd.stale_challenge',
-      `The challenge is not the one issued to device ${named} last (a replay, or a request overtaken by another of this device's); fetch the device for its current challenge and sign again.`,
+      `The challenge is not the one issued to ${named} last (a replay, or a request overtaken by another of this device's); fetch the device for its current challenge and sign again.`,
     );
   if (
     authorization.ascendingRegister !== device.ascendingRegister ||
