@@ -216,6 +216,7 @@ export function meterSettingsFor(config: Config): MeterSettings {
     ...DEFAULT_METER_SETTINGS,
     mailingDateDaysAhead: config.mailingDateDaysAhead,
     timeZone: config.timeZone,
+    deviceKeyDays: config.deviceKeyDays,
   };
 }
 
@@ -234,6 +235,8 @@ export interface OperatorServices {
  * (number 100) so the command can run beside a live server. A lock file keeps two commands from
  * sharing that module.
  */
+/** The meter settings this installation runs with: the defaults, and the configured device key life span. */
+
 export async function withOperatorServices<T>(
   config: Config,
   work: (services: OperatorServices) => Promise<T>,

@@ -23,6 +23,7 @@ import { installRateLimits } from './rate-limits.ts';
 import { accountRoutes } from './routes/account-routes.ts';
 import { adminRoutes } from './routes/admin-routes.ts';
 import { certificateRoutes } from './routes/certificate-routes.ts';
+import { deviceRoutes } from './routes/device-routes.ts';
 import { type HealthDependencies, healthRoutes } from './routes/health-routes.ts';
 import { meterRoutes } from './routes/meter-routes.ts';
 import { indiciaRoutes } from './routes/indicia-routes.ts';
@@ -54,6 +55,10 @@ export interface ApiServerDependencies {
     | 'hasClientPackage'
     | 'enrollmentKey'
     | 'enrollDevice'
+    | 'devices'
+    | 'device'
+    | 'revokeDevice'
+    | 'renewDevice'
     | 'fund'
     | 'issue'
     | 'receipt'
@@ -179,7 +184,7 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
         {
           name: 'devices',
           description:
-            'The signed client protocol: enroll a device (its HMAC key is sealed into your meter), then sign every value-moving request (docs/client-protocol.md)',
+            'The signed client protocol: enroll devices (up to 16 per meter, each HMAC key sealed into your meter), revoke or renew them, and sign every value-moving request (docs/client-protocol.md)',
         },
         {
           name: 'indicia',
@@ -239,6 +244,7 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
     }),
   );
   await app.register(meterRoutes(dependencies.meters));
+  await app.register(deviceRoutes({ meters: dependencies.meters, issuer }));
   await app.register(
     valueRoutes({
       db: dependencies.db,

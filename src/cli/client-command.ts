@@ -12,13 +12,45 @@ export const CLIENT_USAGE = [
   'indicia client meter                your meter and registers, as the server holds them',
   'indicia client fund AMOUNT --card NUMBER --exp MM/YYYY --cvc CVC   add postage (sandbox card processor)',
   'indicia client print --postage 0.73 --rate FC [--count N] [--out DIR]   print signed indicia',
+  'indicia client devices list         your meter’s devices: status, key end, challenge',
+  'indicia client devices revoke ID    revoke a device: the module refuses its requests from now on',
   '                                    client commands read INDICIA_API_KEY (an ik_… key) and keep the',
   '                                    device in --state (default ./indicia-client.json, mode 0600)',
 ].join('\n');
 
+/** `indicia client devices list|revoke ID`: the meter's devices, through this machine's API key. */
+async function devicesCommand(args: readonly string[], io: CommandIo): Promise<number> {
+  const [action, ...rest] = args;
+  const { values, positionals } = parse(rest, {});
+  const { state, client } = await load(statePath(io, values['state']));
+  switch (action) {
+    case 'list': {
+      for (const device of await client.devices()) {
+        const mark = device.id === state.device.id ? '  (this machine)' : '';
+        const until =
+          device.status === 'revoked' ? `revoked ${device.revokedAt ?? ''}` : `key until ${device.expiresAt}`;
+        io.write(`${device.id}  ${device.status.padEnd(7)}  ${until}  ${device.name}${mark}\n`);
+      }
+      return 0;
+    }
+    case 'revoke': {
+      const id = positionals[0];
+      if (id === undefined) throw new UsageError('devices revoke needs the device id (see devices list)');
+      const revoked = await client.revokeDevice(id);
+      io.write(
+        `Revoked device ${revoked.id} (${revoked.name}); the module refuses its requests from now on.\n`,
+      );
+      return 0;
+    }
+    case undefined:
+    default:
+      throw new UsageError('client devices takes list or revoke ID');
+  }
+}
+
 /**
  * `indicia client …`: a customer's own command line over the API, through the SDK: device
- * enrollment, funds, printing. The device's HMK is kept in the state file (mode 0600).
+ * enrollment, funds, printing, devices. The device's HMK is kept in the state file (mode 0600).
  */
 export async function clientCommand(args: readonly string[], io: CommandIo): Promise<number> {
   const [sub, ...rest] = args;
@@ -122,6 +154,8 @@ export async function clientCommand(args: readonly string[], io: CommandIo): Pro
         }
         return 0;
       }
+      case 'devices':
+        return await devicesCommand(rest, io);
       case undefined:
       default:
         throw new UsageError(`unknown client command "${sub ?? ''}"; see indicia --help`);

@@ -56,19 +56,14 @@ export async function load(path: string): Promise<{ state: ClientState; client: 
   return { state, client };
 }
 
-/** Keeps the device's challenge and registers after a request (or a refusal that resynchronized). */
+/**
+ * Keeps the device's challenge and registers after a request (or a refusal that resynchronized),
+ * and its key and life span after a renewal.
+ */
 export function remember(path: string, state: ClientState, client: IndiciaClient): void {
-  const device = client.device;
-  if (device === undefined) return;
-  save(path, {
-    ...state,
-    device: {
-      ...state.device,
-      challenge: device.challenge,
-      ascendingRegisterMills: device.ascendingRegister,
-      descendingRegisterMills: device.descendingRegister,
-    },
-  });
+  const stored = client.device?.stored();
+  if (stored === null || stored === undefined) return;
+  save(path, { ...state, device: stored });
 }
 
 export function amountOf(text: string | undefined, what: string): Mills {

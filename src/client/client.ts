@@ -1,4 +1,6 @@
-import { type Device, type EnrollmentAnswer, type StoredDevice, prepareEnrollment } from './device.ts';
+import { IndiciaApiError } from './api-error.ts';
+import type { Device, StoredDevice } from './device.ts';
+import { DeviceSigner, type SignedAnswer } from './device-signer.ts';
 import { type LabelOptions, PrintingApi } from './printing-api.ts';
 import type { AddressRequest, AddressVerification } from './types.ts';
 import type {
@@ -11,6 +13,7 @@ import type {
   ApiKey,
   ApiKeyScope,
   Card,
+  DeviceRecord,
   CorrectionResult,
   ErrorBody,
   FundsResult,
@@ -29,23 +32,6 @@ import type {
   Session,
 } from './types.ts';
 
-/** An error answer from the API: its stable code, the message for a person, the request id. */
-export class IndiciaApiError extends Error {
-  readonly status: number;
-  readonly code: string;
-  readonly requestId: string;
-  readonly details: Record<string, unknown> | undefined;
-
-  constructor(status: number, body: ErrorBody['error']) {
-    super(body.message);
-    this.name = 'IndiciaApiError';
-    this.status = status;
-    this.code = body.code;
-    this.requestId = body.requestId;
-    this.details = body.details;
-  }
-}
-
 export interface ClientOptions {
   /** e.g. https://postage.example.com (no trailing slash needed). */
   readonly baseUrl: string;
@@ -53,6 +39,11 @@ export interface ClientOptions {
   readonly apiKey?: string;
   /** Another fetch (tests, proxies); the global one by default. */
   readonly fetch?: typeof fetch;
+  /**
+   * Renew the device key automatically before a signed request once it is within this many days
+   * of its end (or in the last quarter of its life, when that is shorter); 30 by default, 0: never.
+   */
+  readonly renewDeviceWithinDays?: number;
 }
 
 const SESSION_COOKIE = 'indicia_session';
@@ -73,14 +64,15 @@ export class IndiciaClient {
   #apiKey: string | undefined;
   /** `cookie` is null in a browser, which keeps the HttpOnly cookie itself (and hides it from us). */
   #session: { cookie: string | null; csrfToken: string } | undefined;
-  #device: Device | undefined;
   #deviceCookie: string | undefined;
+  readonly #signer: DeviceSigner;
 
   constructor(options: ClientOptions) {
     this.#baseUrl = options.baseUrl.replace(/\/+$/, '');
     // Bound: a browser refuses fetch called as a method of another object ("Illegal invocation").
     this.#fetch = options.fetch ?? fetch.bind(globalThis);
     this.#apiKey = options.apiKey;
+    this.#signer = new DeviceSigner(this, options.renewDeviceWithinDays ?? 30);
   }
 
   /** Whether requests carry a session (after signIn) or an API key. */
@@ -215,68 +207,76 @@ export class IndiciaClient {
   }
 
   /**
-   * Enrolls this client as the meter's device: its HMAC key goes to the module encrypted to the
-   * enrollment key, which must match `pinnedFingerprint`; the module must prove it holds that key.
-   * Value-moving calls are signed with it from then on. Replaces any device enrolled before.
+   * Enrolls this client as one more of the meter's devices (up to 16; each signs on its own
+   * challenge chain, so several clients print at once): its HMAC key goes to the module encrypted
+   * to the enrollment key, which must match `pinnedFingerprint`; the module must prove it holds
+   * that key. Value-moving calls of this client are signed with it from then on.
    */
-  async enrollDevice(name: string, pinnedFingerprint: string): Promise<Device> {
-    const prepared = await prepareEnrollment(name, await this.enrollmentKey(), pinnedFingerprint);
-    const answer = await this.request<EnrollmentAnswer>('POST', '/v1/devices', prepared.body);
-    this.#device = await prepared.finish(answer);
-    return this.#device;
+  enrollDevice(name: string, pinnedFingerprint: string): Promise<Device> {
+    return this.#signer.enroll(name, pinnedFingerprint, false);
   }
 
   /** Like {@link enrollDevice}, and returns the HMK (base64) to keep the device between runs: guard it as a private key. */
   async enrollStoredDevice(name: string, pinnedFingerprint: string): Promise<StoredDevice> {
-    const prepared = await prepareEnrollment(name, await this.enrollmentKey(), pinnedFingerprint, {
-      keepKey: true,
-    });
-    const answer = await this.request<EnrollmentAnswer>('POST', '/v1/devices', prepared.body);
-    this.#device = await prepared.finish(answer);
-    return {
-      id: answer.device.id,
-      hmk: prepared.keptKey ?? '',
-      challenge: answer.challenge,
-      ...answer.registers,
-    };
+    const stored = (await this.#signer.enroll(name, pinnedFingerprint, true)).stored();
+    if (stored === null) throw new Error('The enrolled device kept no key to store.');
+    return stored;
   }
 
   /** Signs from now on with a device restored from storage (Device.restore). */
   useDevice(device: Device): void {
-    this.#device = device;
+    this.#signer.device = device;
   }
 
   /** The enrolled device, if any. */
   get device(): Device | undefined {
-    return this.#device;
+    return this.#signer.device;
+  }
+
+  /** The meter's devices: each one's status, challenge, registers and key life span. */
+  async devices(): Promise<DeviceRecord[]> {
+    return (await this.request<{ devices: DeviceRecord[] }>('GET', '/v1/devices')).devices;
+  }
+
+  deviceRecord(id: string): Promise<DeviceRecord> {
+    return this.request('GET', `/v1/devices/${encodeURIComponent(id)}`);
+  }
+
+  /** Revokes one of the meter's devices: the module drops its key and refuses its requests. */
+  revokeDevice(id: string): Promise<DeviceRecord> {
+    return this.request('DELETE', `/v1/devices/${encodeURIComponent(id)}`);
   }
 
   /**
-   * Takes the meter's current challenge and registers as this device's own: after a request whose
-   * answer was lost, or another device's. Check the registers before you trust them.
+   * Takes this device's current challenge and registers, as the module holds them, and its key's
+   * life span: after a request whose answer was lost. Check the registers before you trust them.
    */
   async syncDevice(): Promise<Meter> {
-    const meter = await this.meter();
-    if (this.#device === undefined) throw new Error('No device is enrolled on this client.');
-    if (meter.challenge !== null) this.#device.advance(meter.challenge, meter);
+    const [meter] = await Promise.all([this.meter(), this.#signer.sync()]);
     return meter;
   }
 
-  /** A value-moving request, signed by the device; the device takes the next challenge from the answer. */
-  async signed<
-    T extends {
-      challenge: string;
-      registers: { ascendingRegisterMills: number; descendingRegisterMills: number };
-    },
-  >(method: string, path: string, body: unknown, idempotencyKey?: string): Promise<T> {
-    const device = this.#device;
-    if (device === undefined)
-      throw new Error('Enroll a device first (enrollDevice): value-moving requests are signed.');
-    const headers = await device.headers(method, path, body);
-    if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
-    const answer = await this.request<T>(method, path, body, headers);
-    device.advance(answer.challenge, answer.registers);
-    return answer;
+  /**
+   * Renews this device's key now (seed 004's key renewal): a new HMK sealed to the enrollment key
+   * (pinned by `pinnedFingerprint`, or the one the device enrolled against), sent signed with the
+   * current key. Signed requests do this themselves when the key nears its end.
+   */
+  renewDevice(pinnedFingerprint?: string): Promise<DeviceRecord> {
+    return this.#signer.renew(pinnedFingerprint);
+  }
+
+  /**
+   * A value-moving request, signed by the device; the device takes the next challenge from the
+   * answer. A client's signed requests go one at a time (its device has one challenge); renewal
+   * comes first when the key nears its end.
+   */
+  signed<T extends SignedAnswer>(
+    method: string,
+    path: string,
+    body: unknown,
+    idempotencyKey?: string,
+  ): Promise<T> {
+    return this.#signer.signed<T>(method, path, body, idempotencyKey);
   }
 
   /** Adds postage to the meter, paid by card (the server's SANDBOX processor takes test cards only). */

@@ -1,5 +1,6 @@
 // `indicia/client`: the typed SDK. It imports nothing from the server, so it runs anywhere fetch does.
-export { IndiciaApiError, IndiciaClient, type ClientOptions } from './client.ts';
+export { IndiciaApiError } from './api-error.ts';
+export { IndiciaClient, type ClientOptions } from './client.ts';
 export { Device, IndiciaClientError, canonicalJson, signedText, type StoredDevice } from './device.ts';
 export type * from './types.ts';
 export {

@@ -93,6 +93,23 @@ export interface PooledAccount {
 
 export type Meter = DedicatedMeter | PooledAccount;
 
+/** One of the meter's enrolled devices (GET /v1/devices): its own challenge chain and key life span. */
+export interface DeviceRecord {
+  id: string;
+  name: string;
+  /** The module refuses `expired` and `revoked` devices. */
+  status: 'active' | 'expired' | 'revoked';
+  enrolledAt: string;
+  /** When the current key was sealed: enrollment or the last renewal. */
+  keyIssuedAt: string | null;
+  expiresAt: string;
+  revokedAt: string | null;
+  /** The challenge this device signs its next request with. */
+  challenge: string | null;
+  /** The registers the module reported to this device with that challenge: it signs with these. */
+  registers: { ascendingRegisterMills: number; descendingRegisterMills: number };
+}
+
 export interface ErrorBody {
   error: { code: string; message: string; requestId: string; details?: Record<string, unknown> };
 }

@@ -33,6 +33,7 @@ export interface Config {
   passwordRecheckPieces: number;
   mailingDateDaysAhead: number;
   timeZone: string;
+  deviceKeyDays: number;
 }
 
 /** One setting: its name in a config file, its environment variable, its parser and its help text. */
@@ -347,6 +348,14 @@ export const settings: readonly Setting[] = [
       }
       return { problem: 'must be an IANA time zone name like UTC or America/New_York' };
     },
+  },
+  {
+    key: 'deviceKeyDays',
+    env: 'INDICIA_DEVICE_KEY_DAYS',
+    description:
+      'Days a device key lives from its enrollment or renewal; the crypto module then refuses it (the SDK renews it before).',
+    defaultValue: 365,
+    parse: (raw) => integer(raw, 1, 3650, 'a number of days'),
   },
   {
     key: 'cryptoOfficerCredential',

@@ -8,7 +8,7 @@ export {
   type PieceRequest,
   type SignedFunding,
 } from './issuance.ts';
-export { type DeviceEnrollment, newChallenge } from './devices.ts';
+export { type DeviceEnrollment, type DeviceRecord, newChallenge } from './devices.ts';
 export { RECEIPT_LABEL, type ReceiptBody, type SignedReceipt } from './receipts.ts';
 export { MeterError, type MeterErrorCode } from './meter-error.ts';
 export { type GeneratedMeter, type NewMeterRequest } from './meter-gen.ts';

@@ -13,6 +13,7 @@ export type MeterErrorCode =
   | 'meter.pool_empty'
   | 'meter.insufficient_balance'
   | 'meter.receipt_not_found'
-  | 'meter.device_not_enrolled';
+  | 'meter.device_not_enrolled'
+  | 'meter.device_not_found';
 
 export class MeterError extends IndiciaError<MeterErrorCode> {}

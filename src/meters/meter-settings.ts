@@ -7,6 +7,8 @@ export interface MeterSettings {
   /** The Indicia software release printed in every indicium. */
   readonly softwareId: number;
   readonly keyValidityDays: number;
+  /** How long a device key (HMK) lives from its enrollment or renewal; the module then refuses it. */
+  readonly deviceKeyDays: number;
   /** Spoilage refunds of a meter may total at most this share of its AR, in basis points (100 = 1%). */
   readonly spoilageLimitBasisPoints: number;
   /** The max DR of the dedicated meter a new customer gets on confirming their e-mail address. */
@@ -22,6 +24,7 @@ export const DEFAULT_METER_SETTINGS: MeterSettings = {
   dedicatedModelId: '1D',
   softwareId: 1,
   keyValidityDays: 3 * 365,
+  deviceKeyDays: 365,
   spoilageLimitBasisPoints: 100,
   customerMaxDescendingRegister: 5_000_000, // $5,000.00
   mailingDateDaysAhead: 3,

@@ -4,7 +4,7 @@ import type { AuthorityService } from '../authority/index.ts';
 import type { CustodyService } from '../custody/index.ts';
 import type { Mills } from '../money/index.ts';
 import type { DatabaseSchema, IndiciaTable, MetersTable } from '../store/index.ts';
-import type { EnrollmentRequest, PsdView } from '../vault/index.ts';
+import type { ClientAuthorization, EnrollmentRequest, PsdView } from '../vault/index.ts';
 import {
   type FundingResult,
   type IssueOptions,
@@ -27,7 +27,16 @@ import {
 } from './lifecycle.ts';
 import { clientPackageId, createClientPackage, hasClientPackage } from './client-packages.ts';
 import { type CustomerMeter, dedicatedMeterOf } from './customer-meters.ts';
-import { type DeviceEnrollment, enrollDevice, enrollmentKey } from './devices.ts';
+import {
+  type DeviceEnrollment,
+  type DeviceRecord,
+  deviceOf,
+  enrollDevice,
+  enrollmentKey,
+  listDevices,
+  renewDevice,
+  revokeDevice,
+} from './devices.ts';
 import { indiciaOf, indiciumFor } from './indicia-queries.ts';
 import { type SignedReceipt, receiptFor } from './receipts.ts';
 import { type GeneratedMeter, type NewMeterRequest, generateMeter, replaceMeterKey } from './meter-gen.ts';
@@ -59,11 +68,23 @@ export interface MetersService {
   ): Promise<IssuedIndicia>;
   /** The device-enrollment key clients pin, and its fingerprint. */
   enrollmentKey(): Promise<{ publicKey: Buffer; fingerprint: string }>;
-  /** Enrolls a device for a customer's dedicated meter (the signed client protocol). */
+  /** Enrolls one more device for a customer's meter or client package (the signed client protocol). */
   enrollDevice(
     meterId: string,
     request: EnrollmentRequest,
     owner: { accountId: string; name: string },
+  ): Promise<DeviceEnrollment>;
+  /** The devices a meter's package holds, with each one's challenge chain and life span. */
+  devices(meterId: string): Promise<DeviceRecord[]>;
+  device(meterId: string, deviceId: string): Promise<DeviceRecord>;
+  /** Drops a device's key from the package: the module refuses its requests from now on. */
+  revokeDevice(meterId: string, deviceId: string): Promise<DeviceRecord>;
+  /** A new key for a device, authorized by a request it signed with its current key. */
+  renewDevice(
+    meterId: string,
+    deviceId: string,
+    request: EnrollmentRequest,
+    authorization: ClientAuthorization,
   ): Promise<DeviceEnrollment>;
   /** A page of a customer's indicia, newest first. */
   indiciaOf(
@@ -125,7 +146,19 @@ export function createMetersService(dependencies: MetersDependencies): MetersSer
     fund: (meterId, amount, source, options) => fundMeter(issuance, meterId, amount, source, options),
     issue: (meterId, pieces, options) => issueIndicia(issuance, meterId, pieces, options),
     enrollmentKey: () => enrollmentKey(custody),
-    enrollDevice: (meterId, request, owner) => enrollDevice({ db, custody }, meterId, request, owner),
+    enrollDevice: (meterId, request, owner) =>
+      enrollDevice({ db, custody, deviceKeyDays: settings.deviceKeyDays }, meterId, request, owner),
+    devices: (meterId) => listDevices({ db, custody }, meterId),
+    device: (meterId, deviceId) => deviceOf({ db, custody }, meterId, deviceId),
+    revokeDevice: (meterId, deviceId) => revokeDevice({ db, custody }, meterId, deviceId),
+    renewDevice: (meterId, deviceId, request, authorization) =>
+      renewDevice(
+        { db, custody, deviceKeyDays: settings.deviceKeyDays },
+        meterId,
+        deviceId,
+        request,
+        authorization,
+      ),
     receipt: (customerNumber, id) => receiptFor(db, customerNumber, id),
     indiciaOf: (customerNumber, page) => indiciaOf(db, customerNumber, page),
     indicium: (customerNumber, id) => indiciumFor(db, customerNumber, id),

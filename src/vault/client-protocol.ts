@@ -1,14 +1,17 @@
 import { createHmac, hkdfSync, createDecipheriv, timingSafeEqual } from 'node:crypto';
 import type { CryptoBackend } from './backend/crypto-backend.ts';
+import { findDevice, liveDevice } from './device-list.ts';
+import type { PsdOperation } from './psd-operations.ts';
 import type { PsdState } from './psd-package.ts';
 import { VaultError } from './vault-error.ts';
 
 // The signed client protocol (seed 001, docs/client-protocol.md), the module's side. Byte formats
-// here and in src/client/device.ts must agree; test/api/client-protocol.test.ts checks both.
+// here and in src/client/device.ts must agree; test/vault/client-protocol-doc.test.ts checks both.
 
 const ENROLL_INFO = 'indicia/enroll/v1';
 const CONFIRM_LABEL = 'indicia/enroll/confirm/v1';
-const REQUEST_LABEL = 'indicia/request/v1';
+const REQUEST_LABEL = 'indicia/request/v2';
+const REQUEST_LABEL_V1 = 'indicia/request/v1';
 const HMK_BYTES = 32;
 const CHALLENGE_BYTES = 32;
 
@@ -81,23 +84,31 @@ export async function openEnrollment(
 
 /** A value-moving request as an enrolled device signed it. */
 export interface ClientAuthorization {
-  /** The challenge the module issued last (base64), echoed back. */
+  /**
+   * The device that signed (the Indicia-Device header): protocol v2. Null for a v1 request, which
+   * names no device and is accepted only while the meter has exactly one.
+   */
+  readonly deviceId: string | null;
+  /** The challenge the module issued to that device last (base64), echoed back. */
   readonly challenge: string;
-  /** The device's own copy of the registers before the request. */
+  /** The registers the module reported to that device with its challenge. */
   readonly ascendingRegister: number;
   readonly descendingRegister: number;
   /** METHOD, path and SHA-256 of the body, as the API received them (see requestDigest). */
   readonly request: string;
-  /** HMAC-SHA256 with the HMK over {@link signedText}. */
+  /** HMAC-SHA256 with the device's HMK over {@link signedText}. */
   readonly mac: Buffer;
-  /** The challenge to issue next (base64 of 32 random bytes), chosen by the caller. */
+  /** The challenge to issue to the device next (base64 of 32 random bytes), chosen by the caller. */
   readonly nextChallenge: string;
 }
 
-/** The text a device MACs: label, request, challenge and its copy of AR and DR, one per line. */
+/**
+ * The text a device MACs, one field per line: v2 is label, device id, request, challenge, AR, DR;
+ * v1 (no device id) is the same without the device line.
+ */
 export function signedText(authorization: Omit<ClientAuthorization, 'mac' | 'nextChallenge'>): string {
   return [
-    REQUEST_LABEL,
+    ...(authorization.deviceId === null ? [REQUEST_LABEL_V1] : [REQUEST_LABEL, authorization.deviceId]),
     authorization.request,
     authorization.challenge,
     String(authorization.ascendingRegister),
@@ -105,44 +116,117 @@ export function signedText(authorization: Omit<ClientAuthorization, 'mac' | 'nex
   ].join('\n');
 }
 
-/**
- * The module's three checks before it acts for a device (seed 001): the MAC with the HMK sealed in
- * the package, the challenge it issued last, and the device's registers against its own. Any
- * failure refuses the command, and nothing changes — not even the challenge.
- */
-export function checkClientAuthorization(state: PsdState, authorization: ClientAuthorization): void {
-  if (state.hmk === null || state.lastChallenge === null)
+/** The device a request is for: the one it names, or for a v1 request the meter's only one. */
+function deviceFor(state: PsdState, authorization: ClientAuthorization): number {
+  if (authorization.deviceId !== null) {
+    if (state.devices.length === 0) throw noDevice(state);
+    return liveDevice(state, authorization.deviceId).index;
+  }
+  const usable = state.devices.flatMap((device, index) => (device.hmk === null ? [] : [index]));
+  if (usable.length === 0) throw noDevice(state);
+  if (usable.length > 1 || usable[0] === undefined)
     throw new VaultError(
-      'psd.no_device',
-      `No device is enrolled for meter ${state.meterId}; enroll one first.`,
+      'psd.device_required',
+      `Meter ${state.meterId} has ${usable.length} enrolled devices: name yours in the Indicia-Device header and sign protocol v2 (docs/client-protocol.md).`,
     );
-  const expected = createHmac('sha256', Buffer.from(state.hmk, 'base64'))
+  return usable[0];
+}
+
+function noDevice(state: PsdState): VaultError {
+  return new VaultError(
+    'psd.no_device',
+    `No device is enrolled for meter ${state.meterId}; enroll one first.`,
+  );
+}
+
+/**
+ * The module's checks before it acts for a device (seed 001), on that device's entry only: it is
+ * enrolled and not revoked, the MAC verifies with its HMK, its key has not expired, the challenge
+ * is the one issued to it last and the registers the ones reported to it then. Any failure refuses
+ * the command, and nothing changes — not even the challenge. Returns the device's place in the list.
+ */
+export function checkClientAuthorization(
+  state: PsdState,
+  authorization: ClientAuthorization,
+  now: Date,
+): number {
+  const index = deviceFor(state, authorization);
+  const device = state.devices[index];
+  if (device === undefined || device.hmk === null || device.lastChallenge === null) throw noDevice(state);
+  const id = authorization.deviceId ?? device.id;
+  const named = id === null ? "this meter's device" : `device ${id}`;
+  const expected = createHmac('sha256', Buffer.from(device.hmk, 'base64'))
     .update(signedText(authorization))
     .digest();
   if (authorization.mac.length !== expected.length || !timingSafeEqual(authorization.mac, expected))
     throw new VaultError(
       'psd.client_unauthenticated',
-      'The request signature does not verify with the enrolled device key; it was altered or signed by another device.',
+      `The request signature does not verify with the key of ${named}; it was altered or signed by another device.`,
     );
-  const issued = Buffer.from(state.lastChallenge, 'base64');
+  if (!(Date.parse(device.expiresAt) > now.getTime()))
+    throw new VaultError(
+      'psd.device_expired',
+      `The key of ${named} expired at ${device.expiresAt}; enroll the device again (a key is renewed only before it ends).`,
+    );
+  const issued = Buffer.from(device.lastChallenge, 'base64');
   const echoed = Buffer.from(authorization.challenge, 'base64');
   if (issued.length !== echoed.length || !timingSafeEqual(issued, echoed))
     throw new VaultError(
       'psd.stale_challenge',
-      'The challenge is not the one issued last (a replay, or a request overtaken by another); fetch the meter for the current challenge and sign again.',
+      `The challenge is not the one issued to ${named} last (a replay, or a request overtaken by another of this device's); fetch the device for its current challenge and sign again.`,
     );
   if (
-    authorization.ascendingRegister !== state.ascendingRegister ||
-    authorization.descendingRegister !== state.descendingRegister
+    authorization.ascendingRegister !== device.ascendingRegister ||
+    authorization.descendingRegister !== device.descendingRegister
   )
     throw new VaultError(
       'psd.register_mismatch',
-      `The device's registers (AR ${authorization.ascendingRegister}, DR ${authorization.descendingRegister}) differ from the meter's; fetch the meter and resynchronize.`,
+      `The device's registers (AR ${authorization.ascendingRegister}, DR ${authorization.descendingRegister}) differ from those the meter last reported to it; fetch the device and resynchronize.`,
       {
         details: {
-          ascendingRegisterMills: state.ascendingRegister,
-          descendingRegisterMills: state.descendingRegister,
+          ascendingRegisterMills: device.ascendingRegister,
+          descendingRegisterMills: device.descendingRegister,
         },
       },
     );
+  return index;
+}
+
+/**
+ * The device's chain after a command it signed: the next challenge, reported with the registers
+ * after the command; a device enrolled before packages held several takes the id it signed with.
+ */
+export function advanceDevice(state: PsdState, index: number, authorization: ClientAuthorization): PsdState {
+  return {
+    ...state,
+    devices: state.devices.map((device, at) =>
+      at === index
+        ? {
+            ...device,
+            id: device.id ?? authorization.deviceId,
+            lastChallenge: authorization.nextChallenge,
+            ascendingRegister: state.ascendingRegister,
+            descendingRegister: state.descendingRegister,
+          }
+        : device,
+    ),
+  };
+}
+
+/**
+ * A renewal re-keys the device that signs it and no other: the old key authorizes the new one.
+ */
+export function checkDeviceSteps(
+  state: PsdState,
+  steps: readonly { readonly operation: PsdOperation }[],
+  authorized: number | null,
+): void {
+  for (const { operation } of steps) {
+    if (operation.type !== 'update' || operation.device?.kind !== 'renew') continue;
+    if (authorized === null || findDevice(state.devices, operation.device.id) !== authorized)
+      throw new VaultError(
+        'psd.client_unauthenticated',
+        `Device ${operation.device.id} is renewed only by a request it signs with its current key.`,
+      );
+  }
 }

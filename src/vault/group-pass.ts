@@ -1,7 +1,7 @@
 import type { Mills } from '../money/index.ts';
 import type { CryptoBackend } from './backend/crypto-backend.ts';
 import type { TransactionEntry, TransactionType } from './checkpoint.ts';
-import { checkClientAuthorization } from './client-protocol.ts';
+import { advanceDevice, checkClientAuthorization, checkDeviceSteps } from './client-protocol.ts';
 import { type OpenSigningKeys, type PendingSignature, runSteps, settleSignatures } from './command-steps.ts';
 import { newCheckedKey } from './key-generation.ts';
 import {
@@ -202,11 +202,18 @@ async function applyCommand(
 ): Promise<AppliedCommand> {
   const { version, now } = context;
   if (command.kind === 'execute') {
-    if (command.authorization !== undefined) checkClientAuthorization(before, command.authorization);
+    const { authorization } = command;
+    // Only the signing device's chain is checked and advanced: other devices' requests interleave.
+    const authorized =
+      authorization === undefined ? null : checkClientAuthorization(before, authorization, now);
+    checkDeviceSteps(before, command.steps, authorized);
     const { state, amount, signatures } = runSteps(context.keys, before, command.steps, now);
     const type = command.steps[0]?.operation.type ?? 'update';
-    const lastChallenge = command.authorization?.nextChallenge ?? state.lastChallenge;
-    return { state: { ...state, lastChallenge, sequence: before.sequence + 1 }, type, amount, signatures };
+    const after =
+      authorization === undefined || authorized === null
+        ? state
+        : advanceDevice(state, authorized, authorization);
+    return { state: { ...after, sequence: before.sequence + 1 }, type, amount, signatures };
   }
   if (before.state === 'withdrawn') {
     throw new VaultError('psd.not_active', `Meter ${before.meterId} is withdrawn; it needs no new key.`);

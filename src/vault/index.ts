@@ -69,6 +69,13 @@ export {
   type PoolSettings,
 } from './open-crypto-modules.ts';
 export {
+  MAX_DEVICES,
+  MAX_REVOKED_DEVICES,
+  type DeviceChange,
+  type DeviceView,
+  type EnrolledDevice,
+} from './device-list.ts';
+export {
   checkClientAuthorization,
   signedText,
   type ClientAuthorization,

@@ -5,15 +5,18 @@ import type { KnownAnswerVectors } from './known-answer-tests.ts';
 import type { PsdOperation } from './psd-operations.ts';
 import type { PackageExpectation, PsdState } from './psd-package.ts';
 import type { ClientAuthorization } from './client-protocol.ts';
+import { type DeviceView, deviceViews } from './device-list.ts';
 
 /** A PSD as callers may see it: registers and public facts, no key material, no client secrets. */
-export type PsdView = Omit<PsdState, 'signingKey' | 'hmk' | 'passphraseHistory'> & {
+export type PsdView = Omit<PsdState, 'signingKey' | 'devices' | 'passphraseHistory'> & {
   readonly signingKey: {
     readonly algorithm: SigningAlgorithm;
     readonly publicKey: string;
     readonly expiresAt: string;
   };
+  /** Whether any device that is not revoked is enrolled. */
   readonly hasHmk: boolean;
+  readonly devices: readonly DeviceView[];
 };
 
 /** One step of a command; a debit may ask the module to sign data built from the state after it. */
@@ -143,7 +146,7 @@ export function returnedBy(command: ModuleCommand): number {
 }
 
 export function viewOf(state: PsdState): PsdView {
-  const { signingKey, hmk, passphraseHistory: _history, ...rest } = state;
+  const { signingKey, devices, passphraseHistory: _history, ...rest } = state;
   return {
     ...rest,
     signingKey: {
@@ -151,7 +154,8 @@ export function viewOf(state: PsdState): PsdView {
       publicKey: signingKey.publicKey,
       expiresAt: signingKey.expiresAt,
     },
-    hasHmk: hmk !== null,
+    hasHmk: devices.some((device) => device.hmk !== null),
+    devices: deviceViews(devices),
   };
 }
 
@@ -221,9 +225,8 @@ export function newPsdState(input: {
     signingKey: signingKeyEntry(signingKey, signingKey.algorithm, signingKey.wrapVersion, now, validityDays),
     certificateSerial: null,
     licensingZip: request.licensingZip,
-    hmk: null,
+    devices: [],
     passphraseHistory: [],
-    lastChallenge: null,
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
   };

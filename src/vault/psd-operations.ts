@@ -1,4 +1,5 @@
 import { type Mills, add, compare, formatUsd, subtract } from '../money/index.ts';
+import { type DeviceChange, applyDeviceChange } from './device-list.ts';
 import type { PsdState } from './psd-package.ts';
 import { VaultError } from './vault-error.ts';
 
@@ -23,8 +24,8 @@ export type PsdOperation =
       readonly type: 'update';
       readonly certificateSerial?: string | null;
       readonly licensingZip?: string | null;
-      readonly hmk?: string | null;
-      readonly lastChallenge?: string | null;
+      /** Enrolls, renews or revokes one device (device-list.ts). */
+      readonly device?: DeviceChange;
       readonly passphraseHash?: string;
     };
 
@@ -158,12 +159,13 @@ export function applyOperation(state: PsdState, operation: PsdOperation, now: st
         updatedAt: now,
       };
     case 'update': {
-      const { type: _type, passphraseHash, ...fields } = operation;
+      const { type: _type, passphraseHash, device, ...fields } = operation;
       const passphraseHistory =
         passphraseHash === undefined
           ? state.passphraseHistory
           : [passphraseHash, ...state.passphraseHistory].slice(0, PASSPHRASE_HISTORY_LENGTH);
-      return { ...state, ...fields, passphraseHistory, updatedAt: now };
+      const devices = device === undefined ? state.devices : applyDeviceChange(state, device, now);
+      return { ...state, ...fields, devices, passphraseHistory, updatedAt: now };
     }
   }
 }

@@ -1,6 +1,7 @@
 import type { Mills } from '../money/index.ts';
 import { ByteReader, u16, u32, u64 } from './binary.ts';
 import type { CryptoBackend, SigningAlgorithm } from './backend/crypto-backend.ts';
+import { type EnrolledDevice, devicesOf } from './device-list.ts';
 import { VaultError } from './vault-error.ts';
 
 export type PsdOperationalState = 'active' | 'suspended' | 'withdrawn';
@@ -27,12 +28,10 @@ export interface PsdState {
   };
   readonly certificateSerial: string | null;
   readonly licensingZip: string | null;
-  /** base64 of the client's HMAC key (HMK), once a device enrolled. */
-  readonly hmk: string | null;
+  /** The enrolled devices, each with its HMK and its own challenge chain (device-list.ts). */
+  readonly devices: readonly EnrolledDevice[];
   /** Hashes of earlier passphrases, newest first. */
   readonly passphraseHistory: readonly string[];
-  /** base64 of the last challenge issued to the client. */
-  readonly lastChallenge: string | null;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -150,7 +149,8 @@ export async function unsealPackage(
     if (error instanceof VaultError && error.code === 'vault.key_version_unknown') throw error;
     throw invalid('authentication failed');
   }
-  const state = JSON.parse(plaintext.toString('utf8')) as PsdState;
+  // A package sealed before packages held several devices is read as a one-device list.
+  const state = devicesOf(JSON.parse(plaintext.toString('utf8')) as PsdState);
   if (state.meterId !== header.meterId || state.sequence !== header.sequence)
     throw invalid('header and contents disagree');
   return { state, keyVersion: header.keyVersion };

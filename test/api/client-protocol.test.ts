@@ -29,24 +29,31 @@ const codeBlocks = [...doc.matchAll(/```\n([\s\S]*?)\n```/g)].map((match) => mat
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 describe('docs/client-protocol.md against the code', () => {
-  it('signed requests: seven lines, and the documented refund without a body is what SDK and module sign', async () => {
-    assert.match(doc, /The signed text is \*\*seven lines\*\* joined by `\\n`/);
-    const template = codeBlocks.find((block) => block.startsWith('indicia/request/v1\nPOST\n/v1/indicia\n'));
-    assert.equal(template?.split('\n').length, 7);
+  it('signed requests: eight lines, and the documented refund without a body is what SDK and module sign', async () => {
+    assert.match(doc, /The signed text \(protocol v2\) is \*\*eight lines\*\* joined by `\\n`/);
+    const template = codeBlocks.find((block) =>
+      /^indicia\/request\/v2\ndev_[^\n]+\nPOST\n\/v1\/indicia\n/.test(block),
+    );
+    assert.equal(template?.split('\n').length, 8);
     const example = codeBlocks.find((block) => block.includes('/refund\n'));
     assert.ok(example !== undefined, 'the refund example');
-    const [label, method, path, digest, challenge, ar, dr, ...rest] = example.split('\n');
+    const [label, deviceId, method, path, digest, challenge, ar, dr, ...rest] = example.split('\n');
     assert.equal(rest.length, 0);
-    assert.equal(label, 'indicia/request/v1');
+    assert.equal(label, 'indicia/request/v2');
+    assert.ok(deviceId !== undefined);
     assert.equal(digest, sha256(''));
     assert.ok(doc.includes(`\`${sha256('')}\``), 'the empty-body digest is spelled out');
     assert.ok(method !== undefined && path !== undefined && challenge !== undefined);
     assert.equal(Buffer.from(challenge, 'base64').length, 32);
 
     // The SDK, for a request with no body.
-    assert.equal(await signedText(method, path, undefined, challenge, Number(ar), Number(dr)), example);
+    assert.equal(
+      await signedText(deviceId, method, path, undefined, challenge, Number(ar), Number(dr)),
+      example,
+    );
     // The module's side, from the digest the API makes of a request without a body.
     const authorization = {
+      deviceId,
       request: requestDigest(method, path, undefined),
       challenge,
       ascendingRegister: Number(ar),
@@ -55,12 +62,15 @@ describe('docs/client-protocol.md against the code', () => {
     assert.equal(moduleSignedText(authorization), example);
     // A body of {} is a body.
     assert.notEqual(requestDigest(method, path, {}), requestDigest(method, path, undefined));
-    assert.equal((await signedText(method, path, {}, challenge, 730, 99_270)).split('\n')[3], sha256('{}'));
+    assert.equal(
+      (await signedText(deviceId, method, path, {}, challenge, 730, 99_270)).split('\n')[4],
+      sha256('{}'),
+    );
 
     // HMAC-SHA256 with the HMK over the UTF-8 text: the SDK's header, accepted by the module.
     const hmk = randomBytes(32);
     const device = await Device.restore({
-      id: 'dev_doc',
+      id: deviceId,
       hmk: hmk.toString('base64'),
       challenge,
       ascendingRegisterMills: Number(ar),
@@ -72,13 +82,23 @@ describe('docs/client-protocol.md against the code', () => {
     assert.equal(headers['indicia-registers'], `${ar},${dr}`);
     const state = {
       meterId: '421D00000002',
-      hmk: hmk.toString('base64'),
-      lastChallenge: challenge,
-      ascendingRegister: Number(ar) as Mills,
-      descendingRegister: Number(dr) as Mills,
-    } as PsdState;
+      devices: [
+        {
+          id: deviceId,
+          name: 'doc',
+          hmk: hmk.toString('base64'),
+          lastChallenge: challenge,
+          ascendingRegister: Number(ar) as Mills,
+          descendingRegister: Number(dr) as Mills,
+          enrolledAt: null,
+          keyIssuedAt: null,
+          expiresAt: '2999-01-01T00:00:00.000Z',
+          revokedAt: null,
+        },
+      ],
+    } as unknown as PsdState;
     assert.doesNotThrow(() =>
-      checkClientAuthorization(state, { ...authorization, mac, nextChallenge: challenge }),
+      checkClientAuthorization(state, { ...authorization, mac, nextChallenge: challenge }, new Date()),
     );
   });
 

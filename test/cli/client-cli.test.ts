@@ -305,4 +305,74 @@ describe('indicia client (the SDK from the command line)', () => {
     assert.equal(list.status, 0, list.stderr);
     assert.match(list.stdout, /2 rows, 0 with errors, total postage \$1\.70/);
   });
+  it('lists the meter’s devices and revokes one, whose next request is refused', async () => {
+    const state = join(folder, 'client.json');
+    const station = join(folder, 'station-2.json');
+    const { fingerprint } = await server.indicia.meters.enrollmentKey();
+    const enrolled = await runIndicia(
+      [
+        'client',
+        'enroll',
+        '--url',
+        server.indicia.url,
+        '--fingerprint',
+        fingerprint,
+        '--name',
+        'station 2',
+        '--state',
+        station,
+      ],
+      { INDICIA_API_KEY: apiKey },
+    );
+    assert.equal(enrolled.status, 0, enrolled.stderr);
+    const second = (
+      JSON.parse(readFileSync(station, 'utf8')) as { device: { id: string; expiresAt: string } }
+    ).device;
+    assert.ok(Date.parse(second.expiresAt) > Date.now());
+
+    // A state file written before keys had a life span still signs.
+    const first = JSON.parse(readFileSync(state, 'utf8')) as { device: Record<string, unknown> };
+    const { expiresAt: _end, keyIssuedAt: _issued, fingerprint: _pinned, ...earlier } = first.device;
+    writeFileSync(state, JSON.stringify({ ...first, device: earlier }), { mode: 0o600 });
+    const printed = await runIndicia([
+      'client',
+      'print',
+      '--postage',
+      '0.73',
+      '--rate',
+      'FC',
+      '--state',
+      state,
+    ]);
+    assert.equal(printed.status, 0, printed.stderr);
+
+    const listed = await runIndicia(['client', 'devices', 'list', '--state', state]);
+    assert.equal(listed.status, 0, listed.stderr);
+    assert.match(
+      listed.stdout,
+      new RegExp(`${String(earlier['id'])} {2}active {3}key until \\S+ {2}\\S.*\\(this machine\\)`),
+    );
+    assert.match(listed.stdout, new RegExp(`${second.id} {2}active {3}key until \\S+ {2}station 2\n`));
+
+    const revoked = await runIndicia(['client', 'devices', 'revoke', second.id, '--state', state]);
+    assert.equal(revoked.status, 0, revoked.stderr);
+    assert.match(revoked.stdout, /Revoked device dev_\S+ \(station 2\)/);
+    const refused = await runIndicia([
+      'client',
+      'print',
+      '--postage',
+      '0.73',
+      '--rate',
+      'FC',
+      '--state',
+      station,
+    ]);
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /was revoked .*\(psd\.device_revoked, request req_/);
+    const after = await runIndicia(['client', 'devices', 'list', '--state', state]);
+    assert.match(after.stdout, new RegExp(`${second.id} {2}revoked  revoked \\S+ {2}station 2`));
+    const usage = await runIndicia(['client', 'devices', 'forget', '--state', state]);
+    assert.equal(usage.status, 2);
+    assert.match(usage.stderr, /client devices takes list or revoke ID/);
+  });
 });

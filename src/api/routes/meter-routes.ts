@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AccountError } from '../../accounts/index.ts';
 import type { MetersService } from '../../meters/index.ts';
+import type { PsdView } from '../../vault/index.ts';
 import { principalOf } from '../authentication.ts';
 
 const Mills = (description: string) =>
@@ -22,10 +23,11 @@ export const MeterResponse = Type.Union(
       maxDescendingRegisterMills: Mills('The most the DR may hold'),
       refundRegisterMills: Mills('Postage refunded out of the meter'),
       deviceEnrolled: Type.Boolean({
-        description: 'Whether a device is enrolled to sign value-moving requests',
+        description: 'Whether a device (one or more, not revoked) is enrolled to sign value-moving requests',
       }),
       challenge: Type.Union([Type.String(), Type.Null()], {
-        description: 'The challenge the enrolled device signs its next request with',
+        description:
+          "The challenge of the meter's only device; null with several (each has its own: GET /v1/devices/{id})",
       }),
     }),
     Type.Object({
@@ -42,6 +44,12 @@ export const MeterResponse = Type.Union(
   ],
   { $id: 'Meter' },
 );
+
+/** The challenge of the package's only live device: with several, each one's is in /v1/devices. */
+function onlyChallenge(psd: PsdView | null): string | null {
+  const live = psd?.devices.filter((device) => device.revokedAt === null) ?? [];
+  return live.length === 1 ? (live[0]?.challenge ?? null) : null;
+}
 
 /** The customer's own meter, or prefunded balance when they print from the pool. */
 export function meterRoutes(meters: Pick<MetersService, 'customerMeter'>): FastifyPluginAsyncTypebox {
@@ -69,7 +77,7 @@ export function meterRoutes(meters: Pick<MetersService, 'customerMeter'>): Fasti
             ascendingRegisterMills: found.client?.ascendingRegister ?? 0,
             descendingRegisterMills: found.client?.descendingRegister ?? found.balance,
             deviceEnrolled: found.client?.hasHmk ?? false,
-            challenge: found.client?.lastChallenge ?? null,
+            challenge: onlyChallenge(found.client),
           };
         return {
           mode: 'dedicated' as const,
@@ -84,7 +92,7 @@ export function meterRoutes(meters: Pick<MetersService, 'customerMeter'>): Fasti
           maxDescendingRegisterMills: found.psd.maxDescendingRegister,
           refundRegisterMills: found.psd.refundRegister,
           deviceEnrolled: found.psd.hasHmk,
-          challenge: found.psd.lastChallenge,
+          challenge: onlyChallenge(found.psd),
         };
       },
     );

@@ -17,13 +17,13 @@ import { type CustomerIssuer, issuedJson } from '../customer-issuer.ts';
 import { pricePiece } from '../piece-pricing.ts';
 import type { RatesService } from '../../rates/index.ts';
 import { authorizationOf, signedAnswerParts } from '../signed-request.ts';
-import { EnrollmentBody, FundsBody, Indicium, Piece, Registers, signedAnswer } from './value-schemas.ts';
+import { FundsBody, Indicium, Piece, signedAnswer } from './value-schemas.ts';
 
 export interface ValueRouteDependencies {
   readonly db: Kysely<DatabaseSchema>;
   readonly meters: Pick<
     MetersService,
-    'dedicatedMeterOf' | 'hasClientPackage' | 'enrollmentKey' | 'enrollDevice' | 'fund' | 'issue' | 'receipt'
+    'dedicatedMeterOf' | 'hasClientPackage' | 'fund' | 'issue' | 'receipt'
   >;
   readonly processor: PaymentProcessor;
   readonly events: EventOutbox;
@@ -36,8 +36,8 @@ export interface ValueRouteDependencies {
 const CUSTOMER = ['customer'] as const;
 
 /**
- * The signed client protocol's enrollment and the value-moving requests it protects: funds from a
- * card, indicia (one or a mailing list), and their signed receipts.
+ * The value-moving requests the signed client protocol protects: funds from a card, indicia (one
+ * or a mailing list), and their signed receipts. Devices are enrolled in device-routes.ts.
  */
 export function valueRoutes({
   db,
@@ -52,72 +52,6 @@ export function valueRoutes({
 
   return (app) => {
     const receiptRef = Type.Ref('Receipt');
-
-    app.get(
-      '/v1/devices/enrollment-key',
-      {
-        config: { access: { public: true } },
-        schema: {
-          tags: ['devices'],
-          summary: "The installation's device-enrollment public key; pin its fingerprint in the client",
-          response: {
-            200: Type.Object({
-              algorithm: Type.Literal('ECDH-P256'),
-              publicKey: Type.String({ description: 'SubjectPublicKeyInfo DER, base64' }),
-              fingerprint: Type.String({ description: 'SHA-256 of the DER, hex' }),
-            }),
-          },
-        },
-      },
-      async () => {
-        const { publicKey, fingerprint } = await meters.enrollmentKey();
-        return { algorithm: 'ECDH-P256' as const, publicKey: publicKey.toString('base64'), fingerprint };
-      },
-    );
-
-    app.post(
-      '/v1/devices',
-      {
-        config: { access: { roles: CUSTOMER, scope: 'devices:enroll', verifiedEmail: true } },
-        schema: {
-          tags: ['devices'],
-          summary: 'Enroll this device: its HMK, encrypted to the enrollment key, is sealed into your meter',
-          body: EnrollmentBody,
-          response: {
-            201: Type.Object({
-              device: Type.Object({ id: Type.String(), name: Type.String() }),
-              challenge: Type.String({ description: 'Sign your next request with this challenge' }),
-              confirmation: Type.String({ description: 'The module’s HMAC over your challenge: check it' }),
-              registers: Registers,
-            }),
-          },
-        },
-      },
-      async (request, reply) => {
-        const principal = principalOf(request);
-        const { meterId } = await accountOf(principal);
-        const body = request.body;
-        const enrolled = await meters.enrollDevice(
-          meterId,
-          {
-            ephemeralPublicKey: Buffer.from(body.ephemeralPublicKey, 'base64'),
-            clientChallenge: Buffer.from(body.clientChallenge, 'base64'),
-            iv: Buffer.from(body.iv, 'base64'),
-            encryptedHmk: Buffer.from(body.encryptedHmk, 'base64'),
-          },
-          { accountId: principal.accountId, name: body.name.trim() },
-        );
-        return reply.status(201).send({
-          device: { id: enrolled.deviceId, name: body.name.trim() },
-          challenge: enrolled.challenge,
-          confirmation: enrolled.confirmation.toString('base64'),
-          registers: {
-            ascendingRegisterMills: enrolled.ascendingRegister,
-            descendingRegisterMills: enrolled.descendingRegister,
-          },
-        });
-      },
-    );
 
     app.post(
       '/v1/funds',
