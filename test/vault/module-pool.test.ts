@@ -115,7 +115,8 @@ for (const fixture of backendFixtures) {
       );
       const status = pool.status();
       assert.equal(status.inhibitedModules, 1);
-      assert.match(status.stopped?.reason ?? '', /1 module\(s\) inhibited/);
+      // A database-caused inhibition stops the service whatever the threshold.
+      assert.match(status.stopped?.reason ?? '', /the database does not hold what module\(s\) \S+ committed/);
       await assert.rejects(
         pool.withModule((module) => module.randomBytes(4)),
         (error: unknown) => error instanceof VaultError && error.code === 'vault.service_stopped',
