@@ -125,6 +125,11 @@ export function databaseTargetFor(config: Config): DatabaseTarget {
     : { dialect: 'postgres', url: config.databaseUrl };
 }
 
+/** Whether the configured database exists already (PostgreSQL: always taken to). */
+export function hasDatabase(config: Config): boolean {
+  return config.databaseUrl !== undefined || existsSync(join(config.dataDir, SQLITE_FILE_NAME));
+}
+
 /** Opens and migrates the configured database; used by `serve` and `migrate`. */
 export async function openMigratedStore(
   config: Config,
@@ -259,9 +264,9 @@ export function takeServerModulesLock(dataDir: string, refusal: string): () => v
  * The installation's module numbers: the configured server modules 1..N, the software module
  * folders that exist (the operator's 100 among them), and the numbers the module table knows.
  */
-export async function installationModuleNumbers(config: Config, store: Store): Promise<number[]> {
+export async function installationModuleNumbers(config: Config, store: Store | null): Promise<number[]> {
   const { settings } = backendSettingsFor(config, { createKekIfMissing: false });
-  const known = await listInstallationModules(store.db);
+  const known = store === null ? [] : await listInstallationModules(store.db);
   const numbers = new Set([
     ...Array.from({ length: config.cryptoModules }, (_, index) => index + 1),
     ...(existingModuleNumbers(settings) ?? []),

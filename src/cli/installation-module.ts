@@ -100,6 +100,7 @@ export async function withInstallationModule<T>(
   work: (custody: CustodyService) => Promise<T>,
   options: { lockAll?: boolean } = {},
 ): Promise<T> {
+  moduleOpener(config); // without a KEK (or token) this fails before the database is touched
   const { store } = await openMigratedStore(config);
   try {
     const moduleNumber = await moduleNumberOf(config, store, serial);

@@ -45,10 +45,11 @@ function describeInspected(config: Config, found: InspectedModule): string {
  * installation's count against the threshold.
  */
 export async function modulesStatus(config: Config, io: CommandIo): Promise<number> {
+  const open = moduleOpener(config);
   const { store } = await openMigratedStore(config);
   try {
     const numbers = await installationModuleNumbers(config, store);
-    const inspected = await inspectModules(store.db, numbers, moduleOpener(config), 'indicia modules status');
+    const inspected = await inspectModules(store.db, numbers, open, 'indicia modules status');
     for (const found of inspected) io.write(describeInspected(config, found));
     const shown = new Set(inspected.flatMap((found) => (found.status === null ? [] : [found.status.serial])));
     const rows = await listInstallationModules(store.db);

@@ -4,6 +4,7 @@ import { userInfo } from 'node:os';
 import type { Config } from '../config/index.ts';
 import { registerModules } from '../custody/index.ts';
 import {
+  hasDatabase,
   installationModuleNumbers,
   moduleOpener,
   openMigratedStore,
@@ -53,8 +54,10 @@ async function officerCredential(config: Config): Promise<string> {
 }
 
 async function selftest(config: Config, io: CommandIo): Promise<number> {
-  const { store } = await openMigratedStore(config);
+  // The KEK (or token) first: without an installation this fails before anything is written.
   const open = moduleOpener(config);
+  // The module table names the installation's other modules; a self-test does not create it.
+  const store = hasDatabase(config) ? (await openMigratedStore(config)).store : null;
   let failures = 0;
   try {
     for (const moduleNumber of await installationModuleNumbers(config, store)) {
@@ -77,7 +80,7 @@ async function selftest(config: Config, io: CommandIo): Promise<number> {
       }
     }
   } finally {
-    await store.close();
+    await store?.close();
   }
   return failures === 0 ? 0 : 1;
 }
