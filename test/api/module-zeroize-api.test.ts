@@ -76,12 +76,12 @@ for (const fixture of dialectFixtures) {
         assert.equal((await fetch(`${url}/readyz`)).status, 503);
         const after = await officer.request<InstallationView>('GET', '/v1/admin/modules');
         assert.equal(after.modules[0]?.state, 'zeroized');
-        assert.equal(after.modules[0]?.zeroizedAt, report.zeroizedAt);
+        assert.equal(after.modules[0].zeroizedAt, report.zeroizedAt);
         assert.match(after.stopped?.reason ?? '', /keys were zeroized/);
         assert.ok(after.installation.every((module) => module.zeroizedAt === report.zeroizedAt));
         const [event] = await auditEventsFor(server.indicia.store.db, { kind: 'vault.module_zeroized' });
         assert.equal(event?.details['by'], 'officer@staff.example.com');
-        assert.equal(event?.moduleSerial, serial);
+        assert.equal(event.moduleSerial, serial);
       } finally {
         await server.stop();
       }

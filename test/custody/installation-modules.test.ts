@@ -192,7 +192,7 @@ for (const fixture of dialectFixtures) {
         assert.match(status.stopped?.reason ?? '', /keys were zeroized/);
         const [event] = await auditEventsFor(store.db, { kind: 'vault.module_zeroized' });
         assert.equal(event?.moduleSerial, first);
-        assert.equal(event?.details['by'], 'officer@example.test');
+        assert.equal(event.details['by'], 'officer@example.test');
         const rows = await server.custody.installationModules();
         assert.ok(rows.every((row) => row.zeroizedAt === report.zeroizedAt));
         await server.pool.close();
