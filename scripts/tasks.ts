@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { startPostgresCluster, TEST_POSTGRES_URL_ENV } from '../test/support/postgres-cluster.ts';
 import { ensureSoftHsmInstalled } from '../test/support/softhsm.ts';
 import { ensureLabelReadersInstalled } from '../test/support/zxing-reader.ts';
+import { codeLocation, writeCodeManifest } from '../src/vault/index.ts';
 
 const root = join(import.meta.dirname, '..');
 const bin = (path: string): string => join(root, 'node_modules', path);
@@ -40,10 +41,31 @@ const lint = (): Promise<boolean> =>
 const formatCheck = (): Promise<boolean> =>
   run('format check (prettier)', [bin('prettier/bin/prettier.cjs'), '--check', '--log-level=warn', '.']);
 
-/** Compiles src/ to dist/ for the published package (Node will not strip types inside node_modules). */
+/**
+ * Compiles src/ to dist/ for the published package (Node will not strip types inside node_modules),
+ * then writes the crypto module's code manifest, which its power-up self-test checks.
+ */
 async function build(): Promise<boolean> {
   rmSync(join(root, 'dist'), { recursive: true, force: true });
-  return run('build (tsc -p tsconfig.build.json)', [bin('typescript/bin/tsc'), '-p', 'tsconfig.build.json']);
+  const isCompiled = await run('build (tsc -p tsconfig.build.json)', [
+    bin('typescript/bin/tsc'),
+    '-p',
+    'tsconfig.build.json',
+  ]);
+  if (!isCompiled) return false;
+  const files = writeCodeManifest(codeLocation(join(root, 'dist'), '.js'));
+  console.log(`  crypto module code manifest: ${files} files in dist/vault/code-manifest.json`);
+  return true;
+}
+
+/**
+ * A development checkout's manifest (src/vault/code-manifest.json, git-ignored), made again before
+ * the code runs (`npm start`, `npm test`): the code a developer is about to run is the code to check.
+ */
+function developmentManifest(): boolean {
+  const files = writeCodeManifest(codeLocation(join(root, 'src'), '.ts'));
+  console.log(`\n▶ crypto module code manifest: ${files} files in src/vault/code-manifest.json`);
+  return true;
 }
 
 /** Every test file: unit tests beside the code, integration tests under test/. */
@@ -52,6 +74,7 @@ function testFiles(): string[] {
 }
 
 async function runTests(patterns: readonly string[]): Promise<boolean> {
+  developmentManifest();
   // SoftHSM2, ZXingReader and poppler are installed once here, not by test processes that could
   // race for the dpkg lock.
   ensureSoftHsmInstalled();
@@ -125,8 +148,12 @@ export async function runTask(name: string, args: readonly string[]): Promise<nu
       return bench(args);
     case 'build':
       return (await build()) ? 0 : 1;
+    case 'code-manifest':
+      return developmentManifest() ? 0 : 1;
     default:
-      console.error(`unknown task ${name}; tasks: test, typecheck, lint, format, bench, build`);
+      console.error(
+        `unknown task ${name}; tasks: test, typecheck, lint, format, bench, build, code-manifest`,
+      );
       return 2;
   }
 }

@@ -17,7 +17,12 @@ import {
   fileLicenceApplication,
   licenceOf,
 } from './authority/index.ts';
-import { type CustodyService, createCustodyService } from './custody/index.ts';
+import {
+  type CustodyService,
+  createCustodyService,
+  inspectModules,
+  listInstallationModules,
+} from './custody/index.ts';
 import type { Config } from './config/index.ts';
 import {
   type ReconciliationJob,
@@ -57,11 +62,15 @@ import {
 import { type Logger, createLogger, createMetrics } from './telemetry/index.ts';
 import {
   type BackendSettings,
+  CryptoModule,
   type KeyEncryptionKeyFile,
   type ModulePool,
   type OpenedModules,
+  backendFactory,
   defaultKekPath,
   ensureKeyEncryptionKey,
+  existingModuleNumbers,
+  OPERATOR_MODULE_NUMBER,
   openCryptoModules,
   readKeyEncryptionKey,
 } from './vault/index.ts';
@@ -115,6 +124,11 @@ export function databaseTargetFor(config: Config): DatabaseTarget {
   return config.databaseUrl === undefined
     ? { dialect: 'sqlite', file: join(config.dataDir, SQLITE_FILE_NAME) }
     : { dialect: 'postgres', url: config.databaseUrl };
+}
+
+/** Whether the configured database exists already (PostgreSQL: always taken to). */
+export function hasDatabase(config: Config): boolean {
+  return config.databaseUrl !== undefined || existsSync(join(config.dataDir, SQLITE_FILE_NAME));
 }
 
 /** Opens and migrates the configured database; used by `serve` and `migrate`. */
@@ -179,7 +193,12 @@ export function backendSettingsFor(
  */
 export async function openModulePool(
   config: Config,
-  options: { initializeIfEmpty: boolean; firstModuleNumber?: number; modules?: number },
+  options: {
+    initializeIfEmpty: boolean;
+    initializeZeroized?: boolean;
+    firstModuleNumber?: number;
+    modules?: number;
+  },
 ): Promise<OpenedModules & { kekFile: KeyEncryptionKeyFile | undefined }> {
   const { settings, kekFile } = backendSettingsFor(config, { createKekIfMissing: options.initializeIfEmpty });
   const opened = await openCryptoModules(settings, {
@@ -187,6 +206,7 @@ export async function openModulePool(
     ringSize: config.checkpointRingSize,
     inhibitThreshold: config.inhibitThreshold,
     initializeIfEmpty: options.initializeIfEmpty,
+    initializeZeroized: options.initializeZeroized === true,
     ...(options.firstModuleNumber === undefined ? {} : { firstModuleNumber: options.firstModuleNumber }),
   });
   return { ...opened, kekFile };
@@ -220,8 +240,65 @@ export function meterSettingsFor(config: Config): MeterSettings {
   };
 }
 
-/** The module number operator commands use, apart from the server's modules 1..N. */
-export const OPERATOR_MODULE_NUMBER = 100;
+export { OPERATOR_MODULE_NUMBER };
+/** Held by the process using the operator module; and by the server for its modules 1..N. */
+export const OPERATOR_MODULE_LOCK = 'operator-module.lock';
+export const SERVER_MODULES_LOCK = 'server-modules.lock';
+
+/** The live process holding a lock file in the data directory, or null. */
+export function lockHolder(dataDir: string, lock: string): number | null {
+  const path = join(dataDir, lock);
+  if (!existsSync(path)) return null;
+  const pid = Number(readFileSync(path, 'utf8'));
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Takes the lock on the server's modules 1..N: two servers sharing a module would trip its
+ * rollback detection, and maintenance on one (re-anchoring, zeroizing) needs its server stopped.
+ * A holder in this very process (servers started in-process one after another) is taken as is.
+ */
+export function takeServerModulesLock(dataDir: string, refusal: string): () => void {
+  const holder = lockHolder(dataDir, SERVER_MODULES_LOCK);
+  if (holder === process.pid) return () => undefined;
+  if (holder !== null) throw new StartupError('startup.locked', `${refusal} (pid ${holder}).`);
+  return acquireLockFile(join(dataDir, SERVER_MODULES_LOCK));
+}
+
+/**
+ * The installation's module numbers: the configured server modules 1..N, the software module
+ * folders that exist (the operator's 100 among them), and the numbers the module table knows.
+ */
+export async function installationModuleNumbers(config: Config, store: Store | null): Promise<number[]> {
+  const { settings } = backendSettingsFor(config, { createKekIfMissing: false });
+  const known = store === null ? [] : await listInstallationModules(store.db);
+  const numbers = new Set([
+    ...Array.from({ length: config.cryptoModules }, (_, index) => index + 1),
+    ...(existingModuleNumbers(settings) ?? []),
+    ...known.flatMap((row) =>
+      row.moduleNumber !== null && row.zeroizedAt === null && row.backend === settings.backend
+        ? [row.moduleNumber]
+        : [],
+    ),
+  ]);
+  return [...numbers].sort((left, right) => left - right);
+}
+
+/** Opens (unstarted) module number n of the configured backend; never creates keys or a KEK. */
+export function moduleOpener(config: Config): (moduleNumber: number) => Promise<CryptoModule> {
+  const createBackend = backendFactory(backendSettingsFor(config, { createKekIfMissing: false }).settings);
+  return async (moduleNumber) =>
+    new CryptoModule(await createBackend(moduleNumber), {
+      ringSize: config.checkpointRingSize,
+      moduleNumber,
+    });
+}
 
 export interface OperatorServices {
   readonly store: Store;
@@ -247,7 +324,7 @@ export async function withOperatorServices<T>(
       `There is no Indicia installation in ${config.dataDir}: start the server once (indicia serve --data-dir ${config.dataDir}) to create it, or give the right --data-dir.`,
     );
   }
-  const lock = join(config.dataDir, 'operator-module.lock');
+  const lock = join(config.dataDir, OPERATOR_MODULE_LOCK);
   const release = acquireLockFile(lock);
   try {
     const { store } = await openMigratedStore(config);
@@ -259,6 +336,9 @@ export async function withOperatorServices<T>(
       });
       try {
         const custody = createCustodyService({ db: store.db, pool });
+        // Registers module 100 and compares it with the database: an inhibition shows at once,
+        // and the installation's recorded inhibitions count here as in the server.
+        await custody.assessModules({ verifyLog: false });
         const authority = createAuthorityService({ db: store.db, custody });
         return await work({
           store,
@@ -310,6 +390,16 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
   });
   const metrics = createMetrics();
   const { store, migrations } = await openMigratedStore(config);
+  let releaseModules: () => void;
+  try {
+    releaseModules = takeServerModulesLock(
+      config.dataDir,
+      `another server runs on ${config.dataDir} with its crypto modules 1..${config.cryptoModules}; stop it first`,
+    );
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   let isShuttingDown = false;
   let app: FastifyInstance | undefined;
   let pool: ModulePool | undefined;
@@ -407,6 +497,21 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
         { meterId: mismatch.meterId, reason: mismatch.reason },
         'a meter is refused: its package is not the newest version the module log holds',
       );
+    // The installation's other modules (the operator's), read-only: their inhibitions count from now.
+    const others = (await installationModuleNumbers(config, store)).filter((n) => n > config.cryptoModules);
+    for (const found of await inspectModules(store.db, others, moduleOpener(config), 'server start')) {
+      if (found.problem !== null)
+        logger.warn(
+          { number: found.moduleNumber, problem: found.problem },
+          'could not inspect a crypto module',
+        );
+      else if (found.decision?.kind === 'inhibit')
+        logger.error(
+          { serial: found.status?.serial, reason: found.decision.reason },
+          'crypto module inhibited',
+        );
+    }
+    await custody.refreshInstallationInhibitions();
     const renderer = new RenderPool();
     const lists = new MailingLists(store.db, join(config.dataDir, 'mailing-lists'), renderer);
     await lists.recover();
@@ -433,6 +538,8 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
         lowBalanceMills: config.lowBalanceMills,
       },
       moduleStatus: () => modulePool.status(),
+      installationModules: () => custody.installationModules(),
+      zeroizeModule: (serial, credential, by) => custody.zeroizeModule(serial, credential, by),
       reconcile: () => {
         if (reconciliation === undefined) throw new Error('The reconciliation job is not running.');
         return reconciliation.runOnce();
@@ -442,7 +549,13 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
         version: VERSION,
         pingDatabase: store.ping,
         isShuttingDown: () => isShuttingDown,
-        isVaultServing: () => modulePool.status().stopped === null,
+        // Every process's recorded inhibitions count: another's inhibited module makes this one not ready.
+        isVaultServing: async () => {
+          await custody.refreshInstallationInhibitions().catch((error: unknown) => {
+            logger.warn({ err: error }, 'readiness: could not read the recorded module inhibitions');
+          });
+          return modulePool.status().stopped === null;
+        },
       },
     });
     await app.listen({ host: config.host, port: config.port });
@@ -491,6 +604,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
         await pooledPrinting.close();
         outgoingMail.close();
         await modulePool.close();
+        releaseModules();
         await store.close();
         logger.info('shutdown complete');
         logger.flush();
@@ -527,6 +641,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
     mailer?.close();
     await app?.close();
     await pool?.close();
+    releaseModules();
     await store.close();
     throw error;
   }

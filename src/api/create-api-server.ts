@@ -21,7 +21,7 @@ import { installErrorHandler } from './error-handler.ts';
 import { installIdempotency } from './idempotency.ts';
 import { installRateLimits } from './rate-limits.ts';
 import { accountRoutes } from './routes/account-routes.ts';
-import { adminRoutes } from './routes/admin-routes.ts';
+import { type AdminRouteDependencies, adminRoutes } from './routes/admin-routes.ts';
 import { certificateRoutes } from './routes/certificate-routes.ts';
 import { deviceRoutes } from './routes/device-routes.ts';
 import { type HealthDependencies, healthRoutes } from './routes/health-routes.ts';
@@ -74,6 +74,8 @@ export interface ApiServerDependencies {
   >;
   readonly db: Kysely<DatabaseSchema>;
   readonly moduleStatus: () => PoolStatus;
+  readonly installationModules: AdminRouteDependencies['installationModules'];
+  readonly zeroizeModule: AdminRouteDependencies['zeroizeModule'];
   readonly reconcile: () => Promise<ReconciliationReport>;
   readonly webhooks: WebhooksService;
   /** Pooled customers' deposits and printing. */
@@ -273,6 +275,8 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
       accounts: dependencies.accounts,
       meters: dependencies.meters,
       moduleStatus: dependencies.moduleStatus,
+      installationModules: dependencies.installationModules,
+      zeroizeModule: dependencies.zeroizeModule,
       reconcile: dependencies.reconcile,
     }),
   );

@@ -1,6 +1,9 @@
 import { IndiciaError } from '../errors/index.ts';
 
 export type CustodyErrorCode =
-  'custody.meter_not_found' | 'custody.meter_exists' | 'custody.concurrent_update';
+  | 'custody.meter_not_found'
+  | 'custody.meter_exists'
+  | 'custody.concurrent_update'
+  | 'custody.module_not_found';
 
 export class CustodyError extends IndiciaError<CustodyErrorCode> {}

@@ -23,6 +23,18 @@ import { CustodyError } from './custody-error.ts';
 import { GroupQueue } from './group-queue.ts';
 import { type ModuleLogReport, verifyModuleLog } from './module-log.ts';
 import {
+  type InstallationModule,
+  type ZeroizationReport,
+  listInstallationModules,
+  moduleCheckpoint as readModuleCheckpoint,
+  reanchorModule,
+  recordInhibition,
+  recordModuleInhibition,
+  recordedInhibitions,
+  registerModules,
+  zeroizeModule,
+} from './installation-modules.ts';
+import {
   appendModuleLog,
   recoveryEvents,
   refusalEvents,
@@ -90,14 +102,31 @@ export interface CustodyService {
     officerCredential: string,
     options?: { retireOlderVersions?: boolean },
   ): Promise<RotationReport>;
-  /** Disaster recovery for an inhibited module: take the database's checkpoint as the truth. */
+  /**
+   * Disaster recovery for an inhibited module of this process: take the database's checkpoint as
+   * the truth; the installation's record of its inhibition goes too.
+   */
   reanchorModule(serial: string, officerCredential: string): Promise<void>;
+  /**
+   * Destroys the installation's keys through module `serial` of this process (officer role):
+   * every sealed package becomes unreadable, and this process stops serving. `by` is for the audit log.
+   */
+  zeroizeModule(serial: string, officerCredential: string, by: string): Promise<ZeroizationReport>;
   resumeService(): Promise<void>;
   /**
-   * Compares every module's ring with the database before the first command (at start): a
-   * module the database cannot account for inhibits now, and the audit log says why.
+   * Registers this process's modules in the module table and compares each one's ring with the
+   * database before the first command (at start): a module the database cannot account for
+   * inhibits now, the installation's record and the audit log say why, and the inhibitions of the
+   * whole installation are counted. `verifyLog: false` skips the module log's check.
    */
-  assessModules(): Promise<ModuleAssessment>;
+  assessModules(options?: { readonly verifyLog?: boolean }): Promise<ModuleAssessment>;
+  /**
+   * Reads the installation's recorded inhibitions (every process's) into the pool, which stops
+   * the service when they reach the threshold. Commands do it at most once a second by themselves.
+   */
+  refreshInstallationInhibitions(): Promise<void>;
+  /** Every module the installation has had, from the module table. */
+  installationModules(): Promise<InstallationModule[]>;
   /**
    * Checks the protected module log and every package against it (module-log.ts); meters whose
    * package is not the newest logged version are refused from now on, before any signature.
@@ -116,6 +145,8 @@ export interface ModuleAssessment {
 }
 
 const RESEAL_BATCH = 200;
+/** How stale this process's view of the installation's inhibitions may be when a group starts. */
+const INHIBITIONS_REFRESH_MS = 1_000;
 /** Meters whose newest committed package version this process remembers (oldest forgotten first). */
 const KNOWN_SEQUENCES = 1_000_000;
 
@@ -173,16 +204,14 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
   };
   let isLeasing = false;
   const commits = { groups: 0, commands: 0 };
+  let inhibitionsReadAt = 0;
 
-  const moduleCheckpoint = async (serial: string): Promise<Buffer | null> => {
-    const row = await db
-      .selectFrom('crypto_modules')
-      .select('checkpoint')
-      .where('serial', '=', serial)
-      .executeTakeFirst();
-    return row?.checkpoint === undefined || row.checkpoint === null
-      ? null
-      : Buffer.from(row.checkpoint, 'base64');
+  const moduleCheckpoint = (serial: string): Promise<Buffer | null> => readModuleCheckpoint(db, serial);
+
+  const refreshInhibitions = async (): Promise<void> => {
+    inhibitionsReadAt = Date.now();
+    pool.noteRecordedInhibitions(await recordedInhibitions(db));
+    pool.reviewInhibitions();
   };
 
   const loadPackage = async (meterId: string): Promise<{ sealed: Buffer; sequence: number }> => {
@@ -258,7 +287,13 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
         details: { reason: error.message, ...inhibitionDetails(error) },
       });
     }
-    if (events.length > 0) await db.transaction().execute((trx) => appendAuditEvents(trx, events));
+    const inhibited = module.status().inhibited;
+    if (events.length === 0 && inhibited === null) return;
+    await db.transaction().execute(async (trx) => {
+      // Every process of the installation counts it; the event above says what was lost.
+      if (inhibited !== null) await recordInhibition(trx, module, inhibited);
+      await appendAuditEvents(trx, events);
+    });
   };
 
   /** The stored packages a group needs; jobs naming a missing meter (or creating an existing one) are refused. */
@@ -319,6 +354,9 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
   const commitGroup = async (module: CryptoModule, group: readonly Job[]): Promise<void> => {
     let jobs: Job[] = [...group];
     try {
+      // Another process's inhibited module may have stopped the installation meanwhile.
+      if (Date.now() - inhibitionsReadAt > INHIBITIONS_REFRESH_MS) await refreshInhibitions();
+      pool.assertServing(module);
       const databaseCheckpoint = await moduleCheckpoint(module.serial);
       const { runnable, packages } = await packagesFor(
         jobs,
@@ -562,23 +600,23 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
     },
 
     async reanchorModule(serial, officerCredential) {
-      const checkpoint = await moduleCheckpoint(serial);
-      await pool.withOfficer(officerCredential, (module) => module.reanchor(checkpoint), { serial });
+      await reanchorModule(db, pool, serial, officerCredential);
       // The operator takes the database as the truth: what this process remembers of newer package
       // versions is void; resuming the service reads the newest versions from the module log again.
       knownSequences.clear();
-      await db.transaction().execute((trx) =>
-        appendAuditEvents(trx, [
-          {
-            kind: 'vault.module_reanchored',
-            moduleSerial: serial,
-            details: { toDatabaseCheckpoint: checkpoint !== null },
-          },
-        ]),
-      );
+      await refreshInhibitions();
     },
 
+    zeroizeModule(serial, officerCredential, by) {
+      return zeroizeModule(db, pool, { serial, officerCredential, by });
+    },
+
+    refreshInstallationInhibitions: refreshInhibitions,
+
+    installationModules: () => listInstallationModules(db),
+
     async resumeService() {
+      await refreshInhibitions();
       pool.resume();
       await checkModuleLog();
       await db
@@ -588,27 +626,22 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
 
     verifyModuleLog: checkModuleLog,
 
-    async assessModules() {
+    async assessModules(options = {}) {
+      await registerModules(db, pool.modules);
       const assessed = [];
       for (const module of pool.modules) {
         if (module.state !== 'user') continue;
-        const wasInhibited = module.isInhibited;
         const decision = module.assess(await moduleCheckpoint(module.serial));
         assessed.push({ serial: module.serial, decision });
-        if (decision.kind === 'inhibit' && !wasInhibited) {
-          await db.transaction().execute((trx) =>
-            appendAuditEvents(trx, [
-              {
-                kind: 'vault.module_inhibited',
-                moduleSerial: module.serial,
-                details: { reason: decision.reason, lost: decision.lost, atStart: true },
-              },
-            ]),
-          );
-        }
+        // Audited once, when first recorded (a damaged ring inhibits at login, before this).
+        await recordModuleInhibition(db, module, {
+          lost: decision.kind === 'inhibit' ? decision.lost : [],
+          atStart: true,
+        });
       }
-      pool.reviewInhibitions();
-      const log = pool.status().stopped === null ? await checkModuleLog() : null;
+      await refreshInhibitions();
+      const log =
+        pool.status().stopped === null && options.verifyLog !== false ? await checkModuleLog() : null;
       return { modules: assessed, log };
     },
 

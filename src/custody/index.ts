@@ -9,3 +9,13 @@ export {
   type WithinCommit,
 } from './custody-service.ts';
 export type { LoggedPackage, ModuleLogReport, PackageMismatch } from './module-log.ts';
+export {
+  inspectModule,
+  inspectModules,
+  listInstallationModules,
+  ownerOf,
+  registerModules,
+  type InspectedModule,
+  type InstallationModule,
+  type ZeroizationReport,
+} from './installation-modules.ts';

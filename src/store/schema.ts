@@ -253,12 +253,23 @@ export interface CertificatesTable {
   revoked_at: string | null;
 }
 
-/** The module table: each crypto module's latest checkpoint, MACed by the module (base64). */
+/**
+ * The module table: every module of the installation (each registers when it opens), its latest
+ * checkpoint, MACed by the module (base64), and its inhibition, which every process counts.
+ */
 export interface CryptoModulesTable {
   serial: string;
   backend: string;
   checkpoint: string | null;
   updated_at: string;
+  /** Its number in the backend: server modules 1..N, the operator's 100 (null: not known yet). */
+  module_number: number | null;
+  inhibited_reason: string | null;
+  /** `database` (the database lost what it committed) or `module` (its own memory is damaged). */
+  inhibited_cause: string | null;
+  inhibited_at: string | null;
+  /** When the installation's keys were zeroized while this serial was in use: it is retired. */
+  zeroized_at: string | null;
 }
 
 /** The protected module log: every committed checkpoint record of every module, in its chain. */

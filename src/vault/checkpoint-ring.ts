@@ -53,8 +53,16 @@ export class CheckpointRing {
   /** Reads the ring from the module's store once; returns why it is unusable, or null. */
   async load(): Promise<string | null> {
     if (this.#isLoaded) return null;
+    return this.adopt(await this.#backend.readRing());
+  }
+
+  /**
+   * Takes `stored` (bytes just read from the module's store) as the ring: how an inspecting
+   * process that never writes the ring follows the owner's writes. Returns why it is unusable, or null.
+   */
+  async adopt(stored: Buffer | undefined): Promise<string | null> {
     this.#isLoaded = true;
-    const stored = await this.#backend.readRing();
+    this.#confirmedCounter = null;
     if (stored === undefined) {
       this.#entries = [];
       return null;

@@ -7,6 +7,7 @@ import {
 } from './checkpoint.ts';
 import type { CheckpointDecision } from './checkpoint-comparison.ts';
 import { CheckpointRing } from './checkpoint-ring.ts';
+import { checkCodeIntegrity } from './code-integrity.ts';
 import { type KnownAnswerVectors, type SelfTestResult, runKnownAnswerTests } from './known-answer-tests.ts';
 import {
   type ModuleRole,
@@ -41,6 +42,8 @@ import {
 } from './module-commands.ts';
 
 export const DEFAULT_RING_SIZE = 3;
+/** How often {@link CryptoModule.inspect} reads a ring that keeps changing before it gives up. */
+const INSPECTION_ATTEMPTS = 20;
 
 /** How stale a module's view of the master key versions may get before a command re-reads it. */
 const INVENTORY_REFRESH_MS = 2_000;
@@ -70,7 +73,13 @@ export class CryptoModule {
   readonly #ring: CheckpointRing;
   readonly #signingKeys: OpenSigningKeys;
   #keyEntryCredential: string | undefined;
-  #inventory = { masterKeyVersions: [] as readonly number[], minimumMasterKeyVersion: 1 };
+  #inventory = {
+    masterKeyVersions: [] as readonly number[],
+    minimumMasterKeyVersion: 1,
+    zeroizedAt: null as string | null,
+  };
+  readonly #moduleNumber: number | null;
+  readonly #checkCode: () => SelfTestResult;
   #lastSelfTest: { at: string; results: SelfTestResult[] } | null = null;
   #inventoryReadAt = 0;
   #isBusy = false;
@@ -87,11 +96,13 @@ export class CryptoModule {
     this.#backend = backend;
     this.#signingKeys = new OpenSigningKeys(backend, OPEN_SIGNING_KEYS);
     this.#ring = new CheckpointRing(backend, ringSize);
-    this.#machine = new ModuleStateMachine(backend.serial);
+    this.#machine = new ModuleStateMachine(() => backend.serial);
     this.services = new ModuleServices(backend, () => this.#machine.requireRole('crypto-user'));
     this.#vectors = options.vectors;
     this.#now = options.now ?? (() => new Date());
     this.#startedAt = this.#now();
+    this.#moduleNumber = options.moduleNumber ?? null;
+    this.#checkCode = options.checkCode ?? (() => checkCodeIntegrity());
   }
 
   get serial(): string {
@@ -106,6 +117,11 @@ export class CryptoModule {
     return this.#machine.state;
   }
 
+  /** Its number in the backend (server modules 1..N, the operator's 100), when the opener said. */
+  get moduleNumber(): number | null {
+    return this.#moduleNumber;
+  }
+
   get isInhibited(): boolean {
     return this.#inhibited !== null;
   }
@@ -115,12 +131,15 @@ export class CryptoModule {
     return this.#ring.newestOf(meterId)?.packageSequence ?? null;
   }
 
-  /** Power-up: known-answer and pairwise tests, then uninitialized (no keys) or idle. */
+  /**
+   * Power-up: the code's check-sums, known-answer and pairwise tests, then idle, or without keys
+   * uninitialized (never had any) or zeroized (an officer destroyed them).
+   */
   async start(): Promise<ModuleStatus> {
     this.#machine.moveTo('self-test');
     if (await this.#passesSelfTests()) {
       await this.#refreshInventory();
-      this.#machine.moveTo(this.#inventory.masterKeyVersions.length === 0 ? 'uninitialized' : 'idle');
+      this.#machine.moveTo(this.#inventory.masterKeyVersions.length === 0 ? this.#keylessState() : 'idle');
     }
     return this.status();
   }
@@ -136,6 +155,8 @@ export class CryptoModule {
     return describeModule({
       serial: this.serial,
       backend: this.#backend.kind,
+      moduleNumber: this.#moduleNumber,
+      zeroizedAt: this.#inventory.zeroizedAt,
       machine: this.#machine,
       inhibited: this.#inhibited,
       inventory: this.#inventory,
@@ -151,8 +172,8 @@ export class CryptoModule {
   /**
    * Assumes a role. crypto-user: the backend was opened with the user's credential (the KEK, or
    * the token's user PIN). crypto-officer: the backend checks the officer credential against the
-   * argon2id hash it keeps with the keys; on an uninitialized module the credential given leads to
-   * key entry and becomes the officer credential.
+   * argon2id hash it keeps with the keys; on an uninitialized or zeroized module the credential
+   * given leads to key entry and becomes the officer credential.
    */
   async login(role: ModuleRole, credential = ''): Promise<void> {
     this.#machine.refuseInError();
@@ -164,8 +185,8 @@ export class CryptoModule {
       this.#machine.moveTo('user');
       return;
     }
-    this.#machine.requireState(['idle', 'uninitialized'], 'take the crypto-officer role');
-    if (this.#machine.state === 'uninitialized') {
+    this.#machine.requireState(['idle', 'uninitialized', 'zeroized'], 'take the crypto-officer role');
+    if (this.#machine.state !== 'idle') {
       if (credential.length < 8) {
         throw new VaultError(
           'vault.authentication_failed',
@@ -186,16 +207,21 @@ export class CryptoModule {
     void this.#signingKeys.close();
     if (this.#machine.state === 'user' || this.#machine.state === 'crypto-officer')
       this.#machine.moveTo('idle');
-    if (this.#machine.state === 'key-entry') this.#machine.moveTo('uninitialized');
+    if (this.#machine.state === 'key-entry') this.#machine.moveTo(this.#keylessState());
     this.#keyEntryCredential = undefined;
   }
 
-  /** Key entry: creates master key version 1 and the MAC keys. */
+  /**
+   * Key entry: creates master key version 1 and the MAC keys. After zeroization the module comes
+   * out of it under a new serial with an empty ring: a new checkpoint chain, which cannot collide
+   * with the old serial's records in the module log.
+   */
   async initializeKeys(): Promise<void> {
     this.#machine.refuseInError();
     this.#machine.requireState(['key-entry'], 'initialize keys');
     await this.#backend.initializeKeys(this.#keyEntryCredential ?? '');
     this.#keyEntryCredential = undefined;
+    this.#ring.forget();
     await this.#refreshInventory();
     this.#machine.moveTo('crypto-officer');
   }
@@ -257,7 +283,11 @@ export class CryptoModule {
     this.#inhibited = null;
   }
 
-  /** Destroys every key and the ring; the module returns to uninitialized. */
+  /**
+   * Destroys every key and the ring; the module is zeroized. The keys are the installation's (one
+   * keystore or token for all its modules), so every module of it loses them and every sealed
+   * package becomes unreadable.
+   */
   async zeroize(): Promise<void> {
     this.#machine.requireRole('crypto-officer');
     await this.#signingKeys.close();
@@ -265,7 +295,7 @@ export class CryptoModule {
     this.#ring.forget();
     this.#inhibited = null;
     await this.#refreshInventory();
-    this.#machine.moveTo('uninitialized');
+    this.#machine.moveTo('zeroized');
   }
 
   /** MeterGen's module step: a new PSD with a fresh signing key pair, checked pairwise. */
@@ -377,6 +407,33 @@ export class CryptoModule {
     if (decision.kind === 'inhibit' && this.#inhibited === null)
       this.#inhibited = { reason: decision.reason, since: this.#now().toISOString(), cause: decision.cause };
     return decision;
+  }
+
+  /**
+   * {@link assess} for a module another process may be running: reads the ring from the module's
+   * store, the database's checkpoint, and the ring again, until both ring reads agree (the owner
+   * writes its ring before its commit and confirms after it), so a command in flight there is
+   * never taken for a rollback. Never writes to the module.
+   */
+  async inspect(readDatabaseCheckpoint: () => Promise<Buffer | null>): Promise<CheckpointDecision> {
+    this.#machine.requireRole('crypto-user');
+    for (let attempt = 0; attempt < INSPECTION_ATTEMPTS; attempt += 1) {
+      const before = await this.#backend.readRing();
+      const database = await readDatabaseCheckpoint();
+      const after = await this.#backend.readRing();
+      const isSame = before === undefined ? after === undefined : after !== undefined && before.equals(after);
+      if (!isSame) continue;
+      const damage = await this.#ring.adopt(after);
+      if (damage !== null) {
+        this.#inhibited ??= { reason: damage, since: this.#now().toISOString(), cause: 'module' };
+        return { kind: 'inhibit', reason: damage, cause: 'module', lost: [] };
+      }
+      return this.assess(database);
+    }
+    throw new VaultError(
+      'vault.backend_unavailable',
+      `Module ${this.serial}'s ring changed on every one of ${INSPECTION_ATTEMPTS} reads: its owner is busy; try again.`,
+    );
   }
 
   /** Opens a package to read it; moves nothing and leaves no checkpoint. */
@@ -493,8 +550,14 @@ export class CryptoModule {
     return unsealPackage(this.#backend, sealed, expected, this.#inventory.minimumMasterKeyVersion);
   }
 
+  /** Without keys: zeroized when an officer destroyed them, else uninitialized. */
+  #keylessState(): ModuleState {
+    return this.#inventory.zeroizedAt === null ? 'uninitialized' : 'zeroized';
+  }
+
   async #passesSelfTests(): Promise<boolean> {
-    const results = await runKnownAnswerTests(this.#backend, this.#vectors);
+    // Seed 004: the code's check-sums first, then the algorithms.
+    const results = [this.#checkCode(), ...(await runKnownAnswerTests(this.#backend, this.#vectors))];
     this.#lastSelfTest = { at: this.#now().toISOString(), results };
     const failed = results.filter((result) => !result.passed);
     if (failed.length > 0) {
@@ -512,6 +575,7 @@ export class CryptoModule {
     this.#inventory = {
       masterKeyVersions: inventory.masterKeyVersions,
       minimumMasterKeyVersion: inventory.minimumMasterKeyVersion,
+      zeroizedAt: inventory.zeroizedAt,
     };
   }
 

@@ -60,9 +60,25 @@ export {
   type PsdState,
 } from './psd-package.ts';
 export { VaultError, type VaultErrorCode } from './vault-error.ts';
-export { ModulePool, type ModulePoolOptions, type PoolStatus } from './module-pool.ts';
+export {
+  ModulePool,
+  type ModulePoolOptions,
+  type PoolStatus,
+  type RecordedInhibition,
+} from './module-pool.ts';
+export {
+  CODE_MANIFEST_FILE,
+  MODULE_CODE_FOLDERS,
+  checkCodeIntegrity,
+  codeLocation,
+  runningCodeLocation,
+  writeCodeManifest,
+  type CodeLocation,
+} from './code-integrity.ts';
 export {
   backendFactory,
+  existingModuleNumbers,
+  OPERATOR_MODULE_NUMBER,
   openCryptoModules,
   type BackendSettings,
   type OpenedModules,

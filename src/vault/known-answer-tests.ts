@@ -37,7 +37,8 @@ export const STANDARD_VECTORS: KnownAnswerVectors = {
 };
 
 export interface SelfTestResult {
-  readonly test: 'sha256' | 'hmac-sha256' | 'aes-256-gcm' | 'pairwise-ecdsa-p256' | 'pairwise-ed25519';
+  readonly test:
+    'code-integrity' | 'sha256' | 'hmac-sha256' | 'aes-256-gcm' | 'pairwise-ecdsa-p256' | 'pairwise-ed25519';
   readonly passed: boolean;
   readonly detail?: string;
 }

@@ -1,7 +1,7 @@
 import { type Mills, add } from '../money/index.ts';
 import type { GeneratedSigningKey, SigningAlgorithm } from './backend/crypto-backend.ts';
 import type { CheckpointRecord, DiscardedTransaction, TransactionEntry } from './checkpoint.ts';
-import type { KnownAnswerVectors } from './known-answer-tests.ts';
+import type { KnownAnswerVectors, SelfTestResult } from './known-answer-tests.ts';
 import type { PsdOperation } from './psd-operations.ts';
 import type { PackageExpectation, PsdState } from './psd-package.ts';
 import type { ClientAuthorization } from './client-protocol.ts';
@@ -133,6 +133,10 @@ export interface CryptoModuleOptions {
   /** Known-answer vectors; the real ones unless a test forces a failure. */
   readonly vectors?: KnownAnswerVectors;
   readonly now?: () => Date;
+  /** Its number in the backend (1..N for a server's modules, 100 for the operator's), for status. */
+  readonly moduleNumber?: number;
+  /** The code-integrity power-up test; the running code against its manifest unless a test says otherwise. */
+  readonly checkCode?: () => SelfTestResult;
 }
 
 /** The view of a state, without secrets. */

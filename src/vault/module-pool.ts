@@ -7,10 +7,21 @@ export interface ModulePoolOptions {
   readonly inhibitThreshold: number;
 }
 
+/** An inhibition the database records for a module of the installation (any process's). */
+export interface RecordedInhibition {
+  readonly serial: string;
+  readonly reason: string;
+  readonly since: string;
+  readonly cause: 'database' | 'module';
+}
+
 export interface PoolStatus {
   readonly stopped: { readonly reason: string; readonly since: string } | null;
   readonly inhibitThreshold: number;
+  /** Inhibited modules of the whole installation: this pool's and those the database records. */
   readonly inhibitedModules: number;
+  /** Inhibitions recorded for modules outside this pool (another server's, the operator's). */
+  readonly inhibitedElsewhere: readonly RecordedInhibition[];
   readonly waitingCommands: number;
   readonly modules: readonly ModuleStatus[];
 }
@@ -29,6 +40,8 @@ export class ModulePool {
   readonly #waiting: (() => void)[] = [];
   #next = 0;
   #stopped: { reason: string; since: string } | null = null;
+  /** What the database last said about the installation's inhibited modules, by serial. */
+  #recorded = new Map<string, RecordedInhibition>();
 
   constructor(modules: readonly CryptoModule[], options: ModulePoolOptions) {
     if (modules.length === 0)
@@ -99,19 +112,52 @@ export class ModulePool {
   }
 
   status(): PoolStatus {
+    const own = new Set(this.#modules.map((module) => module.serial));
     return {
       stopped: this.#stopped,
       inhibitThreshold: this.#threshold,
-      inhibitedModules: this.#modules.filter((module) => module.isInhibited).length,
+      inhibitedModules: this.#inhibitions().length,
+      inhibitedElsewhere: [...this.#recorded.values()].filter((record) => !own.has(record.serial)),
       waitingCommands: this.#waiting.length,
       modules: this.#modules.map((module) => module.status()),
     };
   }
 
+  /**
+   * Takes the database's list of inhibited modules (recorded by every process of the
+   * installation): they count towards the threshold here too, and a module of this pool recorded
+   * there (say, found by `indicia modules status`) serves no more. Call reviewInhibitions after.
+   */
+  noteRecordedInhibitions(records: readonly RecordedInhibition[]): void {
+    this.#recorded = new Map(records.map((record) => [record.serial, record]));
+  }
+
+  /**
+   * Refuses when the service is stopped, or when `module` (leased) is inhibited by the
+   * installation's record since it was leased.
+   */
+  assertServing(module?: CryptoModule): void {
+    this.#refuseWhenStopped();
+    const recorded = module === undefined ? undefined : this.#recorded.get(module.serial);
+    if (module !== undefined && recorded !== undefined) {
+      throw new VaultError(
+        'vault.module_inhibited',
+        `Module ${module.serial} is inhibited: ${recorded.reason}.`,
+      );
+    }
+  }
+
   /** The operator's word that the cause is dealt with (modules re-anchored or replaced). */
   resume(): void {
-    const inhibited = this.#modules.filter((module) => module.isInhibited).length;
-    const byDatabase = this.#modules.some((module) => module.status().inhibited?.cause === 'database');
+    const inhibitions = this.#inhibitions();
+    const inhibited = inhibitions.length;
+    const byDatabase = inhibitions.some((inhibition) => inhibition.cause === 'database');
+    if (this.#zeroized().length > 0) {
+      throw new VaultError(
+        'vault.zeroized',
+        'The keys were zeroized: the service cannot resume; an officer creates new keys (indicia modules initialize).',
+      );
+    }
     if (inhibited >= this.#threshold || byDatabase) {
       throw new VaultError(
         'vault.service_stopped',
@@ -134,7 +180,9 @@ export class ModulePool {
   async #lease(): Promise<CryptoModule> {
     for (;;) {
       this.#refuseWhenStopped();
-      const usable = this.#modules.filter((module) => module.state === 'user' && !module.isInhibited);
+      const usable = this.#modules.filter(
+        (module) => module.state === 'user' && !module.isInhibited && !this.#recorded.has(module.serial),
+      );
       if (usable.length === 0) {
         throw new VaultError(
           'vault.service_stopped',
@@ -153,21 +201,51 @@ export class ModulePool {
     }
   }
 
-  /** Stops the service once as many modules as the threshold are inhibited (after a command, or at start). */
+  /**
+   * Stops the service once as many modules of the installation as the threshold are inhibited
+   * (this pool's and those the database records), at once for a database-caused inhibition, and
+   * when the keys were zeroized (after a command, at start, or after reading the database's record).
+   */
   reviewInhibitions(): void {
-    const inhibited = this.#modules.filter((module) => module.isInhibited);
+    if (this.#stopped !== null) return;
+    const inhibited = this.#inhibitions();
     // A database that lost what a module committed is suspect for every module: the others cannot
     // tell its restored packages from current ones. Damage to one module's memory is its own.
-    const byDatabase = inhibited.filter((module) => module.status().inhibited?.cause === 'database');
-    if (this.#stopped === null && (inhibited.length >= this.#threshold || byDatabase.length > 0)) {
+    const byDatabase = inhibited.filter((inhibition) => inhibition.cause === 'database');
+    const zeroized = this.#zeroized();
+    const since = new Date().toISOString();
+    if (zeroized.length > 0) {
       this.#stopped = {
-        reason:
-          byDatabase.length > 0
-            ? `the database does not hold what module(s) ${byDatabase.map((module) => module.serial).join(', ')} committed: ${byDatabase[0]?.status().inhibited?.reason ?? ''}`
-            : `${inhibited.length} module(s) inhibited (${inhibited.map((module) => module.serial).join(', ')}), threshold ${this.#threshold}`,
-        since: new Date().toISOString(),
+        reason: `the installation's keys were zeroized through module ${zeroized.map((module) => module.serial).join(', ')}; nothing sealed under them opens again`,
+        since,
+      };
+    } else if (byDatabase.length > 0) {
+      this.#stopped = {
+        reason: `the database does not hold what module(s) ${byDatabase.map((inhibition) => inhibition.serial).join(', ')} committed: ${byDatabase[0]?.reason ?? ''}`,
+        since,
+      };
+    } else if (inhibited.length >= this.#threshold) {
+      this.#stopped = {
+        reason: `${inhibited.length} module(s) of the installation inhibited (${inhibited.map((inhibition) => inhibition.serial).join(', ')}), threshold ${this.#threshold}`,
+        since,
       };
     }
+  }
+
+  /** Every inhibited module of the installation, once each: this pool's own word first. */
+  #inhibitions(): RecordedInhibition[] {
+    const found = new Map<string, RecordedInhibition>();
+    for (const module of this.#modules) {
+      const inhibited = module.status().inhibited;
+      if (inhibited !== null) found.set(module.serial, { serial: module.serial, ...inhibited });
+    }
+    for (const record of this.#recorded.values())
+      if (!found.has(record.serial)) found.set(record.serial, record);
+    return [...found.values()];
+  }
+
+  #zeroized(): CryptoModule[] {
+    return this.#modules.filter((module) => module.state === 'zeroized');
   }
 
   #refuseWhenStopped(): void {

@@ -6,12 +6,17 @@ import { VaultError } from './vault-error.ts';
  * refuses everything, key management needs crypto-officer, transactions need crypto-user.
  */
 export class ModuleStateMachine {
-  readonly #serial: string;
+  /** Read when a message needs it: a module re-initialized after zeroization has a new serial. */
+  readonly #serialOf: () => string;
   #state: ModuleState = 'self-test';
   #errorReason: string | null = null;
 
-  constructor(serial: string) {
-    this.#serial = serial;
+  constructor(serialOf: () => string) {
+    this.#serialOf = serialOf;
+  }
+
+  get #serial(): string {
+    return this.#serialOf();
   }
 
   get state(): ModuleState {

@@ -2,19 +2,26 @@ import type { BackendKind } from './backend/crypto-backend.ts';
 import type { ModuleStateMachine } from './module-state-machine.ts';
 import type { SelfTestResult } from './known-answer-tests.ts';
 
-/** Seed 004's module states. */
+/**
+ * Seed 004's module states, and `zeroized`: an officer destroyed the keys. It is uninitialized
+ * with a memory of why: nothing creates keys in it except an officer (key entry), and the keys
+ * made then start new module serials.
+ */
 export type ModuleState =
-  'self-test' | 'uninitialized' | 'key-entry' | 'idle' | 'user' | 'crypto-officer' | 'error';
+  'self-test' | 'uninitialized' | 'zeroized' | 'key-entry' | 'idle' | 'user' | 'crypto-officer' | 'error';
 export type ModuleRole = 'crypto-user' | 'crypto-officer';
 
 /** What `GetStatus` reports for one module (seed 003). */
 export interface ModuleStatus {
   readonly serial: string;
   readonly backend: BackendKind;
+  /** The module's number in its backend (server modules 1..N, the operator's 100), when known. */
+  readonly moduleNumber: number | null;
   readonly state: ModuleState;
+  /** When an officer zeroized the keys (state `zeroized`), else null. */
+  readonly zeroizedAt: string | null;
   /** Why the module is in the error state. */
   readonly errorReason: string | null;
-  /** Set when the module refused to act on a database it cannot account for. */
   /**
    * Why the module refuses to work. `database`: the database is not what the module left (restored,
    * rolled back, edited), which stops the whole service; `module`: its own memory is damaged.
@@ -64,6 +71,8 @@ export class ThroughputMeter {
 export function describeModule(parts: {
   serial: string;
   backend: BackendKind;
+  moduleNumber: number | null;
+  zeroizedAt: string | null;
   machine: Pick<ModuleStateMachine, 'state' | 'errorReason'>;
   inhibited: ModuleStatus['inhibited'];
   inventory: { masterKeyVersions: readonly number[]; minimumMasterKeyVersion: number };
@@ -78,7 +87,9 @@ export function describeModule(parts: {
   return {
     serial: parts.serial,
     backend: parts.backend,
+    moduleNumber: parts.moduleNumber,
     state: parts.machine.state,
+    zeroizedAt: parts.zeroizedAt,
     errorReason: parts.machine.errorReason,
     inhibited: parts.inhibited,
     keys: {

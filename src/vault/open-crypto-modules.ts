@@ -1,3 +1,5 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { generatePassword } from '../passwords/index.ts';
 import type { CryptoBackend } from './backend/crypto-backend.ts';
 import { Pkcs11Backend } from './backend/pkcs11/index.ts';
@@ -5,6 +7,12 @@ import { SoftwareBackend, SoftwareKeystore } from './backend/software/index.ts';
 import { CryptoModule } from './crypto-module.ts';
 import { ModulePool } from './module-pool.ts';
 import { VaultError } from './vault-error.ts';
+
+/**
+ * The module number operator commands (`indicia meters …`) use, apart from the server's modules
+ * 1..N: each process runs modules of its own.
+ */
+export const OPERATOR_MODULE_NUMBER = 100;
 
 /** Where the modules' keys live: a software keystore under a KEK, or a PKCS#11 token. */
 export type BackendSettings =
@@ -23,6 +31,11 @@ export interface PoolSettings {
   /** Create the keys when the modules have none (the server's first start). Default true. */
   readonly initializeIfEmpty?: boolean;
   /**
+   * Create keys even where an officer zeroized them (`indicia modules initialize`); otherwise a
+   * zeroized module stops the opening, so that no start silently replaces destroyed keys.
+   */
+  readonly initializeZeroized?: boolean;
+  /**
    * Number of the first module (default 1). Each process must run modules of its own: two
    * processes sharing a module would share its checkpoint ring and trip its rollback detection.
    */
@@ -35,6 +48,20 @@ export interface OpenedModules {
   readonly createdOfficerCredential: string | undefined;
   /** Modules that failed their power-up tests and serve nothing (they stay in the pool's status). */
   readonly failedModules: readonly string[];
+}
+
+/**
+ * The module numbers whose software module folders exist (`<vaultDir>/modules/<n>/identity.json`),
+ * ascending; null for PKCS#11, whose token objects exist only once a module wrote its ring.
+ */
+export function existingModuleNumbers(settings: BackendSettings): number[] | null {
+  if (settings.backend === 'pkcs11') return null;
+  const folder = join(settings.vaultDir, 'modules');
+  if (!existsSync(folder)) return [];
+  return readdirSync(folder)
+    .filter((name) => /^[1-9][0-9]*$/.test(name) && existsSync(join(folder, name, 'identity.json')))
+    .map(Number)
+    .sort((left, right) => left - right);
 }
 
 /** Creates the backend of module number n (1-based) for these settings. */
@@ -63,10 +90,19 @@ export async function openCryptoModules(
   try {
     const first = pool.firstModuleNumber ?? 1;
     for (let number = first; number < first + pool.modules; number += 1) {
-      const module = new CryptoModule(await createBackend(number), { ringSize: pool.ringSize });
+      const module = new CryptoModule(await createBackend(number), {
+        ringSize: pool.ringSize,
+        moduleNumber: number,
+      });
       modules.push(module);
       await module.start();
-      if (module.state === 'uninitialized') {
+      if (module.state === 'zeroized' && pool.initializeZeroized !== true) {
+        throw new VaultError(
+          'vault.zeroized',
+          `the installation's keys were zeroized at ${module.status().zeroizedAt ?? 'an unknown time'} (module ${module.serial}): nothing sealed under them opens again; an officer creates new keys with \`indicia modules initialize\` (for a new installation)`,
+        );
+      }
+      if (module.state === 'uninitialized' || module.state === 'zeroized') {
         if (pool.initializeIfEmpty === false) {
           throw new VaultError(
             'vault.wrong_state',

@@ -17,6 +17,7 @@ export type VaultErrorCode =
   | 'vault.checkpoint_invalid'
   | 'vault.module_inhibited'
   | 'vault.service_stopped'
+  | 'vault.zeroized'
   | 'vault.algorithm_unsupported'
   | 'vault.enrollment_invalid'
   | 'psd.no_device'

@@ -40,7 +40,7 @@ describe('indicia modules', () => {
     for (const line of lines)
       assert.match(
         line,
-        /^software\s+SW-[0-9A-F]{10}\s+pass\s+sha256 ok, hmac-sha256 ok, aes-256-gcm ok, pairwise-ecdsa-p256 ok$/,
+        /^software\s+SW-[0-9A-F]{10}\s+pass\s+code-integrity ok, sha256 ok, hmac-sha256 ok, aes-256-gcm ok, pairwise-ecdsa-p256 ok\s+\[server module [12] of 2\]$/,
       );
 
     const meterId = '042N52000001';
@@ -101,7 +101,7 @@ describe('indicia modules', () => {
 
     const mismatch = await runIndicia(['modules', 'status', '--data-dir', dataDir]);
     const inhibited = [
-      ...mismatch.stdout.matchAll(/(SW-[0-9A-F]{10}) \(software\)\n[^\n]*\n[^\n]*\n[^\n]*MISMATCH/g),
+      ...mismatch.stdout.matchAll(/(SW-[0-9A-F]{10}) \(software\)[^\n]*\n[^\n]*\n[^\n]*\n[^\n]*MISMATCH/g),
     ].map((match) => match[1] ?? '');
     assert.ok(inhibited.length > 0, mismatch.stdout);
     for (const serial of inhibited) {
@@ -115,6 +115,10 @@ describe('indicia modules', () => {
     }
     const healed = await runIndicia(['modules', 'status', '--data-dir', dataDir]);
     assert.doesNotMatch(healed.stdout, /MISMATCH/);
+    assert.match(
+      healed.stdout,
+      /installation: 0 inhibited module\(s\) \(none\), threshold 1: the service runs/,
+    );
   });
 
   it('self-tests PKCS#11 modules on a SoftHSM2 token configured through the environment', async () => {
@@ -134,7 +138,7 @@ describe('indicia modules', () => {
     assert.equal(result.status, 0, result.stderr);
     const lines = result.stdout.trim().split('\n');
     assert.equal(lines.length, 3);
-    for (const line of lines) assert.match(line, /^pkcs11\s+HSM-[0-9a-f]+-\d\s+pass\s/);
+    for (const line of lines) assert.match(line, /^pkcs11\s+HSM-[0-9a-f]+-\d\s+pass\s+code-integrity ok, /);
     const badPin = await runIndicia(['modules', 'selftest', '--data-dir', dataDir], {
       ...env,
       INDICIA_PKCS11_PIN: 'wrong-pin',

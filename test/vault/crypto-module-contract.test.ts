@@ -23,7 +23,7 @@ for (const fixture of backendFixtures) {
       assert.ok(status.lastSelfTest?.results.every((result) => result.passed));
       assert.deepEqual(
         status.lastSelfTest?.results.map((result) => result.test),
-        ['sha256', 'hmac-sha256', 'aes-256-gcm', 'pairwise-ecdsa-p256'],
+        ['code-integrity', 'sha256', 'hmac-sha256', 'aes-256-gcm', 'pairwise-ecdsa-p256'],
       );
       assert.equal(status.backend, fixture.kind);
       if (status.state === 'uninitialized') {
@@ -274,30 +274,65 @@ for (const fixture of backendFixtures) {
       await module.close();
     });
 
-    it('zeroizes: keys and ring are gone, the module is uninitialized again', async () => {
+    it('zeroizes: keys and rings are gone, every module is zeroized, an officer re-initializes under a new serial', async () => {
       const zeroized = await fixture.install();
       try {
         const module = await readyModule(zeroized, 1);
+        const other = await readyModule(zeroized, 2);
+        const oldSerials = [module.serial, other.serial];
         const database = new SimulatedDatabase();
         const { view } = await createMeter(module, database, '042N50000300');
+        await other.close();
         module.logout();
         await module.login('crypto-officer', zeroized.officerCredential);
         await module.zeroize();
-        assert.equal(module.state, 'uninitialized');
-        const restarted = new CryptoModule(await zeroized.newBackend(1));
-        assert.equal((await restarted.start()).state, 'uninitialized');
-        await restarted.login('crypto-officer', zeroized.officerCredential);
-        await restarted.initializeKeys();
-        restarted.logout();
-        await restarted.login('crypto-user');
+        assert.equal(module.state, 'zeroized');
+        assert.ok(module.status().zeroizedAt);
+        assert.equal(module.status().keys.currentMasterKeyVersion, null);
+        await assert.rejects(module.login('crypto-user'), refusedWith('vault.wrong_state'));
+        await module.close();
+
+        // The keys were every module's: each comes up zeroized, its ring gone, under its old serial.
+        for (const number of [1, 2]) {
+          const restarted = new CryptoModule(await zeroized.newBackend(number));
+          const status = await restarted.start();
+          assert.equal(status.state, 'zeroized');
+          assert.equal(status.serial, oldSerials[number - 1]);
+          await restarted.close();
+        }
+        const reinitialized = new CryptoModule(await zeroized.newBackend(1));
+        await reinitialized.start();
+        await reinitialized.login('crypto-officer', 'a-new-officer-credential');
+        assert.equal(reinitialized.state, 'key-entry');
+        await reinitialized.initializeKeys();
+        assert.notEqual(reinitialized.serial, oldSerials[0], 'a new chain under a new serial');
+        reinitialized.logout();
+        await reinitialized.login('crypto-user');
+        assert.equal(reinitialized.status().checkpointRingLength, 0);
         await assert.rejects(
-          restarted.readPackage(database.sealedPackage, { meterId: view.meterId, sequence: 0 }),
+          reinitialized.readPackage(database.sealedPackage, { meterId: view.meterId, sequence: 0 }),
           refusedWith('vault.package_invalid'),
         );
-        await restarted.close();
+        await reinitialized.close();
+        // Module 2 comes up on the new keys under a new serial as well.
+        const second = new CryptoModule(await zeroized.newBackend(2));
+        assert.equal((await second.start()).state, 'idle');
+        assert.notEqual(second.serial, oldSerials[1]);
+        await second.close();
       } finally {
         await zeroized.dispose();
       }
+    });
+
+    it('fails its power-up self-test when the code does not match its manifest', async () => {
+      const module = new CryptoModule(await installation.newBackend(6), {
+        checkCode: () => ({ test: 'code-integrity', passed: false, detail: 'vault/x.ts was changed' }),
+      });
+      const status = await module.start();
+      assert.equal(status.state, 'error');
+      assert.match(status.errorReason ?? '', /self-test failed: code-integrity \(vault\/x\.ts was changed\)/);
+      await assert.rejects(module.login('crypto-user'), refusedWith('vault.error_state'));
+      await module.close();
     });
   });
 }

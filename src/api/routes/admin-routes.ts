@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { Type } from 'typebox';
 import type { AccountsService } from '../../accounts/index.ts';
 import type { MetersService, ReconciliationReport } from '../../meters/index.ts';
+import type { InstallationModule, ZeroizationReport } from '../../custody/index.ts';
 import type { DatabaseSchema } from '../../store/index.ts';
 import type { PoolStatus } from '../../vault/index.ts';
 import { principalOf } from '../authentication.ts';
@@ -12,6 +13,8 @@ import {
   MeterWithRegisters,
   ModulesStatus,
   PoolLine,
+  Zeroization,
+  ZeroizationRequest,
   Reconciliation,
   adminMeterOf,
   meterWithRegisters,
@@ -24,6 +27,14 @@ export interface AdminRouteDependencies {
   readonly accounts: Pick<AccountsService, 'createStaffAccount'>;
   readonly meters: Pick<MetersService, 'show' | 'suspend' | 'resume' | 'disable'>;
   readonly moduleStatus: () => PoolStatus;
+  /** Every module of the installation, from the module table (other processes' included). */
+  readonly installationModules: () => Promise<InstallationModule[]>;
+  /** Destroys the installation's keys through one of this server's modules (`by`: who asked). */
+  readonly zeroizeModule: (
+    serial: string,
+    officerCredential: string,
+    by: string,
+  ) => Promise<ZeroizationReport>;
   readonly reconcile: () => Promise<ReconciliationReport>;
 }
 
@@ -49,7 +60,36 @@ export function adminRoutes(dependencies: AdminRouteDependencies): FastifyPlugin
           response: { 200: ModulesStatus },
         },
       },
-      () => modulesStatusOf(dependencies.moduleStatus()),
+      async () => modulesStatusOf(dependencies.moduleStatus(), await dependencies.installationModules()),
+    );
+
+    app.post(
+      '/v1/admin/modules/:serial/zeroize',
+      {
+        config: { access: { roles: ['crypto-officer'] } },
+        schema: {
+          tags,
+          summary:
+            'Zeroize: destroy the keys every module of this installation shares, and the rings; nothing sealed opens again',
+          description:
+            'Through one of this server’s modules, with the modules’ crypto-officer credential and the confirmation ' +
+            '`destroy-all-keys`. Every PSD package, the CA key and every meter become unreadable for good; the ' +
+            'server stops serving (readiness 503). Audited as `vault.module_zeroized`.',
+          params: Type.Object({
+            serial: Type.String({ minLength: 1, maxLength: 100, examples: ['SW-98024F243A'] }),
+          }),
+          body: ZeroizationRequest,
+          response: { 200: Zeroization },
+        },
+      },
+      async (request) => {
+        const report = await dependencies.zeroizeModule(
+          request.params.serial,
+          request.body.officerCredential,
+          principalOf(request).email,
+        );
+        return { ...report, retiredSerials: [...report.retiredSerials] };
+      },
     );
 
     app.get(

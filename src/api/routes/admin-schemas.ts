@@ -1,6 +1,7 @@
 import { Type } from 'typebox';
 import type { ReconciliationReport } from '../../meters/index.ts';
 import type { MetersTable } from '../../store/index.ts';
+import type { InstallationModule } from '../../custody/index.ts';
 import type { PoolStatus, PsdView } from '../../vault/index.ts';
 
 const Mills = (description: string) => Type.Integer({ description: `${description}, in mills` });
@@ -70,25 +71,42 @@ export function meterWithRegisters({ meter, psd }: { meter: MetersTable; psd: Ps
   };
 }
 
+const Inhibition = Type.Object({
+  reason: Type.String(),
+  since: Type.String(),
+  cause: Type.Union([Type.Literal('database'), Type.Literal('module')]),
+});
+
 export const ModulesStatus = Type.Object({
   stopped: Nullable(Type.Object({ reason: Type.String(), since: Type.String() })),
   inhibitThreshold: Type.Integer(),
-  inhibitedModules: Type.Integer(),
+  inhibitedModules: Type.Integer({ description: 'Inhibited modules of the whole installation' }),
+  inhibitedElsewhere: Type.Array(Type.Intersect([Type.Object({ serial: Type.String() }), Inhibition]), {
+    description: 'Inhibitions the database records for modules outside this server (the operator’s)',
+  }),
+  installation: Type.Array(
+    Type.Object({
+      serial: Type.String(),
+      backend: Type.String(),
+      moduleNumber: Nullable(Type.Integer()),
+      owner: Type.Union([Type.Literal('server'), Type.Literal('operator'), Type.Literal('unknown')]),
+      checkpointAt: Nullable(Type.String()),
+      inhibited: Nullable(Inhibition),
+      zeroizedAt: Nullable(Type.String()),
+    }),
+    { description: 'Every module the installation has had (the module table), whichever process runs it' },
+  ),
   waitingCommands: Type.Integer(),
   modules: Type.Array(
     Type.Object(
       {
         serial: Type.String({ examples: ['SW-98024F243A'] }),
         backend: Type.String({ examples: ['software', 'pkcs11'] }),
-        state: Type.String({ examples: ['user', 'error'] }),
+        moduleNumber: Nullable(Type.Integer()),
+        state: Type.String({ examples: ['user', 'error', 'zeroized'] }),
         errorReason: Nullable(Type.String()),
-        inhibited: Nullable(
-          Type.Object({
-            reason: Type.String(),
-            since: Type.String(),
-            cause: Type.Union([Type.Literal('database'), Type.Literal('module')]),
-          }),
-        ),
+        zeroizedAt: Nullable(Type.String()),
+        inhibited: Nullable(Inhibition),
         keys: Type.Object({
           currentMasterKeyVersion: Nullable(Type.Integer()),
           minimumMasterKeyVersion: Type.Integer(),
@@ -146,10 +164,30 @@ export const Reconciliation = Type.Object({
   balanceDifferences: Type.Array(Type.String()),
 });
 
-/** The pool's status as plain JSON (the service's lists are read-only). */
-export function modulesStatusOf(status: PoolStatus) {
+export const ZeroizationRequest = Type.Object(
+  {
+    officerCredential: Type.String({ minLength: 1, maxLength: 1024 }),
+    confirm: Type.Literal('destroy-all-keys', {
+      description: 'Says the caller knows every sealed package becomes unreadable',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const Zeroization = Type.Object({
+  serial: Type.String(),
+  zeroizedAt: Type.String(),
+  retiredSerials: Type.Array(Type.String(), {
+    description: 'Every module serial that used the destroyed keys; re-initialized modules get new ones',
+  }),
+});
+
+/** The pool's status and the installation's module table as plain JSON (the service's lists are read-only). */
+export function modulesStatusOf(status: PoolStatus, installation: readonly InstallationModule[]) {
   return {
     ...status,
+    inhibitedElsewhere: [...status.inhibitedElsewhere],
+    installation: installation.map((module) => ({ ...module })),
     modules: status.modules.map((module) => ({
       ...module,
       keys: { ...module.keys, masterKeyVersions: [...module.keys.masterKeyVersions] },

@@ -7,8 +7,11 @@ export interface HealthDependencies {
   pingDatabase(): Promise<void>;
   /** True once shutdown has begun: readiness fails so load balancers drain this instance. */
   isShuttingDown(): boolean;
-  /** False when the crypto module pool has stopped the service (inhibited modules). */
-  isVaultServing(): boolean;
+  /**
+   * False when the crypto module pool has stopped the service (inhibited modules of the whole
+   * installation, zeroized keys); may read the database first.
+   */
+  isVaultServing(): boolean | Promise<boolean>;
 }
 
 const Liveness = Type.Object({
@@ -65,7 +68,7 @@ export function healthRoutes(dependencies: HealthDependencies): FastifyPluginAsy
           request.log.warn({ err: error }, 'readiness: database ping failed');
           database = 'failing';
         }
-        const vault = dependencies.isVaultServing() ? 'ok' : 'stopped';
+        const vault = (await dependencies.isVaultServing()) ? 'ok' : 'stopped';
         const isReady = database === 'ok' && vault === 'ok' && !isShuttingDown;
         return reply.status(isReady ? 200 : 503).send({
           status: isReady ? 'ready' : 'not_ready',

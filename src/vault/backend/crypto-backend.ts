@@ -13,6 +13,11 @@ export interface KeyInventory {
   /** Packages sealed under an older version are refused. */
   readonly minimumMasterKeyVersion: number;
   readonly hasMacKeys: boolean;
+  /**
+   * When an officer zeroized the keys, if no keys were created since: the module is then in the
+   * zeroized state, not merely uninitialized, and nothing creates keys without an officer.
+   */
+  readonly zeroizedAt: string | null;
 }
 
 export interface GeneratedSigningKey {
@@ -31,7 +36,11 @@ export interface SigningKeyHandle {
 
 export interface CryptoBackend {
   readonly kind: BackendKind;
-  /** Stable identity of this module instance, e.g. SW-1A2B3C4D5E or HSM-<token serial>-1. */
+  /**
+   * Stable identity of this module instance, e.g. SW-1A2B3C4D5E or HSM-<token serial>-1. It
+   * changes once only: when keys are created again after zeroization, the module starts a new
+   * checkpoint chain under a new serial (the old one's module log stays as it was).
+   */
   readonly serial: string;
 
   /** Checks a crypto-officer credential without changing anything. */
@@ -48,7 +57,10 @@ export interface CryptoBackend {
   /** Adds the next master key version and returns it. */
   addMasterKeyVersion(): Promise<number>;
   setMinimumMasterKeyVersion(version: number): Promise<void>;
-  /** Destroys every key and the checkpoint ring. */
+  /**
+   * Destroys every key and the checkpoint ring of every module sharing these keys (one keystore,
+   * or one token), and remembers when: the modules come up zeroized until an officer creates keys.
+   */
   zeroize(): Promise<void>;
 
   /** AES-256-GCM under a master key version: returns ciphertext ‖ 16-byte tag. */

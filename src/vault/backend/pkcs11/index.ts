@@ -32,8 +32,11 @@ import {
 import {
   readDataObject,
   readKeysetMetadata,
+  readZeroizationMarker,
+  removeZeroizationMarker,
   writeDataObject,
   writeKeysetMetadata,
+  writeZeroizationMarker,
 } from './token-data-objects.ts';
 
 import { enrollmentAgreement, enrollmentPublicKey } from './enrollment-key.ts';
@@ -79,17 +82,25 @@ const {
  */
 export class Pkcs11Backend implements CryptoBackend {
   readonly kind = 'pkcs11' as const;
-  readonly serial: string;
   readonly #settings: Pkcs11Settings;
   readonly #pkcs11: Pkcs11;
   readonly #session: Handle;
+  /** `HSM-<token serial>-<module number>`, then `-e<epoch>` once the keys were zeroized and made again. */
+  readonly #serialStem: string;
+  #epoch: number;
   #isClosed = false;
 
-  private constructor(settings: Pkcs11Settings, pkcs11: Pkcs11, session: Handle, serial: string) {
+  private constructor(settings: Pkcs11Settings, pkcs11: Pkcs11, session: Handle, serialStem: string) {
     this.#settings = settings;
     this.#pkcs11 = pkcs11;
     this.#session = session;
-    this.serial = serial;
+    this.#serialStem = serialStem;
+    this.#epoch =
+      readKeysetMetadata(pkcs11, session)?.epoch ?? readZeroizationMarker(pkcs11, session)?.epoch ?? 0;
+  }
+
+  get serial(): string {
+    return this.#epoch === 0 ? this.#serialStem : `${this.#serialStem}-e${this.#epoch}`;
   }
 
   /** Opens a session on the token and logs in with the user PIN (once per process and token). */
@@ -169,6 +180,10 @@ export class Pkcs11Backend implements CryptoBackend {
       hasMacKeys:
         this.#findKey(MAC_LABEL('checkpoint')) !== undefined &&
         this.#findKey(MAC_LABEL('control')) !== undefined,
+      zeroizedAt:
+        metadata === undefined
+          ? (readZeroizationMarker(this.#pkcs11, this.#session)?.zeroizedAt ?? null)
+          : null,
     });
   }
 
@@ -189,10 +204,15 @@ export class Pkcs11Backend implements CryptoBackend {
         ]),
       );
     }
+    const marker = readZeroizationMarker(this.#pkcs11, this.#session);
+    const epoch = marker === undefined ? this.#epoch : marker.epoch + 1;
     writeKeysetMetadata(this.#pkcs11, this.#session, {
       minimumMasterKeyVersion: 1,
       officerCredentialHash: await hashPassword(officerCredential),
+      ...(epoch === 0 ? {} : { epoch }),
     });
+    removeZeroizationMarker(this.#pkcs11, this.#session);
+    this.#epoch = epoch;
   }
 
   async addMasterKeyVersion(): Promise<number> {
@@ -208,11 +228,14 @@ export class Pkcs11Backend implements CryptoBackend {
     return Promise.resolve();
   }
 
+  /** Every Indicia object on the token goes (keys, metadata, every module's ring); the marker stays. */
   zeroize(): Promise<void> {
+    const epoch = readKeysetMetadata(this.#pkcs11, this.#session)?.epoch ?? this.#epoch;
+    writeZeroizationMarker(this.#pkcs11, this.#session, { zeroizedAt: new Date().toISOString(), epoch });
     for (const handle of findObjects(this.#pkcs11, this.#session, [])) {
-      if (attributeBuffer(this.#pkcs11, this.#session, handle, CKA_LABEL).toString().startsWith('indicia-')) {
+      const label = attributeBuffer(this.#pkcs11, this.#session, handle, CKA_LABEL).toString();
+      if (label.startsWith('indicia-') && label !== 'indicia-zeroized')
         this.#pkcs11.C_DestroyObject(this.#session, handle);
-      }
     }
     return Promise.resolve();
   }

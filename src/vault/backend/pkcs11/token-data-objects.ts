@@ -52,10 +52,42 @@ export function writeDataObject(pkcs11: Pkcs11, session: Handle, label: string, 
 
 const KEYSET_LABEL = 'indicia-keyset';
 
+/** Destroys every generation stored under a label. */
+export function destroyDataObject(pkcs11: Pkcs11, session: Handle, label: string): void {
+  for (const stored of generations(pkcs11, session, label)) pkcs11.C_DestroyObject(session, stored.handle);
+}
+
 /** What the token keeps about its key set beside the keys: the minimum master key version, the officer's hash. */
 export interface KeysetMetadata {
   minimumMasterKeyVersion: number;
   officerCredentialHash: string;
+  /**
+   * How many times this token's Indicia keys were zeroized and created again (absent: never). It
+   * is part of each module's serial, so a module re-initialized after zeroization starts a new chain.
+   */
+  epoch?: number;
+}
+
+const ZEROIZED_LABEL = 'indicia-zeroized';
+
+/** Left on the token by zeroization, until keys are created again. */
+export interface ZeroizationMarker {
+  zeroizedAt: string;
+  /** The epoch of the keys destroyed. */
+  epoch: number;
+}
+
+export function readZeroizationMarker(pkcs11: Pkcs11, session: Handle): ZeroizationMarker | undefined {
+  const stored = readDataObject(pkcs11, session, ZEROIZED_LABEL);
+  return stored === undefined ? undefined : (JSON.parse(stored.toString('utf8')) as ZeroizationMarker);
+}
+
+export function writeZeroizationMarker(pkcs11: Pkcs11, session: Handle, marker: ZeroizationMarker): void {
+  writeDataObject(pkcs11, session, ZEROIZED_LABEL, Buffer.from(JSON.stringify(marker), 'utf8'));
+}
+
+export function removeZeroizationMarker(pkcs11: Pkcs11, session: Handle): void {
+  destroyDataObject(pkcs11, session, ZEROIZED_LABEL);
 }
 
 export function readKeysetMetadata(pkcs11: Pkcs11, session: Handle): KeysetMetadata | undefined {

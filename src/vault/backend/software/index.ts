@@ -12,7 +12,7 @@ import {
   sign,
   timingSafeEqual,
 } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { VaultError } from '../../vault-error.ts';
 import type {
@@ -24,7 +24,7 @@ import type {
   SigningKeyHandle,
 } from '../crypto-backend.ts';
 import { p256Point, p256Spki } from '../p256-point.ts';
-import { writeFileDurably } from './durable-file.ts';
+import { syncFolder, writeFileDurably } from './durable-file.ts';
 import { RingSlots } from './ring-slots.ts';
 import type { SoftwareKeystore } from './software-keystore.ts';
 
@@ -46,30 +46,55 @@ function gcmDecrypt(key: Buffer, iv: Buffer, sealed: Buffer, aad: Buffer): Buffe
 const wrapAad = (algorithm: SigningAlgorithm, version: number): Buffer =>
   Buffer.from(`indicia-signing-key|${algorithm}|${version}`);
 
+interface ModuleIdentity {
+  readonly serial: string;
+  readonly createdAt: string;
+  /** Set by zeroization: the serial is retired once keys exist again. */
+  readonly zeroizedAt?: string;
+}
+
+const IDENTITY_FILE = 'identity.json';
+const RING_FILES = ['ring-slot-a.bin', 'ring-slot-b.bin', 'ring.bin'];
+
+function newIdentity(identityPath: string): ModuleIdentity {
+  const identity = {
+    serial: `SW-${randomBytes(5).toString('hex').toUpperCase()}`,
+    createdAt: new Date().toISOString(),
+  };
+  writeFileDurably(identityPath, `${JSON.stringify(identity)}\n`);
+  return identity;
+}
+
 /**
  * A software crypto module: its keys come from a {@link SoftwareKeystore} (wrapped under the
  * operator's KEK), its checkpoint ring is two slot files it alone writes (ring-slots.ts) in
- * `<vaultDir>/modules/<n>/`.
+ * `<vaultDir>/modules/<n>/`, beside `identity.json` (its serial).
  * The keys are in this process's memory while it runs; use the PKCS#11 backend where that is not
  * acceptable.
  */
 export class SoftwareBackend implements CryptoBackend {
   readonly kind = 'software' as const;
-  readonly serial: string;
   readonly #keystore: SoftwareKeystore;
   readonly #ring: RingSlots;
+  readonly #identityPath: string;
+  #identity: ModuleIdentity;
 
   constructor(keystore: SoftwareKeystore, moduleNumber: number) {
     this.#keystore = keystore;
     const folder = join(keystore.vaultDir, 'modules', String(moduleNumber));
     mkdirSync(folder, { recursive: true, mode: 0o700 });
-    const identityPath = join(folder, 'identity.json');
-    if (!existsSync(identityPath)) {
-      const serial = `SW-${randomBytes(5).toString('hex').toUpperCase()}`;
-      writeFileDurably(identityPath, `${JSON.stringify({ serial, createdAt: new Date().toISOString() })}\n`);
-    }
-    this.serial = (JSON.parse(readFileSync(identityPath, 'utf8')) as { serial: string }).serial;
+    this.#identityPath = join(folder, IDENTITY_FILE);
+    this.#identity = existsSync(this.#identityPath)
+      ? (JSON.parse(readFileSync(this.#identityPath, 'utf8')) as ModuleIdentity)
+      : newIdentity(this.#identityPath);
+    // Zeroized, and keys were created again since (through another module): a new chain, a new serial.
+    if (this.#identity.zeroizedAt !== undefined && keystore.inventory().masterKeyVersions.length > 0)
+      this.#identity = newIdentity(this.#identityPath);
     this.#ring = new RingSlots(folder, join(folder, 'ring.bin'));
+  }
+
+  get serial(): string {
+    return this.#identity.serial;
   }
 
   verifyOfficerCredential(credential: string): Promise<boolean> {
@@ -92,8 +117,9 @@ export class SoftwareBackend implements CryptoBackend {
     return Promise.resolve(this.#keystore.inventory());
   }
 
-  initializeKeys(officerCredential: string): Promise<void> {
-    return this.#keystore.initialize(officerCredential);
+  async initializeKeys(officerCredential: string): Promise<void> {
+    await this.#keystore.initialize(officerCredential);
+    if (this.#identity.zeroizedAt !== undefined) this.#identity = newIdentity(this.#identityPath);
   }
 
   addMasterKeyVersion(): Promise<number> {
@@ -105,9 +131,23 @@ export class SoftwareBackend implements CryptoBackend {
     return Promise.resolve();
   }
 
+  /** The keystore is every software module's: each module folder's ring goes, each serial is retired. */
   zeroize(): Promise<void> {
     this.#keystore.zeroize();
     this.#ring.remove();
+    const modulesDir = join(this.#keystore.vaultDir, 'modules');
+    const zeroizedAt = new Date().toISOString();
+    for (const name of readdirSync(modulesDir)) {
+      const folder = join(modulesDir, name);
+      for (const file of RING_FILES) rmSync(join(folder, file), { force: true });
+      const identityPath = join(folder, IDENTITY_FILE);
+      if (!existsSync(identityPath)) continue;
+      const identity = JSON.parse(readFileSync(identityPath, 'utf8')) as ModuleIdentity;
+      if (identity.zeroizedAt === undefined)
+        writeFileDurably(identityPath, `${JSON.stringify({ ...identity, zeroizedAt })}\n`);
+      syncFolder(folder);
+    }
+    this.#identity = { ...this.#identity, zeroizedAt: this.#identity.zeroizedAt ?? zeroizedAt };
     return Promise.resolve();
   }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { hashPassword, verifyPassword } from '../../../passwords/index.ts';
 import { VaultError } from '../../vault-error.ts';
 import type { KeyInventory } from '../crypto-backend.ts';
-import { writeFileDurably } from './durable-file.ts';
+import { syncFolder, writeFileDurably } from './durable-file.ts';
 
 interface StoredKey {
   /** `enrollment` holds the PKCS#8 DER of the ECDH P-256 device-enrollment key. */
@@ -23,6 +23,8 @@ interface KeysetFile {
 }
 
 const KEYSET_FILE = 'keyset.json';
+/** Left by zeroization: `{ "zeroizedAt": … }`; removed when an officer creates keys again. */
+const ZEROIZED_FILE = 'zeroized.json';
 
 /**
  * The software backend's keys: AES-256 master keys (versioned) and HMAC keys, each wrapped under
@@ -34,6 +36,7 @@ export class SoftwareKeystore {
   readonly #kek: Buffer;
   #file: KeysetFile | undefined;
   #loadedModifiedAt = 0;
+  #zeroizedAt: string | null = null;
   readonly #unwrapped = new Map<string, Buffer>();
 
   constructor(vaultDir: string, kek: Buffer) {
@@ -49,6 +52,11 @@ export class SoftwareKeystore {
     const path = join(this.vaultDir, KEYSET_FILE);
     this.#loadedModifiedAt = existsSync(path) ? statSync(path).mtimeMs : 0;
     this.#file = existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as KeysetFile) : undefined;
+    const marker = join(this.vaultDir, ZEROIZED_FILE);
+    this.#zeroizedAt =
+      this.#file === undefined && existsSync(marker)
+        ? (JSON.parse(readFileSync(marker, 'utf8')) as { zeroizedAt: string }).zeroizedAt
+        : null;
     this.#unwrapped.clear();
   }
 
@@ -58,7 +66,13 @@ export class SoftwareKeystore {
     const modifiedAt = existsSync(path) ? statSync(path).mtimeMs : 0;
     if (modifiedAt !== this.#loadedModifiedAt) this.reload();
     const file = this.#file;
-    if (file === undefined) return { masterKeyVersions: [], minimumMasterKeyVersion: 1, hasMacKeys: false };
+    if (file === undefined)
+      return {
+        masterKeyVersions: [],
+        minimumMasterKeyVersion: 1,
+        hasMacKeys: false,
+        zeroizedAt: this.#zeroizedAt,
+      };
     return {
       masterKeyVersions: file.keys
         .filter((key) => key.name === 'master')
@@ -68,6 +82,7 @@ export class SoftwareKeystore {
       hasMacKeys:
         file.keys.some((key) => key.name === 'mac-checkpoint') &&
         file.keys.some((key) => key.name === 'mac-control'),
+      zeroizedAt: null,
     };
   }
 
@@ -82,6 +97,8 @@ export class SoftwareKeystore {
       keys: (['master', 'mac-control', 'mac-checkpoint'] as const).map((name) => this.#wrapNew(name, 1, now)),
     };
     this.#save();
+    rmSync(join(this.vaultDir, ZEROIZED_FILE), { force: true });
+    this.#zeroizedAt = null;
   }
 
   async verifyOfficerCredential(credential: string): Promise<boolean> {
@@ -146,12 +163,21 @@ export class SoftwareKeystore {
     return this.key('enrollment', 1);
   }
 
-  /** Overwrites the in-memory keys and deletes the keyset. */
+  /**
+   * Overwrites the in-memory keys, deletes the keyset and leaves the zeroization marker (written
+   * first: a crash in between leaves keys and marker, which the next zeroization finishes).
+   */
   zeroize(): void {
+    const zeroizedAt = new Date().toISOString();
+    mkdirSync(this.vaultDir, { recursive: true, mode: 0o700 });
+    writeFileDurably(join(this.vaultDir, ZEROIZED_FILE), `${JSON.stringify({ zeroizedAt })}\n`);
     for (const key of this.#unwrapped.values()) key.fill(0);
     this.#unwrapped.clear();
     this.#file = undefined;
     rmSync(join(this.vaultDir, KEYSET_FILE), { force: true });
+    syncFolder(this.vaultDir);
+    this.#loadedModifiedAt = 0;
+    this.#zeroizedAt = zeroizedAt;
   }
 
   #wrapNew(name: StoredKey['name'], version: number, createdAt: string): StoredKey {
