@@ -11,6 +11,7 @@ import { migration0009 } from './0009-idempotency-webhooks.ts';
 import { migration0010 } from './0010-labels-and-mailing-lists.ts';
 import { migration0011 } from './0011-module-log.ts';
 import { migration0012 } from './0012-number-allocators.ts';
+import { migration0014 } from './0014-revenue-protection.ts';
 
 /**
  * Every migration, in order, for both dialects. Names are permanent: a database that holds a
@@ -29,4 +30,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0010-labels-and-mailing-lists': migration0010,
   '0011-module-log': migration0011,
   '0012-number-allocators': migration0012,
+  '0014-revenue-protection': migration0014,
 };
