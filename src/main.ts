@@ -251,7 +251,12 @@ export async function withOperatorServices<T>(
           store,
           custody,
           authority,
-          meters: createMetersService({ db: store.db, custody, authority }),
+          meters: createMetersService({
+            db: store.db,
+            custody,
+            authority,
+            scanFraudPolicy: config.scanFraudPolicy,
+          }),
         });
       } finally {
         await pool.close();
@@ -309,7 +314,12 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
     metrics.observeGroupCommits(() => custody.groupCommits());
     const authority = createAuthorityService({ db: store.db, custody });
     await authority.ensureCertificateAuthority();
-    const meters = createMetersService({ db: store.db, custody, authority });
+    const meters = createMetersService({
+      db: store.db,
+      custody,
+      authority,
+      scanFraudPolicy: config.scanFraudPolicy,
+    });
     reconciliation = startReconciliationJob({
       db: store.db,
       custody,

@@ -308,8 +308,7 @@ export function createAuthorityService({
 
     async verifyMeterCertificate(pem, at = new Date(), options = {}) {
       const trusted = (await generations()).filter((generation) => generation.isTrusted);
-      if (trusted.length === 0)
-        return { isValid: false, reason: 'there is no certificate authority yet' };
+      if (trusted.length === 0) return { isValid: false, reason: 'there is no certificate authority yet' };
       let certificate: x509.X509Certificate;
       try {
         certificate = new x509.X509Certificate(pem);

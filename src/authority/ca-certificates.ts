@@ -109,9 +109,7 @@ export async function crossCaCertificate(
   old: x509.X509Certificate,
   { serial, spki, nextSpki, notBefore }: { serial: string; spki: Buffer; nextSpki: Buffer; notBefore: Date },
 ): Promise<x509.X509Certificate> {
-  const notAfter = new Date(
-    Math.min(notBefore.getTime() + CA_VALIDITY_DAYS * DAY, old.notAfter.getTime()),
-  );
+  const notAfter = new Date(Math.min(notBefore.getTime() + CA_VALIDITY_DAYS * DAY, old.notAfter.getTime()));
   return x509.X509CertificateGenerator.create(
     {
       serialNumber: serial,

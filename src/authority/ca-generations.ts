@@ -104,8 +104,7 @@ export async function evaluateGenerations(rows: readonly CertificatesTable[]): P
         ) ?? null;
       const previousCommitment = committedNextKeyHash(previous.certificate);
       if (!previous.isTrusted) problem = `generation ${previous.generation} is not trusted`;
-      else if (cross === null)
-        problem = `no cross-certificate signed by generation ${previous.generation}`;
+      else if (cross === null) problem = `no cross-certificate signed by generation ${previous.generation}`;
       else if (
         !(await new x509.X509Certificate(cross.pem).verify({
           publicKey: previous.certificate.publicKey,

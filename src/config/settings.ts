@@ -31,6 +31,7 @@ export interface Config {
   rateLimitPerMinute: number;
   rateLimitScale: number;
   passwordRecheckPieces: number;
+  scanFraudPolicy: 'disable-meter' | 'report-only';
 }
 
 /** One setting: its name in a config file, its environment variable, its parser and its help text. */
@@ -320,6 +321,17 @@ export const settings: readonly Setting[] = [
       'A signed-in browser session prints at most this many pieces before the password is checked again (a failed check ends the session).',
     defaultValue: 5_000,
     parse: (raw) => integer(raw, 1, 10_000_000, 'a number of pieces'),
+  },
+  {
+    key: 'scanFraudPolicy',
+    env: 'INDICIA_SCAN_FRAUD_POLICY',
+    description:
+      "What a verifier's duplicate, implausible or unknown scan does: disable-meter (the meter stops printing, its certificates are revoked, a report is filed for the authority) or report-only (only the report).",
+    defaultValue: 'disable-meter',
+    parse: (raw) =>
+      raw === 'disable-meter' || raw === 'report-only'
+        ? raw
+        : { problem: 'must be disable-meter or report-only' },
   },
   {
     key: 'cryptoOfficerCredential',
