@@ -62,7 +62,7 @@ export class VerificationApi {
 
   /** Anyone: is this indicium (base64 barcode bytes) genuine? Records nothing. */
   check(indicium: string): Promise<IndiciumCheck> {
-    return this.#client.request('POST', '/v1/public/verify', { indicium });
+    return this.#client.request('GET', `/v1/public/verify?indicium=${encodeURIComponent(indicium)}`);
   }
 
   /** Every CA generation's certificate, PEM, oldest first. */

@@ -50,7 +50,7 @@ function fieldsOf(indicium: DecodedIndicium) {
 }
 
 /**
- * Checking indicia. Anyone may ask whether a piece is genuine (`POST /v1/public/verify`, its own
+ * Checking indicia. Anyone may ask whether a piece is genuine (`GET /v1/public/verify`, its own
  * per-address rate limit): the answer records nothing, so a look by a support agent, an auditor
  * or the addressee never makes the piece's next scan a duplicate. Only a verifier (a postal or
  * gate scanner's account) records scans, which is what duplicate detection counts.
@@ -62,7 +62,8 @@ export function verificationRoutes(
     app.addSchema(IndiciumFields);
     const fieldsRef = Type.Union([Type.Ref('IndiciumFields'), Type.Null()]);
 
-    app.post(
+    // A GET: safe by definition, so no idempotency record (or anything else) is written for it.
+    app.get(
       '/v1/public/verify',
       {
         config: { access: { public: true }, rateLimit: 'public-verify' },
@@ -70,7 +71,16 @@ export function verificationRoutes(
           tags: ['indicia'],
           summary:
             'Is this indicium genuine? Anyone may ask; nothing is recorded (30 checks a minute per address)',
-          body: Barcode,
+          querystring: Type.Object(
+            {
+              indicium: Type.String({
+                maxLength: 1024,
+                pattern: '^[A-Za-z0-9+/_-]+={0,2}$',
+                description: 'The barcode bytes, base64url (or base64, URL-encoded)',
+              }),
+            },
+            { additionalProperties: false },
+          ),
           response: {
             200: Type.Object({
               genuine: Type.Boolean(),
@@ -85,7 +95,8 @@ export function verificationRoutes(
         },
       },
       async (request) => {
-        const check = await meters.check(Buffer.from(request.body.indicium, 'base64'));
+        // Node's base64 decoder reads the URL-safe alphabet too.
+        const check = await meters.check(Buffer.from(request.query.indicium, 'base64'));
         return {
           genuine: check.isGenuine,
           outcome: check.outcome,
