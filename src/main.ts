@@ -349,6 +349,7 @@ export async function withOperatorServices<T>(
             custody,
             authority,
             settings: meterSettingsFor(config),
+            scanFraudPolicy: config.scanFraudPolicy,
           }),
         });
       } finally {
@@ -422,6 +423,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       custody,
       authority,
       settings: meterSettingsFor(config),
+      scanFraudPolicy: config.scanFraudPolicy,
     });
     reconciliation = startReconciliationJob({
       db: store.db,

@@ -8,6 +8,8 @@ export const API_KEY_SCOPES = [
   'indicia:refund',
   'funds:add',
   'devices:enroll',
+  // A verifier's scanner records scans (POST /v1/verify) with a key of its own.
+  'scans:record',
 ] as const;
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 

@@ -17,8 +17,15 @@ export type Access =
       readonly verifiedEmail?: boolean;
     };
 
-export const ROLES: readonly AccountRole[] = ['customer', 'support', 'admin', 'crypto-officer', 'auditor'];
-export const STAFF: readonly AccountRole[] = ['support', 'admin', 'crypto-officer', 'auditor'];
+export const ROLES: readonly AccountRole[] = [
+  'customer',
+  'support',
+  'admin',
+  'crypto-officer',
+  'auditor',
+  'verifier',
+];
+export const STAFF: readonly AccountRole[] = ['support', 'admin', 'crypto-officer', 'auditor', 'verifier'];
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -35,6 +35,8 @@ import { rateRoutes } from './routes/rate-routes.ts';
 import { customerIssuer } from './customer-issuer.ts';
 import { metricsRoutes } from './routes/metrics-routes.ts';
 import { valueRoutes } from './routes/value-routes.ts';
+import { verificationRoutes } from './routes/verification-routes.ts';
+import { revenueProtectionRoutes } from './routes/revenue-protection-routes.ts';
 import { Receipt } from './routes/value-schemas.ts';
 import { webhookRoutes } from './routes/webhook-routes.ts';
 import type { EventOutbox } from './event-outbox.ts';
@@ -45,7 +47,10 @@ export interface ApiServerDependencies {
   readonly logger: Logger;
   readonly metrics: ServerMetrics;
   readonly health: HealthDependencies;
-  readonly authority: Pick<AuthorityService, 'caCertificate' | 'certificate'>;
+  readonly authority: Pick<
+    AuthorityService,
+    'caCertificate' | 'certificate' | 'caGenerations' | 'revocationLists'
+  >;
   readonly accounts: AccountsService;
   readonly meters: Pick<
     MetersService,
@@ -67,6 +72,9 @@ export interface ApiServerDependencies {
     | 'refundSpoiled'
     | 'correct'
     | 'verify'
+    | 'check'
+    | 'revokeCertificate'
+    | 'revenueProtectionReports'
     | 'show'
     | 'suspend'
     | 'resume'
@@ -190,7 +198,8 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
         },
         {
           name: 'indicia',
-          description: 'The indicium log, spoilage refunds, corrections, and verifiers’ scans',
+          description:
+            'The indicium log, spoilage refunds, corrections; the public check (anyone, records nothing) and verifiers’ scans (recorded)',
         },
         {
           name: 'labels',
@@ -211,7 +220,11 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
           description:
             'Events (funds.posted, indicium.issued, refund.decided, balance.low) posted to your URL, signed with HMAC-SHA256, retried with backoff',
         },
-        { name: 'admin', description: 'Operators: modules, meters, pools, reconciliation, staff accounts' },
+        {
+          name: 'admin',
+          description:
+            'Operators: modules, meters, pools, reconciliation, staff accounts, revenue-protection reports, certificate revocation',
+        },
         {
           name: 'value',
           description:
@@ -219,7 +232,8 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
         },
         {
           name: 'certificates',
-          description: 'The certificate authority and meter certificates, for verifiers',
+          description:
+            'The certificate authority (every generation, cross-certificates, CRLs) and meter certificates, for verifiers',
         },
       ],
     },
@@ -259,6 +273,7 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
     }),
   );
   await app.register(indiciaRoutes(dependencies.meters, dependencies.events));
+  await app.register(verificationRoutes(dependencies.meters));
   const { db, accounts, stock, lists, renderer } = dependencies;
   const ads = new AdTexts(db);
   const { rates } = dependencies;
@@ -280,6 +295,7 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
       reconcile: dependencies.reconcile,
     }),
   );
+  await app.register(revenueProtectionRoutes(dependencies.meters));
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
   app.get('/', { schema: { hide: true } }, (_request, reply) => reply.redirect('/docs'));
   return app;

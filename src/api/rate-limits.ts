@@ -8,7 +8,7 @@ export interface Limit {
 }
 
 /** The sensitive routes' own per-address limits, beside the general one. */
-export type RateLimitClass = 'sign-in' | 'sign-up' | 'email';
+export type RateLimitClass = 'sign-in' | 'sign-up' | 'email' | 'public-verify';
 
 export const RATE_LIMITS: Readonly<Record<RateLimitClass, Limit>> = {
   // Password guessing from one address: 10 a minute.
@@ -16,6 +16,8 @@ export const RATE_LIMITS: Readonly<Record<RateLimitClass, Limit>> = {
   'sign-up': { requests: 10, perSeconds: 3_600 },
   // Verification and reset e-mails: 5 an hour per address.
   email: { requests: 5, perSeconds: 3_600 },
+  // The public check needs no account, so it is what a scraper or a flood would use: 30 a minute.
+  'public-verify': { requests: 30, perSeconds: 60 },
 };
 
 declare module 'fastify' {
@@ -65,8 +67,8 @@ function refuse(seconds: number, what: string): never {
 
 /**
  * Rate limits, on this server's memory: every address, and every signed-in account, gets
- * `perMinute` API (/v1) requests a minute (0 turns that off); sign-in, sign-up and the e-mail sending
- * routes also have tight per-address limits (times `scale`). A refusal is 429 with Retry-After.
+ * `perMinute` API (/v1) requests a minute (0 turns that off); sign-in, sign-up, the e-mail sending
+ * routes and the public check also have tight per-address limits (times `scale`). A refusal is 429 with Retry-After.
  */
 export function installRateLimits(app: FastifyInstance, perMinute: number, scale = 1): void {
   const general = new TokenBuckets({ requests: Math.max(1, perMinute), perSeconds: 60 });
@@ -83,7 +85,11 @@ export function installRateLimits(app: FastifyInstance, perMinute: number, scale
       if (wait > 0)
         refuse(
           wait,
-          kind === 'email' ? 'e-mails asked for from this address' : `${kind} attempts from this address`,
+          kind === 'email'
+            ? 'e-mails asked for from this address'
+            : kind === 'public-verify'
+              ? 'public checks from this address'
+              : `${kind} attempts from this address`,
         );
     }
     // The API only: health checks, metrics and the docs serve load balancers and monitoring, which

@@ -6,6 +6,7 @@ import { PRINT_USAGE } from './print-command.ts';
 import { ADDRESS_USAGE } from './address-command.ts';
 import { RATES_USAGE } from './rates-command.ts';
 import { MODULES_USAGE } from './modules-command.ts';
+import { AUTHORITY_USAGE } from './authority-command.ts';
 
 /** Help lines are wrapped to this width, so an 80-column terminal shows them whole. */
 export const HELP_WIDTH = 80;
@@ -60,6 +61,7 @@ export function helpText(version: string): string {
     ...MODULES_USAGE.split('\n').map((line) => `  ${line}`),
     ...METERS_USAGE.split('\n').map((line) => `  ${line}`),
     ...POOL_USAGE.split('\n').map((line) => `  ${line}`),
+    ...AUTHORITY_USAGE.split('\n').map((line) => `  ${line}`),
     ...CLIENT_USAGE.split('\n').map((line) => `  ${line}`),
     ...PRINT_USAGE.split('\n').map((line) => `  ${line}`),
     ...ADDRESS_USAGE.split('\n').map((line) => `  ${line}`),

@@ -9,6 +9,7 @@ import { ratesCommand } from './rates-command.ts';
 import { metersCommand, reconcileCommand } from './meters-command.ts';
 import { poolCommand } from './pool-command.ts';
 import { modulesCommand } from './modules-command.ts';
+import { authorityCommand, certificatesCommand } from './authority-command.ts';
 
 /**
  * Runs the `indicia` command line and returns the exit status: 0 success, 1 a start or run
@@ -37,6 +38,10 @@ export async function runCli(
         return await metersCommand(rest, io);
       case 'pool':
         return await poolCommand(rest, io);
+      case 'authority':
+        return await authorityCommand(rest, io);
+      case 'certificates':
+        return await certificatesCommand(rest, io);
       case 'reconcile':
         return await reconcileCommand(rest, io);
       case 'client':
@@ -61,7 +66,7 @@ export async function runCli(
         return command === undefined ? 2 : 0;
       default:
         return fail(
-          `unknown command "${command}"; the commands are serve, migrate, modules, meters, pool, reconcile, client, print, batch, address, rates and help (see indicia --help).`,
+          `unknown command "${command}"; the commands are serve, migrate, modules, meters, pool, authority, certificates, reconcile, client, print, batch, address, rates and help (see indicia --help).`,
           2,
         );
     }

@@ -13,8 +13,9 @@ export const METERS_USAGE = [
   'indicia meters issue METER --postage 0.73 --rate FC [--count N] [--date YYYY-MM-DD] [--zip Z]',
   '                    [--out DIR]     issue indicia (one commit for --count pieces); print or save them',
   'indicia meters show METER           status, registers and certificate of a meter',
-  'indicia meters verify FILE|HEX [--verifier NAME]      check an indicium as a scanner would',
-  'indicia meters disable METER --reason TEXT           stop a meter after suspected fraud',
+  "indicia meters verify FILE|HEX [--verifier NAME]      a verifier's scan, recorded (2nd time: duplicate)",
+  'indicia meters verify FILE|HEX --check               the public check: genuine or not; records nothing',
+  'indicia meters disable METER --reason TEXT           stop a meter for good, revoke its certificates',
   "indicia meters certificate METER|--ca                print a meter's (or the CA's) certificate, PEM",
   'indicia meters refund INDICIUM      refund a spoiled indicium (within the spoilage share, 1% of AR)',
   'indicia meters correct INDICIUM [--postage 0.73] [--date YYYY-MM-DD]   correction indicium',
@@ -143,15 +144,29 @@ export async function metersCommand(args: readonly string[], io: CommandIo): Pro
       return 0;
     }
     case 'verify': {
-      const { positionals, values, config } = parseSubcommand(rest, { verifier: { type: 'string' } }, io);
+      const { positionals, values, config } = parseSubcommand(
+        rest,
+        { verifier: { type: 'string' }, check: { type: 'boolean' } },
+        io,
+      );
       const [input] = positionals;
       if (input === undefined) throw new UsageError('usage: indicia meters verify FILE|HEX');
       const bytes = /^[0-9a-fA-F]+$/.test(input) ? Buffer.from(input, 'hex') : readFileSync(input);
+      if (values['check'] === true) {
+        if (values['verifier'] !== undefined)
+          throw new UsageError('--check records nothing, so it takes no --verifier');
+        const check = await run(config, ({ meters }) => meters.check(bytes));
+        io.write(
+          `${check.isGenuine ? 'genuine' : `not genuine (${check.outcome})`}${check.meterId === null ? '' : ` (meter ${check.meterId})`}${check.reason === null ? '' : `: ${check.reason}`}; ${check.isSeenBefore ? 'seen by a verifier before' : 'not seen by a verifier before'}\n`,
+        );
+        return check.isGenuine ? 0 : 1;
+      }
       const report = await run(config, ({ meters }) =>
         meters.verify(bytes, typeof values['verifier'] === 'string' ? values['verifier'] : 'operator'),
       );
+      const filed = report.revenueProtection ?? null;
       io.write(
-        `${report.outcome}${report.meterId === null ? '' : ` (meter ${report.meterId})`}${report.reason === null ? '' : `: ${report.reason}`}\n`,
+        `${report.outcome}${report.meterId === null ? '' : ` (meter ${report.meterId})`}${report.reason === null ? '' : `: ${report.reason}`}${filed === null ? '' : `; report ${filed.reportId} filed for the authority, ${filed.action}`}\n`,
       );
       return report.outcome === 'valid' ? 0 : 1;
     }
@@ -160,8 +175,10 @@ export async function metersCommand(args: readonly string[], io: CommandIo): Pro
       const [meterId] = positionals;
       if (meterId === undefined) throw new UsageError('usage: indicia meters disable METER --reason TEXT');
       const reason = required(values, 'reason');
-      await run(config, ({ meters }) => meters.disable(meterId, reason));
-      io.write(`Meter ${meterId} is disabled: it prints nothing until reviewed.\n`);
+      const revoked = await run(config, ({ meters }) => meters.disable(meterId, reason));
+      io.write(
+        `Meter ${meterId} is disabled: it prints nothing any more${revoked.length === 0 ? '' : `; certificate(s) ${revoked.join(', ')} revoked (what it printed before stays good)`}.\n`,
+      );
       return 0;
     }
     case 'certificate': {

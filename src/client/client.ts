@@ -2,6 +2,7 @@ import { IndiciaApiError } from './api-error.ts';
 import type { Device, StoredDevice } from './device.ts';
 import { DeviceSigner, type SignedAnswer } from './device-signer.ts';
 import { type LabelOptions, PrintingApi } from './printing-api.ts';
+import { VerificationApi } from './verification-api.ts';
 import type { AddressRequest, AddressVerification } from './types.ts';
 import type {
   Account,
@@ -357,6 +358,7 @@ export class IndiciaClient {
   }
 
   /** A verifier's scan of barcode bytes (staff roles); the scan is recorded. */
+  /** A verifier's scan (the verifier role only): recorded, so the same piece twice is a duplicate. */
   verify(indicium: string): Promise<ScanResult> {
     return this.request('POST', '/v1/verify', { indicium });
   }
@@ -433,6 +435,11 @@ export class IndiciaClient {
   /** Serialized label sheets, previews and test prints, and mailing lists. */
   get printing(): PrintingApi {
     return new PrintingApi(this);
+  }
+
+  /** The public check, the authority's certificates and CRLs, revenue protection. */
+  get verification(): VerificationApi {
+    return new VerificationApi(this);
   }
 
   receipt(id: string): Promise<Receipt> {

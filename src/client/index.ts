@@ -14,3 +14,10 @@ export {
   type MailingListField,
   type MailingListRow,
 } from './printing-api.ts';
+export {
+  VerificationApi,
+  type IndiciumCheck,
+  type IndiciumFields,
+  type RevenueProtectionReport,
+  type RevocationReason,
+} from './verification-api.ts';

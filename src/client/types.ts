@@ -1,10 +1,16 @@
 // The API's request and response shapes, as the SDK's users see them. Amounts are integer mills
 // (1/1000 dollar) with "Mills" in the field name; times are ISO-8601 UTC strings.
 
-export type Role = 'customer' | 'support' | 'admin' | 'crypto-officer' | 'auditor';
+export type Role = 'customer' | 'support' | 'admin' | 'crypto-officer' | 'auditor' | 'verifier';
 export type MeterMode = 'dedicated' | 'pooled';
 export type ApiKeyScope =
-  'meter:read' | 'indicia:read' | 'indicia:issue' | 'indicia:refund' | 'funds:add' | 'devices:enroll';
+  | 'meter:read'
+  | 'indicia:read'
+  | 'indicia:issue'
+  | 'indicia:refund'
+  | 'funds:add'
+  | 'devices:enroll'
+  | 'scans:record';
 
 export interface Address {
   line1: string;
@@ -237,6 +243,8 @@ export interface ScanResult {
   reason: string | null;
   meterId: string | null;
   indiciumId: string | null;
+  /** The report a fraud-looking scan filed for the authority, and what the policy did. */
+  report: { id: string; action: string } | null;
 }
 
 export type WebhookEventName = 'funds.posted' | 'indicium.issued' | 'refund.decided' | 'balance.low';

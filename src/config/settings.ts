@@ -34,6 +34,7 @@ export interface Config {
   mailingDateDaysAhead: number;
   timeZone: string;
   deviceKeyDays: number;
+  scanFraudPolicy: 'disable-meter' | 'report-only';
 }
 
 /** One setting: its name in a config file, its environment variable, its parser and its help text. */
@@ -356,6 +357,17 @@ export const settings: readonly Setting[] = [
       'Days a device key lives from its enrollment or renewal; the crypto module then refuses it (the SDK renews it before).',
     defaultValue: 365,
     parse: (raw) => integer(raw, 1, 3650, 'a number of days'),
+  },
+  {
+    key: 'scanFraudPolicy',
+    env: 'INDICIA_SCAN_FRAUD_POLICY',
+    description:
+      "What a verifier's duplicate, implausible or unknown scan does: disable-meter (the meter stops printing, its certificates are revoked, a report is filed for the authority) or report-only (only the report).",
+    defaultValue: 'disable-meter',
+    parse: (raw) =>
+      raw === 'disable-meter' || raw === 'report-only'
+        ? raw
+        : { problem: 'must be disable-meter or report-only' },
   },
   {
     key: 'cryptoOfficerCredential',

@@ -19,7 +19,13 @@ export {
   type MetersDependencies,
   type MetersService,
 } from './meters-service.ts';
-export { type ScanReport } from './verification.ts';
+export { type IndiciumCheck, type ScanReport } from './verification.ts';
+export {
+  FRAUD_OUTCOMES,
+  SCAN_FRAUD_POLICIES,
+  type RevenueProtectionReport,
+  type ScanFraudPolicy,
+} from './revenue-protection.ts';
 export {
   reconcileMeters,
   type MeterReconciliation,

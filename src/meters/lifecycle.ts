@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
+import { revokeMeterCertificates } from '../authority/index.ts';
 import type { CommittedCommand, CustodyService, WithinCommit } from '../custody/index.ts';
 import { type Mills, add, formatUsd, shareFloor, subtract } from '../money/index.ts';
 import type { DatabaseSchema, IndiciaTable, MeterStatus, RefundKind } from '../store/index.ts';
@@ -220,7 +221,10 @@ export async function refundSpoiled(
   return { id, meterId, kind: 'spoilage', amount: postage, view: result.view, receipt };
 }
 
-/** A withdrawal's rows, inside its commit: the refund of the DR, and the meter closed for good. */
+/**
+ * A withdrawal's rows, inside its commit: the refund of the DR, the meter closed for good, its
+ * certificates revoked.
+ */
 export async function recordWithdrawal(
   trx: Kysely<DatabaseSchema>,
   withdrawal: { id: string; meterId: string; amount: Mills; packageSequence: number },
@@ -243,6 +247,8 @@ export async function recordWithdrawal(
     .set({ status: 'withdrawn', updated_at: now })
     .where('meter_id', '=', withdrawal.meterId)
     .execute();
+  // A withdrawn meter's certificates are revoked; what it printed before stays good.
+  await revokeMeterCertificates(trx, withdrawal.meterId, 'cessation-of-operation', 'meter withdrawn');
 }
 
 /** Full refund: the meter's DR goes back to the customer and the meter closes for good. */

@@ -1,9 +1,8 @@
 import type { Kysely } from 'kysely';
-import { type AuditEventInput, appendAuditEvents } from '../audit/index.ts';
 import type { AuthorityService } from '../authority/index.ts';
 import type { CustodyService } from '../custody/index.ts';
 import type { Mills } from '../money/index.ts';
-import type { DatabaseSchema, IndiciaTable, MetersTable } from '../store/index.ts';
+import type { DatabaseSchema, IndiciaTable, MetersTable, RevocationReason } from '../store/index.ts';
 import type { ClientAuthorization, EnrollmentRequest, PsdView } from '../vault/index.ts';
 import {
   type FundingResult,
@@ -12,7 +11,6 @@ import {
   type IssuedIndicium,
   type PieceRequest,
   type SignedFunding,
-  activeMeter,
   fundMeter,
   meterRecord,
   issueIndicia,
@@ -42,13 +40,23 @@ import { type SignedReceipt, receiptFor } from './receipts.ts';
 import { type GeneratedMeter, type NewMeterRequest, generateMeter, replaceMeterKey } from './meter-gen.ts';
 import { MeterError } from './meter-error.ts';
 import { DEFAULT_METER_SETTINGS, type MeterSettings } from './meter-settings.ts';
-import { type ScanReport, verifyScan } from './verification.ts';
+import { type IndiciumCheck, type ScanReport, checkIndicium } from './verification.ts';
+import {
+  type RevenueProtectionReport,
+  type ScanFraudPolicy,
+  disableMeter,
+  listRevenueProtectionReports,
+  revokeCertificate,
+  verifyScan,
+} from './revenue-protection.ts';
 
 export interface MetersDependencies {
   readonly db: Kysely<DatabaseSchema>;
   readonly custody: CustodyService;
   readonly authority: AuthorityService;
   readonly settings?: MeterSettings;
+  /** What a duplicate, implausible or unknown scan does; 'disable-meter' unless given. */
+  readonly scanFraudPolicy?: ScanFraudPolicy;
 }
 
 export interface MeterDetails {
@@ -96,9 +104,26 @@ export interface MetersService {
   /** A receipt; limited to one customer's when `customerNumber` is given. */
   receipt(customerNumber: number | null, id: string): Promise<SignedReceipt>;
   show(meterId: string): Promise<MeterDetails>;
+  /** A verifier's scan: recorded; a fraud-looking one files a report and the policy acts. */
   verify(indicium: Buffer, verifier: string): Promise<ScanReport>;
-  /** The issuer's answer to fraud: the meter stops printing (its PSD is suspended) until reviewed. */
-  disable(meterId: string, reason: string): Promise<void>;
+  /** The public check: genuine or not, what it says, seen by a verifier before or not. Records nothing. */
+  check(indicium: Buffer): Promise<IndiciumCheck>;
+  /**
+   * The issuer's answer to fraud: the meter stops printing (its PSD is suspended) for good and
+   * its certificates are revoked; returns the serials revoked.
+   */
+  disable(meterId: string, reason: string): Promise<string[]>;
+  /** Revokes a meter certificate; a meter whose current certificate it is gets suspended. */
+  revokeCertificate(
+    serial: string,
+    reason: RevocationReason,
+    note: string | null,
+  ): Promise<{ serial: string; meterId: string | null; isMeterSuspended: boolean }>;
+  /** Reports for the authority filed by fraud-looking scans, newest first. */
+  revenueProtectionReports(page: {
+    limit: number;
+    before?: string | undefined;
+  }): Promise<{ reports: RevenueProtectionReport[]; nextCursor: string | null }>;
   /** Partial refund of a spoiled indicium, within the meter's spoilage share of AR. */
   refundSpoiled(indiciumId: string, request?: CustomerRequest): Promise<RefundResult>;
   /** Full refund: returns the DR and closes the meter. */
@@ -139,6 +164,7 @@ export interface MetersService {
 export function createMetersService(dependencies: MetersDependencies): MetersService {
   const settings = dependencies.settings ?? DEFAULT_METER_SETTINGS;
   const { db, custody, authority } = dependencies;
+  const policy = dependencies.scanFraudPolicy ?? 'disable-meter';
   const issuance = { db, custody, settings };
   return {
     create: (request) => generateMeter({ db, custody, authority, settings }, request),
@@ -167,7 +193,12 @@ export function createMetersService(dependencies: MetersDependencies): MetersSer
       return { meter, psd: await custody.readMeter(meterId) };
     },
     verify: (indicium, verifier) =>
-      verifyScan({ db, authority, timeZone: settings.timeZone }, indicium, verifier),
+      verifyScan({ db, custody, authority, policy, timeZone: settings.timeZone }, indicium, verifier),
+    check: (indicium) => checkIndicium({ db, authority, timeZone: settings.timeZone }, indicium),
+    disable: (meterId, reason) => disableMeter({ db, custody }, meterId, reason),
+    revokeCertificate: (serial, reason, note) =>
+      revokeCertificate({ db, custody, authority }, serial, reason, note),
+    revenueProtectionReports: (page) => listRevenueProtectionReports(db, page),
     refundSpoiled: (indiciumId, request) =>
       refundSpoiled(
         { ...issuance, spoilageLimitBasisPoints: settings.spoilageLimitBasisPoints },
@@ -216,18 +247,6 @@ export function createMetersService(dependencies: MetersDependencies): MetersSer
           `Customer ${customerNumber} has no meter yet; it is made once the e-mail address is confirmed.`,
         );
       return { mode: 'dedicated', customerNumber, meter, psd: await custody.readMeter(meter.meter_id) };
-    },
-    async disable(meterId, reason) {
-      await activeMeter(db, meterId);
-      const event: AuditEventInput = { kind: 'meter.disabled', meterId, details: { reason } };
-      await custody.execute(meterId, [{ operation: { type: 'suspend' } }], async (trx) => {
-        await trx
-          .updateTable('meters')
-          .set({ status: 'disabled', updated_at: new Date().toISOString() })
-          .where('meter_id', '=', meterId)
-          .execute();
-        await appendAuditEvents(trx, [event]);
-      });
     },
   };
 }

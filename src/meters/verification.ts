@@ -5,7 +5,7 @@ import * as x509 from '@peculiar/x509';
 import type { Kysely } from 'kysely';
 import { type AuthorityService, meterSubject } from '../authority/index.ts';
 import { type DecodedIndicium, IndiciumError, decodeIndicium } from '../indicium/index.ts';
-import type { DatabaseSchema, ScanOutcome } from '../store/index.ts';
+import type { DatabaseSchema, IndiciaTable, ScanOutcome } from '../store/index.ts';
 import { verifySignature } from '../vault/index.ts';
 import { endOfDay } from './mailing-date.ts';
 
@@ -16,136 +16,192 @@ export interface ScanReport {
   readonly meterId: string | null;
   readonly indiciumId: string | null;
   readonly indicium: DecodedIndicium | null;
+  /** The report a fraud-looking scan filed for the authority, and what the policy did. */
+  readonly revenueProtection?: { readonly reportId: string; readonly action: string } | null;
+}
+
+/** The public check's answer: genuine or not, what the indicium says, and whether a verifier saw it. */
+export interface IndiciumCheck {
+  readonly isGenuine: boolean;
+  /** As a verifier's scan would answer, except that being seen before is not a fault here. */
+  readonly outcome: Exclude<ScanOutcome, 'duplicate'>;
+  readonly reason: string | null;
+  /** A verifier recorded a scan of this very indicium before. */
+  readonly isSeenBefore: boolean;
+  readonly meterId: string | null;
+  readonly indicium: DecodedIndicium | null;
 }
 
 export interface VerificationDependencies {
   readonly db: Kysely<DatabaseSchema>;
-  readonly authority: AuthorityService;
+  readonly authority: Pick<AuthorityService, 'certificate' | 'verifyMeterCertificate'>;
   /** The installation's time zone: a mailing day ends at midnight there. */
   readonly timeZone: string;
 }
 
+/** An assessment, before anything is recorded: the scan's outcome and the log entry behind it. */
+export interface Assessment {
+  readonly report: ScanReport;
+  readonly isSeenBefore: boolean;
+  readonly logged: Pick<IndiciaTable, 'id' | 'status' | 'customer_number'> | null;
+}
+
+/** Outcomes that mean a genuine, logged indicium, as far as signature and log go. */
+const SEEN_OUTCOMES: readonly ScanOutcome[] = ['valid', 'duplicate'];
+
 /**
- * A verifier's check of a scanned indicium (section 8): decode the barcode bytes, check the
- * certificate against the authority and the signature against the certificate, look the indicium
- * up in the log, check it against earlier scans of the meter, and record the scan. The same
- * indicium scanned twice is reported as a duplicate.
+ * Checks scanned barcode bytes and reads, never writes (section 8): decode, the certificate
+ * against the CA generations (revocation as it stood when the indicium was made), the signature
+ * against the certificate, the indicium log, and earlier verifier scans.
  */
-export async function verifyScan(
+export async function assessIndicium(
   { db, authority, timeZone }: VerificationDependencies,
   bytes: Buffer,
-  verifier: string,
-): Promise<ScanReport> {
-  const record = async (report: ScanReport): Promise<ScanReport> => {
-    await db
-      .insertInto('scans')
-      .values({
-        id: `scan_${randomUUID()}`,
-        indicium_id: report.indiciumId,
-        meter_id: report.meterId,
-        verifier,
-        outcome: report.outcome,
-        reason: report.reason,
-        scanned_at: new Date().toISOString(),
-      })
-      .execute();
-    return report;
-  };
+): Promise<Assessment> {
+  const unseen = (report: ScanReport, logged: Assessment['logged'] = null): Assessment => ({
+    report,
+    isSeenBefore: false,
+    logged,
+  });
   let indicium: DecodedIndicium;
   try {
     indicium = decodeIndicium(bytes);
   } catch (error) {
     const reason = error instanceof IndiciumError ? error.message : 'unreadable';
-    return record({ outcome: 'malformed', reason, meterId: null, indiciumId: null, indicium: null });
+    return unseen({ outcome: 'malformed', reason, meterId: null, indiciumId: null, indicium: null });
   }
   const meterId = `${indicium.manufacturerId}${indicium.modelId}${String(indicium.psdSerial).padStart(8, '0')}`;
   const serial = indicium.certificateSerial.toString(16).padStart(16, '0');
-  const base = { meterId, indicium };
+  const base = { meterId, indicium, indiciumId: null };
   let pem: string;
   try {
     pem = (await authority.certificate(serial)).pem;
   } catch {
-    return record({
-      ...base,
-      outcome: 'bad_certificate',
-      reason: `no certificate ${serial} was issued`,
-      indiciumId: null,
-    });
+    return unseen({ ...base, outcome: 'bad_certificate', reason: `no certificate ${serial} was issued` });
   }
-  // The certificate must be good on the mailing day (by its end, or now if that is earlier), the
-  // rule issuance applies too (mailing-date.ts).
+  const logged = await db
+    .selectFrom('indicia')
+    .select(['id', 'status', 'customer_number', 'created_at'])
+    .where('data', '=', bytes.toString('base64'))
+    .executeTakeFirst();
+  // The certificate must be good on the mailing day (by its end, or now if that is earlier), and
+  // not revoked before the indicium was made (a withdrawn meter's earlier mail stays good).
   const checkedAt = new Date(Math.min(Date.now(), endOfDay(indicium.date, timeZone).getTime()));
-  const certificateCheck = await authority.verifyMeterCertificate(pem, checkedAt);
+  const signedAt = logged === undefined ? new Date() : new Date(logged.created_at);
+  const certificateCheck = await authority.verifyMeterCertificate(pem, checkedAt, { signedAt });
   if (!certificateCheck.isValid) {
-    return record({
+    return unseen({
       ...base,
       outcome: 'bad_certificate',
       reason: `certificate ${serial} is ${certificateCheck.reason ?? 'invalid'}`,
-      indiciumId: null,
     });
   }
   const certificate = new x509.X509Certificate(pem);
   if (certificate.subject !== new x509.Name(meterSubject(meterId)).toString()) {
-    return record({
+    return unseen({
       ...base,
       outcome: 'bad_certificate',
       reason: `certificate ${serial} belongs to another meter`,
-      indiciumId: null,
     });
   }
   const publicKey = Buffer.from(certificate.publicKey.rawData);
   if (!verifySignature(indicium.algorithm, publicKey, indicium.signedData, indicium.signature)) {
-    return record({
+    return unseen({
       ...base,
       outcome: 'bad_signature',
       reason: 'the signature does not match the data and the certificate',
-      indiciumId: null,
     });
   }
-  const logged = await db
-    .selectFrom('indicia')
-    .select(['id', 'status'])
-    .where('data', '=', bytes.toString('base64'))
-    .executeTakeFirst();
   if (logged === undefined) {
     // A valid signature the log never saw means the meter key was used outside Indicia.
-    return record({
+    return unseen({
       ...base,
       outcome: 'unknown_indicium',
       reason: 'validly signed but not in the indicium log: report the meter',
-      indiciumId: null,
     });
   }
-  const earlier = await db
+  const found = { ...base, indiciumId: logged.id };
+  const seen = await db
     .selectFrom('scans')
-    .innerJoin('indicia', 'indicia.id', 'scans.indicium_id')
-    .select(['scans.indicium_id', 'indicia.ascending_register_mills'])
-    .where('scans.meter_id', '=', meterId)
-    .where('scans.outcome', 'in', ['valid', 'duplicate'])
-    .execute();
-  if (earlier.some((scan) => scan.indicium_id === logged.id)) {
-    return record({
-      ...base,
-      outcome: 'duplicate',
-      reason: 'this indicium was scanned before',
-      indiciumId: logged.id,
-    });
-  }
-  if (earlier.some((scan) => scan.ascending_register_mills === indicium.ascendingRegister)) {
-    return record({
-      ...base,
-      outcome: 'implausible',
-      reason: 'another indicium of this meter carries the same ascending register',
-      indiciumId: logged.id,
-    });
+    .select('id')
+    .where('indicium_id', '=', logged.id)
+    .where('outcome', 'in', SEEN_OUTCOMES)
+    .executeTakeFirst();
+  if (seen !== undefined)
+    return {
+      report: { ...found, outcome: 'duplicate', reason: 'this indicium was scanned before' },
+      isSeenBefore: true,
+      logged,
+    };
+  // Only pieces that moved the AR: a zero-value date correction shares the AR of the piece before.
+  const sameRegister =
+    indicium.postage > 0
+      ? await db
+          .selectFrom('indicia')
+          .innerJoin('scans', 'scans.indicium_id', 'indicia.id')
+          .select('indicia.id')
+          .where('indicia.meter_id', '=', meterId)
+          .where('indicia.ascending_register_mills', '=', indicium.ascendingRegister)
+          .where('indicia.id', '!=', logged.id)
+          .where('indicia.postage_mills', '>', 0)
+          .where('scans.outcome', 'in', SEEN_OUTCOMES)
+          .executeTakeFirst()
+      : undefined;
+  if (sameRegister !== undefined) {
+    return unseen(
+      {
+        ...found,
+        outcome: 'implausible',
+        reason: 'another indicium of this meter carries the same ascending register',
+      },
+      logged,
+    );
   }
   if (logged.status !== 'valid') {
-    return record({
-      ...base,
-      outcome: 'implausible',
-      reason: `this indicium was ${logged.status}`,
-      indiciumId: logged.id,
-    });
+    return unseen({ ...found, outcome: 'implausible', reason: `this indicium was ${logged.status}` }, logged);
   }
-  return record({ ...base, outcome: 'valid', reason: null, indiciumId: logged.id });
+  return unseen({ ...found, outcome: 'valid', reason: null }, logged);
+}
+
+/**
+ * The public check: what {@link assessIndicium} found, for anyone, recording nothing. An
+ * indicium a verifier already scanned is still genuine here (the addressee may check the piece
+ * after the post office scanned it); it says so in `isSeenBefore`.
+ */
+export async function checkIndicium(
+  dependencies: VerificationDependencies,
+  bytes: Buffer,
+): Promise<IndiciumCheck> {
+  const { report, isSeenBefore } = await assessIndicium(dependencies, bytes);
+  const outcome = report.outcome === 'duplicate' ? 'valid' : report.outcome;
+  return {
+    isGenuine: outcome === 'valid',
+    outcome,
+    reason: outcome === 'valid' ? null : report.reason,
+    isSeenBefore,
+    meterId: report.meterId,
+    indicium: report.indicium,
+  };
+}
+
+/** Records a verifier's scan, inside the caller's transaction; returns its id. */
+export async function recordScan(
+  trx: Kysely<DatabaseSchema>,
+  report: ScanReport,
+  verifier: string,
+): Promise<string> {
+  const id = `scan_${randomUUID()}`;
+  await trx
+    .insertInto('scans')
+    .values({
+      id,
+      indicium_id: report.indiciumId,
+      meter_id: report.meterId,
+      verifier,
+      outcome: report.outcome,
+      reason: report.reason,
+      scanned_at: new Date().toISOString(),
+    })
+    .execute();
+  return id;
 }

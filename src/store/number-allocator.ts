@@ -10,7 +10,9 @@ export type NumberCounter =
   /** Customer numbers of accounts that sign up (the demo customer's is fixed). */
   | 'customer-number'
   /** PSD serials per model id: meter numbers are manufacturer + model + serial. */
-  | `meter-serial:${string}`;
+  | `meter-serial:${string}`
+  /** CRL numbers per CA certificate serial (RFC 5280: increasing for each CRL of one issuer). */
+  | `crl-number:${string}`;
 
 /**
  * Takes the next number of a counter in one statement that both reads and increments it, so two

@@ -30,6 +30,7 @@ export interface DatabaseSchema {
   meter_fundings: MeterFundingsTable;
   indicia: IndiciaTable;
   scans: ScansTable;
+  revenue_protection_reports: RevenueProtectionReportsTable;
   refunds: RefundsTable;
   pool_transfers: PoolTransfersTable;
   customer_balances: CustomerBalancesTable;
@@ -240,10 +241,23 @@ export interface ScansTable {
   scanned_at: string;
 }
 
-/** Certificates issued by the authority component: `kind` is 'ca' or 'meter'. Serials are hex. */
+/** RFC 5280 CRLReason names (kebab-case) a revocation carries. */
+export type RevocationReason =
+  | 'unspecified'
+  | 'key-compromise'
+  | 'affiliation-changed'
+  | 'superseded'
+  | 'cessation-of-operation'
+  | 'certificate-hold'
+  | 'privilege-withdrawn';
+
+/**
+ * Certificates issued by the authority component: a CA generation's self-signed certificate
+ * ('ca'), a newer CA key certified by the one before it ('ca-cross'), or a meter's. Serials are hex.
+ */
 export interface CertificatesTable {
   serial: string;
-  kind: 'ca' | 'meter';
+  kind: 'ca' | 'ca-cross' | 'meter';
   meter_id: string | null;
   subject: string;
   pem: string;
@@ -251,6 +265,38 @@ export interface CertificatesTable {
   not_after: string;
   issued_at: string;
   revoked_at: string | null;
+  revocation_reason: RevocationReason | null;
+  revocation_note: string | null;
+  /** CA rows: the sealed package holding that CA key (AUTHORITY-CA-<generation>). */
+  key_package_id: string | null;
+  /** Meter and cross certificates: the CA certificate whose key signed this one. */
+  issuer_serial: string | null;
+}
+
+/** What a scan that looked like fraud did, by policy. */
+export type RevenueProtectionAction =
+  | 'meter_disabled'
+  | 'already_inactive'
+  | 'reported_only'
+  | 'pooled_reported_only'
+  | 'no_meter'
+  | 'disable_failed';
+
+/** A report for the postal authority, filed by a duplicate, implausible or unknown scan. */
+export interface RevenueProtectionReportsTable {
+  id: string;
+  scan_id: string;
+  outcome: ScanOutcome;
+  reason: string;
+  meter_id: string | null;
+  indicium_id: string | null;
+  customer_number: number | null;
+  verifier: string;
+  /** The policy in force: 'disable-meter' or 'report-only'. */
+  policy: string;
+  action: RevenueProtectionAction;
+  action_detail: string | null;
+  created_at: string;
 }
 
 /**
@@ -314,7 +360,8 @@ export interface AuditHeadTable {
   hash: string;
 }
 
-export type AccountRole = 'customer' | 'support' | 'admin' | 'crypto-officer' | 'auditor';
+/** The accounts.role check allows these (0001; 'verifier', who records scans, since 0014). */
+export type AccountRole = 'customer' | 'support' | 'admin' | 'crypto-officer' | 'auditor' | 'verifier';
 
 export interface AccountsTable {
   id: string;

@@ -7,7 +7,14 @@ import { PASSWORD } from '../support/api-helpers.ts';
 import { dialectFixtures } from '../support/dialects.ts';
 import { type TestServer, startTestServer } from '../support/start-server.ts';
 
-const ROLES: readonly AccountRole[] = ['customer', 'support', 'admin', 'crypto-officer', 'auditor'];
+const ROLES: readonly AccountRole[] = [
+  'customer',
+  'support',
+  'admin',
+  'crypto-officer',
+  'auditor',
+  'verifier',
+];
 
 interface Signed {
   cookie: string;

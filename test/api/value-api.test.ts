@@ -264,8 +264,24 @@ for (const fixture of dialectFixtures) {
       });
       const inspector = new IndiciaClient({ baseUrl: url });
       await inspector.signIn('inspector@example.com', PASSWORD);
-      assert.equal((await inspector.verify(big.data)).outcome, 'valid');
-      assert.equal((await inspector.verify(big.data)).outcome, 'duplicate');
+      // A read-only account does not record scans: it checks, and the customer's piece stays unseen.
+      assert.equal((await refusal(inspector.verify(big.data))).code, 'account.forbidden');
+      assert.deepEqual(
+        [
+          (await inspector.verification.check(big.data)).genuine,
+          (await inspector.verification.check(big.data)).seenBefore,
+        ],
+        [true, false],
+      );
+      await server.indicia.accounts.createStaffAccount({
+        email: 'scanner@example.com',
+        name: 'Post office scanner',
+        role: 'verifier',
+        password: PASSWORD,
+      });
+      const scanner = new IndiciaClient({ baseUrl: url });
+      await scanner.signIn('scanner@example.com', PASSWORD);
+      assert.equal((await scanner.verify(big.data)).outcome, 'valid');
       assert.equal((await inspector.indicium(big.id)).id, big.id);
     });
 

@@ -83,12 +83,14 @@ describe('indicia meters (operator commands beside a running server)', () => {
       assert.match(shown.stdout, /AR \$2\.19 {2}DR \$97\.81 {2}max DR \$500\.00/);
 
       const file = join(out, readdirSync(out)[0] ?? '');
+      const checked = await runIndicia(['meters', 'verify', file, '--check', ...at]);
+      assert.equal(checked.status, 0, checked.stdout + checked.stderr);
+      assert.match(checked.stdout, /^genuine .*; not seen by a verifier before/);
       const first = await runIndicia(['meters', 'verify', file, '--verifier', 'test-scanner', ...at]);
       assert.equal(first.status, 0, first.stdout + first.stderr);
       assert.match(first.stdout, /^valid/);
-      const second = await runIndicia(['meters', 'verify', file, ...at]);
-      assert.equal(second.status, 1);
-      assert.match(second.stdout, /^duplicate/);
+      const seen = await runIndicia(['meters', 'verify', file, '--check', ...at]);
+      assert.match(seen.stdout, /^genuine .*; seen by a verifier before/);
 
       const meterPem = await runIndicia(['meters', 'certificate', meterId, ...at]);
       const caPem = await runIndicia(['meters', 'certificate', '--ca', ...at]);
@@ -106,6 +108,9 @@ describe('indicia meters (operator commands beside a running server)', () => {
         ...at,
       ]);
       assert.equal(disabled.status, 0, disabled.stderr);
+      assert.match(disabled.stdout, /is disabled: .*certificate\(s\) [0-9a-f]{16} revoked/);
+      // The meter's earlier pieces stay genuine after its certificate is revoked.
+      assert.match((await runIndicia(['meters', 'verify', file, '--check', ...at])).stdout, /^genuine/);
       const refused = await runIndicia([
         'meters',
         'issue',

@@ -123,8 +123,6 @@ for (const fixture of dialectFixtures) {
       const [issued] = await meters.issue(meter.meterId, [{ postage: mills(730), rateCategory: 'FC' }]);
       assert.ok(issued);
       assert.equal((await meters.verify(issued.data, 'scanner-1')).outcome, 'valid');
-      const again = await meters.verify(issued.data, 'scanner-2');
-      assert.equal(again.outcome, 'duplicate');
       const tampered = Buffer.from(issued.data);
       tampered[24] = (tampered[24] ?? 0) ^ 0x01;
       assert.equal((await meters.verify(tampered, 'scanner-1')).outcome, 'bad_signature');
@@ -133,7 +131,11 @@ for (const fixture of dialectFixtures) {
       foreignSerial[9] = (foreignSerial[9] ?? 0) ^ 0x01;
       assert.equal((await meters.verify(foreignSerial, 'scanner-1')).outcome, 'bad_certificate');
 
-      await meters.disable(meter.meterId, 'duplicate indicium scanned');
+      // The same piece again: a duplicate, which by the default policy disables the meter.
+      const again = await meters.verify(issued.data, 'scanner-2');
+      assert.equal(again.outcome, 'duplicate');
+      assert.equal(again.revenueProtection?.action, 'meter_disabled');
+      await assert.rejects(meters.disable(meter.meterId, 'again'), refusedWith('meter.not_active'));
       await assert.rejects(
         meters.issue(meter.meterId, [{ postage: mills(1), rateCategory: 'FC' }]),
         refusedWith('meter.not_active'),

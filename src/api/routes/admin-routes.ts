@@ -196,7 +196,8 @@ export function adminRoutes(dependencies: AdminRouteDependencies): FastifyPlugin
         config: { access: { roles: ['admin'] } },
         schema: {
           tags,
-          summary: 'Create a staff account (support, admin, crypto-officer, auditor)',
+          summary:
+            'Create a staff account (support, admin, crypto-officer, auditor, verifier: the only role that records scans)',
           body: Type.Object(
             {
               email: Type.String({ maxLength: 254 }),
@@ -206,6 +207,7 @@ export function adminRoutes(dependencies: AdminRouteDependencies): FastifyPlugin
                 Type.Literal('admin'),
                 Type.Literal('crypto-officer'),
                 Type.Literal('auditor'),
+                Type.Literal('verifier'),
               ]),
               password: Type.String({ maxLength: 1024 }),
             },

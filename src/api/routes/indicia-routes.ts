@@ -55,9 +55,9 @@ const READERS = ['customer', 'support', 'admin', 'auditor'] as const;
 
 const Id = Type.Object({ id: Type.String({ maxLength: 60 }) });
 
-/** The indicium log as customers and staff read it, spoilage refunds, corrections, and scans. */
+/** The indicium log as customers and staff read it, spoilage refunds and corrections. */
 export function indiciaRoutes(
-  meters: Pick<MetersService, 'indiciaOf' | 'indicium' | 'refundSpoiled' | 'correct' | 'verify'>,
+  meters: Pick<MetersService, 'indiciaOf' | 'indicium' | 'refundSpoiled' | 'correct'>,
   events: EventOutbox,
 ): FastifyPluginAsyncTypebox {
   return (app) => {
@@ -204,41 +204,6 @@ export function indiciaRoutes(
       },
     );
 
-    app.post(
-      '/v1/verify',
-      {
-        config: { access: { roles: ['support', 'admin', 'auditor'] } },
-        schema: {
-          tags: ['indicia'],
-          summary:
-            "A verifier's scan: signature against the certificate chain, register plausibility, duplicates; the scan is recorded",
-          body: Type.Object(
-            { indicium: Type.String({ maxLength: 1024, description: 'The barcode bytes, base64' }) },
-            { additionalProperties: false },
-          ),
-          response: {
-            200: Type.Object({
-              outcome: Type.String({ examples: ['valid', 'duplicate', 'invalid', 'suspicious'] }),
-              reason: Type.Union([Type.String(), Type.Null()]),
-              meterId: Type.Union([Type.String(), Type.Null()]),
-              indiciumId: Type.Union([Type.String(), Type.Null()]),
-            }),
-          },
-        },
-      },
-      async (request) => {
-        const report = await meters.verify(
-          Buffer.from(request.body.indicium, 'base64'),
-          principalOf(request).email,
-        );
-        return {
-          outcome: report.outcome,
-          reason: report.reason,
-          meterId: report.meterId,
-          indiciumId: report.indiciumId,
-        };
-      },
-    );
     return Promise.resolve();
   };
 }

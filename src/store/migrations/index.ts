@@ -12,6 +12,7 @@ import { migration0010 } from './0010-labels-and-mailing-lists.ts';
 import { migration0011 } from './0011-module-log.ts';
 import { migration0012 } from './0012-number-allocators.ts';
 import { migration0013 } from './0013-module-inhibitions.ts';
+import { migration0014 } from './0014-revenue-protection.ts';
 
 /**
  * Every migration, in order, for both dialects. Names are permanent: a database that holds a
@@ -31,4 +32,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0011-module-log': migration0011,
   '0012-number-allocators': migration0012,
   '0013-module-inhibitions': migration0013,
+  '0014-revenue-protection': migration0014,
 };
