@@ -131,7 +131,7 @@ for (const fixture of dialectFixtures) {
       const first = await authority.ensureCertificateAuthority();
       const [generation1] = await authority.caGenerations();
       assert.equal(generation1?.certificate.serial, first.serial);
-      assert.equal(generation1?.nextKeyHash, await packageKeyHash(custody, 'AUTHORITY-CA-2'));
+      assert.equal(generation1.nextKeyHash, await packageKeyHash(custody, 'AUTHORITY-CA-2'));
       assert.ok(new x509.X509Certificate(first.pem).getExtension(NEXT_CA_KEY_OID) !== null);
 
       const old = await newMeter(7001);
@@ -241,7 +241,7 @@ for (const fixture of dialectFixtures) {
         .execute();
       const seen = (await authority.caGenerations()).at(-1);
       assert.equal(seen?.isTrusted, false);
-      assert.match(seen?.problem ?? '', /does not hash to what generation \d committed to/);
+      assert.match(seen.problem ?? '', /does not hash to what generation \d committed to/);
       assert.equal((await authority.caCertificate()).serial, newest.certificate.serial);
       await assert.rejects(
         authority.rollOver(),

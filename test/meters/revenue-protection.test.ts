@@ -59,7 +59,7 @@ for (const fixture of dialectFixtures) {
 
       const [report] = await reportsOf(meter.meterId);
       assert.ok(report !== undefined);
-      assert.equal(report.id, duplicate.revenueProtection?.reportId);
+      assert.equal(report.id, duplicate.revenueProtection.reportId);
       assert.deepEqual(
         {
           outcome: report.outcome,

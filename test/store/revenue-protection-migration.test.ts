@@ -85,7 +85,7 @@ for (const fixture of dialectFixtures) {
           .orderBy('id')
           .execute();
         assert.deepEqual(
-          accounts.map((row) => [row.id, row.customer_number === null ? null : Number(row.customer_number)]),
+          accounts.map((row) => [row.id, row.customer_number === null ? null : row.customer_number]),
           [
             ['boss', null],
             ['demo', 100_000],
