@@ -59,8 +59,8 @@ describe('indicia modules', () => {
     assert.equal(wrong.status, 1);
     assert.match(wrong.stderr, /credential is wrong/);
 
-    // Three packages: this meter's, the demo customer's and the certificate authority's (both made at
-    // the server's first start).
+    // Four packages: this meter's, the demo customer's, the certificate authority's and the CA's
+    // committed next key (the last three made at the server's first start).
     const rotated = await runIndicia(
       ['modules', 'rotate-master-key', '--retire-old-versions', '--data-dir', dataDir],
       {
@@ -70,7 +70,7 @@ describe('indicia modules', () => {
     assert.equal(rotated.status, 0, rotated.stderr);
     assert.match(
       rotated.stdout,
-      /Master key version 2 created; 3 PSD package\(s\) re-sealed under it; packages below version 2 are refused/,
+      /Master key version 2 created; 4 PSD package\(s\) re-sealed under it; packages below version 2 are refused/,
     );
 
     const status = await runIndicia(['modules', 'status', '--data-dir', dataDir]);

@@ -141,26 +141,24 @@ describe('the shipped rate tables (a fresh install, no tables of the operator)',
 
       await client.enrollDevice('shipped rates', (await client.enrollmentKey()).fingerprint);
       await client.addFunds(10_000, { number: '4242424242424242', expMonth: 12, expYear: 2099, cvc: '123' });
+      // A meter prints for today (the 2025-07-13 prices are in force) up to a few days ahead.
       const issued = await client.issueIndicia([
-        { rateClass: CLASS, weightOunces: 1, mailingDate: '2025-07-13' },
-        { rateClass: CLASS, weightOunces: 2, mailingDate: '2025-07-12' },
-        { rateClass: CLASS, weightOunces: 1, mailingDate: '2025-07-13', postageMills: 800 },
+        { rateClass: CLASS, weightOunces: 1 },
+        { rateClass: CLASS, weightOunces: 2 },
+        { rateClass: CLASS, weightOunces: 1, postageMills: 800 },
       ]);
       assert.deepEqual(
         issued.indicia.map((indicium) => indicium.postageMills),
-        [740, 970, 800],
+        [740, 1030, 800],
       );
       const printed = decodeIndicium(Buffer.from(issued.indicia[0]?.data ?? '', 'base64'));
       assert.equal(printed.rateCategory.trim(), 'FC');
       const before = await client.meter();
       for (const [piece, status, code] of [
-        [{ rateClass: CLASS, weightOunces: 3.6, mailingDate: '2025-07-13' }, 422, 'rate.invalid'],
-        [
-          { rateClass: CLASS, weightOunces: 1, mailingDate: '2025-07-13', postageMills: 739 },
-          422,
-          'rate.invalid',
-        ],
-        [{ rateClass: CLASS, weightOunces: 1, mailingDate: '2024-07-13' }, 404, 'rate.not_found'],
+        [{ rateClass: CLASS, weightOunces: 3.6 }, 422, 'rate.invalid'],
+        [{ rateClass: CLASS, weightOunces: 1, postageMills: 739 }, 422, 'rate.invalid'],
+        [{ rateClass: 'FCM-FLAT-METERED', weightOunces: 1 }, 404, 'rate.not_found'],
+        [{ rateClass: CLASS, weightOunces: 1, mailingDate: '2025-07-13' }, 422, 'meter.mailing_date_invalid'],
       ] as const)
         await assert.rejects(client.issueIndicia([piece]), (error: unknown) => {
           assert.ok(error instanceof IndiciaApiError, String(error));
