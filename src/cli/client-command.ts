@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { IndiciaClient } from '../client/index.ts';
 import { formatUsd } from '../money/index.ts';
@@ -7,8 +8,10 @@ import { type CommandIo, UsageError } from './commands.ts';
 import { amountOf, apiRefusal, load, parse, remember, save, statePath } from './client-state.ts';
 
 export const CLIENT_USAGE = [
-  'indicia client enroll --url URL --fingerprint HEX [--api-key KEY] [--name NAME] [--state FILE]',
-  '                                    enroll this machine as your meter’s device (through the API)',
+  'indicia client enroll --url URL --fingerprint HEX (--email EMAIL | --api-key KEY) [--name NAME] [--state FILE]',
+  '                                    enroll this machine as your meter’s device (through the API); with',
+  '                                    --email it signs in (password from INDICIA_PASSWORD) and makes the',
+  '                                    machine its own API key for the client commands',
   'indicia client meter                your meter and registers, as the server holds them',
   'indicia client fund AMOUNT --card NUMBER --exp MM/YYYY --cvc CVC   add postage (sandbox card processor)',
   'indicia client print --postage 0.73 --rate FC [--count N] [--out DIR]   print signed indicia',
@@ -48,6 +51,42 @@ async function devicesCommand(args: readonly string[], io: CommandIo): Promise<n
   }
 }
 
+/** The scopes the client commands use: nothing of staff, nothing that manages the account. */
+const CLIENT_SCOPES = [
+  'meter:read',
+  'indicia:read',
+  'indicia:issue',
+  'indicia:refund',
+  'funds:add',
+  'devices:enroll',
+] as const;
+
+/**
+ * Signs in once with the account's password and makes this machine an API key of its own for the
+ * client commands (kept in the state file, revocable in the account's key list); the session ends.
+ */
+async function machineApiKey(
+  url: string,
+  email: string,
+  password: string | undefined,
+  name: string | undefined,
+): Promise<string> {
+  if (password === undefined || password === '')
+    throw new UsageError(
+      "enroll --email reads the password from INDICIA_PASSWORD (the demo customer's is printed by indicia serve)",
+    );
+  const session = new IndiciaClient({ baseUrl: url });
+  await session.signIn(email, password);
+  try {
+    const created = await session.createApiKey(`${name ?? 'indicia command line'} (${hostname()})`, [
+      ...CLIENT_SCOPES,
+    ]);
+    return created.key;
+  } finally {
+    await session.signOut();
+  }
+}
+
 /**
  * `indicia client …`: a customer's own command line over the API, through the SDK: device
  * enrollment, funds, printing, devices. The device's HMK is kept in the state file (mode 0600).
@@ -61,14 +100,23 @@ export async function clientCommand(args: readonly string[], io: CommandIo): Pro
           url: { type: 'string' },
           fingerprint: { type: 'string' },
           'api-key': { type: 'string' },
+          email: { type: 'string' },
           name: { type: 'string' },
         });
         const url = values['url'];
         const fingerprint = values['fingerprint'];
-        const apiKey = values['api-key'] ?? io.env['INDICIA_API_KEY'];
-        if (url === undefined || fingerprint === undefined || apiKey === undefined)
+        if (url === undefined || fingerprint === undefined)
           throw new UsageError(
-            'enroll needs --url, --fingerprint and an API key (--api-key or INDICIA_API_KEY)',
+            'enroll needs --url and --fingerprint (the enrollment key fingerprint `indicia serve` prints)',
+          );
+        const email = values['email'];
+        const apiKey =
+          email === undefined
+            ? (values['api-key'] ?? io.env['INDICIA_API_KEY'])
+            : await machineApiKey(url, email, io.env['INDICIA_PASSWORD'], values['name']);
+        if (apiKey === undefined)
+          throw new UsageError(
+            'enroll needs --email (and INDICIA_PASSWORD) or an API key (--api-key or INDICIA_API_KEY)',
           );
         const client = new IndiciaClient({ baseUrl: url, apiKey });
         const device = await client.enrollStoredDevice(values['name'] ?? 'indicia command line', fingerprint);

@@ -3,6 +3,7 @@ import { METERS_USAGE } from './meters-command.ts';
 import { POOL_USAGE } from './pool-command.ts';
 import { CLIENT_USAGE } from './client-command.ts';
 import { PRINT_USAGE } from './print-command.ts';
+import { VERIFY_USAGE } from './verify-command.ts';
 import { ADDRESS_USAGE } from './address-command.ts';
 import { RATES_USAGE } from './rates-command.ts';
 import { MODULES_USAGE } from './modules-command.ts';
@@ -64,6 +65,7 @@ export function helpText(version: string): string {
     ...AUTHORITY_USAGE.split('\n').map((line) => `  ${line}`),
     ...CLIENT_USAGE.split('\n').map((line) => `  ${line}`),
     ...PRINT_USAGE.split('\n').map((line) => `  ${line}`),
+    ...VERIFY_USAGE.split('\n').map((line) => `  ${line}`),
     ...ADDRESS_USAGE.split('\n').map((line) => `  ${line}`),
     ...RATES_USAGE.split('\n').map((line) => `  ${line}`),
     '  indicia help                Show this text (also --help, -h).',

@@ -3,6 +3,7 @@ import { VERSION } from '../main.ts';
 import { type CommandIo, UsageError, migrateCommand, serveCommand, versionCommand } from './commands.ts';
 import { helpText } from './help-text.ts';
 import { clientCommand } from './client-command.ts';
+import { verifyCommand } from './verify-command.ts';
 import { batchCommand, printCommand } from './print-command.ts';
 import { addressCommand } from './address-command.ts';
 import { ratesCommand } from './rates-command.ts';
@@ -48,6 +49,8 @@ export async function runCli(
         return await clientCommand(rest, io);
       case 'print':
         return await printCommand(rest, io);
+      case 'verify':
+        return await verifyCommand(rest, io);
       case 'batch':
         return await batchCommand(rest, io);
       case 'address':

@@ -43,6 +43,15 @@ export function printStartBanner(running: RunningIndicia, write: (text: string) 
       );
     }
   }
+  const customer = demoCredentials.find((credential) => credential.role === 'customer');
+  if (customer !== undefined) {
+    // README "Your first label" starts from this line: the values a client needs, ready to paste.
+    lines.push(
+      '',
+      'Your first label (README, "Your first label"): in a second terminal, in this folder, paste',
+      `  export INDICIA_URL=${url} INDICIA_PASSWORD=${customer.password} INDICIA_FINGERPRINT=${enrollmentKeyFingerprint}`,
+    );
+  }
   lines.push('', 'Press Ctrl+C to stop.', '');
   write(lines.join('\n'));
 }
