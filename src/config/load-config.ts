@@ -145,6 +145,12 @@ export function loadConfig(sources: ConfigSources): Config {
       'Give the key-encryption key as kek (INDICIA_KEK) or kekFile (INDICIA_KEK_FILE), not both.',
     );
   }
+  if (result.pricingPlans[result.defaultPricingPlan] === undefined) {
+    throw new ConfigError(
+      'config.invalid',
+      `defaultPricingPlan (INDICIA_DEFAULT_PRICING_PLAN) "${result.defaultPricingPlan}" is not one of the pricingPlans: ${Object.keys(result.pricingPlans).join(', ')}.`,
+    );
+  }
   return {
     ...result,
     kekFile: result.kekFile === undefined ? undefined : resolve(sources.cwd, result.kekFile),
