@@ -33,18 +33,30 @@ const EXAMPLE =
   '{"standard":{"refundPolicy":{"kind":"review-window","days":60}},"legacy":{"refundPolicy":{"kind":"spoilage-cap","percent":1}}}';
 
 function policyOf(raw: unknown, name: string): RefundPolicy | string {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return `plan "${name}" needs a refundPolicy object`;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    return `plan "${name}" needs a refundPolicy object`;
   const policy = raw as Record<string, unknown>;
   const keys = Object.keys(policy).sort().join(',');
   if (policy['kind'] === 'spoilage-cap') {
     const percent = policy['percent'];
-    if (keys !== 'kind,percent' || typeof percent !== 'number' || !(percent > 0 && percent <= 100) || Math.round(percent * 100) !== percent * 100)
+    if (
+      keys !== 'kind,percent' ||
+      typeof percent !== 'number' ||
+      !(percent > 0 && percent <= 100) ||
+      Math.round(percent * 100) !== percent * 100
+    )
       return `plan "${name}": a spoilage-cap policy is {"kind":"spoilage-cap","percent":P}, P above 0 and at most 100, in hundredths at most`;
     return { kind: 'spoilage-cap', percent };
   }
   if (policy['kind'] === 'review-window') {
     const days = policy['days'];
-    if (keys !== 'days,kind' || typeof days !== 'number' || !Number.isInteger(days) || days < 1 || days > 3650)
+    if (
+      keys !== 'days,kind' ||
+      typeof days !== 'number' ||
+      !Number.isInteger(days) ||
+      days < 1 ||
+      days > 3650
+    )
       return `plan "${name}": a review-window policy is {"kind":"review-window","days":D}, D a whole number from 1 to 3650`;
     return { kind: 'review-window', days };
   }
@@ -66,8 +78,15 @@ export function parsePricingPlans(raw: unknown): PricingPlans | { problem: strin
   const plans: Record<string, PricingPlan> = {};
   for (const [name, plan] of Object.entries(value as Record<string, unknown>)) {
     if (!PLAN_NAME.test(name))
-      return { problem: `has a plan named "${name}": names are lowercase letters, digits and dashes, up to 40` };
-    if (typeof plan !== 'object' || plan === null || Array.isArray(plan) || Object.keys(plan).join(',') !== 'refundPolicy')
+      return {
+        problem: `has a plan named "${name}": names are lowercase letters, digits and dashes, up to 40`,
+      };
+    if (
+      typeof plan !== 'object' ||
+      plan === null ||
+      Array.isArray(plan) ||
+      Object.keys(plan).join(',') !== 'refundPolicy'
+    )
       return { problem: `plan "${name}" must be {"refundPolicy": {...}} and nothing else` };
     const policy = policyOf((plan as Record<string, unknown>)['refundPolicy'], name);
     if (typeof policy === 'string') return { problem: `is wrong: ${policy}` };

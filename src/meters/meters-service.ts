@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { AuthorityService } from '../authority/index.ts';
+import type { PricingPlans } from '../config/index.ts';
 import type { CustodyService } from '../custody/index.ts';
 import type { Mills } from '../money/index.ts';
 import type { DatabaseSchema, IndiciaTable, MetersTable, RevocationReason } from '../store/index.ts';
@@ -140,6 +141,8 @@ export interface MetersService {
   }): Promise<{ reports: RevenueProtectionReport[]; nextCursor: string | null }>;
   /** Partial refund of a spoiled indicium, within the meter's spoilage share of AR. */
   refundSpoiled(indiciumId: string, request?: CustomerRequest): Promise<RefundResult>;
+  /** The configured pricing plans and the default one. */
+  pricingPlans(): { plans: PricingPlans; defaultPlan: string };
   /** The pricing plan a customer is on and its refund policy. */
   refundPolicy(customerNumber: number): Promise<RefundPolicyInForce>;
   /** Puts a customer on a configured plan (null: the default plan). */
@@ -249,6 +252,7 @@ export function createMetersService(dependencies: MetersDependencies): MetersSer
         indiciumId,
         request,
       ),
+    pricingPlans: () => ({ plans: settings.pricingPlans, defaultPlan: settings.defaultPricingPlan }),
     refundPolicy: (customerNumber) => refundPolicyFor(refunds, customerNumber),
     setPricingPlan: (customerNumber, plan) => setPricingPlan(refunds, customerNumber, plan),
     requestRefund: (indiciumId, requester, request) => requestRefund(refunds, indiciumId, requester, request),

@@ -5,7 +5,12 @@ import type { WithinCommit } from '../custody/index.ts';
 import { canonicalJson } from '../encoding/index.ts';
 import { type Mills, formatUsd } from '../money/index.ts';
 import type { DatabaseSchema, RefundRequestStatus, RefundRequestsTable } from '../store/index.ts';
-import { type CustomerRequest, type LifecycleDependencies, type RefundResult, refundSpoiled } from './lifecycle.ts';
+import {
+  type CustomerRequest,
+  type LifecycleDependencies,
+  type RefundResult,
+  refundSpoiled,
+} from './lifecycle.ts';
 import { MeterError } from './meter-error.ts';
 
 /** The plan a customer is on and the refund policy it gives them. */
@@ -21,6 +26,8 @@ export interface RefundRequestView {
   readonly indiciumId: string;
   readonly meterId: string;
   readonly customerNumber: number;
+  /** The customer's account that asked (its webhooks hear the decision). */
+  readonly accountId: string | null;
   readonly amount: Mills;
   readonly status: RefundRequestStatus;
   readonly plan: string;
@@ -60,6 +67,7 @@ export function refundRequestView(row: RefundRequestsTable): RefundRequestView {
     indiciumId: row.indicium_id,
     meterId: row.meter_id,
     customerNumber: Number(row.customer_number),
+    accountId: row.account_id,
     amount: Number(row.amount_mills) as Mills,
     status: row.status,
     plan: row.plan,
@@ -250,7 +258,11 @@ export async function requestRefund(
 }
 
 async function pendingRequest(db: Kysely<DatabaseSchema>, requestId: string): Promise<RefundRequestsTable> {
-  const row = await db.selectFrom('refund_requests').selectAll().where('id', '=', requestId).executeTakeFirst();
+  const row = await db
+    .selectFrom('refund_requests')
+    .selectAll()
+    .where('id', '=', requestId)
+    .executeTakeFirst();
   if (row === undefined)
     throw new MeterError('meter.refund_request_not_found', `There is no refund request ${requestId}.`);
   if (row.status !== 'pending') throw alreadyDecided(row.id, row.status, row.decided_by);
@@ -311,7 +323,12 @@ export async function decideRefund(
   if (!decision.approve) {
     const decided = await db.transaction().execute(async (trx) => {
       const after = refundRequestView(
-        await markDecided(trx, row, { status: 'denied', by: decision.by, note: decision.note, refundId: null }),
+        await markDecided(trx, row, {
+          status: 'denied',
+          by: decision.by,
+          note: decision.note,
+          refundId: null,
+        }),
       );
       await withinDecision?.(trx, after);
       return after;
@@ -384,6 +401,7 @@ export async function refundRequestOf(
   let query = db.selectFrom('refund_requests').selectAll().where('id', '=', id);
   if (customerNumber !== null) query = query.where('customer_number', '=', customerNumber);
   const row = await query.executeTakeFirst();
-  if (row === undefined) throw new MeterError('meter.refund_request_not_found', `There is no refund request ${id}.`);
+  if (row === undefined)
+    throw new MeterError('meter.refund_request_not_found', `There is no refund request ${id}.`);
   return refundRequestView(row);
 }
