@@ -64,7 +64,8 @@ function readConfigFile(path: string): Record<string, unknown> {
 
 function applySetting(config: Record<string, unknown>, setting: Setting, raw: unknown, origin: string): void {
   const parsed = setting.parse(raw);
-  if (typeof parsed === 'object' && 'problem' in parsed) {
+  // A setting's value may itself be an object (pricingPlans): a problem is a string.
+  if (typeof parsed === 'object' && 'problem' in parsed && typeof parsed.problem === 'string') {
     const shown = setting.isSecret === true ? '(hidden)' : JSON.stringify(raw);
     throw new ConfigError('config.invalid', `${origin}: ${shown} ${parsed.problem}.`, {
       details: { setting: setting.key },

@@ -1,4 +1,9 @@
-import { DEFAULT_PRICING_PLAN, DEFAULT_PRICING_PLANS, type PricingPlans, parsePricingPlans } from './pricing-plans.ts';
+import {
+  DEFAULT_PRICING_PLAN,
+  DEFAULT_PRICING_PLANS,
+  type PricingPlans,
+  parsePricingPlans,
+} from './pricing-plans.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

@@ -66,9 +66,9 @@ export function refundRequestView(row: RefundRequestsTable): RefundRequestView {
     id: row.id,
     indiciumId: row.indicium_id,
     meterId: row.meter_id,
-    customerNumber: Number(row.customer_number),
+    customerNumber: row.customer_number,
     accountId: row.account_id,
-    amount: Number(row.amount_mills) as Mills,
+    amount: row.amount_mills as Mills,
     status: row.status,
     plan: row.plan,
     policy: JSON.parse(row.policy) as RefundPolicy,
@@ -342,7 +342,7 @@ export async function decideRefund(
     dependencies,
     row.indicium_id,
     {
-      receipt: { customerNumber: Number(row.customer_number) },
+      receipt: { customerNumber: row.customer_number },
       withinCommit: async (trx) => {
         decided = refundRequestView(
           await markDecided(trx, row, { status: 'approved', by: decision.by, note: decision.note, refundId }),
@@ -353,7 +353,7 @@ export async function decideRefund(
     { limitBasisPoints: null, refundId },
   );
   if (decided === undefined) throw alreadyDecided(row.id, 'meanwhile', null);
-  if (refund.amount !== Number(row.amount_mills))
+  if (refund.amount !== row.amount_mills)
     throw new MeterError('meter.request_invalid', `Refund ${refund.id} is not ${formatUsd(refund.amount)}.`);
   return { request: decided, refund };
 }

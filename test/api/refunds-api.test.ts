@@ -120,11 +120,13 @@ for (const fixture of dialectFixtures) {
       const approved = await support.refunds.decide(pending.id, 'approve', 'misprint, confirmed');
       assert.equal(approved.refundRequest.status, 'approved');
       assert.equal(approved.refundRequest.decidedBy, 'support@example.com');
-      assert.equal(approved.refund?.amountMills, 730);
-      assert.ok(approved.refund?.receiptId !== null);
+      const { refund } = approved;
+      assert.ok(refund !== null);
+      assert.equal(refund.amountMills, 730);
+      assert.ok(refund.receiptId !== null, 'a receipt signed by the meter key');
       assert.deepEqual(await registers(ada), [1_230, 8_770, 730], 'the refund register moved by the postage');
       assert.equal((await ada.indicium(misprint.id)).status, 'refunded');
-      assert.equal((await ada.refunds.get(pending.id)).refundId, approved.refund?.id);
+      assert.equal((await ada.refunds.get(pending.id)).refundId, refund.id);
 
       const twice = await refusal(support.refunds.decide(pending.id, 'approve'));
       assert.deepEqual([twice.status, twice.code], [409, 'meter.refund_request_decided']);
@@ -137,7 +139,7 @@ for (const fixture of dialectFixtures) {
         .where('indicium_id', '=', misprint.id)
         .execute();
       assert.deepEqual(
-        refunds.map((row) => Number(row.amount_mills)),
+        refunds.map((row) => row.amount_mills),
         [730],
       );
       const sent = await decisionsSent(misprint.id);
