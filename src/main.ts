@@ -237,6 +237,8 @@ export function meterSettingsFor(config: Config): MeterSettings {
     mailingDateDaysAhead: config.mailingDateDaysAhead,
     timeZone: config.timeZone,
     deviceKeyDays: config.deviceKeyDays,
+    pricingPlans: config.pricingPlans,
+    defaultPricingPlan: config.defaultPricingPlan,
   };
 }
 

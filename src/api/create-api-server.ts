@@ -37,6 +37,7 @@ import { metricsRoutes } from './routes/metrics-routes.ts';
 import { valueRoutes } from './routes/value-routes.ts';
 import { verificationRoutes } from './routes/verification-routes.ts';
 import { revenueProtectionRoutes } from './routes/revenue-protection-routes.ts';
+import { refundRoutes } from './routes/refund-routes.ts';
 import { Receipt } from './routes/value-schemas.ts';
 import { webhookRoutes } from './routes/webhook-routes.ts';
 import type { EventOutbox } from './event-outbox.ts';
@@ -69,7 +70,13 @@ export interface ApiServerDependencies {
     | 'receipt'
     | 'indiciaOf'
     | 'indicium'
-    | 'refundSpoiled'
+    | 'refundPolicy'
+    | 'requestRefund'
+    | 'decideRefund'
+    | 'refundRequests'
+    | 'refundRequest'
+    | 'setPricingPlan'
+    | 'pricingPlans'
     | 'correct'
     | 'verify'
     | 'check'
@@ -273,6 +280,7 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
     }),
   );
   await app.register(indiciaRoutes(dependencies.meters, dependencies.events));
+  await app.register(refundRoutes({ meters: dependencies.meters, events: dependencies.events }));
   await app.register(verificationRoutes(dependencies.meters));
   const { db, accounts, stock, lists, renderer } = dependencies;
   const ads = new AdTexts(db);

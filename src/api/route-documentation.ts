@@ -76,9 +76,23 @@ export const ROUTE_ERRORS: Readonly<Record<string, readonly string[]>> = {
   'POST /v1/indicia/:id/refund': [
     ...SIGNED,
     'meter.indicium_not_found',
+    'meter.indicium_not_valid',
     'meter.refund_limit',
+    'meter.refund_already_requested',
+    'meter.refund_window_closed',
+    'meter.piece_used',
+    'meter.not_active',
     'request.conflict',
   ],
+  'GET /v1/refund-requests/:id': ['meter.refund_request_not_found'],
+  'POST /v1/admin/refund-requests/:id/decision': [
+    'meter.refund_request_not_found',
+    'meter.refund_request_decided',
+    'meter.piece_used',
+    'meter.indicium_not_valid',
+    'meter.not_active',
+  ],
+  'PUT /v1/admin/customers/:customerNumber/pricing-plan': ['meter.pricing_plan_unknown', 'meter.not_found'],
   'POST /v1/indicia/:id/correction': [...ISSUING, 'meter.indicium_not_found', 'meter.indicium_not_valid'],
   'POST /v1/label-sheets/:serial/print': [
     ...ISSUING,

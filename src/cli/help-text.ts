@@ -39,7 +39,10 @@ function settingLines(): string[] {
   return [
     ...settings.flatMap((setting) => {
       const names = setting.flag === undefined ? setting.env : `${setting.flag} <value>, ${setting.env}`;
-      const shown = setting.defaultValue === undefined ? '' : ` Default: ${String(setting.defaultValue)}.`;
+      const value = setting.defaultValue;
+      // An object-valued default (pricingPlans) is spelled out in its description instead.
+      const isPlain = value === undefined || Array.isArray(value) || typeof value !== 'object';
+      const shown = value === undefined || !isPlain ? '' : ` Default: ${String(value)}.`;
       return block(names, `${setting.description}${shown}`);
     }),
     ...block(

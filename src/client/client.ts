@@ -3,6 +3,7 @@ import type { Device, StoredDevice } from './device.ts';
 import { DeviceSigner, type SignedAnswer } from './device-signer.ts';
 import { type LabelOptions, PrintingApi } from './printing-api.ts';
 import { VerificationApi } from './verification-api.ts';
+import { type RefundRequest, RefundsApi } from './refunds-api.ts';
 import type { AddressRequest, AddressVerification } from './types.ts';
 import type {
   Account,
@@ -329,9 +330,15 @@ export class IndiciaClient {
     return results;
   }
 
-  /** Refunds a spoiled indicium (device-signed). */
-  refundIndicium(id: string): Promise<RefundResult> {
-    return this.signed('POST', `/v1/indicia/${encodeURIComponent(id)}/refund`, undefined);
+  /**
+   * Asks for a refund of a piece under your plan's policy: credited at once (spoilage cap: the
+   * answer has `refund` and the receipt) or pending until staff decide (review window: only
+   * `refundRequest`; `client.refunds` follows it). Device-signed when a device is enrolled.
+   */
+  refundIndicium(id: string): Promise<RefundResult | { refundRequest: RefundRequest }> {
+    const path = `/v1/indicia/${encodeURIComponent(id)}/refund`;
+    if (this.#signer.device === undefined) return this.request('POST', path);
+    return this.signed<RefundResult>('POST', path, undefined);
   }
 
   /** A correction indicium for more postage or another mailing date (device-signed). */
@@ -435,6 +442,11 @@ export class IndiciaClient {
   /** Serialized label sheets, previews and test prints, and mailing lists. */
   get printing(): PrintingApi {
     return new PrintingApi(this);
+  }
+
+  /** Refund policy and requests; staff review them here. */
+  get refunds(): RefundsApi {
+    return new RefundsApi(this);
   }
 
   /** The public check, the authority's certificates and CRLs, revenue protection. */

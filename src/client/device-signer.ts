@@ -113,7 +113,9 @@ export class DeviceSigner {
       const headers = await device.headers(method, path, body);
       if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
       const answer = await this.#transport.request<T>(method, path, body, headers);
-      device.advance(answer.challenge, answer.registers);
+      // An answer without a challenge (a refund request left pending) moved nothing: the module
+      // never saw the signature, so the device signs its next request with the same challenge.
+      if (typeof answer.challenge === 'string') device.advance(answer.challenge, answer.registers);
       return answer;
     });
   }

@@ -21,3 +21,11 @@ export {
   type RevenueProtectionReport,
   type RevocationReason,
 } from './verification-api.ts';
+export {
+  RefundsApi,
+  type RefundDecision,
+  type RefundPolicy,
+  type RefundPolicyInForce,
+  type RefundRequest,
+  type RefundRequestPage,
+} from './refunds-api.ts';

@@ -1,6 +1,8 @@
 // The API's request and response shapes, as the SDK's users see them. Amounts are integer mills
 // (1/1000 dollar) with "Mills" in the field name; times are ISO-8601 UTC strings.
 
+import type { RefundRequest } from './refunds-api.ts';
+
 export type Role = 'customer' | 'support' | 'admin' | 'crypto-officer' | 'auditor' | 'verifier';
 export type MeterMode = 'dedicated' | 'pooled';
 export type ApiKeyScope =
@@ -226,6 +228,8 @@ export interface IndiciumRecord {
 
 export interface RefundResult {
   refund: { id: string; amountMills: number };
+  /** The request, recorded as approved by the spoilage-cap policy. */
+  refundRequest: RefundRequest;
   receipt: Receipt;
   challenge: string;
   registers: Registers;

@@ -8,3 +8,11 @@ export {
   type LogLevel,
   type Setting,
 } from './settings.ts';
+export {
+  DEFAULT_PRICING_PLAN,
+  DEFAULT_PRICING_PLANS,
+  describeRefundPolicy,
+  type PricingPlan,
+  type PricingPlans,
+  type RefundPolicy,
+} from './pricing-plans.ts';

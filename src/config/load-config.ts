@@ -64,7 +64,8 @@ function readConfigFile(path: string): Record<string, unknown> {
 
 function applySetting(config: Record<string, unknown>, setting: Setting, raw: unknown, origin: string): void {
   const parsed = setting.parse(raw);
-  if (typeof parsed === 'object' && 'problem' in parsed) {
+  // A setting's value may itself be an object (pricingPlans): a problem is a string.
+  if (typeof parsed === 'object' && 'problem' in parsed && typeof parsed.problem === 'string') {
     const shown = setting.isSecret === true ? '(hidden)' : JSON.stringify(raw);
     throw new ConfigError('config.invalid', `${origin}: ${shown} ${parsed.problem}.`, {
       details: { setting: setting.key },
@@ -143,6 +144,12 @@ export function loadConfig(sources: ConfigSources): Config {
     throw new ConfigError(
       'config.invalid',
       'Give the key-encryption key as kek (INDICIA_KEK) or kekFile (INDICIA_KEK_FILE), not both.',
+    );
+  }
+  if (result.pricingPlans[result.defaultPricingPlan] === undefined) {
+    throw new ConfigError(
+      'config.invalid',
+      `defaultPricingPlan (INDICIA_DEFAULT_PRICING_PLAN) "${result.defaultPricingPlan}" is not one of the pricingPlans: ${Object.keys(result.pricingPlans).join(', ')}.`,
     );
   }
   return {

@@ -1,3 +1,10 @@
+import {
+  DEFAULT_PRICING_PLAN,
+  DEFAULT_PRICING_PLANS,
+  type PricingPlans,
+  parsePricingPlans,
+} from './pricing-plans.ts';
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -35,6 +42,8 @@ export interface Config {
   timeZone: string;
   deviceKeyDays: number;
   scanFraudPolicy: 'disable-meter' | 'report-only';
+  pricingPlans: PricingPlans;
+  defaultPricingPlan: string;
 }
 
 /** One setting: its name in a config file, its environment variable, its parser and its help text. */
@@ -368,6 +377,21 @@ export const settings: readonly Setting[] = [
       raw === 'disable-meter' || raw === 'report-only'
         ? raw
         : { problem: 'must be disable-meter or report-only' },
+  },
+  {
+    key: 'pricingPlans',
+    env: 'INDICIA_PRICING_PLANS',
+    description:
+      'Named pricing plans and each one\'s refund policy, JSON: {"standard":{"refundPolicy":{"kind":"review-window","days":60}},"spoilage-cap":{"refundPolicy":{"kind":"spoilage-cap","percent":1}}} (the default).',
+    defaultValue: DEFAULT_PRICING_PLANS,
+    parse: parsePricingPlans,
+  },
+  {
+    key: 'defaultPricingPlan',
+    env: 'INDICIA_DEFAULT_PRICING_PLAN',
+    description: 'The plan of every customer an operator has not put on another (one of pricingPlans).',
+    defaultValue: DEFAULT_PRICING_PLAN,
+    parse: (raw) => text(raw, 'the name of a plan in pricingPlans'),
   },
   {
     key: 'cryptoOfficerCredential',

@@ -43,5 +43,12 @@ export {
   type PoolStatusReport,
 } from './pool.ts';
 export { type RefundResult } from './lifecycle.ts';
+export {
+  type RefundPolicyInForce,
+  type RefundRequestOutcome,
+  type RefundRequestView,
+  type RefundRequester,
+  type WithinDecision,
+} from './refund-requests.ts';
 export { type CardPaymentRecord, recordCardPayment } from './card-payments.ts';
 export { type PooledRequest, clientPackageId, hasClientPackage } from './client-packages.ts';

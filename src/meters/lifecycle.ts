@@ -41,6 +41,14 @@ export interface CustomerRequest {
   readonly withinCommit?: WithinCommit;
 }
 
+/** How one refund is bounded: by the spoilage share (the default), or not (a reviewed refund). */
+export interface RefundOptions {
+  /** Basis points of what was printed the refunds may total; null: no cap (staff approved it). */
+  readonly limitBasisPoints?: number | null;
+  /** The refund's id, when the caller records it beside the refund (a refund request). */
+  readonly refundId?: string;
+}
+
 export interface LifecycleDependencies extends IssuanceDependencies {
   /** Spoilage refunds may total at most this share of the meter's AR, in basis points (100 = 1%). */
   readonly spoilageLimitBasisPoints: number;
@@ -126,6 +134,7 @@ export async function refundSpoiled(
   dependencies: LifecycleDependencies,
   indiciumId: string,
   request: CustomerRequest = {},
+  options: RefundOptions = {},
 ): Promise<RefundResult> {
   const { db, custody } = dependencies;
   const indicium = await indiciumOf(db, indiciumId);
@@ -138,22 +147,26 @@ export async function refundSpoiled(
   if (meter.status === 'withdrawn')
     throw new MeterError('meter.not_active', `Meter ${meterId} is withdrawn.`);
   const customerNumber = meter.mode === 'pooled' ? indicium.customer_number : null;
-  const { printed, alreadyRefunded, whose } = await spoilageBase(
-    db,
-    custody,
-    indicium,
-    customerNumber !== null,
-  );
-  const limit = shareFloor(printed, dependencies.spoilageLimitBasisPoints);
+  const basisPoints =
+    options.limitBasisPoints === undefined ? dependencies.spoilageLimitBasisPoints : options.limitBasisPoints;
   const postage = indicium.postage_mills as Mills;
-  if (add(alreadyRefunded, postage) > limit) {
-    throw new MeterError(
-      'meter.refund_limit',
-      `Refunding ${formatUsd(postage)} would take spoilage refunds of ${whose} to ${formatUsd(add(alreadyRefunded, postage))}, above ${dependencies.spoilageLimitBasisPoints / 100}% of its ${formatUsd(printed)} printed (${formatUsd(limit)}).`,
-      { details: { limitMills: limit, alreadyRefundedMills: alreadyRefunded } },
+  if (basisPoints !== null) {
+    const { printed, alreadyRefunded, whose } = await spoilageBase(
+      db,
+      custody,
+      indicium,
+      customerNumber !== null,
     );
+    const limit = shareFloor(printed, basisPoints);
+    if (add(alreadyRefunded, postage) > limit) {
+      throw new MeterError(
+        'meter.refund_limit',
+        `Refunding ${formatUsd(postage)} would take spoilage refunds of ${whose} to ${formatUsd(add(alreadyRefunded, postage))}, above ${basisPoints / 100}% of its ${formatUsd(printed)} printed (${formatUsd(limit)}).`,
+        { details: { limitMills: limit, alreadyRefundedMills: alreadyRefunded } },
+      );
+    }
   }
-  const id = `refund_${randomUUID()}`;
+  const id = options.refundId ?? `refund_${randomUUID()}`;
   // A pooled customer's client package takes the refund too, in the same pass; its key signs the
   // receipt and the device's request is checked on it.
   const client =

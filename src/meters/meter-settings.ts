@@ -1,3 +1,5 @@
+import { DEFAULT_PRICING_PLAN, DEFAULT_PRICING_PLANS, type PricingPlans } from '../config/index.ts';
+
 /** What the postal authority assigned this vendor, and how long keys and certificates live. */
 export interface MeterSettings {
   /** Two characters assigned to the vendor by the postal authority. */
@@ -17,6 +19,9 @@ export interface MeterSettings {
   readonly mailingDateDaysAhead: number;
   /** The IANA time zone whose calendar date is a meter's "today". */
   readonly timeZone: string;
+  /** The installation's pricing plans, each with its refund policy, and the plan customers get. */
+  readonly pricingPlans: PricingPlans;
+  readonly defaultPricingPlan: string;
 }
 
 export const DEFAULT_METER_SETTINGS: MeterSettings = {
@@ -29,4 +34,6 @@ export const DEFAULT_METER_SETTINGS: MeterSettings = {
   customerMaxDescendingRegister: 5_000_000, // $5,000.00
   mailingDateDaysAhead: 3,
   timeZone: 'UTC',
+  pricingPlans: DEFAULT_PRICING_PLANS,
+  defaultPricingPlan: DEFAULT_PRICING_PLAN,
 };

@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { AuthorityService } from '../authority/index.ts';
+import type { PricingPlans } from '../config/index.ts';
 import type { CustodyService } from '../custody/index.ts';
 import type { Mills } from '../money/index.ts';
 import type { DatabaseSchema, IndiciaTable, MetersTable, RevocationReason } from '../store/index.ts';
@@ -36,6 +37,20 @@ import {
   revokeDevice,
 } from './devices.ts';
 import { indiciaOf, indiciumFor } from './indicia-queries.ts';
+import {
+  type RefundPolicyInForce,
+  type RefundRequestOutcome,
+  type RefundRequestView,
+  type RefundRequester,
+  type WithinDecision,
+  decideRefund,
+  listRefundRequests,
+  refundPolicyFor,
+  refundRequestOf,
+  requestRefund,
+  setPricingPlan,
+} from './refund-requests.ts';
+import type { RefundRequestStatus } from '../store/index.ts';
 import { type SignedReceipt, receiptFor } from './receipts.ts';
 import { type GeneratedMeter, type NewMeterRequest, generateMeter, replaceMeterKey } from './meter-gen.ts';
 import { MeterError } from './meter-error.ts';
@@ -126,6 +141,32 @@ export interface MetersService {
   }): Promise<{ reports: RevenueProtectionReport[]; nextCursor: string | null }>;
   /** Partial refund of a spoiled indicium, within the meter's spoilage share of AR. */
   refundSpoiled(indiciumId: string, request?: CustomerRequest): Promise<RefundResult>;
+  /** The configured pricing plans and the default one. */
+  pricingPlans(): { plans: PricingPlans; defaultPlan: string };
+  /** The pricing plan a customer is on and its refund policy. */
+  refundPolicy(customerNumber: number): Promise<RefundPolicyInForce>;
+  /** Puts a customer on a configured plan (null: the default plan). */
+  setPricingPlan(customerNumber: number, plan: string | null): Promise<RefundPolicyInForce>;
+  /** A customer asks to refund a piece: credited at once (spoilage cap) or recorded pending (review). */
+  requestRefund(
+    indiciumId: string,
+    requester: RefundRequester,
+    request?: CustomerRequest,
+  ): Promise<RefundRequestOutcome>;
+  /** Staff approve (credit, exactly once) or deny (nothing moves) a pending refund request. */
+  decideRefund(
+    requestId: string,
+    decision: { approve: boolean; by: string; note: string | null },
+    withinDecision?: WithinDecision,
+  ): Promise<{ request: RefundRequestView; refund: RefundResult | null }>;
+  /** Refund requests, newest first: one customer's, or everyone's (null). */
+  refundRequests(filter: {
+    customerNumber: number | null;
+    status?: RefundRequestStatus | undefined;
+    limit: number;
+    before?: string | undefined;
+  }): Promise<{ requests: RefundRequestView[]; nextCursor: string | null }>;
+  refundRequest(customerNumber: number | null, id: string): Promise<RefundRequestView>;
   /** Full refund: returns the DR and closes the meter. */
   withdraw(meterId: string): Promise<RefundResult>;
   suspend(meterId: string): Promise<PsdView>;
@@ -166,6 +207,12 @@ export function createMetersService(dependencies: MetersDependencies): MetersSer
   const { db, custody, authority } = dependencies;
   const policy = dependencies.scanFraudPolicy ?? 'disable-meter';
   const issuance = { db, custody, settings };
+  const refunds = {
+    ...issuance,
+    spoilageLimitBasisPoints: settings.spoilageLimitBasisPoints,
+    pricingPlans: settings.pricingPlans,
+    defaultPricingPlan: settings.defaultPricingPlan,
+  };
   return {
     create: (request) => generateMeter({ db, custody, authority, settings }, request),
     replaceKey: (meterId) => replaceMeterKey({ db, custody, authority, settings }, meterId),
@@ -205,6 +252,14 @@ export function createMetersService(dependencies: MetersDependencies): MetersSer
         indiciumId,
         request,
       ),
+    pricingPlans: () => ({ plans: settings.pricingPlans, defaultPlan: settings.defaultPricingPlan }),
+    refundPolicy: (customerNumber) => refundPolicyFor(refunds, customerNumber),
+    setPricingPlan: (customerNumber, plan) => setPricingPlan(refunds, customerNumber, plan),
+    requestRefund: (indiciumId, requester, request) => requestRefund(refunds, indiciumId, requester, request),
+    decideRefund: (requestId, decision, withinDecision) =>
+      decideRefund(refunds, requestId, decision, withinDecision),
+    refundRequests: (filter) => listRefundRequests(db, filter),
+    refundRequest: (customerNumber, id) => refundRequestOf(db, customerNumber, id),
     withdraw: (meterId) => withdrawMeter(issuance, meterId),
     suspend: (meterId) => setMeterActive(issuance, meterId, false),
     resume: (meterId) => setMeterActive(issuance, meterId, true),

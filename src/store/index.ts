@@ -59,6 +59,8 @@ export type {
   ScansTable,
   PsdPackagesTable,
   RefundKind,
+  RefundRequestStatus,
+  RefundRequestsTable,
   RefundsTable,
 } from './schema.ts';
 export { StoreError, type StoreErrorCode } from './store-error.ts';

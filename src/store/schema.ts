@@ -32,6 +32,7 @@ export interface DatabaseSchema {
   scans: ScansTable;
   revenue_protection_reports: RevenueProtectionReportsTable;
   refunds: RefundsTable;
+  refund_requests: RefundRequestsTable;
   pool_transfers: PoolTransfersTable;
   customer_balances: CustomerBalancesTable;
   balance_entries: BalanceEntriesTable;
@@ -163,6 +164,29 @@ export interface RefundsTable {
   amount_mills: number;
   package_sequence: number;
   created_at: string;
+}
+
+export type RefundRequestStatus = 'pending' | 'approved' | 'denied';
+
+/** A customer's request to refund one piece: pending until decided (0015). */
+export interface RefundRequestsTable {
+  id: string;
+  indicium_id: string;
+  meter_id: string;
+  customer_number: number;
+  account_id: string | null;
+  amount_mills: number;
+  status: RefundRequestStatus;
+  /** The pricing plan the customer was on, and its refund policy (canonical JSON), when asked. */
+  plan: string;
+  policy: string;
+  requested_at: string;
+  decided_at: string | null;
+  /** The staff account's e-mail address, or `policy:spoilage-cap` for a refund decided at once. */
+  decided_by: string | null;
+  decision_note: string | null;
+  /** The refund an approval credited. */
+  refund_id: string | null;
 }
 
 /** One row per counter (`allocateNumber`): the number it hands out next. */
@@ -382,6 +406,8 @@ export interface AccountsTable {
   failed_sign_ins: Generated<number>;
   locked_until: Generated<string | null>;
   password_changed_at: Generated<string | null>;
+  /** The pricing plan an operator put the customer on; null: the installation's default (0015). */
+  pricing_plan: Generated<string | null>;
 }
 
 /** A browser session: the cookie's token and the CSRF token, both stored as SHA-256 hashes. */

@@ -49,7 +49,12 @@ for (const fixture of dialectFixtures) {
 
     before(async () => {
       smtp = await startSmtpSink();
-      server = await startTestServer(fixture, { INDICIA_SMTP_URL: smtp.url });
+      // The seed's spoilage cap (credited at once) is this suite's plan; test/api/refunds-api.test.ts
+      // drives the default review window.
+      server = await startTestServer(fixture, {
+        INDICIA_SMTP_URL: smtp.url,
+        INDICIA_DEFAULT_PRICING_PLAN: 'spoilage-cap',
+      });
       url = server.indicia.url;
       // The fingerprint an operator hands out of band, as it would be pinned in a client.
       fingerprint = (await server.indicia.meters.enrollmentKey()).fingerprint;
@@ -237,6 +242,8 @@ for (const fixture of dialectFixtures) {
       assert.equal((await gina.indicium(big.id)).data, big.data);
 
       const refunded = await gina.refundIndicium(spoiled.id);
+      assert.ok('refund' in refunded, 'the spoilage-cap plan credits at once');
+      assert.equal(refunded.refundRequest.status, 'approved');
       assert.equal(refunded.refund.amountMills, 500);
       assert.equal(refunded.receipt.body.kind, 'refund');
       assert.ok(await verifiesWithCertificate(refunded.receipt));
@@ -323,6 +330,7 @@ for (const fixture of dialectFixtures) {
       const [, spoiled, underpaid] = printed.indicia;
       assert.ok(spoiled !== undefined && underpaid !== undefined);
       const refunded = await frank.refundIndicium(spoiled.id);
+      assert.ok('refund' in refunded, 'the spoilage-cap plan credits at once');
       assert.deepEqual(refunded.registers, {
         ascendingRegisterMills: 81_000,
         descendingRegisterMills: 19_500,

@@ -55,9 +55,9 @@ const READERS = ['customer', 'support', 'admin', 'auditor'] as const;
 
 const Id = Type.Object({ id: Type.String({ maxLength: 60 }) });
 
-/** The indicium log as customers and staff read it, spoilage refunds and corrections. */
+/** The indicium log as customers and staff read it, and corrections. */
 export function indiciaRoutes(
-  meters: Pick<MetersService, 'indiciaOf' | 'indicium' | 'refundSpoiled' | 'correct'>,
+  meters: Pick<MetersService, 'indiciaOf' | 'indicium' | 'correct'>,
   events: EventOutbox,
 ): FastifyPluginAsyncTypebox {
   return (app) => {
@@ -110,42 +110,7 @@ export function indiciaRoutes(
       async (request) => recordOf(await meters.indicium(scopeOf(principalOf(request)), request.params.id)),
     );
 
-    app.post(
-      '/v1/indicia/:id/refund',
-      {
-        config: { access: { roles: ['customer'], scope: 'indicia:refund', verifiedEmail: true } },
-        schema: {
-          tags: ['indicia'],
-          summary: 'Refund a spoiled indicium (within 1% of what the meter printed); device-signed',
-          params: Id,
-          response: {
-            201: signedAnswer({ refund: Type.Object({ id: Type.String(), amountMills: Type.Integer() }) }),
-          },
-        },
-      },
-      async (request, reply) => {
-        const principal = principalOf(request);
-        await meters.indicium(scopeOf(principal), request.params.id);
-        const authorization = authorizationOf(request);
-        const indiciumId = request.params.id;
-        const refunded = await meters.refundSpoiled(indiciumId, {
-          authorization,
-          receipt: { customerNumber: principal.customerNumber ?? 0 },
-          withinCommit: (trx, outcome) =>
-            events.publish(trx, principal.accountId, 'refund.decided', {
-              indiciumId,
-              decision: 'refunded',
-              amountMills: outcome.transaction.amountMills,
-              meterId: outcome.transaction.meterId,
-            }),
-        });
-        events.flush();
-        return reply.status(201).send({
-          refund: { id: refunded.id, amountMills: refunded.amount },
-          ...signedAnswerParts(refunded.receipt, authorization),
-        });
-      },
-    );
+    // POST /v1/indicia/:id/refund: refund-routes.ts, beside the refund policy and requests.
 
     app.post(
       '/v1/indicia/:id/correction',
