@@ -6,7 +6,7 @@ import type { Mills } from '../../money/index.ts';
 import type { IndiciaTable } from '../../store/index.ts';
 import { principalOf } from '../authentication.ts';
 import type { EventOutbox } from '../event-outbox.ts';
-import { publishIssued } from '../published-events.ts';
+import { publishIssued, publishRefunded } from '../published-events.ts';
 import { authorizationOf, signedAnswerParts } from '../signed-request.ts';
 import { Indicium, MailingDate, signedAnswer } from './value-schemas.ts';
 
@@ -131,12 +131,12 @@ export function indiciaRoutes(
         const refunded = await meters.refundSpoiled(indiciumId, {
           authorization,
           receipt: { customerNumber: principal.customerNumber ?? 0 },
-          withinCommit: (trx, outcome) =>
-            events.publish(trx, principal.accountId, 'refund.decided', {
+          withinCommit: (trx, outcome, records) =>
+            publishRefunded(events, trx, principal.accountId, {
               indiciumId,
-              decision: 'refunded',
               amountMills: outcome.transaction.amountMills,
               meterId: outcome.transaction.meterId,
+              records,
             }),
         });
         events.flush();
@@ -184,8 +184,12 @@ export function indiciaRoutes(
           {
             authorization,
             receipt: { customerNumber: principal.customerNumber ?? 0 },
-            withinCommit: (trx, result) =>
-              publishIssued(events, trx, principal.accountId, result.transaction.meterId, result.view, 1),
+            withinCommit: (trx, result, records) =>
+              publishIssued(events, trx, principal.accountId, {
+                records,
+                dedicatedMeter: principal.meterMode === 'pooled' ? null : result.view,
+                correctsIndiciumId: request.params.id,
+              }),
           },
         );
         events.flush();
