@@ -26,10 +26,10 @@ import {
   checkRegistration,
   normalizeEmail,
 } from './registration.ts';
+import { VERIFICATION_LIFETIME_MS, resendVerification, verificationMessage } from './email-verification.ts';
 import { SignInLockout } from './lockout.ts';
 import { newSecret, secretHash } from './secrets.ts';
 
-const VERIFICATION_LIFETIME_MS = 48 * 3_600_000;
 const RESET_LIFETIME_MS = 3_600_000;
 const FIRST_CUSTOMER_NUMBER = 100_001;
 
@@ -79,6 +79,8 @@ export interface AccountsService {
   }): Promise<AccountView>;
   /** Confirms the e-mail address with the token from the verification e-mail. */
   verifyEmail(token: string): Promise<AccountView>;
+  /** Always succeeds (no account enumeration); mails an unconfirmed account a new link. */
+  resendEmailVerification(email: string): Promise<void>;
   /**
    * Signs in; `deviceToken` is the known-device cookie, if the client has one. The answer carries
    * the device token to keep (the same, or a new one).
@@ -282,15 +284,7 @@ export function createAccountsService({
         ]);
         return view;
       });
-      await mailer.send({
-        to: account.email,
-        subject: 'Confirm your e-mail address for Indicia',
-        text:
-          `Hello ${account.name},\n\nconfirm this address to finish your sign-up (customer number ${account.customerNumber}):\n\n` +
-          `${publicUrl()}/verify-email?token=${verification}\n\n` +
-          `Or send the token to POST /v1/email-verifications: ${verification}\n\n` +
-          'The link works once, for 48 hours. If you did not sign up, ignore this message.\n',
-      });
+      await mailer.send(verificationMessage(account, verification, publicUrl()));
       return account;
     },
 
@@ -345,6 +339,8 @@ export function createAccountsService({
         return viewOf(row);
       });
     },
+
+    resendEmailVerification: (email) => resendVerification({ db, mailer, publicUrl }, email),
 
     async signIn(email, password, deviceToken) {
       const normalized = email.trim().toLowerCase().slice(0, 254);
@@ -466,9 +462,9 @@ export function createAccountsService({
       await endSessions(db, { accountId });
     },
 
-    createApiKey: (principal, request) => createApiKey(db, principal.accountId, request),
+    createApiKey: (principal, request) => createApiKey(db, principal, request),
     listApiKeys: (principal) => listApiKeys(db, principal.accountId),
-    revokeApiKey: (principal, keyId) => revokeApiKey(db, principal.accountId, keyId),
+    revokeApiKey: (principal, keyId) => revokeApiKey(db, principal, keyId),
 
     async account(accountId) {
       return viewOf(await accountRow(accountId));

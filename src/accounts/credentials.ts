@@ -159,12 +159,21 @@ function checkScopes(scopes: readonly string[]): ApiKeyScope[] {
   return [...new Set(scopes)] as ApiKeyScope[];
 }
 
-/** Creates an API key; the key itself is in the result only, never stored. */
+/** The scopes of `wanted` that `principal` does not hold itself (a session holds them all). */
+function beyondOwn(principal: Principal, wanted: readonly string[]): string[] {
+  return wanted.filter((scope) => !(principal.scopes as readonly string[]).includes(scope));
+}
+
+/**
+ * Creates an API key; the key itself is in the result only, never stored. A key with
+ * `keys:manage` makes keys with its own scopes at most: it can never grant itself more.
+ */
 export async function createApiKey(
   db: Kysely<DatabaseSchema>,
-  accountId: string,
+  principal: Principal,
   request: { name: string; scopes: readonly string[] },
 ): Promise<ApiKeyView & { key: string }> {
+  const accountId = principal.accountId;
   const name = request.name.trim();
   if (name === '' || name.length > 100)
     throw new AccountError(
@@ -175,6 +184,13 @@ export async function createApiKey(
       },
     );
   const scopes = checkScopes(request.scopes);
+  const escalating = beyondOwn(principal, scopes);
+  if (escalating.length > 0)
+    throw new AccountError(
+      'account.forbidden',
+      `This API key may grant only the scopes it holds (${principal.scopes.join(', ')}); it lacks ${escalating.join(', ')}. Sign in, or use a key that holds them.`,
+      { details: { field: 'scopes', scopes: escalating } },
+    );
   const id = randomBytes(8).toString('hex');
   const secret = newSecret();
   const createdAt = new Date().toISOString();
@@ -211,11 +227,35 @@ export async function listApiKeys(db: Kysely<DatabaseSchema>, accountId: string)
   }));
 }
 
+/**
+ * Revokes one of the account's keys. A key with `keys:manage` revokes itself or a key whose
+ * scopes are all its own: a narrow key cannot take down a wider integration's key.
+ */
 export async function revokeApiKey(
   db: Kysely<DatabaseSchema>,
-  accountId: string,
+  principal: Principal,
   keyId: string,
 ): Promise<void> {
+  const accountId = principal.accountId;
+  const notFound = () =>
+    new AccountError('account.api_key_not_found', `You have no active API key ${keyId.slice(0, 40)}.`);
+  if (principal.via === 'api-key' && keyId !== principal.apiKeyId) {
+    const target = await db
+      .selectFrom('api_keys')
+      .select('scopes')
+      .where('id', '=', keyId)
+      .where('account_id', '=', accountId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    if (target === undefined) throw notFound();
+    const wider = beyondOwn(principal, JSON.parse(target.scopes) as string[]);
+    if (wider.length > 0)
+      throw new AccountError(
+        'account.forbidden',
+        `Key ${keyId} holds ${wider.join(', ')}, which this API key does not; revoke it from a signed-in session or a key that holds them.`,
+        { details: { scopes: wider } },
+      );
+  }
   const result = await db
     .updateTable('api_keys')
     .set({ revoked_at: new Date().toISOString() })
@@ -223,8 +263,7 @@ export async function revokeApiKey(
     .where('account_id', '=', accountId)
     .where('revoked_at', 'is', null)
     .executeTakeFirst();
-  if (result.numUpdatedRows !== 1n)
-    throw new AccountError('account.api_key_not_found', `You have no active API key ${keyId.slice(0, 40)}.`);
+  if (result.numUpdatedRows !== 1n) throw notFound();
 }
 
 /** The principal behind a bearer API key, or null when it is malformed, unknown or revoked. */

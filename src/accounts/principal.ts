@@ -10,6 +10,9 @@ export const API_KEY_SCOPES = [
   'devices:enroll',
   // A verifier's scanner records scans (POST /v1/verify) with a key of its own.
   'scans:record',
+  // A headless backend manages its own keys (never granting more than it holds) and webhooks.
+  'keys:manage',
+  'webhooks:manage',
 ] as const;
 export type ApiKeyScope = (typeof API_KEY_SCOPES)[number];
 

@@ -9,6 +9,7 @@ import {
   MeterError,
   type PieceRequest,
   type PoolService,
+  type RecordsWithinCommit,
   clientPackageId,
   indiciaOfCommit,
 } from '../meters/index.ts';
@@ -70,6 +71,8 @@ export interface CustomerIssuer {
       /** A mailing list is printed at once, after one password check, whatever its size. */
       readonly isWholeList?: boolean;
       readonly withinCommit?: (trx: Transaction<DatabaseSchema>, result: CommittedCommand) => Promise<void>;
+      /** The mailing list printed, named in the indicium.issued event. */
+      readonly mailingListId?: string;
     },
   ): Promise<IssuedIndicia>;
 }
@@ -145,14 +148,14 @@ export function customerIssuer({
           await stock.reserve(principal.accountId, serial);
           reserved.push(serial);
         }
-        const withinCommit = async (
-          trx: Transaction<DatabaseSchema>,
-          result: CommittedCommand,
-        ): Promise<void> => {
+        const withinCommit: RecordsWithinCommit = async (trx, result, records) => {
           await accounts.countPrinting(trx, principal, count);
-          // A pooled customer's low balance is their own, not the shared mini-PSD's.
-          if (!pooled) await publishIssued(events, trx, principal.accountId, meterId, result.view, count);
-          else await events.publish(trx, principal.accountId, 'indicium.issued', { pieces: count });
+          await publishIssued(events, trx, principal.accountId, {
+            records,
+            // A pooled customer's low balance is their own, not the shared mini-PSD's.
+            dedicatedMeter: pooled ? null : result.view,
+            mailingListId: request.mailingListId,
+          });
           if (labels.length > 0 || pieces.some((piece) => piece.from !== undefined || piece.to !== undefined))
             await recordPieces(trx, result, pieces, stock);
           await request.withinCommit?.(trx, result);

@@ -10,7 +10,7 @@ export const SECURITY_SCHEMES = {
     scheme: 'bearer',
     bearerFormat: 'ik_…',
     description:
-      'An API key (`Authorization: Bearer ik_…`) made at POST /v1/api-keys. Each key holds scopes; a route names the scope it needs.',
+      'An API key (`Authorization: Bearer ik_…`) made at POST /v1/api-keys. Each key holds scopes; a route names the scope it needs. `keys:manage` lets a key create, list and revoke keys (granting and revoking only scopes it holds itself), `webhooks:manage` lets it manage webhooks: a headless backend needs no password.',
   },
   sessionCookie: {
     type: 'apiKey',
@@ -55,7 +55,9 @@ export const ROUTE_ERRORS: Readonly<Record<string, readonly string[]>> = {
   'POST /v1/sessions': ['account.sign_in_failed', 'account.locked'],
   'POST /v1/email-verifications': ['account.token_invalid'],
   'POST /v1/password-resets/confirm': ['account.token_invalid'],
+  'POST /v1/api-keys': ['account.invalid'],
   'DELETE /v1/api-keys/:id': ['account.api_key_not_found'],
+  'GET /v1/webhooks/:id/deliveries': ['webhook.not_found'],
   'POST /v1/indicia': [
     ...ISSUING,
     'label.address_missing',

@@ -141,6 +141,11 @@ export class IndiciaClient {
     return this.request('POST', '/v1/email-verifications', { token });
   }
 
+  /** A new verification e-mail for an unconfirmed account; answers alike for any address. */
+  async resendEmailVerification(email: string): Promise<void> {
+    await this.request('POST', '/v1/email-verifications/resend', { email });
+  }
+
   /** Signs in with a password; later requests carry the session and its CSRF token. */
   async signIn(email: string, password: string): Promise<{ account: Account; session: Session }> {
     const sent = { email, password };

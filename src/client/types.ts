@@ -12,7 +12,9 @@ export type ApiKeyScope =
   | 'indicia:refund'
   | 'funds:add'
   | 'devices:enroll'
-  | 'scans:record';
+  | 'scans:record'
+  | 'keys:manage'
+  | 'webhooks:manage';
 
 export interface Address {
   line1: string;

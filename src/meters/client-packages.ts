@@ -1,10 +1,11 @@
 import type { Kysely } from 'kysely';
 import type { AuthorityService } from '../authority/index.ts';
-import type { CommittedCommand, CustodyService, WithinCommit } from '../custody/index.ts';
+import type { CommittedCommand, CustodyService } from '../custody/index.ts';
 import type { Mills } from '../money/index.ts';
 import type { DatabaseSchema } from '../store/index.ts';
 import type { Transaction } from 'kysely';
 import type { ClientAuthorization, CommandStep } from '../vault/index.ts';
+import type { RecordsWithinCommit } from './committed-records.ts';
 import { MeterError } from './meter-error.ts';
 import { certifyMeterKey } from './meter-gen.ts';
 import type { MeterSettings } from './meter-settings.ts';
@@ -78,7 +79,7 @@ export function clientPackageCommand(
 export interface PooledRequest {
   readonly authorization?: ClientAuthorization;
   readonly receipt?: boolean;
-  readonly withinCommit?: WithinCommit;
+  readonly withinCommit?: RecordsWithinCommit;
   /** Pieces one issuance may print, when a mailing list needs more than a request's usual limit. */
   readonly maxPieces?: number | undefined;
 }
@@ -120,7 +121,11 @@ export async function executeWithClientPackage(
   custody: CustodyService,
   command: { meterId: string; steps: CommandStep[] },
   client: ReturnType<typeof clientPackageCommand>,
-  record: (trx: Transaction<DatabaseSchema>, result: CommittedCommand) => Promise<void>,
+  record: (
+    trx: Transaction<DatabaseSchema>,
+    result: CommittedCommand,
+    receipt: SignedReceipt | null,
+  ) => Promise<void>,
 ): Promise<{ result: CommittedCommand; receipt: SignedReceipt | null }> {
   let receipt: SignedReceipt | null = null;
   const [result] = await custody.executeTogether([command, client], async (trx, [own, theirs]) => {
@@ -129,7 +134,7 @@ export async function executeWithClientPackage(
     const signed = theirs.signatures[0];
     if (signed !== undefined && theirs.view.certificateSerial !== null)
       receipt = await storeReceipt(trx, signed, theirs.view.certificateSerial);
-    await record(trx, own);
+    await record(trx, own, receipt);
   });
   if (result === undefined) throw new MeterError('meter.request_invalid', 'The module skipped a command.');
   return { result, receipt };

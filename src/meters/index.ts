@@ -1,3 +1,4 @@
+export { type CommittedRecords, type RecordsWithinCommit } from './committed-records.ts';
 export { type CustomerMeter } from './customer-meters.ts';
 export { indiciaOfCommit } from './indicia-queries.ts';
 export {

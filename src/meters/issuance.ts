@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { timeOrderedUuid } from '../encoding/index.ts';
 import type { Insertable, Kysely, Transaction } from 'kysely';
-import type { CommittedCommand, CustodyService, WithinCommit } from '../custody/index.ts';
+import type { CommittedCommand, CustodyService } from '../custody/index.ts';
 import {
   type IndiciumFields,
   assembleIndicium,
@@ -12,6 +12,7 @@ import { type Mills, add, nonNegativeMills } from '../money/index.ts';
 import type { DatabaseSchema, IndiciaTable, MeterMode, MetersTable } from '../store/index.ts';
 import type { ClientAuthorization, CommandStep, PsdOperation, PsdView } from '../vault/index.ts';
 import { type clientPackageCommand, executeWithClientPackage } from './client-packages.ts';
+import type { RecordsWithinCommit } from './committed-records.ts';
 import { MeterError } from './meter-error.ts';
 import { mailingWindow, refuseUnprintableDates } from './mailing-date.ts';
 import { type SignedReceipt, newReceiptId, receiptStep, storeReceipt } from './receipts.ts';
@@ -52,6 +53,8 @@ export interface IssuedIndicium {
   readonly ascendingRegister: Mills;
   readonly descendingRegister: Mills;
   readonly mailingDate: string;
+  /** The serialized label it was printed on; 0 for none. */
+  readonly labelSerial: number;
 }
 
 /** How a correction or other special issuance differs from plain postage. */
@@ -63,7 +66,7 @@ export interface IssueOptions {
   /** Zero postage is allowed only for a date correction, which moves no register. */
   readonly allowsZeroPostage?: boolean;
   /** More writes in the same commit. */
-  readonly withinCommit?: WithinCommit;
+  readonly withinCommit?: RecordsWithinCommit;
   /** The customer printed in the indicium; the meter's own customer unless given (pooled mode). */
   readonly customerNumber?: number;
   /** The meter's mode: 'dedicated' unless given. */
@@ -88,7 +91,7 @@ export interface SignedFunding {
   readonly receipt?: { readonly customerNumber: number };
   readonly mode?: MeterMode;
   /** More writes in the same commit (the card payment record). */
-  readonly withinCommit?: WithinCommit;
+  readonly withinCommit?: RecordsWithinCommit;
 }
 
 /** The indicia of one request, in order, and its receipt when one was asked for. */
@@ -206,7 +209,7 @@ export async function fundMeter(
           created_at: new Date().toISOString(),
         })
         .execute();
-      await options.withinCommit?.(trx, outcome);
+      await options.withinCommit?.(trx, outcome, { receipt, fundingId: id });
     },
     options.authorization,
   );
@@ -303,7 +306,11 @@ export async function issueIndicia(
   }
   const issued: IssuedIndicium[] = [];
   let receipt: SignedReceipt | null = null;
-  const record = async (trx: Transaction<DatabaseSchema>, result: CommittedCommand): Promise<void> => {
+  const record = async (
+    trx: Transaction<DatabaseSchema>,
+    result: CommittedCommand,
+    clientReceipt: SignedReceipt | null = null,
+  ): Promise<void> => {
     const createdAt = now().toISOString();
     const rows: Insertable<IndiciaTable>[] = [];
     for (const signature of result.signatures) {
@@ -325,6 +332,7 @@ export async function issueIndicia(
         ascendingRegister,
         descendingRegister,
         mailingDate,
+        labelSerial: piece.labelSerial ?? 0,
       });
       rows.push({
         id,
@@ -352,7 +360,7 @@ export async function issueIndicia(
         .insertInto('indicia')
         .values(rows.slice(start, start + MAX_PIECES_PER_REQUEST))
         .execute();
-    await options.withinCommit?.(trx, result);
+    await options.withinCommit?.(trx, result, { receipt: receipt ?? clientReceipt, indicia: issued });
   };
   const { companion } = options;
   if (companion === undefined) {

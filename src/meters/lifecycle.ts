@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import { revokeMeterCertificates } from '../authority/index.ts';
-import type { CommittedCommand, CustodyService, WithinCommit } from '../custody/index.ts';
+import type { CommittedCommand, CustodyService } from '../custody/index.ts';
 import { type Mills, add, formatUsd, shareFloor, subtract } from '../money/index.ts';
 import type { DatabaseSchema, IndiciaTable, MeterStatus, RefundKind } from '../store/index.ts';
 import type { ClientAuthorization, CommandStep, PsdView } from '../vault/index.ts';
@@ -20,6 +20,7 @@ import {
   noClientPackage,
   receiptStepsFor,
 } from './client-packages.ts';
+import type { RecordsWithinCommit } from './committed-records.ts';
 import { MeterError } from './meter-error.ts';
 import { type SignedReceipt, newReceiptId, receiptStep, storeReceipt } from './receipts.ts';
 
@@ -38,7 +39,7 @@ export interface CustomerRequest {
   readonly authorization?: ClientAuthorization;
   readonly receipt?: { readonly customerNumber: number };
   /** More writes in the same commit (the webhook outbox). */
-  readonly withinCommit?: WithinCommit;
+  readonly withinCommit?: RecordsWithinCommit;
 }
 
 /** How one refund is bounded: by the spoilage share (the default), or not (a reviewed refund). */
@@ -199,7 +200,11 @@ export async function refundSpoiled(
       }),
     );
   let receipt: SignedReceipt | null = null;
-  const record = async (trx: Transaction<DatabaseSchema>, outcome: CommittedCommand): Promise<void> => {
+  const record = async (
+    trx: Transaction<DatabaseSchema>,
+    outcome: CommittedCommand,
+    clientReceipt: SignedReceipt | null = null,
+  ): Promise<void> => {
     await retire(trx, indiciumId, 'refunded');
     await trx
       .insertInto('refunds')
@@ -214,7 +219,7 @@ export async function refundSpoiled(
       })
       .execute();
     if (customerNumber !== null) await moveBalance(trx, customerNumber, postage, 'refund', id);
-    await request.withinCommit?.(trx, outcome);
+    await request.withinCommit?.(trx, outcome, { receipt: receipt ?? clientReceipt, refundId: id });
   };
   let result: CommittedCommand;
   if (client === null) {
@@ -389,11 +394,11 @@ export async function correctIndicium(
       ...(customerNumber === null ? {} : { customerNumber }),
       ...request,
       ...(correctionClient === null ? {} : { companion: correctionClient, receipt: undefined }),
-      withinCommit: async (trx, result) => {
+      withinCommit: async (trx, result, records) => {
         await retire(trx, indiciumId, 'corrected');
         if (customerNumber !== null && difference > 0)
           await moveBalance(trx, customerNumber, 0 - difference, 'postage', indiciumId);
-        await request.withinCommit?.(trx, result);
+        await request.withinCommit?.(trx, result, records);
       },
     },
   );

@@ -317,7 +317,7 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
               if (signed !== undefined && result.view.certificateSerial !== null)
                 receipt = await storeReceipt(trx, signed, result.view.certificateSerial);
               await write(trx);
-              await request.withinCommit?.(trx, result);
+              await request.withinCommit?.(trx, result, { receipt, fundingId: reference });
             },
             authorization,
           );
@@ -375,9 +375,9 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
                 customerNumber,
                 mode: 'pooled',
                 maxPieces: request.maxPieces,
-                withinCommit: async (trx, result) => {
+                withinCommit: async (trx, result, records) => {
                   await moveBalance(trx, customerNumber, 0 - total, 'postage', entry.meterId);
-                  await request.withinCommit?.(trx, result);
+                  await request.withinCommit?.(trx, result, records);
                 },
                 ...(hasPackage
                   ? {

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import type { PricingPlans, RefundPolicy } from '../config/index.ts';
-import type { WithinCommit } from '../custody/index.ts';
 import { canonicalJson } from '../encoding/index.ts';
 import { type Mills, formatUsd } from '../money/index.ts';
 import type { DatabaseSchema, RefundRequestStatus, RefundRequestsTable } from '../store/index.ts';
@@ -11,6 +10,7 @@ import {
   type RefundResult,
   refundSpoiled,
 } from './lifecycle.ts';
+import type { CommittedRecords, RecordsWithinCommit } from './committed-records.ts';
 import { MeterError } from './meter-error.ts';
 
 /** The plan a customer is on and the refund policy it gives them. */
@@ -57,7 +57,12 @@ export interface RefundRequestOutcome {
 }
 
 /** Writes beside a decision, in its commit (the webhook outbox): the request as decided. */
-export type WithinDecision = (trx: Transaction<DatabaseSchema>, decided: RefundRequestView) => Promise<void>;
+/** Writes in the decision's commit (the webhook outbox); records are the refund's, null when denied. */
+export type WithinDecision = (
+  trx: Transaction<DatabaseSchema>,
+  decided: RefundRequestView,
+  records: CommittedRecords | null,
+) => Promise<void>;
 
 const DAY_MS = 86_400_000;
 
@@ -222,9 +227,9 @@ export async function requestRefund(
   if (inForce.policy.kind === 'spoilage-cap') {
     const refundId = `refund_${randomUUID()}`;
     const row = { ...requestRow(id, indicium, requester, inForce, 'approved', now), refund_id: refundId };
-    const within: WithinCommit = async (trx, outcome) => {
+    const within: RecordsWithinCommit = async (trx, outcome, records) => {
       await trx.insertInto('refund_requests').values(row).execute();
-      await request.withinCommit?.(trx, outcome);
+      await request.withinCommit?.(trx, outcome, { ...records, refundRequestId: id });
     };
     const refund = await refundSpoiled(
       dependencies,
@@ -330,7 +335,7 @@ export async function decideRefund(
           refundId: null,
         }),
       );
-      await withinDecision?.(trx, after);
+      await withinDecision?.(trx, after, null);
       return after;
     });
     return { request: decided, refund: null };
@@ -343,11 +348,11 @@ export async function decideRefund(
     row.indicium_id,
     {
       receipt: { customerNumber: row.customer_number },
-      withinCommit: async (trx) => {
+      withinCommit: async (trx, _outcome, records) => {
         decided = refundRequestView(
           await markDecided(trx, row, { status: 'approved', by: decision.by, note: decision.note, refundId }),
         );
-        await withinDecision?.(trx, decided);
+        await withinDecision?.(trx, decided, { ...records, refundRequestId: row.id });
       },
     },
     { limitBasisPoints: null, refundId },

@@ -14,3 +14,10 @@ export {
   type WebhookView,
   type WebhooksService,
 } from './webhooks-service.ts';
+export {
+  MAX_INDICIA_PER_EVENT,
+  WEBHOOK_EVENT_CATALOGUE,
+  type WebhookEventData,
+  webhookEventSchema,
+} from './event-catalogue.ts';
+export { CATALOGUE_END, CATALOGUE_START, eventCatalogueMarkdown } from './event-catalogue-doc.ts';

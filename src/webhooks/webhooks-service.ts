@@ -7,14 +7,11 @@ import type {
   WebhookEvent,
   WebhookSubscriptionsTable,
 } from '../store/index.ts';
+import { WEBHOOK_EVENT_CATALOGUE, type WebhookEventData } from './event-catalogue.ts';
 import { WebhookError } from './webhook-error.ts';
 
-export const WEBHOOK_EVENTS: readonly WebhookEvent[] = [
-  'funds.posted',
-  'indicium.issued',
-  'refund.decided',
-  'balance.low',
-];
+/** Every event type, in the catalogue's order. */
+export const WEBHOOK_EVENTS = Object.keys(WEBHOOK_EVENT_CATALOGUE) as readonly WebhookEvent[];
 export const MAX_SUBSCRIPTIONS_PER_ACCOUNT = 10;
 export const SIGNATURE_HEADER = 'indicia-webhook-signature';
 export const TIMESTAMP_HEADER = 'indicia-webhook-timestamp';
@@ -206,11 +203,11 @@ export type WebhooksService = ReturnType<typeof createWebhooksService>;
  * Writes an event to the outbox of every webhook of `accountId` that wants it, inside the
  * caller's transaction: it is delivered if and only if what it reports was committed.
  */
-export async function enqueueWebhookEvent(
+export async function enqueueWebhookEvent<Event extends WebhookEvent>(
   trx: Transaction<DatabaseSchema>,
   accountId: string,
-  event: WebhookEvent,
-  data: Record<string, unknown>,
+  event: Event,
+  data: WebhookEventData<Event>,
 ): Promise<void> {
   const subscriptions = await trx
     .selectFrom('webhook_subscriptions')

@@ -66,6 +66,13 @@ describe('the OpenAPI document says who may call what and what each route refuse
     assert.match(issue.responses['401']?.description ?? '', /psd\.client_unauthenticated/);
     assert.match(issue.responses['422']?.description ?? '', /meter\.mailing_date_invalid/);
     assert.match(issue.responses['503']?.description ?? '', /vault\.service_stopped/);
+    for (const [path, method, scope] of [
+      ['/v1/api-keys', 'post', 'keys:manage'],
+      ['/v1/api-keys/{id}', 'delete', 'keys:manage'],
+      ['/v1/webhooks', 'post', 'webhooks:manage'],
+      ['/v1/webhooks/{id}/deliveries', 'get', 'webhooks:manage'],
+    ] as const)
+      assert.deepEqual(spec.paths[path]?.[method]?.security?.[0], { apiKey: [scope] }, `${method} ${path}`);
     const signUp = spec.paths['/v1/accounts']?.['post'];
     assert.ok(signUp);
     assert.deepEqual(signUp.security, []);

@@ -4,7 +4,14 @@ import { type IncomingMessage, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { IndiciaClient, type WebhookDelivery } from '../../src/client/index.ts';
-import { isPrivateAddress, refusedTarget } from '../../src/webhooks/index.ts';
+import { Value } from 'typebox/value';
+import type { WebhookEvent } from '../../src/store/index.ts';
+import {
+  WEBHOOK_EVENTS,
+  isPrivateAddress,
+  refusedTarget,
+  webhookEventSchema,
+} from '../../src/webhooks/index.ts';
 import { refusal } from '../support/api-helpers.ts';
 import { dialectFixtures } from '../support/dialects.ts';
 import { type TestServer, startTestServer } from '../support/start-server.ts';
@@ -38,6 +45,23 @@ async function startReceiver(answers: Record<string, number[]>) {
   };
 }
 
+interface DeliveredEvent {
+  id: string;
+  type: WebhookEvent;
+  createdAt: string;
+  data: Record<string, unknown>;
+}
+
+/** A delivered body, checked against the catalogue's schema of its event type. */
+function validEvent(body: string): DeliveredEvent {
+  const event = JSON.parse(body) as DeliveredEvent;
+  assert.ok(WEBHOOK_EVENTS.includes(event.type), `unknown event type ${event.type}`);
+  const schema = webhookEventSchema(event.type);
+  const errors = [...Value.Errors(schema, event)].map((error) => `${error.instancePath} ${error.message}`);
+  assert.deepEqual(errors, [], `${event.type} does not match its catalogue schema`);
+  return event;
+}
+
 async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -59,6 +83,8 @@ for (const fixture of dialectFixtures) {
       server = await startTestServer(fixture, {
         INDICIA_WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
         INDICIA_WEBHOOK_RETRY_SCHEDULE: '1,1',
+        // Refunds credited at once (the seed's spoilage cap); refunds-api.test.ts reviews them.
+        INDICIA_DEFAULT_PRICING_PLAN: 'spoilage-cap',
       });
       const demo = server.indicia.demoCredentials.find((credential) => credential.role === 'customer');
       assert.ok(demo !== undefined);
@@ -74,7 +100,7 @@ for (const fixture of dialectFixtures) {
       }
     });
 
-    it('delivers funds.posted, indicium.issued and balance.low, signed with the subscription secret', async () => {
+    it('delivers every event naming the ids it is about, signed, each body valid under its catalogue schema', async () => {
       const { webhook, secret } = await customer.createWebhook(receiver.url('/hooks'), [
         'funds.posted',
         'indicium.issued',
@@ -83,28 +109,91 @@ for (const fixture of dialectFixtures) {
       ]);
       assert.match(secret, /^whsec_[A-Za-z0-9_-]{43}$/);
       assert.equal(webhook.secretHint, secret.slice(-4));
-      await customer.addFunds(12_000, CARD);
-      await customer.issueIndicia([{ postageMills: 3_000, rateCategory: 'PM' }]);
+      const funded = await customer.addFunds(12_000, CARD);
+      const printed = await customer.issueIndicia([
+        { postageMills: 3_000, rateCategory: 'PM' },
+        { postageMills: 20, rateCategory: 'FC' },
+      ]);
+      const [big, spoiled] = printed.indicia;
+      assert.ok(big !== undefined && spoiled !== undefined);
+      const refunded = await customer.refundIndicium(spoiled.id);
+      assert.ok('refund' in refunded, 'the spoilage-cap plan credits at once');
+      const corrected = await customer.correctIndicium(big.id, { postageMills: 3_010 });
       const deliveries = await until(
         () => customer.webhookDeliveries(webhook.id),
-        (list) => list.length === 3 && list.every((delivery) => delivery.status === 'delivered'),
+        (list) => list.length === 6 && list.every((delivery) => delivery.status === 'delivered'),
       );
       assert.deepEqual(deliveries.map((delivery) => delivery.event).sort(), [
         'balance.low',
+        'balance.low',
         'funds.posted',
         'indicium.issued',
+        'indicium.issued',
+        'refund.decided',
       ]);
       const posts = receiver.received.filter((entry) => entry.path === '/hooks');
-      assert.equal(posts.length, 3);
+      assert.equal(posts.length, 6);
+      const events: DeliveredEvent[] = [];
       for (const post of posts) {
         const timestamp = String(post.headers['indicia-webhook-timestamp']);
         const expected = `v1=${createHmac('sha256', secret).update(`${timestamp}.${post.body}`).digest('hex')}`;
         assert.equal(post.headers['indicia-webhook-signature'], expected);
-        const event = JSON.parse(post.body) as { id: string; type: string; data: Record<string, unknown> };
+        const event = validEvent(post.body);
         assert.equal(post.headers['indicia-webhook-id'], event.id);
-        if (event.type === 'balance.low') assert.equal(event.data['descendingRegisterMills'], 9_000);
-        if (event.type === 'funds.posted') assert.equal(event.data['amountMills'], 12_000);
+        events.push(event);
       }
+      const data = (type: string, index = 0) => events.filter((event) => event.type === type)[index]?.data;
+      const receiptOf = (answer: { receipt: { id: string; body: { sequence: number } } }) => ({
+        id: answer.receipt.id,
+        sequence: answer.receipt.body.sequence,
+      });
+      assert.deepEqual(data('funds.posted'), {
+        fundingId: funded.funding.id,
+        receipt: receiptOf(funded),
+        meterId: funded.receipt.body.meterId,
+        amountMills: 12_000,
+        processor: 'sandbox',
+        ascendingRegisterMills: 0,
+        descendingRegisterMills: 12_000,
+      });
+      assert.deepEqual(data('indicium.issued'), {
+        receipt: receiptOf(printed),
+        meterId: big.meterId,
+        pieces: 2,
+        totalPostageMills: 3_020,
+        indicia: printed.indicia.map((indicium) => ({
+          id: indicium.id,
+          postageMills: indicium.postageMills,
+          mailingDate: indicium.mailingDate,
+        })),
+        part: 1,
+        parts: 1,
+        ascendingRegisterMills: 3_020,
+        descendingRegisterMills: 8_980,
+      });
+      assert.deepEqual(data('refund.decided'), {
+        refundRequestId: refunded.refundRequest.id,
+        refundId: refunded.refund.id,
+        indiciumId: spoiled.id,
+        decision: 'refunded',
+        amountMills: 20,
+        meterId: big.meterId,
+        receipt: receiptOf(refunded),
+        note: null,
+      });
+      const correction = data('indicium.issued', 1);
+      assert.equal(correction?.['correctsIndiciumId'], big.id);
+      assert.deepEqual(correction?.['indicia'], [
+        { id: corrected.indicium.id, postageMills: 10, mailingDate: corrected.indicium.mailingDate },
+      ]);
+      assert.deepEqual(correction?.['receipt'], receiptOf(corrected));
+      assert.deepEqual(data('balance.low'), {
+        meterId: big.meterId,
+        thresholdMills: 10_000,
+        ascendingRegisterMills: 3_020,
+        descendingRegisterMills: 8_980,
+      });
+      assert.equal(data('balance.low', 1)?.['descendingRegisterMills'], 8_970);
       await customer.deleteWebhook(webhook.id);
       assert.deepEqual(await customer.webhooks(), []);
       assert.equal((await refusal(customer.webhookDeliveries(webhook.id))).status, 404);
@@ -122,6 +211,7 @@ for (const fixture of dialectFixtures) {
       assert.ok(retried !== undefined);
       assert.equal(retried.attempts, 2);
       assert.equal(retried.lastStatusCode, 200);
+      for (const post of receiver.received.filter((entry) => entry.path === '/flaky')) validEvent(post.body);
       const failedLog = await until<WebhookDelivery[]>(
         () => customer.webhookDeliveries(dead.webhook.id),
         (list) => list[0]?.status === 'failed',

@@ -29,6 +29,8 @@ export interface AccountRouteDependencies {
 }
 
 const SELF = { roles: ROLES } as const;
+/** A session, or an API key with keys:manage (a headless backend rotating its own keys). */
+const KEYS = { roles: ROLES, scope: 'keys:manage' } as const;
 const accountTag = ['accounts'];
 
 /**
@@ -103,6 +105,27 @@ export function accountRoutes(dependencies: AccountRouteDependencies): FastifyPl
           });
         }
         return { account };
+      },
+    );
+
+    app.post(
+      '/v1/email-verifications/resend',
+      {
+        config: { access: { public: true }, rateLimit: 'email' },
+        schema: {
+          tags: accountTag,
+          summary:
+            'Send an unconfirmed account a new verification e-mail (earlier links stop working); the answer is the same whether the account exists or not',
+          body: Type.Object({ email: Type.String({ maxLength: 254 }) }, { additionalProperties: false }),
+          response: { 202: Type.Object({ message: Type.String() }) },
+        },
+      },
+      async (request, reply) => {
+        await accounts.resendEmailVerification(request.body.email);
+        return reply.status(202).send({
+          message:
+            'If an account with this address still needs confirming, a new link is on its way; it works for 48 hours, and earlier links no longer do.',
+        });
       },
     );
 
@@ -265,10 +288,12 @@ export function accountRoutes(dependencies: AccountRouteDependencies): FastifyPl
     app.post(
       '/v1/api-keys',
       {
-        config: { access: SELF, idempotency: 'refused' },
+        config: { access: KEYS, idempotency: 'refused' },
         schema: {
           tags: accountTag,
           summary: 'Create a scoped API key; the key is shown in this response only',
+          description:
+            'An API key with `keys:manage` may grant only scopes it holds itself (`403 account.forbidden` names the others).',
           body: Type.Object(
             {
               name: Type.String({ maxLength: 100 }),
@@ -293,7 +318,7 @@ export function accountRoutes(dependencies: AccountRouteDependencies): FastifyPl
     app.get(
       '/v1/api-keys',
       {
-        config: { access: SELF },
+        config: { access: KEYS },
         schema: {
           tags: accountTag,
           summary: "The account's API keys (never the keys themselves)",
@@ -306,10 +331,12 @@ export function accountRoutes(dependencies: AccountRouteDependencies): FastifyPl
     app.delete(
       '/v1/api-keys/:id',
       {
-        config: { access: SELF },
+        config: { access: KEYS },
         schema: {
           tags: accountTag,
           summary: 'Revoke an API key at once',
+          description:
+            'An API key with `keys:manage` may revoke itself, and any key of the account whose scopes it holds all of; a key with scopes beyond its own is refused (`403 account.forbidden`).',
           params: Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{16}$' }) }),
           response: { 204: Type.Null() },
         },

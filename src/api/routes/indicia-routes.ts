@@ -149,8 +149,12 @@ export function indiciaRoutes(
           {
             authorization,
             receipt: { customerNumber: principal.customerNumber ?? 0 },
-            withinCommit: (trx, result) =>
-              publishIssued(events, trx, principal.accountId, result.transaction.meterId, result.view, 1),
+            withinCommit: (trx, result, records) =>
+              publishIssued(events, trx, principal.accountId, {
+                records,
+                dedicatedMeter: principal.meterMode === 'pooled' ? null : result.view,
+                correctsIndiciumId: request.params.id,
+              }),
           },
         );
         events.flush();

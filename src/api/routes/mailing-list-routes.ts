@@ -266,6 +266,7 @@ export function mailingListRoutes({
               maxPieces: MAX_LIST_PIECES,
               isWholeList: true,
               withinCommit,
+              mailingListId: request.params.id,
             }),
         );
         return reply.status(201).send({

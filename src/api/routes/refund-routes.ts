@@ -4,6 +4,7 @@ import { describeRefundPolicy, type RefundPolicy } from '../../config/index.ts';
 import { MeterError, type MetersService, type RefundRequestView } from '../../meters/index.ts';
 import { principalOf } from '../authentication.ts';
 import type { EventOutbox } from '../event-outbox.ts';
+import { publishRefundDecided } from '../published-events.ts';
 import { authorizationOf, signedAnswerParts } from '../signed-request.ts';
 import { signedAnswer } from './value-schemas.ts';
 
@@ -148,12 +149,14 @@ export function refundRoutes(dependencies: RefundRouteDependencies): FastifyPlug
         const outcome = await meters.requestRefund(indiciumId, requester, {
           authorization,
           receipt: { customerNumber: requester.customerNumber },
-          withinCommit: (trx, committed) =>
-            events.publish(trx, principal.accountId, 'refund.decided', {
+          withinCommit: (trx, committed, records) =>
+            publishRefundDecided(events, trx, principal.accountId, {
+              refundRequestId: records.refundRequestId,
               indiciumId,
-              decision: 'refunded',
-              amountMills: committed.transaction.amountMills,
               meterId: committed.transaction.meterId,
+              amountMills: committed.transaction.amountMills,
+              note: null,
+              records,
             }),
         });
         events.flush();
@@ -278,16 +281,15 @@ export function refundRoutes(dependencies: RefundRouteDependencies): FastifyPlug
             by: principal.email,
             note: request.body.note ?? null,
           },
-          async (trx, view) => {
+          async (trx, view, records) => {
             if (view.accountId === null) return;
-            await events.publish(trx, view.accountId, 'refund.decided', {
+            await publishRefundDecided(events, trx, view.accountId, {
               refundRequestId: view.id,
               indiciumId: view.indiciumId,
-              decision: view.status === 'approved' ? 'refunded' : 'denied',
-              amountMills: view.status === 'approved' ? view.amount : 0,
               meterId: view.meterId,
-              refundId: view.refundId,
+              amountMills: view.amount,
               note: view.decisionNote,
+              records,
             });
           },
         );

@@ -3,16 +3,17 @@ import { Type } from 'typebox';
 import {
   type MetersService,
   type PoolService,
+  type RecordsWithinCommit,
   type SignedReceipt,
   recordCardPayment,
 } from '../../meters/index.ts';
-import type { Transaction } from 'kysely';
 import type { Mills } from '../../money/index.ts';
 import { type PaymentProcessor, PaymentError } from '../../payments/index.ts';
 import type { Kysely } from 'kysely';
 import type { DatabaseSchema } from '../../store/index.ts';
 import { principalOf } from '../authentication.ts';
 import type { EventOutbox } from '../event-outbox.ts';
+import { publishFunded } from '../published-events.ts';
 import { type CustomerIssuer, issuedJson } from '../customer-issuer.ts';
 import { pricePiece } from '../piece-pricing.ts';
 import type { RatesService } from '../../rates/index.ts';
@@ -97,12 +98,13 @@ export function valueRoutes({
         }
         const approved = { ...base, last4: held.last4, processorReference: held.id };
         const source = `card:${processor.name}:${held.id}`;
-        const withinCommit = async (trx: Transaction<DatabaseSchema>): Promise<void> => {
+        const withinCommit: RecordsWithinCommit = async (trx, _result, records) => {
           await recordCardPayment(trx, { ...approved, outcome: 'approved', message: 'captured' });
-          await events.publish(trx, principal.accountId, 'funds.posted', {
+          await publishFunded(events, trx, principal.accountId, {
             meterId,
             amountMills: amount,
             processor: processor.name,
+            records,
           });
         };
         let funded: { id: string; receipt: SignedReceipt | null };

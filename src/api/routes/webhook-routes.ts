@@ -3,7 +3,8 @@ import { Type } from 'typebox';
 import { WEBHOOK_EVENTS, type WebhooksService } from '../../webhooks/index.ts';
 import { principalOf } from '../authentication.ts';
 
-const CUSTOMER = { roles: ['customer'] } as const;
+/** A customer's session, or their API key with webhooks:manage (a headless backend). */
+const CUSTOMER = { roles: ['customer'], scope: 'webhooks:manage' } as const;
 const tags = ['webhooks'];
 const Webhook = Type.Object({
   id: Type.String(),
@@ -14,7 +15,7 @@ const Webhook = Type.Object({
 });
 const Id = Type.Object({ id: Type.String({ maxLength: 60 }) });
 
-/** Webhook subscriptions and their delivery logs (browser sessions only: the secret is shown once). */
+/** Webhook subscriptions and their delivery logs (the secret is shown once, in the subscription's answer). */
 export function webhookRoutes(webhooks: WebhooksService): FastifyPluginAsyncTypebox {
   return (app) => {
     app.post(
