@@ -272,7 +272,7 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
       rates: dependencies.rates,
     }),
   );
-  await app.register(indiciaRoutes(dependencies.meters, dependencies.events));
+  await app.register(indiciaRoutes(dependencies.meters, dependencies.events, dependencies.db));
   await app.register(verificationRoutes(dependencies.meters));
   const { db, accounts, stock, lists, renderer } = dependencies;
   const ads = new AdTexts(db);

@@ -3,8 +3,10 @@ import { Type } from 'typebox';
 import type { Principal } from '../../accounts/index.ts';
 import type { MetersService } from '../../meters/index.ts';
 import type { Mills } from '../../money/index.ts';
-import type { IndiciaTable } from '../../store/index.ts';
+import type { Kysely } from 'kysely';
+import type { DatabaseSchema, IndiciaTable } from '../../store/index.ts';
 import { principalOf } from '../authentication.ts';
+import { idempotentEffect } from '../idempotency.ts';
 import type { EventOutbox } from '../event-outbox.ts';
 import { publishIssued } from '../published-events.ts';
 import { authorizationOf, signedAnswerParts } from '../signed-request.ts';
@@ -59,6 +61,7 @@ const Id = Type.Object({ id: Type.String({ maxLength: 60 }) });
 export function indiciaRoutes(
   meters: Pick<MetersService, 'indiciaOf' | 'indicium' | 'refundSpoiled' | 'correct'>,
   events: EventOutbox,
+  db: Kysely<DatabaseSchema>,
 ): FastifyPluginAsyncTypebox {
   return (app) => {
     app.addSchema(IndiciumRecord);
@@ -128,17 +131,23 @@ export function indiciaRoutes(
         await meters.indicium(scopeOf(principal), request.params.id);
         const authorization = authorizationOf(request);
         const indiciumId = request.params.id;
-        const refunded = await meters.refundSpoiled(indiciumId, {
-          authorization,
-          receipt: { customerNumber: principal.customerNumber ?? 0 },
-          withinCommit: (trx, outcome) =>
-            events.publish(trx, principal.accountId, 'refund.decided', {
-              indiciumId,
-              decision: 'refunded',
-              amountMills: outcome.transaction.amountMills,
-              meterId: outcome.transaction.meterId,
+        const refunded = await idempotentEffect(
+          db,
+          request,
+          { kind: 'refund', challenge: authorization.nextChallenge },
+          () =>
+            meters.refundSpoiled(indiciumId, {
+              authorization,
+              receipt: { customerNumber: principal.customerNumber ?? 0 },
+              withinCommit: (trx, outcome) =>
+                events.publish(trx, principal.accountId, 'refund.decided', {
+                  indiciumId,
+                  decision: 'refunded',
+                  amountMills: outcome.transaction.amountMills,
+                  meterId: outcome.transaction.meterId,
+                }),
             }),
-        });
+        );
         events.flush();
         return reply.status(201).send({
           refund: { id: refunded.id, amountMills: refunded.amount },
@@ -175,18 +184,24 @@ export function indiciaRoutes(
         await meters.indicium(scopeOf(principal), request.params.id);
         const authorization = authorizationOf(request);
         const { postageMills, mailingDate } = request.body;
-        const corrected = await meters.correct(
-          request.params.id,
-          {
-            ...(postageMills === undefined ? {} : { postage: postageMills as Mills }),
-            ...(mailingDate === undefined ? {} : { mailingDate }),
-          },
-          {
-            authorization,
-            receipt: { customerNumber: principal.customerNumber ?? 0 },
-            withinCommit: (trx, result) =>
-              publishIssued(events, trx, principal.accountId, result.transaction.meterId, result.view, 1),
-          },
+        const corrected = await idempotentEffect(
+          db,
+          request,
+          { kind: 'correction', challenge: authorization.nextChallenge },
+          () =>
+            meters.correct(
+              request.params.id,
+              {
+                ...(postageMills === undefined ? {} : { postage: postageMills as Mills }),
+                ...(mailingDate === undefined ? {} : { mailingDate }),
+              },
+              {
+                authorization,
+                receipt: { customerNumber: principal.customerNumber ?? 0 },
+                withinCommit: (trx, result) =>
+                  publishIssued(events, trx, principal.accountId, result.transaction.meterId, result.view, 1),
+              },
+            ),
         );
         events.flush();
         return reply.status(201).send({

@@ -13,6 +13,7 @@ import { migration0011 } from './0011-module-log.ts';
 import { migration0012 } from './0012-number-allocators.ts';
 import { migration0013 } from './0013-module-inhibitions.ts';
 import { migration0014 } from './0014-revenue-protection.ts';
+import { migration0016 } from './0016-idempotency-leases.ts';
 
 /**
  * Every migration, in order, for both dialects. Names are permanent: a database that holds a
@@ -33,4 +34,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0012-number-allocators': migration0012,
   '0013-module-inhibitions': migration0013,
   '0014-revenue-protection': migration0014,
+  '0016-idempotency-leases': migration0016,
 };
