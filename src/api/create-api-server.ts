@@ -279,7 +279,7 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
   const { rates } = dependencies;
   await app.register(labelRoutes({ db, meters: dependencies.meters, accounts, stock, renderer, ads, rates }));
   const { addresses } = dependencies;
-  await app.register(labelSheetRoutes({ ads, stock, issuer, rates }));
+  await app.register(labelSheetRoutes({ ads, stock, issuer, rates, db: dependencies.db }));
   await app.register(mailingListRoutes({ ads, lists, issuer, accounts, rates, addresses }));
   await app.register(addressRoutes(dependencies.addresses));
   await app.register(rateRoutes(dependencies.rates));

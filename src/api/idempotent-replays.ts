@@ -15,7 +15,13 @@ export type IdempotentEffect =
       readonly processor: string;
       readonly last4: string;
     }
-  | { readonly kind: 'indicia' | 'refund' | 'correction'; readonly challenge: string };
+  | { readonly kind: 'indicia' | 'refund' | 'correction'; readonly challenge: string }
+  /** A label sheet's next label, printed: which label it was is known before the command. */
+  | {
+      readonly kind: 'label';
+      readonly challenge: string;
+      readonly label: { readonly serial: number; readonly position: number };
+    };
 
 /** An effect as stored: with the packages its commit moved. */
 type StoredEffect = IdempotentEffect & { readonly committed?: readonly CommittedPackage[] };
@@ -78,7 +84,7 @@ async function indiciaOf(db: Kysely<DatabaseSchema>, committed: readonly Committ
 /**
  * The answer of a value-moving request whose effect committed but whose process died before the
  * answer was stored, rebuilt from what the commit wrote: field for field what the route answered
- * (routes value-routes.ts and indicia-routes.ts; the route's serializer orders the fields).
+ * (value-routes.ts, indicia-routes.ts, label-sheet-routes.ts; the route's serializer orders the fields).
  */
 export async function replayAnswer(
   db: Kysely<DatabaseSchema>,
@@ -117,6 +123,10 @@ export async function replayAnswer(
     case 'correction': {
       const [indicium] = await indiciaOf(db, committed);
       return { status: 201, body: { indicium, ...signed } };
+    }
+    case 'label': {
+      const [indicium] = await indiciaOf(db, committed);
+      return { status: 201, body: { indicium, label: effect.label, ...signed } };
     }
   }
 }
