@@ -295,7 +295,8 @@ export function installIdempotency(app: FastifyInstance, db: Kysely<DatabaseSche
   });
 
   // Whatever way the request ended, its lease stops being refreshed.
-  app.addHook('onResponse', async (request) => {
+  app.addHook('onResponse', (request, _reply, done) => {
     release(request);
+    done();
   });
 }

@@ -212,7 +212,12 @@ for (const fixture of dialectFixtures) {
       );
       const [spoiled, underpaid] = printed.indicia;
       assert.ok(spoiled !== undefined && underpaid !== undefined);
+      const sheet = (await demo.request('POST', '/v1/label-sheets', undefined)) as { serial: number };
       const cases = [
+        {
+          path: `/v1/label-sheets/${sheet.serial}/print`,
+          body: { piece: { postageMills: 530, rateCategory: 'FC' } },
+        },
         {
           path: '/v1/indicia',
           body: {
