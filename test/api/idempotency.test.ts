@@ -212,7 +212,7 @@ for (const fixture of dialectFixtures) {
       );
       const [spoiled, underpaid] = printed.indicia;
       assert.ok(spoiled !== undefined && underpaid !== undefined);
-      const sheet = (await demo.request('POST', '/v1/label-sheets', undefined)) as { serial: number };
+      const sheet = await demo.request<{ serial: number }>('POST', '/v1/label-sheets', undefined);
       const cases = [
         {
           path: `/v1/label-sheets/${sheet.serial}/print`,
