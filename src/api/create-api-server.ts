@@ -279,15 +279,17 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
       rates: dependencies.rates,
     }),
   );
-  await app.register(indiciaRoutes(dependencies.meters, dependencies.events));
-  await app.register(refundRoutes({ meters: dependencies.meters, events: dependencies.events }));
+  await app.register(indiciaRoutes(dependencies.meters, dependencies.events, dependencies.db));
+  await app.register(
+    refundRoutes({ meters: dependencies.meters, events: dependencies.events, db: dependencies.db }),
+  );
   await app.register(verificationRoutes(dependencies.meters));
   const { db, accounts, stock, lists, renderer } = dependencies;
   const ads = new AdTexts(db);
   const { rates } = dependencies;
   await app.register(labelRoutes({ db, meters: dependencies.meters, accounts, stock, renderer, ads, rates }));
   const { addresses } = dependencies;
-  await app.register(labelSheetRoutes({ ads, stock, issuer, rates }));
+  await app.register(labelSheetRoutes({ ads, stock, issuer, rates, db: dependencies.db }));
   await app.register(mailingListRoutes({ ads, lists, issuer, accounts, rates, addresses }));
   await app.register(addressRoutes(dependencies.addresses));
   await app.register(rateRoutes(dependencies.rates));

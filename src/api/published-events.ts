@@ -59,8 +59,7 @@ export async function publishRefundDecided(
   const { records } = decided;
   if (records !== null && records.refundId === undefined)
     throw new Error('a refund command recorded no refund');
-  if (decided.refundRequestId === undefined)
-    throw new Error('a refund decision recorded no refund request');
+  if (decided.refundRequestId === undefined) throw new Error('a refund decision recorded no refund request');
   await events.publish(trx, accountId, 'refund.decided', {
     refundRequestId: decided.refundRequestId,
     refundId: records?.refundId ?? null,

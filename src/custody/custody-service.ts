@@ -1,6 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import { type AuditEventInput, appendAuditEvents } from '../audit/index.ts';
-import type { DatabaseSchema } from '../store/index.ts';
+import { type CommitParticipant, type DatabaseSchema, currentCommitParticipant } from '../store/index.ts';
 import type {
   CheckpointDecision,
   CheckpointRecord,
@@ -157,6 +157,8 @@ interface Job {
   readonly commands: readonly ModuleCommand[];
   readonly withinCommit:
     ((trx: Transaction<DatabaseSchema>, results: CommittedCommand[]) => Promise<void>) | undefined;
+  /** Taken from the caller's context when queued: it joins the commit (an idempotency key's outcome). */
+  readonly participant: CommitParticipant | undefined;
   readonly resolve: (results: CommittedCommand[]) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -411,6 +413,10 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
           for (const { job, results } of settled) {
             if (results === null) continue;
             await job.withinCommit?.(trx, results);
+            await job.participant?.(
+              trx,
+              results.map(({ transaction }) => transaction),
+            );
             events.push(...results.map((outcome) => transactionEvent(committed.record, outcome)));
           }
           await storeCheckpoint(trx, module, databaseCheckpoint, committed.checkpoint, now);
@@ -471,7 +477,14 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
     withinCommit?: (trx: Transaction<DatabaseSchema>, results: CommittedCommand[]) => Promise<void>,
   ): Promise<CommittedCommand[]> =>
     new Promise((resolve, reject) => {
-      queue.push({ meterIds: [...new Set(commands.map(meterOf))], commands, withinCommit, resolve, reject });
+      queue.push({
+        meterIds: [...new Set(commands.map(meterOf))],
+        commands,
+        withinCommit,
+        participant: currentCommitParticipant(),
+        resolve,
+        reject,
+      });
       pump();
     });
 

@@ -50,6 +50,7 @@ export {
   type RefundRequestView,
   type RefundRequester,
   type WithinDecision,
+  refundRequestView,
 } from './refund-requests.ts';
 export { type CardPaymentRecord, recordCardPayment } from './card-payments.ts';
 export { type PooledRequest, clientPackageId, hasClientPackage } from './client-packages.ts';

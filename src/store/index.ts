@@ -11,6 +11,12 @@ export {
   type MigrationReport,
 } from './migrate.ts';
 export { allocateNumber, type NumberCounter } from './number-allocator.ts';
+export {
+  type CommitParticipant,
+  type CommittedPackage,
+  currentCommitParticipant,
+  withCommitParticipant,
+} from './commit-participant.ts';
 export { openStore, type Store } from './open-store.ts';
 export type {
   AccountRole,

@@ -516,10 +516,17 @@ export interface IdempotencyKeysTable {
   key: string;
   /** SHA-256 of method, path and canonical body: the same key with other parameters is refused. */
   request_hash: string;
-  status: 'in_progress' | 'done';
+  /** `committed`: a value-moving request's effect is durable, its answer not yet stored. */
+  status: 'in_progress' | 'committed' | 'done';
   response_status: number | null;
   response_body: string | null;
   created_at: string;
+  /** The process running the request: `host:pid:boot nonce` (null on rows older than 0016). */
+  owner: string | null;
+  /** Until when the owner holds the key; it refreshes this while the request runs. */
+  lease_expires_at: string | null;
+  /** JSON of what a value-moving request committed, written in its own transaction. */
+  effect: string | null;
 }
 
 export type WebhookEvent = 'funds.posted' | 'indicium.issued' | 'refund.decided' | 'balance.low';

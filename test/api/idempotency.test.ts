@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { IndiciaClient } from '../../src/client/index.ts';
+import { canonicalJson } from '../../src/encoding/index.ts';
 import { PASSWORD, refusal } from '../support/api-helpers.ts';
 import { dialectFixtures } from '../support/dialects.ts';
 import { type TestServer, startTestServer } from '../support/start-server.ts';
@@ -22,7 +23,8 @@ for (const fixture of dialectFixtures) {
       (await server.indicia.store.db.selectFrom('indicia').select('id').execute()).length;
 
     before(async () => {
-      server = await startTestServer(fixture);
+      // Refunds credited at once (the seed's spoilage cap), so a refund moves value under its key.
+      server = await startTestServer(fixture, { INDICIA_DEFAULT_PRICING_PLAN: 'spoilage-cap' });
       url = server.indicia.url;
       fingerprint = (await server.indicia.meters.enrollmentKey()).fingerprint;
       const credential = server.indicia.demoCredentials.find((entry) => entry.role === 'customer');
@@ -118,6 +120,146 @@ for (const fixture of dialectFixtures) {
       );
       assert.equal(again.code, 'payment.declined');
       assert.equal(again.requestId, declined.requestId, 'the stored refusal, not a new attempt');
+    });
+
+    it('waits for a live lease, and takes over a key whose lease ran out', async () => {
+      const device = demo.device;
+      assert.ok(device !== undefined);
+      const body = { pieces: [{ postageMills: 640, rateCategory: 'FC' }] };
+      const key = randomUUID();
+      const send = async () =>
+        fetch(`${url}/v1/indicia`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            cookie: `indicia_session=${demoCookie}`,
+            'x-csrf-token': demoCsrf,
+            'idempotency-key': key,
+            ...(await device.headers('POST', '/v1/indicia', body)),
+          },
+          body: JSON.stringify(body),
+        });
+      const { db } = server.indicia.store;
+      // The demo customer's newest session is the one driven with plain fetch.
+      const session = await db
+        .selectFrom('sessions')
+        .select('account_id')
+        .orderBy('created_at', 'desc')
+        .executeTakeFirstOrThrow();
+      // A request another host began, with the same parameters: its process holds the key.
+      await db
+        .insertInto('idempotency_keys')
+        .values({
+          scope: session.account_id,
+          key,
+          request_hash: createHash('sha256')
+            .update(`POST\n/v1/indicia\n${canonicalJson(body)}`)
+            .digest('hex'),
+          status: 'in_progress',
+          response_status: null,
+          response_body: null,
+          created_at: new Date().toISOString(),
+          owner: 'another-host:4242:nonce',
+          lease_expires_at: new Date(Date.now() + 30_000).toISOString(),
+          effect: null,
+        })
+        .execute();
+      const before = await indiciaCount();
+      const waiting = await send();
+      assert.equal(waiting.status, 409);
+      assert.equal(((await waiting.json()) as { error: { code: string } }).error.code, 'request.conflict');
+      // That host died: once its lease runs out, the retry takes the key over and runs once.
+      await db
+        .updateTable('idempotency_keys')
+        .set({ lease_expires_at: new Date(Date.now() - 1_000).toISOString() })
+        .where('key', '=', key)
+        .execute();
+      const taken = await send();
+      assert.equal(taken.status, 201, await taken.clone().text());
+      assert.equal(taken.headers.get('idempotent-replayed'), null);
+      assert.equal(await indiciaCount(), before + 1);
+      await demo.syncDevice();
+      const replayed = await send();
+      assert.equal(replayed.headers.get('idempotent-replayed'), 'true');
+      assert.equal(await indiciaCount(), before + 1);
+      await demo.syncDevice();
+    });
+
+    it('rebuilds, from the committed rows, the very answer a process died before storing', async () => {
+      const device = demo.device;
+      assert.ok(device !== undefined);
+      const send = async (path: string, body: unknown, key: string) => {
+        const answer = await fetch(`${url}${path}`, {
+          method: 'POST',
+          headers: {
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+            cookie: `indicia_session=${demoCookie}`,
+            'x-csrf-token': demoCsrf,
+            'idempotency-key': key,
+            ...(await device.headers('POST', path, body)),
+          },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+        return {
+          status: answer.status,
+          replayed: answer.headers.get('idempotent-replayed'),
+          text: await answer.text(),
+        };
+      };
+      const { db } = server.indicia.store;
+      const printed = await demo.issueIndicia(
+        // Spoilage refunds stay within 1% of what the meter printed: the spoiled one is small.
+        [100, 20_000, 20_000].map((postageMills) => ({ postageMills, rateCategory: 'FC' })),
+      );
+      const [spoiled, underpaid] = printed.indicia;
+      assert.ok(spoiled !== undefined && underpaid !== undefined);
+      const sheet = await demo.request<{ serial: number }>('POST', '/v1/label-sheets', undefined);
+      const cases = [
+        {
+          path: `/v1/label-sheets/${sheet.serial}/print`,
+          body: { piece: { postageMills: 530, rateCategory: 'FC' } },
+        },
+        {
+          path: '/v1/indicia',
+          body: {
+            pieces: [
+              { postageMills: 510, rateCategory: 'FC' },
+              { postageMills: 520, rateCategory: 'FC' },
+            ],
+          },
+        },
+        { path: '/v1/funds', body: { amountMills: 2_000, paymentMethod: { type: 'card', ...CARD } } },
+        { path: `/v1/indicia/${underpaid.id}/correction`, body: { postageMills: 20_090 } },
+        { path: `/v1/indicia/${spoiled.id}/refund`, body: undefined },
+      ];
+      for (const { path, body } of cases) {
+        const key = randomUUID();
+        const first = await send(path, body, key);
+        assert.equal(first.status, 201, first.text);
+        await demo.syncDevice();
+        const row = await db
+          .selectFrom('idempotency_keys')
+          .selectAll()
+          .where('key', '=', key)
+          .executeTakeFirstOrThrow();
+        assert.equal(row.status, 'done');
+        assert.ok(row.effect !== null, 'the effect was recorded in the commit');
+        // As if the process had died between the commit and storing the answer.
+        await db
+          .updateTable('idempotency_keys')
+          .set({
+            status: 'committed',
+            response_status: null,
+            response_body: null,
+            lease_expires_at: new Date(Date.now() - 1).toISOString(),
+          })
+          .where('key', '=', key)
+          .execute();
+        const rebuilt = await send(path, body, key);
+        assert.equal(rebuilt.status, 201, rebuilt.text);
+        assert.equal(rebuilt.replayed, 'true');
+        assert.equal(rebuilt.text, first.text, `${path}: the same answer, byte for byte`);
+      }
     });
 
     it('refuses a key on requests whose answer holds a secret shown once, and a malformed key', async () => {

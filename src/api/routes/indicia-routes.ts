@@ -3,8 +3,10 @@ import { Type } from 'typebox';
 import type { Principal } from '../../accounts/index.ts';
 import type { MetersService } from '../../meters/index.ts';
 import type { Mills } from '../../money/index.ts';
-import type { IndiciaTable } from '../../store/index.ts';
+import type { Kysely } from 'kysely';
+import type { DatabaseSchema, IndiciaTable } from '../../store/index.ts';
 import { principalOf } from '../authentication.ts';
+import { idempotentEffect } from '../idempotency.ts';
 import type { EventOutbox } from '../event-outbox.ts';
 import { publishIssued } from '../published-events.ts';
 import { authorizationOf, signedAnswerParts } from '../signed-request.ts';
@@ -59,6 +61,7 @@ const Id = Type.Object({ id: Type.String({ maxLength: 60 }) });
 export function indiciaRoutes(
   meters: Pick<MetersService, 'indiciaOf' | 'indicium' | 'correct'>,
   events: EventOutbox,
+  db: Kysely<DatabaseSchema>,
 ): FastifyPluginAsyncTypebox {
   return (app) => {
     app.addSchema(IndiciumRecord);
@@ -140,22 +143,28 @@ export function indiciaRoutes(
         await meters.indicium(scopeOf(principal), request.params.id);
         const authorization = authorizationOf(request);
         const { postageMills, mailingDate } = request.body;
-        const corrected = await meters.correct(
-          request.params.id,
-          {
-            ...(postageMills === undefined ? {} : { postage: postageMills as Mills }),
-            ...(mailingDate === undefined ? {} : { mailingDate }),
-          },
-          {
-            authorization,
-            receipt: { customerNumber: principal.customerNumber ?? 0 },
-            withinCommit: (trx, result, records) =>
-              publishIssued(events, trx, principal.accountId, {
-                records,
-                dedicatedMeter: principal.meterMode === 'pooled' ? null : result.view,
-                correctsIndiciumId: request.params.id,
-              }),
-          },
+        const corrected = await idempotentEffect(
+          db,
+          request,
+          { kind: 'correction', challenge: authorization.nextChallenge },
+          () =>
+            meters.correct(
+              request.params.id,
+              {
+                ...(postageMills === undefined ? {} : { postage: postageMills as Mills }),
+                ...(mailingDate === undefined ? {} : { mailingDate }),
+              },
+              {
+                authorization,
+                receipt: { customerNumber: principal.customerNumber ?? 0 },
+                withinCommit: (trx, result, records) =>
+                  publishIssued(events, trx, principal.accountId, {
+                    records,
+                    dedicatedMeter: principal.meterMode === 'pooled' ? null : result.view,
+                    correctsIndiciumId: request.params.id,
+                  }),
+              },
+            ),
         );
         events.flush();
         return reply.status(201).send({

@@ -2,7 +2,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AD_TEXT_LIMITS, type AdTexts, type LabelStock } from '../../printing/index.ts';
 import type { RatesService } from '../../rates/index.ts';
+import type { Kysely } from 'kysely';
+import type { DatabaseSchema } from '../../store/index.ts';
 import { principalOf } from '../authentication.ts';
+import { idempotentEffect } from '../idempotency.ts';
 import { type CustomerIssuer, issuedJson } from '../customer-issuer.ts';
 import { pricePiece } from '../piece-pricing.ts';
 import { Digits, wholeNumber } from '../schemas.ts';
@@ -14,6 +17,7 @@ export interface LabelSheetRouteDependencies {
   readonly stock: LabelStock;
   readonly issuer: CustomerIssuer;
   readonly rates: RatesService;
+  readonly db: Kysely<DatabaseSchema>;
 }
 
 const CUSTOMER = ['customer'] as const;
@@ -44,6 +48,7 @@ export function labelSheetRoutes({
   stock,
   issuer,
   rates,
+  db,
 }: LabelSheetRouteDependencies): FastifyPluginAsyncTypebox {
   return (app) => {
     const AdText = Type.Object({
@@ -178,10 +183,14 @@ export function labelSheetRoutes({
         const label = await stock.nextValid(principal.accountId, serialOf(request.params.serial));
         const account = await issuer.accountOf(principal);
         const piece = pricePiece(request.body.piece, rates, account.licensingZip);
-        const issued = await issuer.issue(principal, [{ ...piece, labelSerial: label.labelSerial }], {
-          authorization,
-          account,
-        });
+        const effect = {
+          kind: 'label' as const,
+          challenge: authorization.nextChallenge,
+          label: { serial: label.labelSerial, position: label.position },
+        };
+        const issued = await idempotentEffect(db, request, effect, () =>
+          issuer.issue(principal, [{ ...piece, labelSerial: label.labelSerial }], { authorization, account }),
+        );
         const [indicium] = issued.map(issuedJson);
         if (indicium === undefined) throw new Error('the issuance returned no indicium');
         return reply.status(201).send({

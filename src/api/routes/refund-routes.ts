@@ -1,11 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Kysely } from 'kysely';
 import { Type } from 'typebox';
 import { describeRefundPolicy, type RefundPolicy } from '../../config/index.ts';
-import { MeterError, type MetersService, type RefundRequestView } from '../../meters/index.ts';
+import { MeterError, type MetersService } from '../../meters/index.ts';
+import type { DatabaseSchema } from '../../store/index.ts';
 import { principalOf } from '../authentication.ts';
 import type { EventOutbox } from '../event-outbox.ts';
+import { idempotentEffect } from '../idempotency.ts';
 import { publishRefundDecided } from '../published-events.ts';
 import { authorizationOf, signedAnswerParts } from '../signed-request.ts';
+import { refundRequestRecord } from '../refund-records.ts';
 import { signedAnswer } from './value-schemas.ts';
 
 const NullableString = Type.Union([Type.String(), Type.Null()]);
@@ -42,24 +46,6 @@ export const RefundRequestRecord = Type.Object(
   },
   { $id: 'RefundRequest' },
 );
-
-export function refundRequestRecord(view: RefundRequestView) {
-  return {
-    id: view.id,
-    indiciumId: view.indiciumId,
-    meterId: view.meterId,
-    customerNumber: view.customerNumber,
-    amountMills: view.amount,
-    status: view.status,
-    plan: view.plan,
-    policy: view.policy,
-    requestedAt: view.requestedAt,
-    decidedAt: view.decidedAt,
-    decidedBy: view.decidedBy,
-    decisionNote: view.decisionNote,
-    refundId: view.refundId,
-  };
-}
 
 const Page = Type.Object(
   {
@@ -98,6 +84,8 @@ export interface RefundRouteDependencies {
     | 'pricingPlans'
   >;
   readonly events: EventOutbox;
+  /** Where the Idempotency-Key of a credited refund is marked, in the refund's commit. */
+  readonly db: Kysely<DatabaseSchema>;
 }
 
 const STAFF_READERS = ['admin', 'support', 'auditor'] as const;
@@ -108,7 +96,7 @@ const STAFF_READERS = ['admin', 'support', 'auditor'] as const;
  * Asking for a refund is POST /v1/indicia/{id}/refund (indicia-routes.ts).
  */
 export function refundRoutes(dependencies: RefundRouteDependencies): FastifyPluginAsyncTypebox {
-  const { meters, events } = dependencies;
+  const { meters, events, db } = dependencies;
   return (app) => {
     app.addSchema(RefundPolicySchema);
     app.addSchema(RefundRequestRecord);
@@ -146,19 +134,26 @@ export function refundRoutes(dependencies: RefundRouteDependencies): FastifyPlug
           return reply.status(202).send({ refundRequest: refundRequestRecord(pending.request) });
         }
         const authorization = authorizationOf(request);
-        const outcome = await meters.requestRefund(indiciumId, requester, {
-          authorization,
-          receipt: { customerNumber: requester.customerNumber },
-          withinCommit: (trx, committed, records) =>
-            publishRefundDecided(events, trx, principal.accountId, {
-              refundRequestId: records.refundRequestId,
-              indiciumId,
-              meterId: committed.transaction.meterId,
-              amountMills: committed.transaction.amountMills,
-              note: null,
-              records,
+        // The key's outcome is marked in the refund's own commit (idempotency.ts).
+        const outcome = await idempotentEffect(
+          db,
+          request,
+          { kind: 'refund', challenge: authorization.nextChallenge },
+          () =>
+            meters.requestRefund(indiciumId, requester, {
+              authorization,
+              receipt: { customerNumber: requester.customerNumber },
+              withinCommit: (trx, committed, records) =>
+                publishRefundDecided(events, trx, principal.accountId, {
+                  refundRequestId: records.refundRequestId,
+                  indiciumId,
+                  meterId: committed.transaction.meterId,
+                  amountMills: committed.transaction.amountMills,
+                  note: null,
+                  records,
+                }),
             }),
-        });
+        );
         events.flush();
         const refunded = outcome.refund;
         if (refunded === null) throw new MeterError('meter.request_invalid', 'The refund was not credited.');

@@ -12,6 +12,7 @@ import { type PaymentProcessor, PaymentError } from '../../payments/index.ts';
 import type { Kysely } from 'kysely';
 import type { DatabaseSchema } from '../../store/index.ts';
 import { principalOf } from '../authentication.ts';
+import { idempotentEffect } from '../idempotency.ts';
 import type { EventOutbox } from '../event-outbox.ts';
 import { publishFunded } from '../published-events.ts';
 import { type CustomerIssuer, issuedJson } from '../customer-issuer.ts';
@@ -108,23 +109,32 @@ export function valueRoutes({
           });
         };
         let funded: { id: string; receipt: SignedReceipt | null };
+        const effect = {
+          kind: 'funds' as const,
+          challenge: authorization.nextChallenge,
+          amountMills: amount,
+          processor: processor.name,
+          last4: held.last4,
+        };
         try {
-          funded = pooled
-            ? {
-                id: source,
-                receipt: (
-                  await pool.deposit(customerNumber, amount, source, {
-                    authorization,
-                    receipt: true,
-                    withinCommit,
-                  })
-                ).receipt,
-              }
-            : await meters.fund(meterId, amount, source, {
-                authorization,
-                receipt: { customerNumber },
-                withinCommit,
-              });
+          funded = await idempotentEffect(db, request, effect, async () =>
+            pooled
+              ? {
+                  id: source,
+                  receipt: (
+                    await pool.deposit(customerNumber, amount, source, {
+                      authorization,
+                      receipt: true,
+                      withinCommit,
+                    })
+                  ).receipt,
+                }
+              : await meters.fund(meterId, amount, source, {
+                  authorization,
+                  receipt: { customerNumber },
+                  withinCommit,
+                }),
+          );
         } catch (error) {
           // The meter refused (a signature, the max DR): release the hold; nothing was charged.
           await processor.void(held.id);
@@ -163,7 +173,12 @@ export function valueRoutes({
         const principal = principalOf(request);
         const account = await accountOf(principal);
         const pieces = request.body.pieces.map((piece) => pricePiece(piece, rates, account.licensingZip));
-        const issued = await issuer.issue(principal, pieces, { authorization, account });
+        const issued = await idempotentEffect(
+          db,
+          request,
+          { kind: 'indicia', challenge: authorization.nextChallenge },
+          () => issuer.issue(principal, pieces, { authorization, account }),
+        );
         return reply.status(201).send({
           indicia: issued.map(issuedJson),
           ...signedAnswerParts(issued.receipt, authorization),

@@ -14,6 +14,7 @@ import { migration0012 } from './0012-number-allocators.ts';
 import { migration0013 } from './0013-module-inhibitions.ts';
 import { migration0014 } from './0014-revenue-protection.ts';
 import { migration0015 } from './0015-refund-requests.ts';
+import { migration0016 } from './0016-idempotency-leases.ts';
 
 /**
  * Every migration, in order, for both dialects. Names are permanent: a database that holds a
@@ -35,4 +36,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0013-module-inhibitions': migration0013,
   '0014-revenue-protection': migration0014,
   '0015-refund-requests': migration0015,
+  '0016-idempotency-leases': migration0016,
 };
