@@ -177,11 +177,12 @@ for (const fixture of dialectFixtures) {
         receipt: receiptOf(refunded),
       });
       const correction = data('indicium.issued', 1);
-      assert.equal(correction?.['correctsIndiciumId'], big.id);
-      assert.deepEqual(correction?.['indicia'], [
+      assert.ok(correction !== undefined);
+      assert.equal(correction['correctsIndiciumId'], big.id);
+      assert.deepEqual(correction['indicia'], [
         { id: corrected.indicium.id, postageMills: 10, mailingDate: corrected.indicium.mailingDate },
       ]);
-      assert.deepEqual(correction?.['receipt'], receiptOf(corrected));
+      assert.deepEqual(correction['receipt'], receiptOf(corrected));
       assert.deepEqual(data('balance.low'), {
         meterId: big.meterId,
         thresholdMills: 10_000,
