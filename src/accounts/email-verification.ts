@@ -55,7 +55,7 @@ export async function resendVerification(
   const isIssued = await db.transaction().execute(async (trx) => {
     const recent = await trx
       .selectFrom('account_tokens')
-      .select((eb) => eb.fn.countAll<number>().as('count'))
+      .select((eb) => eb.fn.countAll<number | string>().as('count'))
       .where('account_id', '=', account.id)
       .where('purpose', '=', 'email-verification')
       .where('created_at', '>', new Date(now.getTime() - 3_600_000).toISOString())

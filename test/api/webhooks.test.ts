@@ -12,8 +12,9 @@ import {
   refusedTarget,
   webhookEventSchema,
 } from '../../src/webhooks/index.ts';
-import { refusal } from '../support/api-helpers.ts';
+import { PASSWORD, refusal, registration } from '../support/api-helpers.ts';
 import { dialectFixtures } from '../support/dialects.ts';
+import { type SmtpSink, startSmtpSink } from '../support/smtp-sink.ts';
 import { type TestServer, startTestServer } from '../support/start-server.ts';
 
 const CARD = { number: '4242424242424242', expMonth: 6, expYear: 2099, cvc: '321' };
@@ -77,10 +78,13 @@ for (const fixture of dialectFixtures) {
     let server: TestServer;
     let customer: IndiciaClient;
     let receiver: Awaited<ReturnType<typeof startReceiver>>;
+    let smtp: SmtpSink;
 
     before(async () => {
       receiver = await startReceiver({ '/flaky': [500] });
+      smtp = await startSmtpSink();
       server = await startTestServer(fixture, {
+        INDICIA_SMTP_URL: smtp.url,
         INDICIA_WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true',
         INDICIA_WEBHOOK_RETRY_SCHEDULE: '1,1',
         // Refunds credited at once (the seed's spoilage cap); refunds-api.test.ts reviews them.
@@ -97,6 +101,7 @@ for (const fixture of dialectFixtures) {
         await server.stop();
       } finally {
         await receiver.close();
+        await smtp.close();
       }
     });
 
@@ -182,7 +187,8 @@ for (const fixture of dialectFixtures) {
         note: null,
       });
       const correction = data('indicium.issued', 1);
-      assert.equal(correction?.['correctsIndiciumId'], big.id);
+      assert.ok(correction !== undefined);
+      assert.equal(correction['correctsIndiciumId'], big.id);
       assert.deepEqual(correction['indicia'], [
         { id: corrected.indicium.id, postageMills: 10, mailingDate: corrected.indicium.mailingDate },
       ]);
@@ -197,6 +203,52 @@ for (const fixture of dialectFixtures) {
       await customer.deleteWebhook(webhook.id);
       assert.deepEqual(await customer.webhooks(), []);
       assert.equal((await refusal(customer.webhookDeliveries(webhook.id))).status, 404);
+    });
+
+    it('names the deposit, the indicia, the refund and the receipts for a pooled customer too', async () => {
+      await server.indicia.pooledMode.setUp('10118').catch(() => undefined);
+      await server.indicia.pooledMode.purchase(1_000_000, 'pooled webhook test');
+      const email = 'pooled-hooks@example.com';
+      const pooled = new IndiciaClient({ baseUrl: server.indicia.url });
+      await pooled.register(registration(email, { meterMode: 'pooled' }));
+      const mail = await smtp.waitFor(email, /token=/);
+      await pooled.verifyEmail(/token=([A-Za-z0-9_-]{43})/.exec(mail.text ?? '')?.[1] ?? '');
+      await pooled.signIn(email, PASSWORD);
+      await pooled.enrollDevice('pooled hooks', (await server.indicia.meters.enrollmentKey()).fingerprint);
+      const { webhook } = await pooled.createWebhook(receiver.url('/pooled'), [...WEBHOOK_EVENTS]);
+      const funded = await pooled.addFunds(20_000, CARD);
+      const printed = await pooled.issueIndicia([
+        { postageMills: 3_000, rateCategory: 'PM' },
+        { postageMills: 20, rateCategory: 'FC' },
+      ]);
+      const spoiled = printed.indicia[1];
+      assert.ok(spoiled !== undefined);
+      const refunded = await pooled.refundIndicium(spoiled.id);
+      assert.ok('refund' in refunded, 'the spoilage-cap plan credits at once');
+      await until(
+        () => pooled.webhookDeliveries(webhook.id),
+        (list) => list.length === 3 && list.every((delivery) => delivery.status === 'delivered'),
+      );
+      const events = receiver.received
+        .filter((entry) => entry.path === '/pooled')
+        .map((post) => validEvent(post.body));
+      const byType = new Map(events.map((event) => [event.type, event.data]));
+      assert.deepEqual([...byType.keys()].sort(), ['funds.posted', 'indicium.issued', 'refund.decided']);
+      assert.equal(byType.get('funds.posted')?.['fundingId'], funded.funding.id);
+      assert.deepEqual(byType.get('funds.posted')?.['receipt'], {
+        id: funded.receipt.id,
+        sequence: funded.receipt.body.sequence,
+      });
+      const issued = byType.get('indicium.issued');
+      assert.deepEqual(
+        (issued?.['indicia'] as { id: string }[]).map((entry) => entry.id),
+        printed.indicia.map((indicium) => indicium.id),
+      );
+      assert.equal((issued?.['receipt'] as { id: string }).id, printed.receipt.id);
+      assert.equal(issued?.['descendingRegisterMills'], printed.receipt.body.descendingRegisterMills);
+      assert.equal(byType.get('refund.decided')?.['refundId'], refunded.refund.id);
+      assert.equal((byType.get('refund.decided')?.['receipt'] as { id: string }).id, refunded.receipt.id);
+      await pooled.deleteWebhook(webhook.id);
     });
 
     it('retries with backoff until an answer is 2xx, and gives up after the schedule, logging every attempt', async () => {
