@@ -17,7 +17,10 @@ export const METERS_USAGE = [
   'indicia meters verify FILE|HEX --check               the public check: genuine or not; records nothing',
   'indicia meters disable METER --reason TEXT           stop a meter for good, revoke its certificates',
   "indicia meters certificate METER|--ca                print a meter's (or the CA's) certificate, PEM",
-  'indicia meters refund INDICIUM      refund a spoiled indicium (within the spoilage share, 1% of AR)',
+  'indicia meters refund INDICIUM      refund a spoiled indicium at once (operator; within 1% of AR)',
+  "indicia meters refund-requests [--status pending|approved|denied]   customers' refund requests",
+  'indicia meters refund-decide REQUEST approve|deny [--note TEXT]     decide a pending refund request',
+  'indicia meters plan CUSTOMER [PLAN|--default]        show or set the pricing plan (refund policy)',
   'indicia meters correct INDICIUM [--postage 0.73] [--date YYYY-MM-DD]   correction indicium',
   'indicia meters suspend|resume METER                  stop or restart printing',
   'indicia meters withdraw METER       full refund of the DR; closes the meter for good',
@@ -201,6 +204,60 @@ export async function metersCommand(args: readonly string[], io: CommandIo): Pro
       const refund = await run(config, ({ meters }) => meters.refundSpoiled(indiciumId));
       io.write(
         `Refunded ${formatUsd(refund.amount)} for spoiled ${indiciumId} (meter ${refund.meterId}, refund register ${formatUsd(refund.view.refundRegister)}).\n`,
+      );
+      return 0;
+    }
+    case 'refund-requests': {
+      const { values, config } = parseSubcommand(rest, { status: { type: 'string' } }, io);
+      const status = values['status'];
+      if (status !== undefined && status !== 'pending' && status !== 'approved' && status !== 'denied')
+        throw new UsageError(`--status is pending, approved or denied; got "${status}"`);
+      const { requests } = await run(config, ({ meters }) =>
+        meters.refundRequests({ customerNumber: null, status, limit: 200 }),
+      );
+      if (requests.length === 0) io.write('No refund requests.\n');
+      for (const request of requests)
+        io.write(
+          `${request.id}  ${request.status.padEnd(8)}  customer ${request.customerNumber}  ${formatUsd(request.amount)}  ${request.indiciumId}  asked ${request.requestedAt}${request.decidedBy === null ? '' : `  by ${request.decidedBy}`}\n`,
+        );
+      return 0;
+    }
+    case 'refund-decide': {
+      const { positionals, values, config } = parseSubcommand(rest, { note: { type: 'string' } }, io);
+      const [requestId, decision] = positionals;
+      if (requestId === undefined || (decision !== 'approve' && decision !== 'deny'))
+        throw new UsageError('usage: indicia meters refund-decide REQUEST approve|deny [--note TEXT]');
+      const decided = await run(config, ({ meters }) =>
+        meters.decideRefund(requestId, {
+          approve: decision === 'approve',
+          by: 'operator (indicia CLI)',
+          note: typeof values['note'] === 'string' ? values['note'] : null,
+        }),
+      );
+      io.write(
+        decided.refund === null
+          ? `Refund request ${requestId} denied; nothing moved.\n`
+          : `Refund request ${requestId} approved: ${formatUsd(decided.refund.amount)} credited (refund ${decided.refund.id}, meter ${decided.refund.meterId}).\n`,
+      );
+      return 0;
+    }
+    case 'plan': {
+      const { positionals, values, config } = parseSubcommand(rest, { default: { type: 'boolean' } }, io);
+      const [customer, plan] = positionals;
+      if (customer === undefined)
+        throw new UsageError('usage: indicia meters plan CUSTOMER [PLAN|--default]');
+      const customerNumber = wholeNumber(customer, 'CUSTOMER');
+      const inForce = await run(config, ({ meters }) =>
+        plan !== undefined || values['default'] === true
+          ? meters.setPricingPlan(customerNumber, plan ?? null)
+          : meters.refundPolicy(customerNumber),
+      );
+      const policy =
+        inForce.policy.kind === 'spoilage-cap'
+          ? `spoilage cap, ${inForce.policy.percent}% of printing, credited at once`
+          : `review window, ${inForce.policy.days} days, reviewed before credit`;
+      io.write(
+        `Customer ${customerNumber}: plan ${inForce.plan}${inForce.isDefaultPlan ? ' (the default)' : ''}; refunds: ${policy}.\n`,
       );
       return 0;
     }

@@ -382,7 +382,7 @@ export const settings: readonly Setting[] = [
     key: 'pricingPlans',
     env: 'INDICIA_PRICING_PLANS',
     description:
-      'Named pricing plans and each one\'s refund policy, JSON: {"standard":{"refundPolicy":{"kind":"review-window","days":60}},"spoilage-cap":{"refundPolicy":{"kind":"spoilage-cap","percent":1}}} (the default).',
+      'Named pricing plans, each with its refund policy, as JSON (docs/operations.md, "Refunds"); by default standard (review window, 60 days) and spoilage-cap (1% of printing, the seed\'s rule).',
     defaultValue: DEFAULT_PRICING_PLANS,
     parse: parsePricingPlans,
   },
