@@ -95,7 +95,12 @@ export const ROUTE_ERRORS: Readonly<Record<string, readonly string[]>> = {
     'meter.not_active',
   ],
   'PUT /v1/admin/customers/:customerNumber/pricing-plan': ['meter.pricing_plan_unknown', 'meter.not_found'],
-  'POST /v1/indicia/:id/correction': [...ISSUING, 'meter.indicium_not_found', 'meter.indicium_not_valid'],
+  'POST /v1/indicia/:id/correction': [
+    ...ISSUING,
+    'meter.indicium_not_found',
+    'meter.indicium_not_valid',
+    'meter.refund_already_requested',
+  ],
   'POST /v1/label-sheets/:serial/print': [
     ...ISSUING,
     'label.serial_unknown',

@@ -330,6 +330,19 @@ export async function correctIndicium(
   request: CustomerRequest = {},
 ): Promise<IssuedIndicium & { readonly receipt: SignedReceipt | null }> {
   const original = await indiciumOf(dependencies.db, indiciumId);
+  const pendingRefund = await dependencies.db
+    .selectFrom('refund_requests')
+    .select('id')
+    .where('indicium_id', '=', indiciumId)
+    .where('status', '=', 'pending')
+    .executeTakeFirst();
+  // A correction retires the piece, which would leave a pending refund nothing to credit.
+  if (pendingRefund !== undefined)
+    throw new MeterError(
+      'meter.refund_already_requested',
+      `A refund of indicium ${indiciumId} is pending (${pendingRefund.id}); it is corrected only after staff deny the refund.`,
+      { details: { refundRequestId: pendingRefund.id, status: 'pending' } },
+    );
   const meter = await activeMeter(dependencies.db, original.meter_id);
   // A pooled customer pays a correction from their balance, like any pooled postage.
   const customerNumber = meter.mode === 'pooled' ? original.customer_number : null;

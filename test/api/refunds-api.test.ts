@@ -108,6 +108,8 @@ for (const fixture of dialectFixtures) {
       await printOne(ada, 500);
       assert.deepEqual(await registers(ada), [1_230, 8_770, 0]);
 
+      const correction = await refusal(ada.correctIndicium(misprint.id, { postageMills: 900 }));
+      assert.deepEqual([correction.status, correction.code], [409, 'meter.refund_already_requested']);
       const again = await refusal(ada.refundIndicium(misprint.id));
       assert.deepEqual([again.status, again.code], [409, 'meter.refund_already_requested']);
       assert.deepEqual(
