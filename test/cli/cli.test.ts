@@ -134,8 +134,9 @@ describe('indicia command line', () => {
           classes: [],
         }),
       );
+      // A free port: the tables are read after the listener is bound, so 8080 need not be free.
       await assertRefusedStart(
-        ['--data-dir', dataDir],
+        ['--data-dir', dataDir, '--port', '0'],
         {},
         /guessed\.json: source must say where the prices come from/,
         dataDir,

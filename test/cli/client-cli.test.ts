@@ -120,7 +120,22 @@ describe('indicia client (the SDK from the command line)', () => {
     assert.match(missing.stderr, /No enrolled device in .*none\.json; run indicia client enroll first/);
     const noKey = await runIndicia(['client', 'enroll', '--url', server.indicia.url, '--fingerprint', 'ab']);
     assert.equal(noKey.status, 2);
-    assert.match(noKey.stderr, /needs --url, --fingerprint and an API key/);
+    assert.match(noKey.stderr, /needs --email \(and INDICIA_PASSWORD\) or an API key/);
+    const noPassword = await runIndicia([
+      'client',
+      'enroll',
+      '--url',
+      server.indicia.url,
+      '--fingerprint',
+      'ab',
+      '--email',
+      'customer@demo.indicia.test',
+    ]);
+    assert.equal(noPassword.status, 2);
+    assert.match(noPassword.stderr, /reads the password from INDICIA_PASSWORD/);
+    const noUrl = await runIndicia(['client', 'enroll', '--fingerprint', 'ab']);
+    assert.equal(noUrl.status, 2);
+    assert.match(noUrl.stderr, /needs --url and --fingerprint/);
   });
 
   it('refuses a wrong --fingerprint as a clear mistake, sending no device key', async () => {
