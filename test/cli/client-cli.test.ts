@@ -94,6 +94,20 @@ describe('indicia client (the SDK from the command line)', () => {
     assert.equal(meter.status, 0, meter.stderr);
     assert.match(meter.stdout, /AR \$1\.46 {2}DR \$23\.54/);
 
+    // Anyone checks the bytes: the .bin file, or as hex; one byte changed is not genuine (exit 1).
+    const bin = join(out, files[0] ?? '');
+    const genuine = await runIndicia(['verify', bin, '--url', server.indicia.url]);
+    assert.equal(genuine.status, 0, genuine.stderr);
+    assert.match(genuine.stdout, /: GENUINE {2}meter \S+ {2}\$0\.73 FC .* never scanned\n$/);
+    const forged = Buffer.from(readFileSync(bin));
+    forged[forged.length - 1] = (forged[forged.length - 1] ?? 0) ^ 0xff;
+    const refused = await runIndicia(['verify', forged.toString('hex'), '--url', server.indicia.url]);
+    assert.equal(refused.status, 1, refused.stderr);
+    assert.match(refused.stdout, /: NOT GENUINE \(/);
+    const nonsense = await runIndicia(['verify', 'no-such-label.png', '--url', server.indicia.url]);
+    assert.equal(nonsense.status, 2);
+    assert.match(nonsense.stderr, /no such file, and not an indicium in hex or base64/);
+
     const declined = await runIndicia([
       'client',
       'fund',
