@@ -290,7 +290,7 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
   await app.register(labelRoutes({ db, meters: dependencies.meters, accounts, stock, renderer, ads, rates }));
   const { addresses } = dependencies;
   await app.register(labelSheetRoutes({ ads, stock, issuer, rates, db: dependencies.db }));
-  await app.register(mailingListRoutes({ ads, lists, issuer, accounts, rates, addresses }));
+  await app.register(mailingListRoutes({ ads, lists, issuer, accounts, rates, addresses, db }));
   await app.register(addressRoutes(dependencies.addresses));
   await app.register(rateRoutes(dependencies.rates));
   await app.register(webhookRoutes(dependencies.webhooks));

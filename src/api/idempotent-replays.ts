@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { type ReceiptBody, type SignedReceipt, refundRequestView } from '../meters/index.ts';
+import { mailingListView } from '../printing/index.ts';
 import type { CommittedPackage, DatabaseSchema } from '../store/index.ts';
 import { refundRequestRecord } from './refund-records.ts';
 
@@ -17,6 +18,8 @@ export type IdempotentEffect =
       readonly last4: string;
     }
   | { readonly kind: 'indicia' | 'refund' | 'correction'; readonly challenge: string }
+  /** A mailing list printed in one batch: its answer shows the list as it is now. */
+  | { readonly kind: 'mailing-list'; readonly challenge: string; readonly listId: string }
   /** A label sheet's next label, printed: which label it was is known before the command. */
   | {
       readonly kind: 'label';
@@ -132,6 +135,27 @@ export async function replayAnswer(
     case 'correction': {
       const [indicium] = await indiciaOf(db, committed);
       return { status: 201, body: { indicium, ...signed } };
+    }
+    case 'mailing-list': {
+      const list = await db
+        .selectFrom('mailing_lists')
+        .selectAll()
+        .where('id', '=', effect.listId)
+        .executeTakeFirstOrThrow();
+      const indicia = await indiciaOf(db, committed);
+      return {
+        status: 201,
+        body: {
+          list: mailingListView(list),
+          issued: {
+            pieces: indicia.length,
+            totalPostageMills: indicia.reduce((total, indicium) => total + indicium.postageMills, 0),
+            firstIndiciumId: indicia[0]?.id ?? '',
+            lastIndiciumId: indicia.at(-1)?.id ?? '',
+          },
+          ...signed,
+        },
+      };
     }
     case 'label': {
       const [indicium] = await indiciaOf(db, committed);

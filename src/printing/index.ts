@@ -12,6 +12,7 @@ export { MAILING_LIST_LIMITS, digestOf, type ImportRequest, type ListRow } from 
 export {
   MAX_LIST_PIECES,
   MailingLists,
+  mailingListView,
   type IssueList,
   type MailingListView,
   type PrintExpectation,

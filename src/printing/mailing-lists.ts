@@ -41,7 +41,8 @@ export interface PrintExpectation {
 /** Issues the pieces in one module pass and commit, running `withinCommit` in that commit. */
 export type IssueList = (pieces: PieceRequest[], withinCommit: WithinCommit) => Promise<IssuedIndicia>;
 
-const viewOf = (row: MailingListsTable): MailingListView => ({
+/** A list as the API shows it (also rebuilt by an idempotent replay). */
+export const mailingListView = (row: MailingListsTable): MailingListView => ({
   id: row.id,
   name: row.name,
   state: row.state,
@@ -130,7 +131,7 @@ export class MailingLists {
       .executeTakeFirst();
     if (row === undefined)
       throw new PrintingError('mailing_list.not_found', `There is no mailing list ${id.slice(0, 60)}.`);
-    return viewOf(row);
+    return mailingListView(row);
   }
 
   async lists(accountId: string): Promise<MailingListView[]> {
@@ -141,7 +142,7 @@ export class MailingLists {
       .orderBy('created_at', 'desc')
       .limit(100)
       .execute();
-    return rows.map(viewOf);
+    return rows.map(mailingListView);
   }
 
   /** A page of the list's rows for review: all of them, or only those in error. */

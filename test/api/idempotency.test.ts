@@ -260,6 +260,39 @@ for (const fixture of dialectFixtures) {
         assert.equal(rebuilt.replayed, 'true');
         assert.equal(rebuilt.text, first.text, `${path}: the same answer, byte for byte`);
       }
+
+      // A mailing list printed in one batch: the same issuance and receipt; the list as it is now.
+      const list = await demo.printing.importMailingList(
+        'Full Name,Street,City,State,ZIP,Postage\nAda,1 Main St,Troy,NY,12180,0.73\nBob,2 Main St,Troy,NY,12180,0.73\n',
+      );
+      const path = `/v1/mailing-lists/${list.id}/print`;
+      const body = { digest: list.digest, pieces: list.rows, totalPostageMills: list.totalPostageMills };
+      const key = randomUUID();
+      const first = await send(path, body, key);
+      assert.equal(first.status, 201, first.text);
+      await demo.syncDevice();
+      await demo.printing.waitForPdf(list.id);
+      await db
+        .updateTable('idempotency_keys')
+        .set({
+          status: 'committed',
+          response_status: null,
+          response_body: null,
+          lease_expires_at: new Date(Date.now() - 1).toISOString(),
+        })
+        .where('key', '=', key)
+        .execute();
+      const rebuilt = await send(path, body, key);
+      assert.equal(rebuilt.status, 201, rebuilt.text);
+      assert.equal(rebuilt.replayed, 'true');
+      const [before, after] = [first, rebuilt].map(
+        (answer) =>
+          JSON.parse(answer.text) as { list: { id: string; state: string } } & Record<string, unknown>,
+      );
+      assert.ok(before !== undefined && after !== undefined);
+      for (const field of ['issued', 'receipt', 'challenge', 'registers'])
+        assert.deepEqual(after[field], before[field], field);
+      assert.deepEqual([after.list.id, after.list.state], [list.id, 'printed']);
     });
 
     it('refuses a key on requests whose answer holds a secret shown once, and a malformed key', async () => {

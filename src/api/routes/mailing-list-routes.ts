@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Kysely } from 'kysely';
 import { Type } from 'typebox';
 import type { AccountsService } from '../../accounts/index.ts';
 import type { AddressProvider } from '../../addresses/index.ts';
@@ -14,7 +15,9 @@ import {
   PrintingError,
 } from '../../printing/index.ts';
 import type { RatesService } from '../../rates/index.ts';
+import type { DatabaseSchema } from '../../store/index.ts';
 import { principalOf } from '../authentication.ts';
+import { idempotentEffect } from '../idempotency.ts';
 import { returnAddressOf } from '../return-address.ts';
 import type { CustomerIssuer } from '../customer-issuer.ts';
 import { Digits, wholeNumber } from '../schemas.ts';
@@ -29,6 +32,8 @@ export interface MailingListRouteDependencies {
   readonly accounts: Pick<AccountsService, 'profile' | 'account'>;
   readonly rates: RatesService;
   readonly addresses: AddressProvider;
+  /** Where the Idempotency-Key of a print is marked, in the issuance's commit. */
+  readonly db: Kysely<DatabaseSchema>;
 }
 
 const CUSTOMER = ['customer'] as const;
@@ -59,6 +64,7 @@ export function mailingListRoutes({
   accounts,
   rates,
   addresses,
+  db,
 }: MailingListRouteDependencies): FastifyPluginAsyncTypebox {
   return (app) => {
     app.addContentTypeParser(
@@ -250,24 +256,34 @@ export function mailingListRoutes({
         if (from === null)
           throw new PrintingError('label.address_missing', 'Your account has no mailing address.');
         if (body.ad !== undefined) await ads.lines(body.ad); // refuses ad text that is not approved
-        const { list, issued } = await lists.print(
-          principal.accountId,
-          request.params.id,
-          {
-            expected: { digest: body.digest, pieces: body.pieces, totalPostageMills: body.totalPostageMills },
-            layout: body.layout ?? 'envelope-10',
-            from,
-            ...(body.mailingDate === undefined ? {} : { mailingDate: body.mailingDate }),
-            ...(body.ad === undefined ? {} : { adTextId: body.ad }),
-          },
-          (pieces, withinCommit) =>
-            issuer.issue(principal, pieces, {
-              authorization,
-              maxPieces: MAX_LIST_PIECES,
-              isWholeList: true,
-              withinCommit,
-              mailingListId: request.params.id,
-            }),
+        const { list, issued } = await idempotentEffect(
+          db,
+          request,
+          { kind: 'mailing-list', challenge: authorization.nextChallenge, listId: request.params.id },
+          () =>
+            lists.print(
+              principal.accountId,
+              request.params.id,
+              {
+                expected: {
+                  digest: body.digest,
+                  pieces: body.pieces,
+                  totalPostageMills: body.totalPostageMills,
+                },
+                layout: body.layout ?? 'envelope-10',
+                from,
+                ...(body.mailingDate === undefined ? {} : { mailingDate: body.mailingDate }),
+                ...(body.ad === undefined ? {} : { adTextId: body.ad }),
+              },
+              (pieces, withinCommit) =>
+                issuer.issue(principal, pieces, {
+                  authorization,
+                  maxPieces: MAX_LIST_PIECES,
+                  isWholeList: true,
+                  withinCommit,
+                  mailingListId: request.params.id,
+                }),
+            ),
         );
         return reply.status(201).send({
           list,
