@@ -207,6 +207,18 @@ for (const fixture of dialectFixtures) {
         };
       };
       const { db } = server.indicia.store;
+      /** As if the process had died between the commit and storing the answer. */
+      const diedBeforeAnswering = (key: string) =>
+        db
+          .updateTable('idempotency_keys')
+          .set({
+            status: 'committed',
+            response_status: null,
+            response_body: null,
+            lease_expires_at: new Date(Date.now() - 1).toISOString(),
+          })
+          .where('key', '=', key)
+          .execute();
       const printed = await demo.issueIndicia(
         // Spoilage refunds stay within 1% of what the meter printed: the spoiled one is small.
         [100, 20_000, 20_000].map((postageMills) => ({ postageMills, rateCategory: 'FC' })),
@@ -244,17 +256,7 @@ for (const fixture of dialectFixtures) {
           .executeTakeFirstOrThrow();
         assert.equal(row.status, 'done');
         assert.ok(row.effect !== null, 'the effect was recorded in the commit');
-        // As if the process had died between the commit and storing the answer.
-        await db
-          .updateTable('idempotency_keys')
-          .set({
-            status: 'committed',
-            response_status: null,
-            response_body: null,
-            lease_expires_at: new Date(Date.now() - 1).toISOString(),
-          })
-          .where('key', '=', key)
-          .execute();
+        await diedBeforeAnswering(key);
         const rebuilt = await send(path, body, key);
         assert.equal(rebuilt.status, 201, rebuilt.text);
         assert.equal(rebuilt.replayed, 'true');
@@ -272,16 +274,7 @@ for (const fixture of dialectFixtures) {
       assert.equal(first.status, 201, first.text);
       await demo.syncDevice();
       await demo.printing.waitForPdf(list.id);
-      await db
-        .updateTable('idempotency_keys')
-        .set({
-          status: 'committed',
-          response_status: null,
-          response_body: null,
-          lease_expires_at: new Date(Date.now() - 1).toISOString(),
-        })
-        .where('key', '=', key)
-        .execute();
+      await diedBeforeAnswering(key);
       const rebuilt = await send(path, body, key);
       assert.equal(rebuilt.status, 201, rebuilt.text);
       assert.equal(rebuilt.replayed, 'true');

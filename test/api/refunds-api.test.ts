@@ -172,6 +172,52 @@ for (const fixture of dialectFixtures) {
       );
     });
 
+    it('decides a request once when staff decide it concurrently: one credit or none, never two', async () => {
+      const rita = await customer('rita@example.com');
+      for (const round of [0, 1, 2]) {
+        const piece = await printOne(rita, 100);
+        const pending = await pendingFor(rita, piece.id);
+        const before = await registers(rita);
+        // Two approvals by support and one by an admin race a denial.
+        const decisions = await Promise.allSettled([
+          support.refunds.decide(pending.id, 'approve'),
+          admin.refunds.decide(pending.id, 'approve'),
+          support.refunds.decide(pending.id, 'approve'),
+          admin.refunds.decide(pending.id, 'deny'),
+        ]);
+        const won = decisions.flatMap((decision) =>
+          decision.status === 'fulfilled' ? [decision.value] : [],
+        );
+        assert.equal(won.length, 1, `round ${round}: exactly one decision`);
+        for (const decision of decisions)
+          if (decision.status === 'rejected') {
+            // A loser that read the request before the winner's commit finds the piece refunded.
+            const error = decision.reason as { status: number; code: string };
+            assert.equal(error.status, 409);
+            assert.ok(
+              ['meter.refund_request_decided', 'meter.indicium_not_valid'].includes(error.code),
+              error.code,
+            );
+          }
+        const credited = won[0]?.refundRequest.status === 'approved' ? 100 : 0;
+        assert.deepEqual(
+          await registers(rita),
+          [before[0], before[1], before[2] + credited],
+          `round ${round}`,
+        );
+        const rows = await server.indicia.store.db
+          .selectFrom('refunds')
+          .select('amount_mills')
+          .where('indicium_id', '=', piece.id)
+          .execute();
+        assert.deepEqual(
+          rows.map((row) => row.amount_mills),
+          credited === 0 ? [] : [100],
+        );
+      }
+      assert.ok((await admin.reconcile()).isBalanced);
+    });
+
     it('refuses a piece outside the window, a scanned piece, and someone else’s piece', async () => {
       const cal = await customer('cal@example.com');
       const old = await printOne(cal);
