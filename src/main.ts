@@ -25,8 +25,10 @@ import {
 } from './custody/index.ts';
 import type { Config } from './config/index.ts';
 import {
+  type LogShippingJob,
   type ReconciliationJob,
   type WebhookDeliveryJob,
+  startLogShippingJob,
   startReconciliationJob,
   startWebhookDeliveryJob,
 } from './jobs/index.ts';
@@ -106,6 +108,8 @@ export interface RunningIndicia {
   /** Hex SHA-256 of the device-enrollment public key, which clients pin. */
   readonly enrollmentKeyFingerprint: string;
   readonly reconciliation: ReconciliationJob;
+  /** Ships the protected log to the log archive (INDICIA_LOG_ARCHIVE_DIR) on its interval. */
+  readonly logShipping: LogShippingJob;
   /** Set only on the start that created the module keys: shown once, stored only as a hash. */
   readonly createdOfficerCredential: string | undefined;
   /** Credentials of demo accounts created by this start; empty on every later start. */
@@ -124,6 +128,11 @@ export function databaseTargetFor(config: Config): DatabaseTarget {
   return config.databaseUrl === undefined
     ? { dialect: 'sqlite', file: join(config.dataDir, SQLITE_FILE_NAME) }
     : { dialect: 'postgres', url: config.databaseUrl };
+}
+
+/** Where the protected log is shipped: INDICIA_LOG_ARCHIVE_DIR, else <dataDir>/log-archive. */
+export function logArchiveDir(config: Config): string {
+  return config.logArchiveDir ?? join(config.dataDir, 'log-archive');
 }
 
 /** Whether the configured database exists already (PostgreSQL: always taken to). */
@@ -407,6 +416,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
   let app: FastifyInstance | undefined;
   let pool: ModulePool | undefined;
   let reconciliation: ReconciliationJob | undefined;
+  let shipping: LogShippingJob | undefined;
   let mailer: Mailer | undefined;
   let deliveries: WebhookDeliveryJob | undefined;
   let poolService: PoolService | undefined;
@@ -433,6 +443,15 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       logger,
       metrics,
       intervalMinutes: config.reconcileIntervalMinutes,
+    });
+    shipping = startLogShippingJob({
+      db: store.db,
+      dialect: store.dialect,
+      custody,
+      logger,
+      metrics,
+      archiveDir: logArchiveDir(config),
+      intervalSeconds: config.logShipIntervalSeconds,
     });
     const { fingerprint: enrollmentKeyFingerprint } = await meters.enrollmentKey();
     const demoCredentials = await createDemoAccountsIfEmpty(store.db);
@@ -580,6 +599,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
 
     const server = app;
     const reconciliationJob = reconciliation;
+    const shippingJob = shipping;
     const outgoingMail = mailer;
     const webhookDeliveries = deliveries;
     const pooledPrinting = pooled;
@@ -606,6 +626,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
         await renderer.close();
         await webhookDeliveries.stop();
         await pooledPrinting.close();
+        await shippingJob.stop();
         outgoingMail.close();
         await modulePool.close();
         releaseModules();
@@ -634,12 +655,14 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       mailer: outgoingMail,
       enrollmentKeyFingerprint,
       reconciliation: reconciliationJob,
+      logShipping: shippingJob,
       createdOfficerCredential: modules.createdOfficerCredential,
       demoCredentials,
       close,
     };
   } catch (error) {
     reconciliation?.stop();
+    await shipping?.stop();
     await deliveries?.stop();
     await poolService?.close();
     mailer?.close();

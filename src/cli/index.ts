@@ -4,6 +4,7 @@ import { type CommandIo, UsageError, migrateCommand, serveCommand, versionComman
 import { helpText } from './help-text.ts';
 import { clientCommand } from './client-command.ts';
 import { verifyCommand } from './verify-command.ts';
+import { restoreCommand } from './restore-command.ts';
 import { batchCommand, printCommand } from './print-command.ts';
 import { addressCommand } from './address-command.ts';
 import { ratesCommand } from './rates-command.ts';
@@ -43,6 +44,8 @@ export async function runCli(
         return await authorityCommand(rest, io);
       case 'certificates':
         return await certificatesCommand(rest, io);
+      case 'restore':
+        return await restoreCommand(rest, io);
       case 'reconcile':
         return await reconcileCommand(rest, io);
       case 'client':
@@ -69,7 +72,7 @@ export async function runCli(
         return command === undefined ? 2 : 0;
       default:
         return fail(
-          `unknown command "${command}"; the commands are serve, migrate, modules, meters, pool, authority, certificates, reconcile, client, print, batch, address, rates and help (see indicia --help).`,
+          `unknown command "${command}"; the commands are serve, migrate, modules, meters, pool, authority, certificates, reconcile, restore, client, print, batch, address, rates and help (see indicia --help).`,
           2,
         );
     }

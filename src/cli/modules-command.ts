@@ -49,7 +49,7 @@ function promptHidden(question: string): Promise<string> {
   );
 }
 
-async function officerCredential(config: Config): Promise<string> {
+export async function officerCredential(config: Config): Promise<string> {
   return config.cryptoOfficerCredential ?? promptHidden('crypto-officer credential: ');
 }
 

@@ -29,6 +29,8 @@ export interface Config {
   inhibitThreshold: number;
   cryptoOfficerCredential: string | undefined;
   reconcileIntervalMinutes: number;
+  logShipIntervalSeconds: number;
+  logArchiveDir: string | undefined;
   smtpUrl: string | undefined;
   mailFrom: string;
   publicUrl: string | undefined;
@@ -236,6 +238,22 @@ export const settings: readonly Setting[] = [
     description: 'How often the server proves every meter balances (0 turns the job off).',
     defaultValue: 60,
     parse: (raw) => integer(raw, 0, 10_080, 'a number of minutes'),
+  },
+  {
+    key: 'logShipIntervalSeconds',
+    env: 'INDICIA_LOG_SHIP_INTERVAL',
+    description:
+      'Seconds between shipments of the protected log to the log archive (0 turns shipping off): the most a restore can lose.',
+    defaultValue: 300,
+    parse: (raw) => integer(raw, 0, 86_400, 'a number of seconds'),
+  },
+  {
+    key: 'logArchiveDir',
+    env: 'INDICIA_LOG_ARCHIVE_DIR',
+    description:
+      'Folder the protected log is shipped to (default <dataDir>/log-archive); mount it from another disk or host: a copy beside the database is lost with it.',
+    defaultValue: undefined,
+    parse: (raw) => optionalText(raw, 'a folder path'),
   },
   {
     key: 'smtpUrl',

@@ -1,6 +1,11 @@
 import type { Kysely, Transaction } from 'kysely';
 import { type AuditEventInput, appendAuditEvents } from '../audit/index.ts';
-import { type CommitParticipant, type DatabaseSchema, currentCommitParticipant } from '../store/index.ts';
+import {
+  type CommitParticipant,
+  type DatabaseSchema,
+  captureWrites,
+  currentCommitParticipant,
+} from '../store/index.ts';
 import type {
   CheckpointDecision,
   CheckpointRecord,
@@ -410,17 +415,22 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
           await storePackages(trx, committed.packages, now);
           const events = recoveryEvents(module.serial, committed.recovered?.discarded ?? []);
           events.push(...refusals);
+          // What the callers write is recorded too: a restore writes the same rows again.
+          const { trx: recorded, statements } = captureWrites(trx);
           for (const { job, results } of settled) {
             if (results === null) continue;
-            await job.withinCommit?.(trx, results);
+            await job.withinCommit?.(recorded, results);
             await job.participant?.(
-              trx,
+              recorded,
               results.map(({ transaction }) => transaction),
             );
             events.push(...results.map((outcome) => transactionEvent(committed.record, outcome)));
           }
           await storeCheckpoint(trx, module, databaseCheckpoint, committed.checkpoint, now);
-          await appendModuleLog(trx, committed.record, committed.checkpoint, now);
+          await appendModuleLog(trx, committed.record, committed.checkpoint, now, {
+            packages: committed.packages,
+            statements,
+          });
           await appendAuditEvents(trx, events);
         });
         commits.groups += 1;
@@ -436,6 +446,8 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
         else job.resolve(results);
       }
     } catch (error) {
+      // A protected log that does not verify as written stops the writer: nothing more is signed.
+      if (error instanceof CustodyError && error.code === 'custody.module_log_broken') pool.stop(error.message);
       for (const job of jobs) job.reject(error);
     }
   };

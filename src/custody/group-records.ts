@@ -1,6 +1,6 @@
 import type { Transaction } from 'kysely';
 import type { AuditEventInput } from '../audit/index.ts';
-import type { DatabaseSchema } from '../store/index.ts';
+import type { CapturedStatement, DatabaseSchema } from '../store/index.ts';
 import {
   type CheckpointRecord,
   type CommandOutcome,
@@ -88,17 +88,43 @@ export function transactionEvent(record: CheckpointRecord, outcome: CommandOutco
   };
 }
 
+/** What replay needs beside a record: the package versions it made, and the rows its commit wrote. */
+export interface ReplayPayload {
+  readonly packages: CommittedGroup['packages'];
+  readonly statements: readonly CapturedStatement[];
+}
+
 /**
  * Appends a group's sealed checkpoint record to the protected module log (`module_log`): one row
- * per record, MACed by the module, linked to the one before by its digest. Every package version
- * appears in it, so reconciliation can tell a package put back to an earlier version.
+ * per record, MACed by the module, linked to the one before by its digest, with the sealed package
+ * versions it made and the statements of the same commit (what a restore replays). Verified as
+ * written: the record must follow the module's last logged record (the next counter, linked to its
+ * digest); a log that does not end where the module's chain says refuses, and custody stops.
  */
 export async function appendModuleLog(
   trx: Transaction<DatabaseSchema>,
   record: CheckpointRecord,
   sealed: Buffer,
   now: string,
+  payload: ReplayPayload,
 ): Promise<void> {
+  const last = await trx
+    .selectFrom('module_log')
+    .select(['counter', 'digest'])
+    .where('module_serial', '=', record.moduleSerial)
+    .orderBy('counter', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  if (
+    last !== undefined &&
+    (Number(last.counter) !== record.counter - 1 ||
+      (record.previous !== undefined && record.previous !== null && record.previous !== last.digest))
+  ) {
+    throw new CustodyError(
+      'custody.module_log_broken',
+      `The protected module log of module ${record.moduleSerial} ends at record ${last.counter}, which is not the record ${record.counter - 1} the module's chain continues from: the log was changed. Nothing more is written; verify it with indicia audit verify.`,
+    );
+  }
   await trx
     .insertInto('module_log')
     .values({
@@ -108,6 +134,14 @@ export async function appendModuleLog(
       digest: checkpointDigest(sealed),
       sealed: sealed.toString('base64'),
       recorded_at: now,
+      packages: JSON.stringify(
+        payload.packages.map((entry) => ({
+          meterId: entry.meterId,
+          sequence: entry.sequence,
+          sealed: entry.sealedPackage.toString('base64'),
+        })),
+      ),
+      statements: payload.statements.length === 0 ? null : JSON.stringify(payload.statements),
     })
     .execute();
 }

@@ -5,3 +5,4 @@ export {
   type WebhookDeliveryJob,
   type WebhookDeliveryOptions,
 } from './webhook-delivery-job.ts';
+export { startLogShippingJob, type LogShippingJob } from './log-shipping-job.ts';

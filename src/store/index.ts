@@ -18,6 +18,7 @@ export {
   withCommitParticipant,
 } from './commit-participant.ts';
 export { openStore, type Store } from './open-store.ts';
+export { type CapturedStatement, captureWrites, runCapturedStatements } from './statement-capture.ts';
 export type {
   AccountRole,
   AccountsTable,
@@ -48,6 +49,9 @@ export type {
   WebhookEvent,
   WebhookSubscriptionsTable,
   ReceiptsTable,
+  LogShipmentsTable,
+  ModuleLogTable,
+  RecoveryGapsTable,
   CryptoModulesTable,
   CustomerBalancesTable,
   DatabaseSchema,

@@ -21,6 +21,8 @@ export interface DatabaseSchema {
   installation: InstallationTable;
   crypto_modules: CryptoModulesTable;
   module_log: ModuleLogTable;
+  log_shipments: LogShipmentsTable;
+  recovery_gaps: RecoveryGapsTable;
   psd_packages: PsdPackagesTable;
   audit_events: AuditEventsTable;
   audit_head: AuditHeadTable;
@@ -352,6 +354,37 @@ export interface ModuleLogTable {
   /** The sealed record (base64), MACed by the module under its checkpoint key. */
   sealed: string;
   recorded_at: string;
+  /** JSON [{ meterId, sequence, sealed }]: each package version the record made, sealed (0017). */
+  packages: string | null;
+  /** JSON [{ sql, parameters }]: the rows the same commit wrote, as their statements (0017). */
+  statements: string | null;
+}
+
+/** One shipment of the protected log to the archive (log-shipping). */
+export interface LogShipmentsTable {
+  sequence: number;
+  file: string;
+  records: number;
+  digest: string;
+  /** JSON: module serial → the newest counter shipped so far. */
+  through: string;
+  shipped_at: string;
+}
+
+/** What a restore could not bring back: a module's transactions after the last shipped record. */
+export interface RecoveryGapsTable {
+  id: string;
+  restored_at: string;
+  module_serial: string;
+  /** Null for records the module no longer remembered (their contents are unknown). */
+  meter_id: string | null;
+  counter: number;
+  type: string | null;
+  amount_mills: number | null;
+  ascending_register_mills: number | null;
+  descending_register_mills: number | null;
+  package_sequence: number | null;
+  recorded_at: string | null;
 }
 
 /** One sealed PSD package per meter (base64); `sequence` is compared-and-swapped on every change. */

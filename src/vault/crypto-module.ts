@@ -27,6 +27,7 @@ import {
   unsealPackage,
 } from './psd-package.ts';
 import { ModuleServices } from './module-services.ts';
+import { type ReplayRecordRequest, type ReplayedRecord, replayRecord } from './log-replay.ts';
 import { VaultError } from './vault-error.ts';
 import {
   type CommandRequest,
@@ -272,6 +273,25 @@ export class CryptoModule {
   }
 
   /**
+   * Restore: re-applies one record of the shipped protected log to the restored database's
+   * packages under the module's rules, and seals the resulting packages again (log-replay.ts).
+   * Officer role: only a recovery replays.
+   */
+  async replayLogRecord(request: ReplayRecordRequest): Promise<ReplayedRecord> {
+    this.#machine.requireRole('crypto-officer');
+    return this.#busy(() =>
+      replayRecord(
+        {
+          backend: this.#backend,
+          version: this.#currentVersion(),
+          unseal: (sealed, expected) => this.#unseal(sealed, expected),
+        },
+        request,
+      ),
+    );
+  }
+
+  /**
    * Disaster recovery, after an operator has investigated an inhibited module: take the
    * database's checkpoint as the truth, restart the ring from it, lift the inhibition. Records
    * the database lost are not brought back by this: their register values will be signed again
@@ -480,6 +500,11 @@ export class CryptoModule {
       record: committed.record,
       recovered: committed.recovered,
     };
+  }
+
+  /** The counter of the newest record this module sealed (its ring's newest), or null. */
+  newestRecordCounter(): number | null {
+    return this.#ring.newest?.counter ?? null;
   }
 
   /** How the database's checkpoint compares with this module's ring, without acting on it. */

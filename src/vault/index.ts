@@ -98,3 +98,4 @@ export {
   type EnrollmentRequest,
   type OpenedEnrollment,
 } from './client-protocol.ts';
+export type { LoggedPackageVersion, ReplayRecordRequest, ReplayedPackage, ReplayedRecord } from './log-replay.ts';

@@ -147,6 +147,11 @@ export class ModulePool {
     }
   }
 
+  /** Stops the service at once (a protected log that does not verify as written); resume() restarts it. */
+  stop(reason: string): void {
+    this.#stopped ??= { reason, since: new Date().toISOString() };
+  }
+
   /** The operator's word that the cause is dealt with (modules re-anchored or replaced). */
   resume(): void {
     const inhibitions = this.#inhibitions();

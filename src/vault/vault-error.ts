@@ -20,6 +20,7 @@ export type VaultErrorCode =
   | 'vault.zeroized'
   | 'vault.algorithm_unsupported'
   | 'vault.enrollment_invalid'
+  | 'vault.replay_mismatch'
   | 'psd.no_device'
   | 'psd.unknown_device'
   | 'psd.device_revoked'

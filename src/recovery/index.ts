@@ -1,0 +1,3 @@
+export { RecoveryError, type RecoveryErrorCode } from './recovery-error.ts';
+export { type ReplayReport, replayArchive } from './replay-archive.ts';
+export { type RecoveryGap, assessGap, recordGaps } from './recovery-gaps.ts';

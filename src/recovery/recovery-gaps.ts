@@ -1,0 +1,111 @@
+import { randomUUID } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { DatabaseSchema } from '../store/index.ts';
+import type { CheckpointDecision, CryptoModule } from '../vault/index.ts';
+
+/** What one module committed after the restored database's (and archive's) last record of it. */
+export interface RecoveryGap {
+  readonly moduleSerial: string;
+  /** The restored database's last record of this module: the recovery point in its chain. */
+  readonly restoredCounter: number | null;
+  /** The module's newest record (its own memory). */
+  readonly moduleCounter: number | null;
+  /** Committed transactions the module remembers beyond the recovery point: the gap, as far as it is known. */
+  readonly transactions: Extract<CheckpointDecision, { kind: 'inhibit' }>['lost'];
+  /** Records beyond the recovery point the module no longer remembers (their contents are unknown). */
+  readonly unknownRecords: number;
+  /** What the module decides about the restored database now. */
+  readonly decision: CheckpointDecision['kind'];
+  readonly reason: string | null;
+}
+
+/** Counter of a sealed checkpoint record, read from its JSON (authenticity is the module's to check). */
+function counterOf(sealed: Buffer | null): number | null {
+  if (sealed === null) return null;
+  const body = sealed.subarray(6, 6 + sealed.readUInt16BE(4)).toString('utf8');
+  return (JSON.parse(body) as { counter: number }).counter;
+}
+
+/**
+ * Compares a module's own memory (its ring) with the restored database's checkpoint of it,
+ * without acting on it: nothing beyond the recovery point, or the transactions beyond it the
+ * module remembers, and how many records it no longer can name.
+ */
+export async function assessGap(db: Kysely<DatabaseSchema>, module: CryptoModule): Promise<RecoveryGap> {
+  const row = await db
+    .selectFrom('crypto_modules')
+    .select('checkpoint')
+    .where('serial', '=', module.serial)
+    .executeTakeFirst();
+  const checkpoint = row?.checkpoint === undefined || row.checkpoint === null ? null : Buffer.from(row.checkpoint, 'base64');
+  const decision = module.checkpointAgreement(checkpoint);
+  const restoredCounter = counterOf(checkpoint);
+  const moduleCounter = module.newestRecordCounter();
+  const transactions = decision.kind === 'inhibit' ? decision.lost : [];
+  const oldestKnown = transactions.reduce<number | null>(
+    (oldest, entry) => (oldest === null || entry.counter < oldest ? entry.counter : oldest),
+    null,
+  );
+  const unknownRecords =
+    decision.kind !== 'inhibit'
+      ? 0
+      : oldestKnown === null
+        ? Math.max(0, (moduleCounter ?? 0) - (restoredCounter ?? 0))
+        : Math.max(0, oldestKnown - (restoredCounter ?? 0) - 1);
+  return {
+    moduleSerial: module.serial,
+    restoredCounter,
+    moduleCounter,
+    transactions,
+    unknownRecords,
+    decision: decision.kind,
+    reason: decision.kind === 'inhibit' ? decision.reason : null,
+  };
+}
+
+/** Keeps the gap in the database: listed by `indicia restore`, and named when a scan of one of its pieces comes in. */
+export async function recordGaps(db: Kysely<DatabaseSchema>, gaps: readonly RecoveryGap[]): Promise<void> {
+  const restoredAt = new Date().toISOString();
+  const rows = gaps.flatMap((gap) => [
+    ...gap.transactions.map((entry) => ({
+      id: randomUUID(),
+      restored_at: restoredAt,
+      module_serial: gap.moduleSerial,
+      meter_id: entry.meterId,
+      counter: entry.counter,
+      type: entry.type,
+      amount_mills: entry.amountMills,
+      ascending_register_mills: entry.ascendingRegisterMills,
+      descending_register_mills: entry.descendingRegisterMills,
+      package_sequence: entry.packageSequence,
+      recorded_at: null,
+    })),
+    ...(gap.unknownRecords > 0
+      ? [
+          {
+            id: randomUUID(),
+            restored_at: restoredAt,
+            module_serial: gap.moduleSerial,
+            meter_id: null,
+            counter: (gap.restoredCounter ?? 0) + 1,
+            type: null,
+            amount_mills: null,
+            ascending_register_mills: null,
+            descending_register_mills: null,
+            package_sequence: gap.unknownRecords,
+            recorded_at: null,
+          },
+        ]
+      : []),
+  ]);
+  await db.transaction().execute(async (trx) => {
+    // A restore run again assesses the same gap again: it replaces what the last run recorded.
+    for (const gap of gaps)
+      await trx
+        .deleteFrom('recovery_gaps')
+        .where('module_serial', '=', gap.moduleSerial)
+        .where('counter', '>', gap.restoredCounter ?? 0)
+        .execute();
+    if (rows.length > 0) await trx.insertInto('recovery_gaps').values(rows).execute();
+  });
+}

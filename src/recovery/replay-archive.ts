@@ -1,0 +1,247 @@
+import { type Kysely, type Transaction, sql } from 'kysely';
+import { appendAuditEvents } from '../audit/index.ts';
+import type { ArchiveContents, ShippedRecord } from '../log-shipping/index.ts';
+import { type CapturedStatement, type DatabaseSchema, runCapturedStatements } from '../store/index.ts';
+import type { CryptoModule, ReplayedRecord } from '../vault/index.ts';
+import { RecoveryError } from './recovery-error.ts';
+
+/** Records re-applied per database transaction. */
+const RECORDS_PER_COMMIT = 100;
+
+export interface ReplayReport {
+  /** Records in the archive. */
+  readonly records: number;
+  /** Records the restored database lacked, re-applied now. */
+  readonly replayed: number;
+  /** Records the restored database held already (each compared with the archive's). */
+  readonly present: number;
+  /** Movements (transactions) re-applied. */
+  readonly movements: number;
+  /** Records whose rows (an indicium, a receipt) could not be written again, and why. */
+  readonly rowFailures: readonly { readonly module: string; readonly counter: number; readonly reason: string }[];
+  /** When the newest record in the archive was committed: what the restore gets back to. */
+  readonly recoveryPoint: string | null;
+  readonly seconds: number;
+}
+
+interface ChainEnd {
+  counter: number;
+  digest: string;
+}
+
+async function chainEnds(db: Kysely<DatabaseSchema>): Promise<Map<string, ChainEnd>> {
+  const ends = new Map<string, ChainEnd>();
+  const rows = await db
+    .selectFrom('module_log')
+    .select(['module_serial', 'counter', 'digest'])
+    .where(({ eb, selectFrom }) =>
+      eb(
+        'counter',
+        '=',
+        selectFrom('module_log as newest')
+          .select((inner) => inner.fn.max('newest.counter').as('counter'))
+          .whereRef('newest.module_serial', '=', 'module_log.module_serial'),
+      ),
+    )
+    .execute();
+  for (const row of rows) ends.set(row.module_serial, { counter: Number(row.counter), digest: row.digest });
+  return ends;
+}
+
+async function storeReplayed(
+  trx: Transaction<DatabaseSchema>,
+  shipped: ShippedRecord,
+  replayed: ReplayedRecord,
+  now: string,
+): Promise<void> {
+  for (const entry of replayed.packages) {
+    const sealed = entry.sealedPackage.toString('base64');
+    if (entry.fromSequence === null) {
+      await trx
+        .insertInto('psd_packages')
+        .values({
+          meter_id: entry.meterId,
+          sequence: entry.sequence,
+          key_version: entry.keyVersion,
+          sealed,
+          created_at: now,
+          updated_at: now,
+        })
+        .execute();
+      continue;
+    }
+    const updated = await trx
+      .updateTable('psd_packages')
+      .set({ sequence: entry.sequence, key_version: entry.keyVersion, sealed, updated_at: now })
+      .where('meter_id', '=', entry.meterId)
+      .where('sequence', '=', entry.fromSequence)
+      .executeTakeFirst();
+    if (updated.numUpdatedRows !== 1n)
+      throw new RecoveryError(
+        'recovery.concurrent_change',
+        `Meter ${entry.meterId}'s package changed during the restore: is a server running on this database? Stop it and restore again.`,
+      );
+  }
+  const checkpoint = shipped.sealed;
+  const module = await trx
+    .updateTable('crypto_modules')
+    .set({ checkpoint, updated_at: now })
+    .where('serial', '=', shipped.module)
+    .executeTakeFirst();
+  if (module.numUpdatedRows !== 1n)
+    await trx
+      .insertInto('crypto_modules')
+      .values({ serial: shipped.module, backend: 'unknown', checkpoint, updated_at: now })
+      .execute();
+  await trx
+    .insertInto('module_log')
+    .values({
+      module_serial: shipped.module,
+      counter: shipped.counter,
+      previous_digest: shipped.previous,
+      digest: shipped.digest,
+      sealed: shipped.sealed,
+      recorded_at: shipped.recordedAt,
+      packages: JSON.stringify(
+        replayed.packages.map((entry) => ({
+          meterId: entry.meterId,
+          sequence: entry.sequence,
+          sealed: entry.sealedPackage.toString('base64'),
+        })),
+      ),
+      statements: shipped.statements.length === 0 ? null : JSON.stringify(shipped.statements),
+    })
+    .execute();
+}
+
+/** Writes a record's rows again inside a savepoint: a row that no longer fits is reported, not fatal. */
+async function rewriteRows(
+  trx: Transaction<DatabaseSchema>,
+  statements: readonly CapturedStatement[],
+): Promise<string | null> {
+  if (statements.length === 0) return null;
+  await sql`savepoint replay_rows`.execute(trx);
+  try {
+    await runCapturedStatements(trx, statements);
+    await sql`release savepoint replay_rows`.execute(trx);
+    return null;
+  } catch (error) {
+    await sql`rollback to savepoint replay_rows`.execute(trx);
+    await sql`release savepoint replay_rows`.execute(trx);
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+/**
+ * Replays a verified log archive onto a restored database through `module` (crypto-officer role):
+ * records the database holds already are compared with the archive's; each later one is
+ * re-applied under the module's rules (log-replay.ts), its packages sealed again, the module's
+ * checkpoint moved to it, its log row and its commit's rows written again, in commit order.
+ */
+export async function replayArchive(
+  db: Kysely<DatabaseSchema>,
+  module: CryptoModule,
+  archive: ArchiveContents,
+  dialect: string,
+): Promise<ReplayReport> {
+  const started = performance.now();
+  if (archive.dialect !== null && archive.dialect !== dialect)
+    throw new RecoveryError(
+      'recovery.wrong_dialect',
+      `The log archive was shipped from a ${archive.dialect} database; this one is ${dialect}. Restore onto the same kind of database, then move it (indicia migrate --to).`,
+    );
+  const ends = await chainEnds(db);
+  const rowFailures: { module: string; counter: number; reason: string }[] = [];
+  let replayed = 0;
+  let present = 0;
+  let movements = 0;
+  const pending: ShippedRecord[] = [];
+  for (const record of archive.records) {
+    const end = ends.get(record.module);
+    if (end !== undefined && record.counter <= end.counter) {
+      const row = await db
+        .selectFrom('module_log')
+        .select('digest')
+        .where('module_serial', '=', record.module)
+        .where('counter', '=', record.counter)
+        .executeTakeFirst();
+      if (row !== undefined && row.digest !== record.digest)
+        throw new RecoveryError(
+          'recovery.log_differs',
+          `Record ${record.counter} of module ${record.module} in the restored database differs from the archive's: the backup and the archive are not of the same installation, or one was changed.`,
+        );
+      present += 1;
+      continue;
+    }
+    if (end !== undefined ? record.counter !== end.counter + 1 : record.counter !== 1 && record.previous !== null)
+      throw new RecoveryError(
+        'recovery.archive_incomplete',
+        `The archive continues module ${record.module}'s log at record ${record.counter}, but the restored database ends at ${end?.counter ?? 'no record'}: records in between are in neither. Restore an older backup.`,
+      );
+    ends.set(record.module, { counter: record.counter, digest: record.digest });
+    pending.push(record);
+  }
+  const current = new Map<string, { sealed: Buffer; sequence: number }>();
+  const previousDigest = new Map<string, string>();
+  for (const [serial, end] of await chainEnds(db)) previousDigest.set(serial, end.digest);
+  for (let start = 0; start < pending.length; start += RECORDS_PER_COMMIT) {
+    const batch = pending.slice(start, start + RECORDS_PER_COMMIT);
+    const meterIds = [...new Set(batch.flatMap((record) => record.packages.map((entry) => entry.meterId)))].filter(
+      (meterId) => !current.has(meterId),
+    );
+    for (let index = 0; index < meterIds.length; index += 500) {
+      const rows = await db
+        .selectFrom('psd_packages')
+        .select(['meter_id', 'sealed', 'sequence'])
+        .where('meter_id', 'in', meterIds.slice(index, index + 500))
+        .execute();
+      for (const row of rows)
+        current.set(row.meter_id, { sealed: Buffer.from(row.sealed, 'base64'), sequence: Number(row.sequence) });
+    }
+    const results: { record: ShippedRecord; replayed: ReplayedRecord }[] = [];
+    for (const record of batch) {
+      const result = await module.replayLogRecord({
+        sealedRecord: Buffer.from(record.sealed, 'base64'),
+        previousDigest: previousDigest.get(record.module) ?? null,
+        loggedPackages: record.packages.map((entry) => ({
+          meterId: entry.meterId,
+          sequence: entry.sequence,
+          sealed: Buffer.from(entry.sealed, 'base64'),
+        })),
+        current,
+      });
+      for (const entry of result.packages)
+        current.set(entry.meterId, { sealed: entry.sealedPackage, sequence: entry.sequence });
+      previousDigest.set(record.module, record.digest);
+      results.push({ record, replayed: result });
+    }
+    const now = new Date().toISOString();
+    await db.transaction().execute(async (trx) => {
+      for (const { record, replayed: result } of results) {
+        await storeReplayed(trx, record, result, now);
+        const failure = await rewriteRows(trx, record.statements);
+        if (failure !== null) rowFailures.push({ module: record.module, counter: record.counter, reason: failure });
+        movements += result.record.transactions.length;
+      }
+      await appendAuditEvents(trx, [
+        {
+          kind: 'recovery.log_replayed',
+          details: {
+            records: results.map(({ record }) => `${record.module}:${record.counter}`),
+            movements: results.reduce((sum, { replayed: result }) => sum + result.record.transactions.length, 0),
+          },
+        },
+      ]);
+    });
+    replayed += batch.length;
+  }
+  return {
+    records: archive.records.length,
+    replayed,
+    present,
+    movements,
+    rowFailures,
+    recoveryPoint: archive.records.at(-1)?.recordedAt ?? null,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
