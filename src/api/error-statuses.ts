@@ -99,6 +99,7 @@ export const errorPresentations: Readonly<Record<KnownErrorCode, ErrorPresentati
   'vault.algorithm_unsupported': invalid,
   'vault.enrollment_invalid': invalid,
   'vault.replay_mismatch': { status: 409, isMessagePublic: true },
+  'vault.gap_unsettleable': { status: 409, isMessagePublic: true },
   'psd.no_device': { status: 409, isMessagePublic: true },
   'psd.unknown_device': { status: 401, isMessagePublic: true },
   'psd.device_revoked': { status: 401, isMessagePublic: true },

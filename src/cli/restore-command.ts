@@ -13,7 +13,15 @@ import {
   openModulePool,
   takeServerModulesLock,
 } from '../main.ts';
-import { type RecoveryGap, RecoveryError, assessGap, recordGaps, replayArchive } from '../recovery/index.ts';
+import {
+  type RecoveryGap,
+  RecoveryError,
+  assessGap,
+  recordGaps,
+  replayArchive,
+  settleGaps,
+} from '../recovery/index.ts';
+import { type ModulePool, VaultError } from '../vault/index.ts';
 import { acquireLockFile } from '../startup/index.ts';
 import { type CommandIo, UsageError, parseSubcommand } from './commands.ts';
 import { officerCredential } from './modules-command.ts';
@@ -110,50 +118,78 @@ export async function restoreCommand(args: readonly string[], io: CommandIo): Pr
         for (const failure of report.rowFailures)
           io.write(`  record ${failure.counter} of module ${failure.module}: its rows could not be written again (${failure.reason})\n`);
         io.write(`Recovery point: ${report.recoveryPoint ?? 'the backup itself (the archive holds nothing newer)'}.\n`);
-        const accept = values['accept-gap'] === true;
-        // Each module's own memory against the result; with --accept-gap it takes the result as the truth.
-        const assess = async (modulePool: typeof pool): Promise<void> => {
-          for (const module of modulePool.modules) {
-            const gap = await assessGap(store.db, module);
-            gaps.push(gap);
-            if (gap.decision === 'inhibit' && accept)
-              await createCustodyService({ db: store.db, pool: modulePool }).reanchorModule(module.serial, credential);
+        // Each module's own memory against the result.
+        const forEachModule = async (work: (modulePool: ModulePool) => Promise<void>): Promise<void> => {
+          for (const moduleNumber of await installationModuleNumbers(config, store)) {
+            if (moduleNumber === OPERATOR_MODULE_NUMBER) {
+              await work(pool);
+              continue;
+            }
+            const opened = await openModulePool(config, {
+              initializeIfEmpty: false,
+              firstModuleNumber: moduleNumber,
+              modules: 1,
+            });
+            try {
+              await work(opened.pool);
+            } finally {
+              await opened.pool.close();
+            }
           }
         };
-        for (const moduleNumber of await installationModuleNumbers(config, store)) {
-          if (moduleNumber === OPERATOR_MODULE_NUMBER) {
-            await assess(pool);
-            continue;
-          }
-          const opened = await openModulePool(config, {
-            initializeIfEmpty: false,
-            firstModuleNumber: moduleNumber,
-            modules: 1,
-          });
+        await forEachModule(async (modulePool) => {
+          for (const module of modulePool.modules) gaps.push(await assessGap(store.db, module));
+        });
+        const open = gaps.filter((gap) => gap.decision === 'inhibit');
+        if (open.length === 0) {
+          io.write('Every module agrees with the restored database: nothing was committed after the recovery point.\n');
+          return 0;
+        }
+        io.write('The gap: what the modules committed after the recovery point, beyond the shipped log:\n');
+        for (const gap of open) io.write(`${describeGap(gap)}\n`);
+        let unsettled: string | null = open.every((gap) => gap.covered)
+          ? null
+          : 'the modules no longer remember every record after the recovery point';
+        if (unsettled === null) {
           try {
-            await assess(opened.pool);
-          } finally {
-            await opened.pool.close();
+            const settlement = await pool.withOfficer(credential, (module) =>
+              settleGaps(
+                store.db,
+                module,
+                open.map((gap) => ({ serial: gap.moduleSerial, covered: gap.covered, records: gap.records })),
+              ),
+            );
+            io.write(
+              `Settled from the modules' own memory: ${settlement.records.length} record(s) added to the log, ${settlement.packages.length} meter(s) brought level with what they printed and were funded after the recovery point. Their devices sign again after fetching their current challenge.\n`,
+            );
+          } catch (error) {
+            if (!(error instanceof VaultError && error.code === 'vault.gap_unsettleable')) throw error;
+            unsettled = error.message;
           }
         }
+        await recordGaps(store.db, open, unsettled === null ? 'settled' : 'open');
+        if (unsettled === null) return 0;
+        io.write(`The gap cannot be settled: ${unsettled}.\n`);
+        if (values['accept-gap'] !== true) {
+          io.write(
+            'Those modules stay inhibited. Settle the gap with the postal authority, then run indicia restore again with --accept-gap (docs/operations.md).\n',
+          );
+          return 1;
+        }
+        const serials = new Set(open.map((gap) => gap.moduleSerial));
+        await forEachModule(async (modulePool) => {
+          for (const module of modulePool.modules)
+            if (serials.has(module.serial))
+              await createCustodyService({ db: store.db, pool: modulePool }).reanchorModule(module.serial, credential);
+        });
+        io.write(
+          'Accepted (--accept-gap): the modules now take the restored database as the truth; the gap is kept in recovery_gaps, and scans of its pieces are named as such.\n',
+        );
+        return 0;
       } finally {
         await pool.close();
+        io.write(`Restore finished in ${((performance.now() - started) / 1000).toFixed(1)} s.\n`);
       }
-      const open = gaps.filter((gap) => gap.decision === 'inhibit');
-      await recordGaps(store.db, open);
-      if (open.length === 0) {
-        io.write('Every module agrees with the restored database: nothing was committed after the recovery point.\n');
-      } else {
-        io.write(`The gap: what the modules committed after the recovery point, which the restore could not bring back:\n`);
-        for (const gap of open) io.write(`${describeGap(gap)}\n`);
-        if (values['accept-gap'] === true) {
-          io.write('Accepted (--accept-gap): the modules now take the restored database as the truth; the gap is kept in recovery_gaps, and scans of its pieces are named as such.\n');
-        } else {
-          io.write('Those modules stay inhibited. Settle the gap with the postal authority, then run indicia restore again with --accept-gap (docs/operations.md).\n');
-        }
-      }
-      io.write(`Restore finished in ${((performance.now() - started) / 1000).toFixed(1)} s.\n`);
-      return open.length === 0 || values['accept-gap'] === true ? 0 : 1;
     } finally {
       await store.close();
       releaseOperator();

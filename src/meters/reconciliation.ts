@@ -152,6 +152,20 @@ export async function reconcileMeters({
     .selectFrom('pool_transfers')
     .select(['master_meter_id', 'meter_id', 'amount_mills'])
     .execute();
+  // What a restore settled from the modules' memory: committed after the last shipped log record,
+  // so the rows (the indicia, the fundings) are gone, but the registers hold it (docs/operations.md).
+  const settled = await db
+    .selectFrom('recovery_gaps')
+    .select(['meter_id', 'type', 'amount_mills'])
+    .where('status', '=', 'settled')
+    .where('meter_id', 'is not', null)
+    .execute();
+  const settledOf = (meterId: string, ...types: string[]): Mills =>
+    sum(
+      settled
+        .filter((row) => row.meter_id === meterId && types.includes(row.type ?? ''))
+        .map((row) => row.amount_mills ?? 0),
+    );
   let log: ModuleLogReport | { readonly failure: string };
   try {
     log = await custody.verifyModuleLog();
@@ -164,21 +178,28 @@ export async function reconcileMeters({
   );
   const results: MeterReconciliation[] = [];
   for (const meter of meters) {
-    const funded = sum(
-      fundings.filter((row) => row.meter_id === meter.meter_id).map((row) => row.amount_mills),
+    const funded = add(
+      sum(fundings.filter((row) => row.meter_id === meter.meter_id).map((row) => row.amount_mills)),
+      settledOf(meter.meter_id, 'fund'),
     );
     // A master PSD prints nothing: its AR is what it transferred to mini-PSDs.
-    const printed =
+    const printed = add(
       meter.mode === 'master'
         ? sum(
             transfers.filter((row) => row.master_meter_id === meter.meter_id).map((row) => row.amount_mills),
           )
-        : sum(indicia.filter((row) => row.meter_id === meter.meter_id).map((row) => row.postage_mills));
-    const ownRefunds = refunds.filter((row) => row.meter_id === meter.meter_id);
-    const withdrawn = sum(
-      ownRefunds.filter((row) => row.kind === 'withdrawal').map((row) => row.amount_mills),
+        : sum(indicia.filter((row) => row.meter_id === meter.meter_id).map((row) => row.postage_mills)),
+      settledOf(meter.meter_id, meter.mode === 'master' ? 'transfer' : 'debit'),
     );
-    const spoiled = sum(ownRefunds.filter((row) => row.kind === 'spoilage').map((row) => row.amount_mills));
+    const ownRefunds = refunds.filter((row) => row.meter_id === meter.meter_id);
+    const withdrawn = add(
+      sum(ownRefunds.filter((row) => row.kind === 'withdrawal').map((row) => row.amount_mills)),
+      settledOf(meter.meter_id, 'withdraw', 'refund'),
+    );
+    const spoiled = add(
+      sum(ownRefunds.filter((row) => row.kind === 'spoilage').map((row) => row.amount_mills)),
+      settledOf(meter.meter_id, 'spoil'),
+    );
     const differences: string[] = [];
     const mismatch = mismatchOf.get(meter.meter_id);
     if (mismatch !== undefined) differences.push(mismatch.reason);

@@ -17,6 +17,9 @@ export interface RecoveryGap {
   /** What the module decides about the restored database now. */
   readonly decision: CheckpointDecision['kind'];
   readonly reason: string | null;
+  /** The module's own sealed records after the recovery point, and whether they reach back to it. */
+  readonly records: readonly Buffer[];
+  readonly covered: boolean;
 }
 
 /** Counter of a sealed checkpoint record, read from its JSON (authenticity is the module's to check). */
@@ -60,11 +63,16 @@ export async function assessGap(db: Kysely<DatabaseSchema>, module: CryptoModule
     unknownRecords,
     decision: decision.kind,
     reason: decision.kind === 'inhibit' ? decision.reason : null,
+    ...(decision.kind === 'inhibit' ? module.recordsAfter(checkpoint) : { records: [], covered: true }),
   };
 }
 
 /** Keeps the gap in the database: listed by `indicia restore`, and named when a scan of one of its pieces comes in. */
-export async function recordGaps(db: Kysely<DatabaseSchema>, gaps: readonly RecoveryGap[]): Promise<void> {
+export async function recordGaps(
+  db: Kysely<DatabaseSchema>,
+  gaps: readonly RecoveryGap[],
+  status: 'settled' | 'open',
+): Promise<void> {
   const restoredAt = new Date().toISOString();
   const rows = gaps.flatMap((gap) => [
     ...gap.transactions.map((entry) => ({
@@ -79,6 +87,7 @@ export async function recordGaps(db: Kysely<DatabaseSchema>, gaps: readonly Reco
       descending_register_mills: entry.descendingRegisterMills,
       package_sequence: entry.packageSequence,
       recorded_at: null,
+      status,
     })),
     ...(gap.unknownRecords > 0
       ? [
@@ -94,6 +103,7 @@ export async function recordGaps(db: Kysely<DatabaseSchema>, gaps: readonly Reco
             descending_register_mills: null,
             package_sequence: gap.unknownRecords,
             recorded_at: null,
+            status,
           },
         ]
       : []),

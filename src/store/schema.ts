@@ -385,6 +385,8 @@ export interface RecoveryGapsTable {
   descending_register_mills: number | null;
   package_sequence: number | null;
   recorded_at: string | null;
+  /** `settled`: the modules' memory brought the meter level; `open`: the restore could not. */
+  status: 'settled' | 'open';
 }
 
 /** One sealed PSD package per meter (base64); `sequence` is compared-and-swapped on every change. */

@@ -113,6 +113,28 @@ export class CheckpointRing {
     return null;
   }
 
+  /**
+   * The confirmed records newer than `databaseCheckpoint`, oldest first: what the module committed
+   * after the database's (a restored one's) last record of it. `covered` is false when the ring no
+   * longer reaches back to that record, so records in between are beyond its memory.
+   */
+  confirmedAfter(databaseCheckpoint: Buffer | null): {
+    readonly covered: boolean;
+    readonly records: readonly { readonly sealed: Buffer; readonly record: CheckpointRecord }[];
+  } {
+    const confirmed = this.#entries.filter(
+      ({ record }) => this.#confirmedCounter !== null && record.counter <= this.#confirmedCounter,
+    );
+    const index = this.#entries.findIndex(
+      (entry) => databaseCheckpoint !== null && entry.sealed.equals(databaseCheckpoint),
+    );
+    const oldest = this.#entries.at(-1)?.record.counter;
+    const covered = index >= 0 || (databaseCheckpoint === null && (oldest === undefined || oldest === 1));
+    const after =
+      index >= 0 ? confirmed.filter(({ record }) => record.counter > (this.#entries[index]?.record.counter ?? 0)) : confirmed;
+    return { covered, records: [...after].reverse() };
+  }
+
   /** Drops the newest records (auto-recovery) durably and returns the transactions they held. */
   async discardNewest(count: number): Promise<DiscardedTransaction[]> {
     const discarded = this.#entries

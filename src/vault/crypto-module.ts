@@ -28,6 +28,7 @@ import {
 } from './psd-package.ts';
 import { ModuleServices } from './module-services.ts';
 import { type ReplayRecordRequest, type ReplayedRecord, replayRecord } from './log-replay.ts';
+import { type GapSettlement, type GapSettlementRequest, settleGap } from './gap-settlement.ts';
 import { VaultError } from './vault-error.ts';
 import {
   type CommandRequest,
@@ -281,6 +282,31 @@ export class CryptoModule {
     this.#machine.requireRole('crypto-officer');
     return this.#busy(() =>
       replayRecord(
+        {
+          backend: this.#backend,
+          version: this.#currentVersion(),
+          unseal: (sealed, expected) => this.#unseal(sealed, expected),
+        },
+        request,
+      ),
+    );
+  }
+
+  /**
+   * The confirmed records this module committed after `databaseCheckpoint` (a restored database's
+   * last record of it), oldest first, and whether its memory reaches back that far.
+   */
+  recordsAfter(databaseCheckpoint: Buffer | null): { covered: boolean; records: Buffer[] } {
+    this.#machine.requireRole('crypto-user');
+    const { covered, records } = this.#ring.confirmedAfter(databaseCheckpoint);
+    return { covered, records: records.map((entry) => entry.sealed) };
+  }
+
+  /** Restore: brings packages level with records the modules committed after the restored ones (gap-settlement.ts). */
+  async settleGap(request: GapSettlementRequest): Promise<GapSettlement> {
+    this.#machine.requireRole('crypto-officer');
+    return this.#busy(() =>
+      settleGap(
         {
           backend: this.#backend,
           version: this.#currentVersion(),

@@ -99,3 +99,4 @@ export {
   type OpenedEnrollment,
 } from './client-protocol.ts';
 export type { LoggedPackageVersion, ReplayRecordRequest, ReplayedPackage, ReplayedRecord } from './log-replay.ts';
+export type { GapSettlement, GapSettlementRequest } from './gap-settlement.ts';

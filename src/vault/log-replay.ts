@@ -57,7 +57,10 @@ const mismatch = (record: CheckpointRecord, message: string): VaultError =>
  * The registers a movement must leave, from the registers before it, under the module's rules
  * (psd-operations.ts): what the log says a transaction did has to be what that transaction does.
  */
-function expectedAfter(before: Registers, entry: TransactionEntry): { ascending: number; descending: number } {
+export function expectedAfter(
+  before: Pick<Registers, 'ascending' | 'descending'>,
+  entry: TransactionEntry,
+): { ascending: number; descending: number } {
   const { ascending, descending } = before;
   const amount = entry.amountMills;
   switch (entry.type) {

@@ -21,6 +21,7 @@ export type VaultErrorCode =
   | 'vault.algorithm_unsupported'
   | 'vault.enrollment_invalid'
   | 'vault.replay_mismatch'
+  | 'vault.gap_unsettleable'
   | 'psd.no_device'
   | 'psd.unknown_device'
   | 'psd.device_revoked'

@@ -56,8 +56,13 @@ async function restore(args: string[], env: Record<string, string>, cwd: string)
 }
 
 describe('disaster drill on SQLite: backup, ship, lose the database, restore + replay', () => {
-  for (const gapPieces of [0, 2]) {
-    it(`brings registers, packages and indicia back to the last shipment (${gapPieces} piece(s) printed after it)`, async () => {
+  const cases = [
+    { gapPieces: 0, outcome: 'agrees' },
+    { gapPieces: 2, outcome: 'settled' },
+    { gapPieces: 8, outcome: 'beyond memory' },
+  ] as const;
+  for (const { gapPieces, outcome } of cases) {
+    it(`brings registers, packages and indicia back to the last shipment, ${gapPieces} piece(s) printed after it: ${outcome}`, async () => {
       const dataDir = mkdtempSync(join(tmpdir(), 'indicia-disaster-'));
       const archiveDir = mkdtempSync(join(tmpdir(), 'indicia-archive-'));
       const backups = mkdtempSync(join(tmpdir(), 'indicia-backups-'));
@@ -94,6 +99,7 @@ describe('disaster drill on SQLite: backup, ship, lose the database, restore + r
           indicia: await indiciumIds(indicia),
         };
         for (let index = 0; index < gapPieces; index += 1) await indicia.meters.issue(meter.meterId, [piece]);
+        const beforeDisaster = await registersOf(indicia, meter.meterId);
         await indicia.close();
         // The disaster: the database is gone (the archive and the modules' own memory are not).
         for (const file of DATABASE_FILES) rmSync(join(dataDir, file), { force: true });
@@ -102,13 +108,18 @@ describe('disaster drill on SQLite: backup, ship, lose the database, restore + r
         const env = environment(dataDir, archiveDir, officer);
         const first = await restore(['--backup', backupFile, '--log-archive', archiveDir], env, dataDir);
         assert.match(first.output, /Recovery point: \d{4}-/);
-        if (gapPieces === 0) {
+        const listed = [...first.output.matchAll(new RegExp(`meter ${meter.meterId} debit 500 mills`, 'g'))];
+        if (outcome === 'agrees') {
           assert.equal(first.status, 0, first.output);
           assert.match(first.output, /Every module agrees with the restored database/);
+        } else if (outcome === 'settled') {
+          assert.equal(first.status, 0, first.output);
+          assert.equal(listed.length, gapPieces, first.output);
+          assert.match(first.output, /Settled from the modules' own memory: \d+ record\(s\) added to the log, 1 meter\(s\)/);
         } else {
           assert.equal(first.status, 1, first.output);
-          const listed = [...first.output.matchAll(new RegExp(`meter ${meter.meterId} debit 500 mills`, 'g'))];
-          assert.equal(listed.length, gapPieces, first.output);
+          assert.match(first.output, /more record\(s\) the module no longer remembers/);
+          assert.match(first.output, /The gap cannot be settled/);
           const accepted = await restore(['--log-archive', archiveDir, '--accept-gap'], env, dataDir);
           assert.equal(accepted.status, 0, accepted.output);
           assert.match(accepted.output, /Accepted \(--accept-gap\)/);
@@ -117,12 +128,21 @@ describe('disaster drill on SQLite: backup, ship, lose the database, restore + r
         indicia = await start(dataDir, archiveDir);
         try {
           assert.equal((await indicia.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
-          assert.deepEqual(await registersOf(indicia, meter.meterId), atShipment.meter);
+          // Settled: level with what it printed before the disaster; otherwise as at the shipment.
+          assert.deepEqual(
+            await registersOf(indicia, meter.meterId),
+            outcome === 'settled' ? beforeDisaster : atShipment.meter,
+          );
           assert.deepEqual(await registersOf(indicia, other.meterId), atShipment.other);
           assert.deepEqual(await registersOf(indicia, late.meterId), atShipment.late);
           assert.deepEqual(await indiciumIds(indicia), atShipment.indicia);
           const gaps = await indicia.store.db.selectFrom('recovery_gaps').selectAll().execute();
-          assert.equal(gaps.filter((gap) => gap.meter_id === meter.meterId).length, gapPieces);
+          const ownGaps = gaps.filter((gap) => gap.meter_id === meter.meterId);
+          if (outcome === 'settled') {
+            assert.equal(ownGaps.length, gapPieces);
+            assert.ok(ownGaps.every((gap) => gap.status === 'settled'));
+          }
+          if (outcome === 'beyond memory') assert.ok(gaps.every((gap) => gap.status === 'open') && gaps.length > 0);
           // The modules sign again, and the books balance.
           assert.equal((await indicia.meters.issue(meter.meterId, [piece])).length, 1);
           const report = await reconcileMeters({ db: indicia.store.db, custody: indicia.custody });

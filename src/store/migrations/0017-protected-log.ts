@@ -34,6 +34,8 @@ export const migration0017: Migration = {
       .addColumn('descending_register_mills', 'bigint')
       .addColumn('package_sequence', 'bigint')
       .addColumn('recorded_at', 'text')
+      /** `settled`: the module's memory brought the meter level; `open`: the restore could not. */
+      .addColumn('status', 'text', (column) => column.notNull().defaultTo('open'))
       .execute();
     await db.schema
       .createIndex('recovery_gaps_meter')

@@ -1,0 +1,117 @@
+import type { Kysely } from 'kysely';
+import { appendAuditEvents } from '../audit/index.ts';
+import type { DatabaseSchema } from '../store/index.ts';
+import { type CryptoModule, type GapSettlement, checkpointDigest } from '../vault/index.ts';
+import { RecoveryError } from './recovery-error.ts';
+
+/** What one module remembers committing after the restored database's last record of it. */
+export interface ModuleGapRecords {
+  readonly serial: string;
+  /** False when its memory does not reach back to that record. */
+  readonly covered: boolean;
+  readonly records: readonly Buffer[];
+}
+
+/** The meters a sealed record names, read from its JSON (the module checks the MAC when settling). */
+function metersOf(sealed: Buffer): string[] {
+  const body = sealed.subarray(6, 6 + sealed.readUInt16BE(4)).toString('utf8');
+  return (JSON.parse(body) as { transactions: { meterId: string }[] }).transactions.map((entry) => entry.meterId);
+}
+
+/**
+ * Settles the gap from the modules' own memory: every module's records after the recovery point
+ * go through `officer` (settle-gap in the vault), and what comes back is committed in one
+ * transaction — the packages brought level, the records added to the protected log (each meter's
+ * package beside the record of its last movement), each module's checkpoint moved to its newest.
+ */
+export async function settleGaps(
+  db: Kysely<DatabaseSchema>,
+  officer: CryptoModule,
+  gaps: readonly ModuleGapRecords[],
+): Promise<GapSettlement> {
+  const sealedRecords = gaps.flatMap((gap) => gap.records);
+  const meterIds = [...new Set(sealedRecords.flatMap(metersOf))];
+  const current = new Map<string, { sealed: Buffer; sequence: number }>();
+  for (let index = 0; index < meterIds.length; index += 500) {
+    const rows = await db
+      .selectFrom('psd_packages')
+      .select(['meter_id', 'sealed', 'sequence'])
+      .where('meter_id', 'in', meterIds.slice(index, index + 500))
+      .execute();
+    for (const row of rows)
+      current.set(row.meter_id, { sealed: Buffer.from(row.sealed, 'base64'), sequence: Number(row.sequence) });
+  }
+  const settlement = await officer.settleGap({ sealedRecords, current });
+  // Each settled package goes beside the record of its meter's last movement.
+  const lastRecordOf = new Map<string, string>();
+  for (const { record } of settlement.records)
+    for (const entry of record.transactions) {
+      const known = settlement.packages.find((settled) => settled.meterId === entry.meterId);
+      if (known?.sequence === entry.packageSequence) lastRecordOf.set(entry.meterId, `${record.moduleSerial}:${record.counter}`);
+    }
+  const now = new Date().toISOString();
+  await db.transaction().execute(async (trx) => {
+    for (const entry of settlement.packages) {
+      const updated = await trx
+        .updateTable('psd_packages')
+        .set({
+          sequence: entry.sequence,
+          key_version: entry.keyVersion,
+          sealed: entry.sealedPackage.toString('base64'),
+          updated_at: now,
+        })
+        .where('meter_id', '=', entry.meterId)
+        .where('sequence', '=', entry.fromSequence ?? -1)
+        .executeTakeFirst();
+      if (updated.numUpdatedRows !== 1n)
+        throw new RecoveryError(
+          'recovery.concurrent_change',
+          `Meter ${entry.meterId}'s package changed during the restore: is a server running on this database? Stop it and restore again.`,
+        );
+    }
+    const newest = new Map<string, { counter: number; sealed: Buffer }>();
+    for (const { sealed, record } of settlement.records) {
+      const key = `${record.moduleSerial}:${record.counter}`;
+      await trx
+        .insertInto('module_log')
+        .values({
+          module_serial: record.moduleSerial,
+          counter: record.counter,
+          previous_digest: record.previous ?? null,
+          digest: checkpointDigest(sealed),
+          sealed: sealed.toString('base64'),
+          recorded_at: record.at,
+          packages: JSON.stringify(
+            settlement.packages
+              .filter((entry) => lastRecordOf.get(entry.meterId) === key)
+              .map((entry) => ({
+                meterId: entry.meterId,
+                sequence: entry.sequence,
+                sealed: entry.sealedPackage.toString('base64'),
+              })),
+          ),
+          statements: null,
+        })
+        .execute();
+      const known = newest.get(record.moduleSerial);
+      if (known === undefined || record.counter > known.counter)
+        newest.set(record.moduleSerial, { counter: record.counter, sealed });
+    }
+    for (const [serial, { sealed }] of newest)
+      await trx
+        .updateTable('crypto_modules')
+        .set({ checkpoint: sealed.toString('base64'), updated_at: now })
+        .where('serial', '=', serial)
+        .execute();
+    await appendAuditEvents(trx, [
+      {
+        kind: 'recovery.gap_settled',
+        details: {
+          records: settlement.records.map(({ record }) => `${record.moduleSerial}:${record.counter}`),
+          meters: settlement.packages.map((entry) => ({ meterId: entry.meterId, packageSequence: entry.sequence })),
+        },
+      },
+    ]);
+  });
+  return settlement;
+}
