@@ -113,6 +113,14 @@ export async function assessIndicium(
     });
   }
   if (logged === undefined) {
+    // Printed after the last shipped log record and lost with the database: a restore kept it.
+    const gap = await recoveryGapOf(db, meterId, indicium.ascendingRegister);
+    if (gap !== null)
+      return unseen({
+        ...base,
+        outcome: 'recovery_gap',
+        reason: `genuine: printed in the recovery gap (${gap}); its record was lost with the database before the log shipped it`,
+      });
     // A valid signature the log never saw means the meter key was used outside Indicia.
     return unseen({
       ...base,
@@ -164,6 +172,29 @@ export async function assessIndicium(
 }
 
 /**
+ * Whether a restore listed a debit of `meterId` whose registers take in `ascendingRegister` (a piece
+ * of it): the gap's description, or null. An indicium carries the AR after its own postage.
+ */
+async function recoveryGapOf(
+  db: Kysely<DatabaseSchema>,
+  meterId: string,
+  ascendingRegister: number,
+): Promise<string | null> {
+  const rows = await db
+    .selectFrom('recovery_gaps')
+    .select(['restored_at', 'module_serial', 'counter', 'amount_mills', 'ascending_register_mills', 'status'])
+    .where('meter_id', '=', meterId)
+    .where('type', '=', 'debit')
+    .where('ascending_register_mills', '>=', ascendingRegister)
+    .execute();
+  const gap = rows.find(
+    (row) => (row.ascending_register_mills ?? 0) - (row.amount_mills ?? 0) < ascendingRegister,
+  );
+  if (gap === undefined) return null;
+  return `module ${gap.module_serial} record ${gap.counter}, restored ${gap.restored_at}, ${gap.status === 'settled' ? 'settled in the registers' : 'not in the registers'}`;
+}
+
+/**
  * The public check: what {@link assessIndicium} found, for anyone, recording nothing. An
  * indicium a verifier already scanned is still genuine here (the addressee may check the piece
  * after the post office scanned it); it says so in `isSeenBefore`.
@@ -175,7 +206,7 @@ export async function checkIndicium(
   const { report, isSeenBefore } = await assessIndicium(dependencies, bytes);
   const outcome = report.outcome === 'duplicate' ? 'valid' : report.outcome;
   return {
-    isGenuine: outcome === 'valid',
+    isGenuine: outcome === 'valid' || outcome === 'recovery_gap',
     outcome,
     reason: outcome === 'valid' ? null : report.reason,
     isSeenBefore,

@@ -251,6 +251,8 @@ export type ScanOutcome =
   | 'valid'
   | 'duplicate'
   | 'unknown_indicium'
+  /** Genuine, printed after the last shipped log record; a restore listed it (recovery_gaps). */
+  | 'recovery_gap'
   | 'bad_signature'
   | 'bad_certificate'
   | 'implausible'

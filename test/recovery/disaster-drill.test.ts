@@ -98,7 +98,9 @@ describe('disaster drill on SQLite: backup, ship, lose the database, restore + r
           late: await registersOf(indicia, late.meterId),
           indicia: await indiciumIds(indicia),
         };
-        for (let index = 0; index < gapPieces; index += 1) await indicia.meters.issue(meter.meterId, [piece]);
+        const gapIndicia: Buffer[] = [];
+        for (let index = 0; index < gapPieces; index += 1)
+          gapIndicia.push(...(await indicia.meters.issue(meter.meterId, [piece])).map((entry) => entry.data));
         const beforeDisaster = await registersOf(indicia, meter.meterId);
         await indicia.close();
         // The disaster: the database is gone (the archive and the modules' own memory are not).
@@ -143,6 +145,15 @@ describe('disaster drill on SQLite: backup, ship, lose the database, restore + r
             assert.ok(ownGaps.every((gap) => gap.status === 'settled'));
           }
           if (outcome === 'beyond memory') assert.ok(gaps.every((gap) => gap.status === 'open') && gaps.length > 0);
+          // A piece of the gap is genuine at verification, named as printed in the gap (when it is known).
+          for (const data of gapIndicia) {
+            const check = await indicia.meters.check(data);
+            if (outcome === 'settled') {
+              assert.equal(check.outcome, 'recovery_gap', check.reason ?? '');
+              assert.equal(check.isGenuine, true);
+              assert.match(check.reason ?? '', /settled in the registers/);
+            }
+          }
           // The modules sign again, and the books balance.
           assert.equal((await indicia.meters.issue(meter.meterId, [piece])).length, 1);
           const report = await reconcileMeters({ db: indicia.store.db, custody: indicia.custody });
