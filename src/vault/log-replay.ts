@@ -148,7 +148,7 @@ export async function replayRecord(context: ReplayContext, request: ReplayRecord
     if (after === null) continue;
     if (logged === undefined)
       throw mismatch(record, `the log holds no package version of meter ${meterId} beside the record`);
-    const { state } = await context.unseal(logged.sealed, { meterId, sequence: logged.sequence });
+    const { state, keyVersion } = await context.unseal(logged.sealed, { meterId, sequence: logged.sequence });
     if (
       state.sequence !== after.sequence ||
       state.ascendingRegister !== after.ascending ||
@@ -159,7 +159,9 @@ export async function replayRecord(context: ReplayContext, request: ReplayRecord
       meterId,
       sequence: state.sequence,
       keyVersion: context.version,
-      sealedPackage: await resealUnder(context.backend, state, context.version),
+      // Sealed again only when a newer master key version came since: the logged one is authentic.
+      sealedPackage:
+        keyVersion === context.version ? logged.sealed : await resealUnder(context.backend, state, context.version),
       fromSequence: fromSequence.get(meterId) ?? null,
     });
   }
