@@ -126,7 +126,9 @@ function summary(
   seconds: string,
   dataDir: string,
 ): string {
-  const perTable = copy.tables.map((table) => `${table.name} ${table.rows}`).join(', ');
+  const perTable = [...copy.tables]
+    .sort((left, right) => left.name.localeCompare(right.name))
+    .map((table) => `${table.name} ${table.rows}`).join(', ');
   return [
     `Copied ${copy.tables.length} tables and ${copy.rows} rows from ${from} to ${to} in ${seconds} s (schema: ${copy.migrations.length} migrations, through ${copy.migrations.at(-1) ?? '-'}).`,
     `  ${perTable}`,
@@ -134,7 +136,7 @@ function summary(
     `  row counts equal in all ${copy.tables.length} tables`,
     `  audit hash chain intact: ${check.auditEvents} event(s)`,
     `  protected module log verified through the installation's module: ${check.moduleLogRecords} record(s)`,
-    `  ${check.meters} meter(s); all ${check.packages} package(s) open in the module with the source's registers (AR ${formatUsd(check.ascendingTotal)}, DR ${formatUsd(check.descendingTotal)} in total)`,
+    `  ${check.meters} meter(s); all ${check.packages} sealed package(s) (meters' and the authority's) open in the module with the source's registers (AR ${formatUsd(check.ascendingTotal)}, DR ${formatUsd(check.descendingTotal)} in total)`,
     `  ${check.checkpoints} module checkpoint(s) identical`,
     'Next steps:',
     `  1. Start the server on PostgreSQL: INDICIA_DATABASE_URL='<the URL you gave, with its password>' indicia serve --data-dir ${dataDir}`,
