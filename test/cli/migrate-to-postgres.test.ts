@@ -7,6 +7,7 @@ import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { runIndicia, serveIndicia } from '../support/cli-process.ts';
 import { dialectFixtures, type FreshDatabase } from '../support/dialects.ts';
+import { findFreePort } from '../support/free-port.ts';
 
 const postgres = dialectFixtures.find((fixture) => fixture.name === 'postgres');
 const MOVE_TIMEOUT_MS = 120_000;
@@ -61,16 +62,37 @@ async function issue(meterId: string, count: number, at: string[], env: Record<s
   return issued.stdout;
 }
 
+async function clientPrint(count: number, out: string, state: string[]): Promise<string> {
+  const printed = await runIndicia(['client', 'print', '--postage', '0.73', '--rate', 'FC', '--count', String(count), '--out', out, ...state]);
+  assert.equal(printed.status, 0, printed.stderr);
+  return printed.stdout;
+}
+
 describe('indicia migrate --to postgres://… (moving an embedded installation to PostgreSQL)', () => {
   it('copies everything, verifies it on arrival, and the server carries on on PostgreSQL', async () => {
-    const dataDir = join(mkdtempSync(join(tmpdir(), 'indicia-move-')), 'data');
+    const folder = mkdtempSync(join(tmpdir(), 'indicia-move-'));
+    const dataDir = join(folder, 'data');
     const at = ['--data-dir', dataDir];
     const url = await freshPostgresUrl();
-    // SQLite: the first start creates the demo accounts and meter; then a meter of our own,
-    // funded, with pieces issued.
-    const server = await serveIndicia([...at, '--port', '0']);
+    // The same port before and after: the customer's client keeps talking to "its" server.
+    const serveArgs = [...at, '--port', String(await findFreePort())];
+    const state = ['--state', join(folder, 'client.json')];
+    // SQLite: the first start creates the demo accounts and meter; the demo customer enrolls,
+    // funds and prints through the server, the operator creates, funds and issues from a meter.
+    const server = await serveIndicia(serveArgs);
     let meterId: string;
     try {
+      const exported = /INDICIA_PASSWORD=(\S+) INDICIA_FINGERPRINT=(\S+)/.exec(server.output());
+      assert.ok(exported?.[1] !== undefined && exported[2] !== undefined, server.output());
+      const enrolled = await runIndicia(
+        ['client', 'enroll', '--url', server.url, '--email', 'customer@demo.indicia.test', '--fingerprint', exported[2], ...state],
+        { INDICIA_PASSWORD: exported[1] },
+      );
+      assert.equal(enrolled.status, 0, enrolled.stderr);
+      const funded = await runIndicia(['client', 'fund', '20.00', '--card', '4242424242424242', '--exp', '12/2099', '--cvc', '123', ...state]);
+      assert.equal(funded.status, 0, funded.stderr);
+      assert.match(await clientPrint(2, join(folder, 'before'), state), /AR \$1\.46, DR \$18\.54/);
+
       const created = await runIndicia(['meters', 'create', '--customer', '1001', '--zip', '94107', '--max-dr', '500.00', ...at]);
       assert.equal(created.status, 0, created.stderr);
       meterId = /Meter (\S+) created/.exec(created.stdout)?.[1] ?? '';
@@ -86,21 +108,24 @@ describe('indicia migrate --to postgres://… (moving an embedded installation t
     }
     const sqliteFile = join(dataDir, 'indicia.sqlite');
     const sourceIndicia = sqliteCount(sqliteFile, 'indicia');
+    assert.equal(sourceIndicia, 5);
 
     const moved = await runIndicia(['migrate', '--to', url, ...at], {}, MOVE_TIMEOUT_MS);
     assert.equal(moved.status, 0, moved.stderr);
     assert.match(moved.stdout, /^Copied \d+ tables and \d+ rows from .*indicia\.sqlite to postgres:\/\//);
     assert.match(moved.stdout, /audit hash chain intact: [1-9]\d* event\(s\)/);
     assert.match(moved.stdout, /protected module log verified .*: [1-9]\d* record\(s\)/);
-    assert.match(moved.stdout, /2 meter\(s\); all \d+ sealed package\(s\) \(meters' and the authority's\) open in the module with the source's registers \(AR \$2\.19, DR \$97\.81 in total\)/);
+    assert.match(
+      moved.stdout,
+      /2 meter\(s\); all \d+ sealed package\(s\) \(meters' and the authority's\) open in the module with the source's registers \(AR \$3\.65, DR \$116\.35 in total\)/,
+    );
     assert.match(moved.stdout, /module checkpoint\(s\) identical/);
     assert.match(moved.stdout, /INDICIA_DATABASE_URL=.* indicia serve --data-dir /);
 
     const arrived = await tableCounts(url);
-    for (const table of ['accounts', 'meters', 'meter_fundings', 'indicia', 'module_log', 'audit_events', 'audit_head', 'psd_packages', 'crypto_modules', 'number_allocators']) {
+    for (const table of ['accounts', 'api_keys', 'devices', 'card_payments', 'meters', 'meter_fundings', 'indicia', 'module_log', 'audit_events', 'audit_head', 'psd_packages', 'crypto_modules', 'number_allocators']) {
       assert.equal(arrived[table], sqliteCount(sqliteFile, table), `rows of ${table}`);
     }
-    assert.equal(arrived['indicia'], sourceIndicia);
 
     // A second move onto the same (now full) database is refused and changes nothing.
     const again = await runIndicia(['migrate', '--to', url, ...at], {}, MOVE_TIMEOUT_MS);
@@ -108,21 +133,22 @@ describe('indicia migrate --to postgres://… (moving an embedded installation t
     assert.match(again.stderr, /is not empty: it holds an Indicia installation already .*Nothing was changed/);
     assert.deepEqual(await tableCounts(url), arrived);
 
-    // The server on PostgreSQL, same data directory (its modules): the same meter prints on.
+    // The server on PostgreSQL, same data directory (its modules) and port: both meters print on.
     const env = { INDICIA_DATABASE_URL: url };
-    const onPostgres = await serveIndicia([...at, '--port', '0'], env);
+    const onPostgres = await serveIndicia(serveArgs, env);
     try {
-      assert.match(onPostgres.output(), /postgres/i);
+      assert.match(await clientPrint(1, join(folder, 'after'), state), /AR \$2\.19, DR \$17\.81/);
       assert.match(await issue(meterId, 2, at, env), /AR \$3\.65 DR \$96\.35/);
       const shown = await runIndicia(['meters', 'show', meterId, ...at], env);
       assert.match(shown.stdout, /AR \$3\.65 {2}DR \$96\.35/);
       const reconciled = await runIndicia(['reconcile', ...at], env, MOVE_TIMEOUT_MS);
       assert.equal(reconciled.status, 0, reconciled.stdout + reconciled.stderr);
-      assert.match(reconciled.stdout, /all balanced/);
+      assert.match(reconciled.stdout, /2 meter\(s\), .* all balanced/);
     } finally {
       await onPostgres.stop();
     }
-    assert.equal((await tableCounts(url))['indicia'], sourceIndicia + 2);
+    assert.equal((await tableCounts(url))['indicia'], sourceIndicia + 3);
+    assert.equal(sqliteCount(sqliteFile, 'indicia'), sourceIndicia, 'the SQLite file is left as it was');
   });
 
   it('a failure in the middle of the copy leaves the target empty; fixed, the move goes through', async () => {
