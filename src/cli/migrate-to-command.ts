@@ -71,11 +71,16 @@ async function checkArrival(
 
   const sourceCustody = createCustodyService({ db: source, pool });
   const targetCustody = createCustodyService({ db: target, pool });
-  const [sourceLog, targetLog] = [await sourceCustody.verifyModuleLog(), await targetCustody.verifyModuleLog()];
+  const [sourceLog, targetLog] = [
+    await sourceCustody.verifyModuleLog(),
+    await targetCustody.verifyModuleLog(),
+  ];
   const problems = [...targetLog.chainProblems, ...targetLog.mismatches.map((mismatch) => mismatch.reason)];
   if (problems.length > 0) {
     const where = sourceLog.chainProblems.length + sourceLog.mismatches.length > 0 ? 'source' : 'copied';
-    throw notVerified(`the ${where} protected module log does not verify: ${problems.slice(0, 3).join('; ')}`);
+    throw notVerified(
+      `the ${where} protected module log does not verify: ${problems.slice(0, 3).join('; ')}`,
+    );
   }
   if (targetLog.records !== sourceLog.records)
     throw notVerified(
@@ -95,9 +100,14 @@ async function checkArrival(
       );
     }
     const registers = (view: typeof before): string =>
-      [view.sequence, view.state, view.ascendingRegister, view.descendingRegister, view.maxDescendingRegister, view.refundRegister].join(
-        ' ',
-      );
+      [
+        view.sequence,
+        view.state,
+        view.ascendingRegister,
+        view.descendingRegister,
+        view.maxDescendingRegister,
+        view.refundRegister,
+      ].join(' ');
     if (registers(before) !== registers(after))
       throw notVerified(
         `meter ${meterId}'s copied package differs (sequence, state, AR, DR, max DR, refund: ${registers(after)} instead of ${registers(before)})`,
@@ -128,7 +138,8 @@ function summary(
 ): string {
   const perTable = [...copy.tables]
     .sort((left, right) => left.name.localeCompare(right.name))
-    .map((table) => `${table.name} ${table.rows}`).join(', ');
+    .map((table) => `${table.name} ${table.rows}`)
+    .join(', ');
   return [
     `Copied ${copy.tables.length} tables and ${copy.rows} rows from ${from} to ${to} in ${seconds} s (schema: ${copy.migrations.length} migrations, through ${copy.migrations.at(-1) ?? '-'}).`,
     `  ${perTable}`,
@@ -200,7 +211,16 @@ async function moveToPostgres(config: Config, url: string, io: CommandIo): Promi
             verify: ({ source: sourceDb, target: targetDb }) => checkArrival(sourceDb, targetDb, pool, check),
           });
           const seconds = ((performance.now() - started) / 1000).toFixed(1);
-          io.write(summary(from.dialect === 'sqlite' ? from.file : source.location, to, copy, check, seconds, config.dataDir));
+          io.write(
+            summary(
+              from.dialect === 'sqlite' ? from.file : source.location,
+              to,
+              copy,
+              check,
+              seconds,
+              config.dataDir,
+            ),
+          );
           return 0;
         } finally {
           await pool.close();

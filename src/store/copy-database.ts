@@ -1,5 +1,10 @@
 import { type Kysely, sql } from 'kysely';
-import { type CatalogColumn, type CatalogTable, catalogTables, tablesInForeignKeyOrder } from './database-catalog.ts';
+import {
+  type CatalogColumn,
+  type CatalogTable,
+  catalogTables,
+  tablesInForeignKeyOrder,
+} from './database-catalog.ts';
 import { appliedMigrationNames, migrateToLatest } from './migrate.ts';
 import type { Store } from './open-store.ts';
 import type { DatabaseSchema } from './schema.ts';
@@ -185,7 +190,11 @@ async function copyTable(
     batch = [];
   };
   // Rowid order is insertion order: a row that references an earlier row of its table follows it.
-  for await (const row of reader.selectFrom(table.name).selectAll().orderBy(sql`rowid`).stream(rowsPerInsert)) {
+  for await (const row of reader
+    .selectFrom(table.name)
+    .selectAll()
+    .orderBy(sql`rowid`)
+    .stream(rowsPerInsert)) {
     const converted: Record<string, unknown> = {};
     for (const column of table.columns) {
       converted[column.name] = targetValue(row[column.name], column, `${table.name}.${column.name}`);
@@ -194,7 +203,10 @@ async function copyTable(
     if (batch.length >= rowsPerInsert) await flush();
   }
   await flush();
-  const [sourceCount, targetCount] = [await countRows(sourceDb, table.name), await countRows(targetDb, table.name)];
+  const [sourceCount, targetCount] = [
+    await countRows(sourceDb, table.name),
+    await countRows(targetDb, table.name),
+  ];
   if (sourceCount !== copied || targetCount !== copied) {
     throw new StoreError(
       'store.copy_failed',

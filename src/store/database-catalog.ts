@@ -44,7 +44,10 @@ export async function catalogTables<DB>(
     if (!withBookkeeping && MIGRATION_BOOKKEEPING_TABLES.has(table.name)) continue;
     result.set(table.name, {
       name: table.name,
-      columns: table.columns.map((column) => ({ name: column.name, dataType: column.dataType.toLowerCase() })),
+      columns: table.columns.map((column) => ({
+        name: column.name,
+        dataType: column.dataType.toLowerCase(),
+      })),
     });
   }
   return result;

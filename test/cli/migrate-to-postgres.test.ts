@@ -47,7 +47,7 @@ async function tableCounts(url: string): Promise<Record<string, number>> {
 function sqliteCount(file: string, table: string): number {
   const database = new DatabaseSync(file);
   try {
-    return Number((database.prepare(`select count(*) as count from ${table}`).get() as { count: number }).count);
+    return (database.prepare(`select count(*) as count from ${table}`).get() as { count: number }).count;
   } finally {
     database.close();
   }
@@ -63,7 +63,19 @@ async function issue(meterId: string, count: number, at: string[], env: Record<s
 }
 
 async function clientPrint(count: number, out: string, state: string[]): Promise<string> {
-  const printed = await runIndicia(['client', 'print', '--postage', '0.73', '--rate', 'FC', '--count', String(count), '--out', out, ...state]);
+  const printed = await runIndicia([
+    'client',
+    'print',
+    '--postage',
+    '0.73',
+    '--rate',
+    'FC',
+    '--count',
+    String(count),
+    '--out',
+    out,
+    ...state,
+  ]);
   assert.equal(printed.status, 0, printed.stderr);
   return printed.stdout;
 }
@@ -85,15 +97,46 @@ describe('indicia migrate --to postgres://… (moving an embedded installation t
       const exported = /INDICIA_PASSWORD=(\S+) INDICIA_FINGERPRINT=(\S+)/.exec(server.output());
       assert.ok(exported?.[1] !== undefined && exported[2] !== undefined, server.output());
       const enrolled = await runIndicia(
-        ['client', 'enroll', '--url', server.url, '--email', 'customer@demo.indicia.test', '--fingerprint', exported[2], ...state],
+        [
+          'client',
+          'enroll',
+          '--url',
+          server.url,
+          '--email',
+          'customer@demo.indicia.test',
+          '--fingerprint',
+          exported[2],
+          ...state,
+        ],
         { INDICIA_PASSWORD: exported[1] },
       );
       assert.equal(enrolled.status, 0, enrolled.stderr);
-      const funded = await runIndicia(['client', 'fund', '20.00', '--card', '4242424242424242', '--exp', '12/2099', '--cvc', '123', ...state]);
+      const funded = await runIndicia([
+        'client',
+        'fund',
+        '20.00',
+        '--card',
+        '4242424242424242',
+        '--exp',
+        '12/2099',
+        '--cvc',
+        '123',
+        ...state,
+      ]);
       assert.equal(funded.status, 0, funded.stderr);
       assert.match(await clientPrint(2, join(folder, 'before'), state), /AR \$1\.46, DR \$18\.54/);
 
-      const created = await runIndicia(['meters', 'create', '--customer', '1001', '--zip', '94107', '--max-dr', '500.00', ...at]);
+      const created = await runIndicia([
+        'meters',
+        'create',
+        '--customer',
+        '1001',
+        '--zip',
+        '94107',
+        '--max-dr',
+        '500.00',
+        ...at,
+      ]);
       assert.equal(created.status, 0, created.stderr);
       meterId = /Meter (\S+) created/.exec(created.stdout)?.[1] ?? '';
       assert.equal((await runIndicia(['meters', 'fund', meterId, '100.00', ...at])).status, 0);
@@ -123,14 +166,31 @@ describe('indicia migrate --to postgres://… (moving an embedded installation t
     assert.match(moved.stdout, /INDICIA_DATABASE_URL=.* indicia serve --data-dir /);
 
     const arrived = await tableCounts(url);
-    for (const table of ['accounts', 'api_keys', 'devices', 'card_payments', 'meters', 'meter_fundings', 'indicia', 'module_log', 'audit_events', 'audit_head', 'psd_packages', 'crypto_modules', 'number_allocators']) {
+    for (const table of [
+      'accounts',
+      'api_keys',
+      'devices',
+      'card_payments',
+      'meters',
+      'meter_fundings',
+      'indicia',
+      'module_log',
+      'audit_events',
+      'audit_head',
+      'psd_packages',
+      'crypto_modules',
+      'number_allocators',
+    ]) {
       assert.equal(arrived[table], sqliteCount(sqliteFile, table), `rows of ${table}`);
     }
 
     // A second move onto the same (now full) database is refused and changes nothing.
     const again = await runIndicia(['migrate', '--to', url, ...at], {}, MOVE_TIMEOUT_MS);
     assert.equal(again.status, 1);
-    assert.match(again.stderr, /is not empty: it holds an Indicia installation already .*Nothing was changed/);
+    assert.match(
+      again.stderr,
+      /is not empty: it holds an Indicia installation already .*Nothing was changed/,
+    );
     assert.deepEqual(await tableCounts(url), arrived);
 
     // The server on PostgreSQL, same data directory (its modules) and port: both meters print on.
@@ -169,8 +229,15 @@ describe('indicia migrate --to postgres://… (moving an embedded installation t
 
     const failed = await runIndicia(['migrate', '--to', url, ...at], {}, MOVE_TIMEOUT_MS);
     assert.equal(failed.status, 1);
-    assert.match(failed.stderr, /copying table meter_fundings to postgres:\/\/.* failed after 0 row\(s\): .*foreign key.*the target was left as empty as it was/);
-    assert.deepEqual(await tableCounts(url), {}, 'no table, no row: the migrations rolled back with the copy');
+    assert.match(
+      failed.stderr,
+      /copying table meter_fundings to postgres:\/\/.* failed after 0 row\(s\): .*foreign key.*the target was left as empty as it was/,
+    );
+    assert.deepEqual(
+      await tableCounts(url),
+      {},
+      'no table, no row: the migrations rolled back with the copy',
+    );
 
     const fix = new DatabaseSync(sqliteFile);
     fix.exec("delete from meter_fundings where id = 'orphan-funding'");

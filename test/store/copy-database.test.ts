@@ -1,13 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import {
-  type Store,
-  StoreError,
-  copyDatabase,
-  migrateToLatest,
-  openStore,
-} from '../../src/store/index.ts';
+import { type Store, StoreError, copyDatabase, migrateToLatest, openStore } from '../../src/store/index.ts';
 import { dialectFixtures, type FreshDatabase } from '../support/dialects.ts';
 
 const fixtureOf = (name: string) => {
@@ -79,7 +73,10 @@ describe('copyDatabase (SQLite → PostgreSQL)', () => {
     const allocators = await target.db.selectFrom('number_allocators').selectAll().orderBy('name').execute();
     const expected = await source.db.selectFrom('number_allocators').selectAll().orderBy('name').execute();
     assert.deepEqual(allocators, expected);
-    assert.equal(allocators.find((row) => row.name === 'customer-number')?.next_number, Number.MAX_SAFE_INTEGER);
+    assert.equal(
+      allocators.find((row) => row.name === 'customer-number')?.next_number,
+      Number.MAX_SAFE_INTEGER,
+    );
     const head = await target.db.selectFrom('audit_head').selectAll().execute();
     assert.deepEqual(head, await source.db.selectFrom('audit_head').selectAll().execute());
   });
@@ -120,10 +117,15 @@ describe('copyDatabase (SQLite → PostgreSQL)', () => {
     const source = await open('sqlite', { migrated: true });
     const target = await open('postgres', { migrated: false });
     // SQLite keeps text in a BIGINT column; PostgreSQL must not get a guess.
-    await sql`update number_allocators set next_number = 'many' where name = 'customer-number'`.execute(source.db);
+    await sql`update number_allocators set next_number = 'many' where name = 'customer-number'`.execute(
+      source.db,
+    );
     await assert.rejects(
       copyDatabase(source, target),
-      refusedWith('store.copy_failed', /number_allocators\.next_number holds a string value the target's int8 column/),
+      refusedWith(
+        'store.copy_failed',
+        /number_allocators\.next_number holds a string value the target's int8 column/,
+      ),
     );
     assert.deepEqual(await tableNames(target), []);
   });
@@ -139,6 +141,9 @@ describe('copyDatabase (SQLite → PostgreSQL)', () => {
     );
     assert.deepEqual(await tableNames(target), []);
     // The source was held only for the copy: it takes writes again.
-    await source.db.insertInto('installation').values({ key: 'after', value: 'x', updated_at: 'now' }).execute();
+    await source.db
+      .insertInto('installation')
+      .values({ key: 'after', value: 'x', updated_at: 'now' })
+      .execute();
   });
 });
