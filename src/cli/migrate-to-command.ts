@@ -6,6 +6,7 @@ import {
   OPERATOR_MODULE_NUMBER,
   databaseTargetFor,
   hasDatabase,
+  installationModuleNumbers,
   moduleOpener,
   openMigratedStore,
   openModulePool,
@@ -20,7 +21,7 @@ import {
   openStore,
   redactDatabaseUrl,
 } from '../store/index.ts';
-import type { ModulePool } from '../vault/index.ts';
+import type { CheckpointDecision, CryptoModule, ModulePool } from '../vault/index.ts';
 import { type CommandIo, UsageError, parseSubcommand } from './commands.ts';
 import { withEveryModuleStopped } from './installation-module.ts';
 
@@ -33,6 +34,8 @@ interface ArrivalCheck {
   ascendingTotal: Mills;
   descendingTotal: Mills;
   checkpoints: number;
+  /** Modules whose ring was compared with the target's checkpoint, and found as with the source's. */
+  modulesInStep: number;
 }
 
 /** Whether `indicia migrate` was asked to move the database (`--to URL`) rather than to migrate it. */
@@ -128,6 +131,59 @@ async function checkArrival(
   check.checkpoints = (JSON.parse(targetCheckpoints) as unknown[]).length;
 }
 
+const checkpointOf = async (db: Kysely<DatabaseSchema>, serial: string): Promise<Buffer | null> => {
+  const row = await db
+    .selectFrom('crypto_modules')
+    .select('checkpoint')
+    .where('serial', '=', serial)
+    .executeTakeFirst();
+  return row?.checkpoint === undefined || row.checkpoint === null
+    ? null
+    : Buffer.from(row.checkpoint, 'base64');
+};
+
+const decisionText = (decision: CheckpointDecision): string =>
+  decision.kind === 'proceed'
+    ? 'in step'
+    : decision.kind === 'recover'
+      ? `${decision.discardCount} record(s) ahead`
+      : `inhibit: ${decision.reason}`;
+
+/**
+ * Each module of the installation compares its own checkpoint ring with the target's module
+ * table, as the server does at start, and must find what it finds with the source's. Reads only.
+ */
+async function checkModulesAgree(
+  source: Kysely<DatabaseSchema>,
+  target: Kysely<DatabaseSchema>,
+  moduleNumbers: readonly number[],
+  open: (moduleNumber: number) => Promise<CryptoModule>,
+  pool: ModulePool,
+  check: ArrivalCheck,
+): Promise<void> {
+  for (const moduleNumber of moduleNumbers) {
+    const own = moduleNumber === OPERATOR_MODULE_NUMBER ? pool.modules[0] : undefined;
+    const module = own ?? (await open(moduleNumber));
+    try {
+      if (own === undefined) {
+        await module.start();
+        // A zeroized or failed module signs nothing on either database.
+        if (module.state !== 'idle') continue;
+        await module.login('crypto-user');
+      }
+      const before = await module.inspect(() => checkpointOf(source, module.serial));
+      const after = await module.inspect(() => checkpointOf(target, module.serial));
+      if (decisionText(before) !== decisionText(after))
+        throw notVerified(
+          `module ${module.serial} finds the copied checkpoint ${decisionText(after)}, the source's ${decisionText(before)}`,
+        );
+      check.modulesInStep += 1;
+    } finally {
+      if (own === undefined) await module.close();
+    }
+  }
+}
+
 function summary(
   from: string,
   to: string,
@@ -148,7 +204,7 @@ function summary(
     `  audit hash chain intact: ${check.auditEvents} event(s)`,
     `  protected module log verified through the installation's module: ${check.moduleLogRecords} record(s)`,
     `  ${check.meters} meter(s); all ${check.packages} sealed package(s) (meters' and the authority's) open in the module with the source's registers (AR ${formatUsd(check.ascendingTotal)}, DR ${formatUsd(check.descendingTotal)} in total)`,
-    `  ${check.checkpoints} module checkpoint(s) identical`,
+    `  ${check.checkpoints} module checkpoint(s) identical; ${check.modulesInStep} module(s) compared their checkpoint rings with the copy and find it as they find the source`,
     'Next steps:',
     `  1. Start the server on PostgreSQL: INDICIA_DATABASE_URL='<the URL you gave, with its password>' indicia serve --data-dir ${dataDir}`,
     '     (keep the same data directory: it holds the crypto modules and their checkpoint rings).',
@@ -183,13 +239,15 @@ async function moveToPostgres(config: Config, url: string, io: CommandIo): Promi
       'startup.not_installed',
       `There is no Indicia database in ${config.dataDir}: give the --data-dir of the installation to move.`,
     );
-  moduleOpener(config); // without the KEK (or token) this fails before anything is opened
+  const open = moduleOpener(config); // without the KEK (or token) this fails before anything is opened
   const from = databaseTargetFor(config);
   const to = redactDatabaseUrl(url);
   return withEveryModuleStopped(config, 'moving the database to PostgreSQL', async () => {
     const started = performance.now();
     const { store: source } = await openMigratedStore(config);
     try {
+      // Read before the copy holds the source's only connection.
+      const moduleNumbers = await installationModuleNumbers(config, source);
       const target = await openStore({ dialect: 'postgres', url });
       try {
         const { pool } = await openModulePool(config, {
@@ -206,9 +264,13 @@ async function moveToPostgres(config: Config, url: string, io: CommandIo): Promi
             ascendingTotal: 0 as Mills,
             descendingTotal: 0 as Mills,
             checkpoints: 0,
+            modulesInStep: 0,
           };
           const copy = await copyDatabase(source, target, {
-            verify: ({ source: sourceDb, target: targetDb }) => checkArrival(sourceDb, targetDb, pool, check),
+            verify: async ({ source: sourceDb, target: targetDb }) => {
+              await checkArrival(sourceDb, targetDb, pool, check);
+              await checkModulesAgree(sourceDb, targetDb, moduleNumbers, open, pool, check);
+            },
           });
           const seconds = ((performance.now() - started) / 1000).toFixed(1);
           io.write(

@@ -162,7 +162,10 @@ describe('indicia migrate --to postgres://… (moving an embedded installation t
       moved.stdout,
       /2 meter\(s\); all \d+ sealed package\(s\) \(meters' and the authority's\) open in the module with the source's registers \(AR \$3\.65, DR \$116\.35 in total\)/,
     );
-    assert.match(moved.stdout, /module checkpoint\(s\) identical/);
+    assert.match(
+      moved.stdout,
+      /3 module checkpoint\(s\) identical; 3 module\(s\) compared their checkpoint rings with the copy/,
+    );
     assert.match(moved.stdout, /INDICIA_DATABASE_URL=.* indicia serve --data-dir /);
 
     const arrived = await tableCounts(url);
