@@ -249,4 +249,23 @@ describe('indicia migrate --to postgres://… (moving an embedded installation t
     assert.equal(moved.status, 0, moved.stderr);
     assert.match(moved.stdout, /Verified on arrival/);
   });
+
+  it('says what is wrong with the call before it opens anything', async () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), 'indicia-move-usage-')), 'data');
+    const notPostgres = await runIndicia(['migrate', '--to', 'mysql://db/indicia', '--data-dir', dataDir]);
+    assert.equal(notPostgres.status, 2);
+    assert.match(notPostgres.stderr, /--to needs a PostgreSQL URL/);
+    const fromPostgres = await runIndicia(
+      ['migrate', '--to', 'postgres://db/indicia', '--data-dir', dataDir],
+      { INDICIA_DATABASE_URL: 'postgres://other/indicia' },
+    );
+    assert.equal(fromPostgres.status, 2);
+    assert.match(fromPostgres.stderr, /the configured database is PostgreSQL already/);
+    const nothing = await runIndicia(['migrate', '--to', 'postgres://db/indicia', '--data-dir', dataDir]);
+    assert.equal(nothing.status, 1);
+    assert.match(
+      nothing.stderr,
+      /There is no Indicia database in .*: give the --data-dir of the installation to move/,
+    );
+  });
 });
