@@ -12,7 +12,7 @@ import {
   openModulePool,
 } from '../main.ts';
 import { type Mills, add, formatUsd } from '../money/index.ts';
-import { StartupError } from '../startup/index.ts';
+import { StartupError, recordDatabaseMove } from '../startup/index.ts';
 import {
   type DatabaseCopyReport,
   type DatabaseSchema,
@@ -209,9 +209,19 @@ function summary(
     `  1. Start the server on PostgreSQL: INDICIA_DATABASE_URL='<the URL you gave, with its password>' indicia serve --data-dir ${dataDir}`,
     '     (keep the same data directory: it holds the crypto modules and their checkpoint rings).',
     '  2. Run indicia reconcile with the same INDICIA_DATABASE_URL.',
-    `  3. Never start a server on ${from} again: it is the state before the move, kept as a fallback only.`,
+    `  3. Keep ${from} only as the state before the move: never start a server on it again.`,
     '',
   ].join('\n');
+}
+
+/** Marks the data directory as moved, so nothing opens the SQLite file by mistake; says so. */
+function recordMove(dataDir: string, to: string): string {
+  try {
+    const path = recordDatabaseMove(dataDir, { to, at: new Date().toISOString() });
+    return `Recorded the move in ${path}: without INDICIA_DATABASE_URL, servers and commands on ${dataDir} now refuse to open the SQLite file.\n`;
+  } catch (error) {
+    return `WARNING: the move is complete, but it could not be recorded in ${dataDir} (${error instanceof Error ? error.message : String(error)}): take care that nothing starts on the SQLite file again.\n`;
+  }
 }
 
 /**
@@ -283,6 +293,7 @@ async function moveToPostgres(config: Config, url: string, io: CommandIo): Promi
               config.dataDir,
             ),
           );
+          io.write(recordMove(config.dataDir, to));
           return 0;
         } finally {
           await pool.close();

@@ -81,18 +81,25 @@ async function clientPrint(count: number, out: string, state: string[]): Promise
 }
 
 describe('indicia migrate --to postgres://… (moving an embedded installation to PostgreSQL)', () => {
-  it('copies everything, verifies it on arrival, and the server carries on on PostgreSQL', async () => {
-    const folder = mkdtempSync(join(tmpdir(), 'indicia-move-'));
-    const dataDir = join(folder, 'data');
-    const at = ['--data-dir', dataDir];
-    const url = await freshPostgresUrl();
+  // One installation through the whole move, step by step (each step needs the one before).
+  const folder = mkdtempSync(join(tmpdir(), 'indicia-move-'));
+  const dataDir = join(folder, 'data');
+  const at = ['--data-dir', dataDir];
+  const sqliteFile = join(dataDir, 'indicia.sqlite');
+  const state = ['--state', join(folder, 'client.json')];
+  let url = '';
+  let serveArgs: string[] = [];
+  let meterId = '';
+  let sourceIndicia = 0;
+  let arrived: Record<string, number> = {};
+
+  it('builds a SQLite installation with accounts, meters, fundings and indicia; a move beside its server is refused', async () => {
+    url = await freshPostgresUrl();
     // The same port before and after: the customer's client keeps talking to "its" server.
-    const serveArgs = [...at, '--port', String(await findFreePort())];
-    const state = ['--state', join(folder, 'client.json')];
-    // SQLite: the first start creates the demo accounts and meter; the demo customer enrolls,
-    // funds and prints through the server, the operator creates, funds and issues from a meter.
+    serveArgs = [...at, '--port', String(await findFreePort())];
+    // The first start creates the demo accounts and meter; the demo customer enrolls, funds and
+    // prints through the server; the operator creates, funds and issues from a meter of its own.
     const server = await serveIndicia(serveArgs);
-    let meterId: string;
     try {
       const exported = /INDICIA_PASSWORD=(\S+) INDICIA_FINGERPRINT=(\S+)/.exec(server.output());
       assert.ok(exported?.[1] !== undefined && exported[2] !== undefined, server.output());
@@ -149,10 +156,12 @@ describe('indicia migrate --to postgres://… (moving an embedded installation t
     } finally {
       await server.stop();
     }
-    const sqliteFile = join(dataDir, 'indicia.sqlite');
-    const sourceIndicia = sqliteCount(sqliteFile, 'indicia');
+    sourceIndicia = sqliteCount(sqliteFile, 'indicia');
     assert.equal(sourceIndicia, 5);
+  });
 
+  it('moves it with registers, chain, module log and checkpoints verified on arrival', async () => {
+    assert.ok(meterId !== '', 'the installation was built');
     const moved = await runIndicia(['migrate', '--to', url, ...at], {}, MOVE_TIMEOUT_MS);
     assert.equal(moved.status, 0, moved.stderr);
     assert.match(moved.stdout, /^Copied \d+ tables and \d+ rows from .*indicia\.sqlite to postgres:\/\//);
@@ -167,8 +176,9 @@ describe('indicia migrate --to postgres://… (moving an embedded installation t
       /3 module checkpoint\(s\) identical; 3 module\(s\) compared their checkpoint rings with the copy/,
     );
     assert.match(moved.stdout, /INDICIA_DATABASE_URL=.* indicia serve --data-dir /);
+    assert.match(moved.stdout, /Recorded the move in .*database-moved\.json/);
 
-    const arrived = await tableCounts(url);
+    arrived = await tableCounts(url);
     for (const table of [
       'accounts',
       'api_keys',
@@ -186,17 +196,25 @@ describe('indicia migrate --to postgres://… (moving an embedded installation t
     ]) {
       assert.equal(arrived[table], sqliteCount(sqliteFile, table), `rows of ${table}`);
     }
+  });
 
-    // A second move onto the same (now full) database is refused and changes nothing.
+  it('refuses, from then on, a start on the SQLite file and a second move, changing nothing', async () => {
+    assert.ok(Object.keys(arrived).length > 0, 'the move went through');
+    const movedAway =
+      /this installation's database moved to PostgreSQL \(postgres:\/\/.*\) at \d{4}-.*: set INDICIA_DATABASE_URL/;
+    const stale = await runIndicia(['serve', ...serveArgs]);
+    assert.equal(stale.status, 1);
+    assert.match(stale.stderr, movedAway);
     const again = await runIndicia(['migrate', '--to', url, ...at], {}, MOVE_TIMEOUT_MS);
     assert.equal(again.status, 1);
-    assert.match(
-      again.stderr,
-      /is not empty: it holds an Indicia installation already .*Nothing was changed/,
-    );
+    assert.match(again.stderr, movedAway);
     assert.deepEqual(await tableCounts(url), arrived);
+    assert.equal(sqliteCount(sqliteFile, 'indicia'), sourceIndicia);
+  });
 
-    // The server on PostgreSQL, same data directory (its modules) and port: both meters print on.
+  it('carries on on PostgreSQL: the same meters print on through the server, registers continue, reconcile is clean', async () => {
+    assert.ok(Object.keys(arrived).length > 0, 'the move went through');
+    // Same data directory (its modules) and port, the database URL set.
     const env = { INDICIA_DATABASE_URL: url };
     const onPostgres = await serveIndicia(serveArgs, env);
     try {
@@ -229,6 +247,17 @@ describe('indicia migrate --to postgres://… (moving an embedded installation t
       "insert into meter_fundings (id, meter_id, amount_mills, source, package_sequence, created_at) values ('orphan-funding', 'NO-SUCH-METER', 1000, 'test', 1, '2026-01-01T00:00:00.000Z')",
     );
     database.close();
+
+    // A database that holds anything is refused as it is.
+    const occupied = await freshPostgresUrl();
+    const client = new pg.Client({ connectionString: occupied });
+    await client.connect();
+    await client.query("create table notes (body text); insert into notes values ('keep me')");
+    await client.end();
+    const refused = await runIndicia(['migrate', '--to', occupied, ...at], {}, MOVE_TIMEOUT_MS);
+    assert.equal(refused.status, 1);
+    assert.match(refused.stderr, /is not empty: it has tables \(notes\)\. Nothing was changed/);
+    assert.deepEqual(await tableCounts(occupied), { notes: 1 });
 
     const failed = await runIndicia(['migrate', '--to', url, ...at], {}, MOVE_TIMEOUT_MS);
     assert.equal(failed.status, 1);
