@@ -5,7 +5,7 @@ import {
   catalogTables,
   tablesInForeignKeyOrder,
 } from './database-catalog.ts';
-import { appliedMigrationNames, migrateToLatest } from './migrate.ts';
+import { MIGRATION_TABLE, appliedMigrationNames, migrateToLatest } from './migrate.ts';
 import type { Store } from './open-store.ts';
 import type { DatabaseSchema } from './schema.ts';
 import { StoreError } from './store-error.ts';
@@ -87,7 +87,9 @@ export async function copyDatabase(
         return { tables, rows: tables.reduce((sum, table) => sum + table.rows, 0), migrations };
       });
     } finally {
-      await sql`rollback`.execute(sourceDb);
+      // The source was only read. A failed rollback (SQLite may have ended the transaction
+      // itself) must not hide the copy's own outcome; closing the store releases the lock anyway.
+      await sql`rollback`.execute(sourceDb).catch(() => undefined);
     }
   });
 }
@@ -95,7 +97,7 @@ export async function copyDatabase(
 async function refuseNonEmptyTarget(targetDb: Kysely<DatabaseSchema>, location: string): Promise<void> {
   const existing = [...(await catalogTables(targetDb, 'postgres', { withBookkeeping: true })).keys()];
   if (existing.length === 0) return;
-  const isIndicia = existing.includes('kysely_migration') || existing.includes('audit_events');
+  const isIndicia = existing.includes(MIGRATION_TABLE) || existing.includes('audit_events');
   throw new StoreError(
     'store.target_not_empty',
     `the target database ${location} is not empty: ${isIndicia ? 'it holds an Indicia installation already' : 'it has tables'} (${existing.sort().slice(0, 8).join(', ')}${existing.length > 8 ? ', …' : ''}). ` +
