@@ -51,6 +51,7 @@ import {
   StartupError,
   acquireLockFile,
   assertDataDirWritable,
+  assertDatabaseNotMoved,
   assertPortFree,
   readTlsFiles,
 } from './startup/index.ts';
@@ -145,6 +146,7 @@ export async function openMigratedStore(
   config: Config,
 ): Promise<{ store: Store; migrations: MigrationReport }> {
   assertDataDirWritable(config.dataDir);
+  assertDatabaseNotMoved(config.dataDir, config.databaseUrl);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const store = await openStore(databaseTargetFor(config));
   try {

@@ -62,6 +62,8 @@ export function helpText(version: string): string {
     '                              data directory it creates the database, the server keys and a demo',
     '                              operator and demo customer, and prints their sign-in details once.',
     '  indicia migrate [options]   Bring the database schema up to date, then exit.',
+    '  indicia migrate --to URL    Move this SQLite installation to an empty PostgreSQL database',
+    '                              (server stopped): copy, verify on arrival, print the next steps.',
     ...MODULES_USAGE.split('\n').map((line) => `  ${line}`),
     ...METERS_USAGE.split('\n').map((line) => `  ${line}`),
     ...POOL_USAGE.split('\n').map((line) => `  ${line}`),

@@ -2,6 +2,7 @@ import { isIndiciaError } from '../errors/index.ts';
 import { VERSION } from '../main.ts';
 import { type CommandIo, UsageError, migrateCommand, serveCommand, versionCommand } from './commands.ts';
 import { helpText } from './help-text.ts';
+import { isMoveToPostgres, migrateToCommand } from './migrate-to-command.ts';
 import { clientCommand } from './client-command.ts';
 import { verifyCommand } from './verify-command.ts';
 import { restoreCommand } from './restore-command.ts';
@@ -33,7 +34,7 @@ export async function runCli(
       case 'serve':
         return await serveCommand(rest, io);
       case 'migrate':
-        return await migrateCommand(rest, io);
+        return await (isMoveToPostgres(rest) ? migrateToCommand(rest, io) : migrateCommand(rest, io));
       case 'modules':
         return await modulesCommand(rest, io);
       case 'meters':

@@ -5,7 +5,8 @@ export type StartupErrorCode =
   | 'startup.port_in_use'
   | 'startup.tls_unreadable'
   | 'startup.locked'
-  | 'startup.not_installed';
+  | 'startup.not_installed'
+  | 'startup.database_moved';
 
 /** A reason the server cannot start, with a one-line message saying what to fix. */
 export class StartupError extends IndiciaError<StartupErrorCode> {}

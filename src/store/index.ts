@@ -10,6 +10,12 @@ export {
   migrateToLatest,
   type MigrationReport,
 } from './migrate.ts';
+export {
+  copyDatabase,
+  type CopiedTable,
+  type CopyDatabaseOptions,
+  type DatabaseCopyReport,
+} from './copy-database.ts';
 export { allocateNumber, type NumberCounter } from './number-allocator.ts';
 export {
   type CommitParticipant,
