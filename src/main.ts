@@ -11,6 +11,7 @@ import {
   createDemoAccountsIfEmpty,
 } from './accounts/index.ts';
 import { createApiServer } from './api/index.ts';
+import { anchorMacs, moduleLogCrossCheck } from './audit/index.ts';
 import {
   type AuthorityService,
   createAuthorityService,
@@ -25,8 +26,12 @@ import {
 } from './custody/index.ts';
 import type { Config } from './config/index.ts';
 import {
+  type AuditAnchorJob,
+  type AuditVerificationJob,
   type ReconciliationJob,
   type WebhookDeliveryJob,
+  startAuditAnchorJob,
+  startAuditVerificationJob,
   startReconciliationJob,
   startWebhookDeliveryJob,
 } from './jobs/index.ts';
@@ -106,6 +111,9 @@ export interface RunningIndicia {
   /** Hex SHA-256 of the device-enrollment public key, which clients pin. */
   readonly enrollmentKeyFingerprint: string;
   readonly reconciliation: ReconciliationJob;
+  /** The audit log's anchor writer (root chain, MACed in a module) and its verification job. */
+  readonly auditAnchoring: AuditAnchorJob;
+  readonly auditVerification: AuditVerificationJob;
   /** Set only on the start that created the module keys: shown once, stored only as a hash. */
   readonly createdOfficerCredential: string | undefined;
   /** Credentials of demo accounts created by this start; empty on every later start. */
@@ -407,6 +415,8 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
   let app: FastifyInstance | undefined;
   let pool: ModulePool | undefined;
   let reconciliation: ReconciliationJob | undefined;
+  let auditAnchoring: AuditAnchorJob | undefined;
+  let auditVerification: AuditVerificationJob | undefined;
   let mailer: Mailer | undefined;
   let deliveries: WebhookDeliveryJob | undefined;
   let poolService: PoolService | undefined;
@@ -433,6 +443,24 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       logger,
       metrics,
       intervalMinutes: config.reconcileIntervalMinutes,
+    });
+    const auditPool = pool;
+    const auditMacs = anchorMacs((work) => auditPool.withModule(work));
+    auditAnchoring = startAuditAnchorJob({
+      db: store.db,
+      macs: auditMacs,
+      logger,
+      metrics,
+      intervalSeconds: config.auditAnchorIntervalSeconds,
+    });
+    auditVerification = startAuditVerificationJob({
+      db: store.db,
+      verifyMac: auditMacs.verify,
+      crossCheck: () =>
+        moduleLogCrossCheck(store.db, (sealed) => auditPool.withModule((module) => module.verifyCheckpoint(sealed))),
+      logger,
+      metrics,
+      intervalSeconds: config.auditVerifyIntervalSeconds,
     });
     const { fingerprint: enrollmentKeyFingerprint } = await meters.enrollmentKey();
     const demoCredentials = await createDemoAccountsIfEmpty(store.db);
@@ -580,6 +608,8 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
 
     const server = app;
     const reconciliationJob = reconciliation;
+    const anchoring = auditAnchoring;
+    const verification = auditVerification;
     const outgoingMail = mailer;
     const webhookDeliveries = deliveries;
     const pooledPrinting = pooled;
@@ -607,6 +637,8 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
         await webhookDeliveries.stop();
         await pooledPrinting.close();
         outgoingMail.close();
+        verification.stop();
+        await anchoring.stop(); // a last anchor, while the modules are still open
         await modulePool.close();
         releaseModules();
         await store.close();
@@ -634,12 +666,16 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       mailer: outgoingMail,
       enrollmentKeyFingerprint,
       reconciliation: reconciliationJob,
+      auditAnchoring: anchoring,
+      auditVerification: verification,
       createdOfficerCredential: modules.createdOfficerCredential,
       demoCredentials,
       close,
     };
   } catch (error) {
     reconciliation?.stop();
+    auditVerification?.stop();
+    await auditAnchoring?.stop({ isFinalAnchor: false });
     await deliveries?.stop();
     await poolService?.close();
     mailer?.close();

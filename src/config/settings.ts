@@ -29,6 +29,8 @@ export interface Config {
   inhibitThreshold: number;
   cryptoOfficerCredential: string | undefined;
   reconcileIntervalMinutes: number;
+  auditAnchorIntervalSeconds: number;
+  auditVerifyIntervalSeconds: number;
   smtpUrl: string | undefined;
   mailFrom: string;
   publicUrl: string | undefined;
@@ -236,6 +238,22 @@ export const settings: readonly Setting[] = [
     description: 'How often the server proves every meter balances (0 turns the job off).',
     defaultValue: 60,
     parse: (raw) => integer(raw, 0, 10_080, 'a number of minutes'),
+  },
+  {
+    key: 'auditAnchorIntervalSeconds',
+    env: 'INDICIA_AUDIT_ANCHOR_INTERVAL',
+    description:
+      'Seconds between anchors: a crypto module MACs every audit chain head into the root chain, after verifying what was written since the last (0 turns anchoring off).',
+    defaultValue: 10,
+    parse: (raw) => integer(raw, 0, 86_400, 'a number of seconds'),
+  },
+  {
+    key: 'auditVerifyIntervalSeconds',
+    env: 'INDICIA_AUDIT_VERIFY_INTERVAL',
+    description:
+      'Seconds between verifications of the audit log (chains, anchor MACs, module log cross-check), as indicia audit verify does (0 turns the job off).',
+    defaultValue: 3_600,
+    parse: (raw) => integer(raw, 0, 604_800, 'a number of seconds'),
   },
   {
     key: 'smtpUrl',

@@ -5,3 +5,5 @@ export {
   type WebhookDeliveryJob,
   type WebhookDeliveryOptions,
 } from './webhook-delivery-job.ts';
+export { startAuditAnchorJob, type AnchorRun, type AuditAnchorJob } from './audit-anchor-job.ts';
+export { startAuditVerificationJob, type AuditVerificationJob } from './audit-verification-job.ts';

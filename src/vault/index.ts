@@ -50,6 +50,7 @@ export {
   type SelfTestResult,
 } from './known-answer-tests.ts';
 export type { ModuleRole, ModuleState, ModuleStatus } from './module-status.ts';
+export type { ModuleServices } from './module-services.ts';
 export { applyOperation, type PsdOperation } from './psd-operations.ts';
 export {
   readPackageHeader,

@@ -15,6 +15,7 @@ import { migration0013 } from './0013-module-inhibitions.ts';
 import { migration0014 } from './0014-revenue-protection.ts';
 import { migration0015 } from './0015-refund-requests.ts';
 import { migration0016 } from './0016-idempotency-leases.ts';
+import { migration0018 } from './0018-audit-chains.ts';
 
 /**
  * Every migration, in order, for both dialects. Names are permanent: a database that holds a
@@ -37,4 +38,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0014-revenue-protection': migration0014,
   '0015-refund-requests': migration0015,
   '0016-idempotency-leases': migration0016,
+  '0018-audit-chains': migration0018,
 };
