@@ -312,6 +312,8 @@ export function moduleOpener(config: Config): (moduleNumber: number) => Promise<
 
 export interface OperatorServices {
   readonly store: Store;
+  /** The operator's module (number 100), for work custody does not do (audit anchor MACs). */
+  readonly pool: ModulePool;
   readonly custody: CustodyService;
   readonly authority: AuthorityService;
   readonly meters: MetersService;
@@ -352,6 +354,7 @@ export async function withOperatorServices<T>(
         const authority = createAuthorityService({ db: store.db, custody });
         return await work({
           store,
+          pool,
           custody,
           authority,
           meters: createMetersService({
