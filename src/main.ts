@@ -460,7 +460,9 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       db: store.db,
       verifyMac: auditMacs.verify,
       crossCheck: () =>
-        moduleLogCrossCheck(store.db, (sealed) => auditPool.withModule((module) => module.verifyCheckpoint(sealed))),
+        moduleLogCrossCheck(store.db, (sealed) =>
+          auditPool.withModule((module) => module.verifyCheckpoint(sealed)),
+        ),
       logger,
       metrics,
       intervalSeconds: config.auditVerifyIntervalSeconds,

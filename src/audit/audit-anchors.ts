@@ -12,8 +12,8 @@ const NO_PREVIOUS = '0'.repeat(64);
 /** A MAC made and checked inside a crypto module, under a key the database never sees. */
 export interface RecordMacs {
   /** The MAC, and the serial of the module that made it (recorded beside the anchor). */
-  mac(bytes: Buffer): Promise<{ readonly mac: Buffer; readonly moduleSerial: string }>;
-  verify(bytes: Buffer, mac: Buffer): Promise<boolean>;
+  readonly mac: (bytes: Buffer) => Promise<{ readonly mac: Buffer; readonly moduleSerial: string }>;
+  readonly verify: (bytes: Buffer, mac: Buffer) => Promise<boolean>;
 }
 
 /** What a module lease hands over for anchor MACs: a module's serial and its services. */
@@ -34,7 +34,8 @@ export function anchorMacs(lease: LeaseModule): RecordMacs {
         mac: await module.services.macRecord(AUDIT_ANCHOR_LABEL, bytes),
         moduleSerial: module.serial,
       })),
-    verify: (bytes, mac) => lease((module) => module.services.verifyRecordMac(AUDIT_ANCHOR_LABEL, bytes, mac)),
+    verify: (bytes, mac) =>
+      lease((module) => module.services.verifyRecordMac(AUDIT_ANCHOR_LABEL, bytes, mac)),
   };
 }
 
@@ -123,8 +124,10 @@ export async function checkAnchor(
   sequence: number,
   verify: RecordMacs['verify'],
 ): Promise<string | null> {
-  if (anchor.record.sequence !== sequence) return `anchor ${sequence}'s record says it is anchor ${anchor.record.sequence}`;
-  if (anchorDigest(anchor.bytes) !== anchor.digest) return `anchor ${sequence}'s digest is not the digest of its record`;
+  if (anchor.record.sequence !== sequence)
+    return `anchor ${sequence}'s record says it is anchor ${anchor.record.sequence}`;
+  if (anchorDigest(anchor.bytes) !== anchor.digest)
+    return `anchor ${sequence}'s digest is not the digest of its record`;
   if (!(await verify(anchor.bytes, anchor.mac)))
     return `anchor ${sequence}'s MAC does not verify: the anchor was not made by a crypto module of this installation, or was changed`;
   return null;
@@ -147,7 +150,9 @@ export async function writeAnchor(
     sequence: (previous?.record.sequence ?? 0) + 1,
     at,
     previous: previous?.digest ?? NO_PREVIOUS,
-    heads: [...heads].sort((left, right) => (left.chain < right.chain ? -1 : left.chain > right.chain ? 1 : 0)),
+    heads: [...heads].sort((left, right) =>
+      left.chain < right.chain ? -1 : left.chain > right.chain ? 1 : 0,
+    ),
   };
   const text = canonicalJson(record);
   const bytes = Buffer.from(text, 'utf8');

@@ -1,7 +1,13 @@
 import type { Kysely } from 'kysely';
 import type { DatabaseSchema } from '../store/index.ts';
 import { AuditError } from './audit-error.ts';
-import { type AuditAnchor, FIRST_ANCHOR_PREVIOUS, type RecordMacs, anchorsBetween, checkAnchor } from './audit-anchors.ts';
+import {
+  type AuditAnchor,
+  FIRST_ANCHOR_PREVIOUS,
+  type RecordMacs,
+  anchorsBetween,
+  checkAnchor,
+} from './audit-anchors.ts';
 import type { AuditEvent } from './audit-log.ts';
 import {
   type ChainPosition,
@@ -123,7 +129,11 @@ export async function verifyAuditLog(
       continue;
     }
     const expectedPrevious =
-      index === 0 ? (options.from === undefined ? FIRST_ANCHOR_PREVIOUS : anchor.record.previous) : previous?.digest;
+      index === 0
+        ? options.from === undefined
+          ? FIRST_ANCHOR_PREVIOUS
+          : anchor.record.previous
+        : previous?.digest;
     if (!isAfterGap && anchor.record.previous !== expectedPrevious)
       anchorProblem(
         'anchor-link',
@@ -162,12 +172,12 @@ export async function verifyAuditLog(
     const pending = [...(checkpoints.get(chain) ?? [])];
     const newestAnchored = newestTrusted?.record.heads.find((head) => head.chain === chain)?.sequence ?? 0;
     let lastVouched = starts.get(chain)?.sequence ?? 0;
-    let isRewritten = false;
+    const state = { isRewritten: false };
     const matchAnchors = (sequence: number, hash: string): void => {
       while (pending[0] !== undefined && pending[0].sequence <= sequence) {
         const checkpoint = pending.shift() as Checkpoint;
-        if (checkpoint.sequence === sequence && checkpoint.hash !== hash && !isRewritten) {
-          isRewritten = true;
+        if (checkpoint.sequence === sequence && checkpoint.hash !== hash && !state.isRewritten) {
+          state.isRewritten = true;
           recordProblems.push({
             reason: 'anchor-head',
             chain,
@@ -177,7 +187,7 @@ export async function verifyAuditLog(
             message: `anchor ${checkpoint.anchor} vouches for record ${sequence} with hash ${checkpoint.hash.slice(0, 12)}…, but the chain has ${hash.slice(0, 12)}…: a record from ${lastVouched + 1} to ${sequence} was changed, and the hashes after it recomputed, after the anchor was made`,
           });
         }
-        if (!isRewritten) lastVouched = checkpoint.sequence;
+        if (!state.isRewritten) lastVouched = checkpoint.sequence;
       }
     };
     const end = await walkChain(db, chain, starts.get(chain) ?? genesisOf(chain), {
@@ -202,7 +212,7 @@ export async function verifyAuditLog(
       },
     });
     const beyond = pending.at(-1);
-    if (beyond !== undefined && !isRewritten)
+    if (beyond !== undefined && !state.isRewritten)
       recordProblems.push({
         reason: 'anchor-head',
         chain,
@@ -226,7 +236,11 @@ export async function verifyAuditLog(
       });
   }
   recordProblems.sort((left, right) =>
-    left.chain === right.chain ? (left.sequence ?? 0) - (right.sequence ?? 0) : (left.chain ?? '') < (right.chain ?? '') ? -1 : 1,
+    left.chain === right.chain
+      ? (left.sequence ?? 0) - (right.sequence ?? 0)
+      : (left.chain ?? '') < (right.chain ?? '')
+        ? -1
+        : 1,
   );
   const problems = [...anchorProblems, ...recordProblems];
   return {

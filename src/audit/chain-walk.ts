@@ -33,7 +33,11 @@ export async function chainIds(db: Kysely<DatabaseSchema>): Promise<string[]> {
 
 /** Every chain's head row, by chain id. */
 export async function chainHeads(db: Kysely<DatabaseSchema>): Promise<Map<string, ChainPosition>> {
-  const rows = await db.selectFrom('audit_heads').select(['chain', 'sequence', 'hash']).orderBy('chain').execute();
+  const rows = await db
+    .selectFrom('audit_heads')
+    .select(['chain', 'sequence', 'hash'])
+    .orderBy('chain')
+    .execute();
   return new Map(rows.map((row) => [row.chain, { sequence: row.sequence, hash: row.hash }]));
 }
 
@@ -91,7 +95,12 @@ export async function walkChain(
       try {
         event = eventFromRow(row);
       } catch {
-        report({ reason: 'hash', chain, sequence: row.sequence, message: `record ${row.sequence}'s details are not JSON` });
+        report({
+          reason: 'hash',
+          chain,
+          sequence: row.sequence,
+          message: `record ${row.sequence}'s details are not JSON`,
+        });
         position = { sequence: row.sequence, hash: row.hash };
         continue;
       }

@@ -16,11 +16,11 @@ export interface ChainVerification {
  */
 export async function verifyAuditChain(db: Kysely<DatabaseSchema>): Promise<ChainVerification> {
   let events = 0;
-  let firstBrokenSequence: number | null = null;
+  const broken: number[] = [];
   const heads = await chainHeads(db);
   for (const chain of await chainIds(db)) {
     const report = (problem: { sequence: number }): void => {
-      firstBrokenSequence ??= problem.sequence;
+      broken.push(problem.sequence);
     };
     const end = await walkChain(db, chain, genesisOf(chain), {
       report,
@@ -33,5 +33,5 @@ export async function verifyAuditChain(db: Kysely<DatabaseSchema>): Promise<Chai
     if (head === undefined || head.sequence !== end.sequence || head.hash !== end.hash)
       report({ sequence: end.sequence + 1 });
   }
-  return { isIntact: firstBrokenSequence === null, events, firstBrokenSequence };
+  return { isIntact: broken.length === 0, events, firstBrokenSequence: broken[0] ?? null };
 }

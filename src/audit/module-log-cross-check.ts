@@ -29,7 +29,7 @@ export function moduleLogCrossCheck(
         .select((eb) => eb.fn.min('counter').as('first'))
         .where('module_serial', '=', serial)
         .executeTakeFirst()
-        .then((row) => (row?.first === undefined || row.first === null ? null : Number(row.first)));
+        .then((row) => row?.first ?? null);
       firstCounter.set(serial, known);
     }
     return known;
@@ -77,7 +77,9 @@ export function moduleLogCrossCheck(
     if (event.kind !== `psd.${entry.type}`) differences.push(`the type is ${entry.type}, not ${event.kind}`);
     for (const field of ['amountMills', 'ascendingRegisterMills', 'descendingRegisterMills'] as const) {
       if (details[field] !== entry[field])
-        differences.push(`${field} is ${entry[field]} in the module log, ${String(details[field])} in the event`);
+        differences.push(
+          `${field} is ${entry[field]} in the module log, ${String(details[field])} in the event`,
+        );
     }
     return differences.length === 0 ? null : differences.join('; ');
   };

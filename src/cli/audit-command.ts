@@ -36,9 +36,13 @@ function report(io: CommandIo, audit: AuditVerification, log: ModuleLogReport): 
     `audit log: ${audit.records} record(s) in ${audit.chains} chain(s) checked; ${anchors}; ${audit.crossChecked} psd event(s) cross-checked with the module log; ${audit.unanchored} event(s) not yet anchored\n`,
   );
   io.write(`module log: ${log.records} record(s) checked\n`);
-  const logProblems = [...log.chainProblems, ...log.mismatches.map((mismatch) => `meter ${mismatch.meterId}: ${mismatch.reason}`)];
+  const logProblems = [
+    ...log.chainProblems,
+    ...log.mismatches.map((mismatch) => `meter ${mismatch.meterId}: ${mismatch.reason}`),
+  ];
   if (audit.firstProblem !== null) io.write(`first bad record: ${problemLine(audit.firstProblem)}\n`);
-  for (const problem of audit.problems.slice(1, LISTED_PROBLEMS)) io.write(`  also: ${problemLine(problem)}\n`);
+  for (const problem of audit.problems.slice(1, LISTED_PROBLEMS))
+    io.write(`  also: ${problemLine(problem)}\n`);
   if (audit.problems.length > LISTED_PROBLEMS)
     io.write(`  and ${audit.problems.length - LISTED_PROBLEMS} more problem(s)\n`);
   for (const problem of logProblems) io.write(`module log: ${problem}\n`);

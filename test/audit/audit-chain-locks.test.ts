@@ -28,7 +28,7 @@ describe('audit chains on postgres: appends to different chains do not wait for 
   });
   after(() => dispose());
 
-  it('while one transaction holds chain A\'s head lock, appends to chain B and to installation commit; a second append to A waits', async () => {
+  it("while one transaction holds chain A's head lock, appends to chain B and to installation commit; a second append to A waits", async () => {
     const event = { kind: 'test.event', details: {} };
     // The chains exist first, so the lock taken is the head row's (not a new row's index entry).
     for (const chain of ['SW-AAAAAAAAAA', 'SW-BBBBBBBBBB', 'installation'])

@@ -87,7 +87,11 @@ for (const fixture of dialectFixtures) {
         .executeTakeFirstOrThrow();
       assert.equal(first.previous_hash, genesisHash('SW-AAAAAAAAAA'));
       assert.notEqual(genesisHash('SW-AAAAAAAAAA'), genesisHash('installation'));
-      assert.deepEqual(await verifyAuditChain(store.db), { isIntact: true, events: 7, firstBrokenSequence: null });
+      assert.deepEqual(await verifyAuditChain(store.db), {
+        isIntact: true,
+        events: 7,
+        firstBrokenSequence: null,
+      });
       await assert.rejects(
         store.db.transaction().execute((trx) => appendAuditEvents(trx, [event('x')], { chain: 'no spaces' })),
         (error: unknown) => error instanceof AuditError && error.code === 'audit.invalid_chain',
@@ -128,14 +132,29 @@ for (const fixture of dialectFixtures) {
       );
 
       // The MAC is the module's, under its label: another label, or another installation's keys, do not verify.
-      const record = await store.db.selectFrom('audit_anchors').selectAll().where('sequence', '=', 2).executeTakeFirstOrThrow();
+      const record = await store.db
+        .selectFrom('audit_anchors')
+        .selectAll()
+        .where('sequence', '=', 2)
+        .executeTakeFirstOrThrow();
       const bytes = Buffer.from(record.record, 'utf8');
       const mac = Buffer.from(record.mac, 'base64');
-      assert.equal(await pool.withModule((module) => module.services.verifyRecordMac(AUDIT_ANCHOR_LABEL, bytes, mac)), true);
-      assert.equal(await pool.withModule((module) => module.services.verifyRecordMac('other-label', bytes, mac)), false);
+      assert.equal(
+        await pool.withModule((module) => module.services.verifyRecordMac(AUDIT_ANCHOR_LABEL, bytes, mac)),
+        true,
+      );
+      assert.equal(
+        await pool.withModule((module) => module.services.verifyRecordMac('other-label', bytes, mac)),
+        false,
+      );
       const foreign = await openTestPool();
       try {
-        assert.equal(await foreign.withModule((module) => module.services.verifyRecordMac(AUDIT_ANCHOR_LABEL, bytes, mac)), false);
+        assert.equal(
+          await foreign.withModule((module) =>
+            module.services.verifyRecordMac(AUDIT_ANCHOR_LABEL, bytes, mac),
+          ),
+          false,
+        );
       } finally {
         await foreign.close();
       }
@@ -145,7 +164,11 @@ for (const fixture of dialectFixtures) {
       await clear();
       const custody = createCustodyService({ db: store.db, pool });
       const meterId = '042N51000077';
-      await custody.createMeterPackage({ meterId, maxDescendingRegister: mills(500_000), licensingZip: '10001' });
+      await custody.createMeterPackage({
+        meterId,
+        maxDescendingRegister: mills(500_000),
+        licensingZip: '10001',
+      });
       await custody.execute(meterId, [{ operation: { type: 'fund', amount: mills(100_000) } }]);
       const job = anchorJob();
       assert.equal((await job.runOnce()).kind, 'anchored');
@@ -163,7 +186,10 @@ for (const fixture of dialectFixtures) {
         .where('kind', '=', 'psd.debit')
         .where('details', 'like', '%"amountMills":730%')
         .executeTakeFirstOrThrow();
-      await rewriteChain(store.db, debit.chain, debit.sequence, (details) => ({ ...details, amountMills: 7_300 }));
+      await rewriteChain(store.db, debit.chain, debit.sequence, (details) => ({
+        ...details,
+        amountMills: 7_300,
+      }));
       // The SHA-256 check alone, which anyone with the database can recompute, is satisfied.
       assert.equal((await verifyAuditChain(store.db)).isIntact, true);
 
@@ -187,7 +213,12 @@ for (const fixture of dialectFixtures) {
       try {
         await store.db.deleteFrom('audit_anchors').execute();
         const heads = await store.db.selectFrom('audit_heads').selectAll().execute();
-        await writeAnchor(store.db, anchorMacs((work) => foreign.withModule(work)), null, heads);
+        await writeAnchor(
+          store.db,
+          anchorMacs((work) => foreign.withModule(work)),
+          null,
+          heads,
+        );
         const forged = await verify();
         assert.equal(forged.firstProblem?.reason, 'anchor-mac');
         assert.equal(forged.firstProblem.anchor, 1);
@@ -209,7 +240,14 @@ for (const fixture of dialectFixtures) {
       assert.equal(stopped.kind, 'stopped');
       assert.match(job.stoppedReason ?? '', /chain SW-AAAAAAAAAA, record 3/);
       assert.equal((await job.runOnce()).kind, 'stopped');
-      assert.equal(await store.db.selectFrom('audit_anchors').select('sequence').execute().then((rows) => rows.length), 1);
+      assert.equal(
+        await store.db
+          .selectFrom('audit_anchors')
+          .select('sequence')
+          .execute()
+          .then((rows) => rows.length),
+        1,
+      );
       const alarm = await store.db
         .selectFrom('audit_events')
         .selectAll()

@@ -24,7 +24,10 @@ export function capturingLogger(): { logger: Logger; lines: () => Record<string,
   const lines: Record<string, unknown>[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _encoding, done) {
-      for (const line of chunk.toString().split('\n').filter((text) => text !== ''))
+      for (const line of chunk
+        .toString()
+        .split('\n')
+        .filter((text) => text !== ''))
         lines.push(JSON.parse(line) as Record<string, unknown>);
       done();
     },
@@ -70,9 +73,5 @@ export async function rewriteChain(
         .execute();
     previousHash = hash;
   }
-  await db
-    .updateTable('audit_heads')
-    .set({ hash: previousHash })
-    .where('chain', '=', chain)
-    .execute();
+  await db.updateTable('audit_heads').set({ hash: previousHash }).where('chain', '=', chain).execute();
 }

@@ -19,7 +19,10 @@ describe('indicia audit verify', () => {
 
     const intact = await runIndicia(['audit', 'verify', ...at]);
     assert.equal(intact.status, 0, intact.stdout + intact.stderr);
-    assert.match(intact.stdout, /audit log: \d+ record\(s\) in \d+ chain\(s\) checked; anchors 1 to \d+ \(\d+\) checked; [1-9]\d* psd event\(s\) cross-checked/);
+    assert.match(
+      intact.stdout,
+      /audit log: \d+ record\(s\) in \d+ chain\(s\) checked; anchors 1 to \d+ \(\d+\) checked; [1-9]\d* psd event\(s\) cross-checked/,
+    );
     assert.match(intact.stdout, /module log: [1-9]\d* record\(s\) checked/);
     assert.match(intact.stdout, /^intact$/m);
     const newest = Number(/anchors 1 to (\d+)/.exec(intact.stdout)?.[1]);
@@ -47,16 +50,29 @@ describe('indicia audit verify', () => {
     assert.equal(tampered.status, 1, tampered.stdout + tampered.stderr);
     // Named twice: by the anchor whose MAC vouched for the old hashes (a range), and exactly, by
     // the module log whose record holds the true amount.
-    assert.match(tampered.stdout, new RegExp(`first bad record: chain ${target.chain}, record ${target.sequence} `));
-    assert.match(tampered.stdout, new RegExp(`chain ${target.chain}, record \\d+ to \\d+ \\(anchor-head\\): anchor \\d+ vouches`));
     assert.match(
       tampered.stdout,
-      new RegExp(`chain ${target.chain}, record ${target.sequence} \\(cross-check\\): .*amountMills is 0 in the module log, 1000000 in the event`),
+      new RegExp(`first bad record: chain ${target.chain}, record ${target.sequence} `),
+    );
+    assert.match(
+      tampered.stdout,
+      new RegExp(`chain ${target.chain}, record \\d+ to \\d+ \\(anchor-head\\): anchor \\d+ vouches`),
+    );
+    assert.match(
+      tampered.stdout,
+      new RegExp(
+        `chain ${target.chain}, record ${target.sequence} \\(cross-check\\): .*amountMills is 0 in the module log, 1000000 in the event`,
+      ),
     );
     assert.match(tampered.stdout, /^NOT INTACT/m);
     const tamperedFrom = await runIndicia(['audit', 'verify', '--from', String(newest), ...at]);
     assert.equal(tamperedFrom.status, 1, tamperedFrom.stdout);
-    assert.match(tamperedFrom.stdout, new RegExp(`first bad record: chain ${target.chain}, record \\d+ \\(hash\\): record \\d+, where the walk starts, has hash`));
+    assert.match(
+      tamperedFrom.stdout,
+      new RegExp(
+        `first bad record: chain ${target.chain}, record \\d+ \\(hash\\): record \\d+, where the walk starts, has hash`,
+      ),
+    );
 
     const unknown = await runIndicia(['audit', 'verify', '--from', '9999', ...at]);
     assert.equal(unknown.status, 1);

@@ -49,21 +49,37 @@ for (const fixture of dialectFixtures) {
           { chain: 'installation', sequence: 3, hash: previous },
         ]);
         assert.deepEqual(await store.db.selectFrom('audit_anchors').selectAll().execute(), []);
-        assert.deepEqual(await verifyAuditChain(store.db), { isIntact: true, events: 3, firstBrokenSequence: null });
+        assert.deepEqual(await verifyAuditChain(store.db), {
+          isIntact: true,
+          events: 3,
+          firstBrokenSequence: null,
+        });
 
         await store.db.transaction().execute(async (trx) => {
-          const [next] = await appendAuditEvents(trx, [{ kind: 'meter.funded', details: { amountMills: 4_000 } }]);
-          assert.deepEqual([next?.chain, next?.sequence, next?.previousHash], ['installation', 4, previous]);
-          const [other] = await appendAuditEvents(trx, [{ kind: 'psd.fund', details: {} }], { chain: 'SW-0123456789' });
-          assert.equal(other?.sequence, 1);
+          const [next] = await appendAuditEvents(trx, [
+            { kind: 'meter.funded', details: { amountMills: 4_000 } },
+          ]);
+          assert.ok(next);
+          assert.deepEqual([next.chain, next.sequence, next.previousHash], ['installation', 4, previous]);
+          const [other] = await appendAuditEvents(trx, [{ kind: 'psd.fund', details: {} }], {
+            chain: 'SW-0123456789',
+          });
+          assert.ok(other);
+          assert.equal(other.sequence, 1);
           assert.equal(
-            other?.previousHash,
+            other.previousHash,
             createHash('sha256').update('indicia/audit-chain/v1\nSW-0123456789').digest('hex'),
           );
         });
         // Two chains may hold the same sequence: the key is (chain, sequence).
-        await store.db.transaction().execute((trx) => appendAuditEvents(trx, [{ kind: 'x', details: {} }], { chain: 'SW-0123456789' }));
-        assert.deepEqual(await verifyAuditChain(store.db), { isIntact: true, events: 6, firstBrokenSequence: null });
+        await store.db
+          .transaction()
+          .execute((trx) => appendAuditEvents(trx, [{ kind: 'x', details: {} }], { chain: 'SW-0123456789' }));
+        assert.deepEqual(await verifyAuditChain(store.db), {
+          isIntact: true,
+          events: 6,
+          firstBrokenSequence: null,
+        });
       } finally {
         await store.close();
         await fresh.dispose();

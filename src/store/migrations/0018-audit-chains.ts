@@ -20,7 +20,9 @@ async function createEventsTable(db: Kysely<unknown>, name: string, withChain: b
     .addColumn('details', 'text', (column) => column.notNull())
     .addColumn('previous_hash', 'text', (column) => column.notNull())
     .addColumn('hash', 'text', (column) => column.notNull());
-  await (withChain ? complete.addPrimaryKeyConstraint(`${name}_pk`, ['chain', 'sequence']) : complete).execute();
+  await (
+    withChain ? complete.addPrimaryKeyConstraint(`${name}_pk`, ['chain', 'sequence']) : complete
+  ).execute();
 }
 
 /**
