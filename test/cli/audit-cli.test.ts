@@ -12,9 +12,23 @@ describe('indicia audit verify', () => {
   it('says intact (exit 0), names the record an insider changed (exit 1), and starts at an anchor with --from', async () => {
     const dataDir = join(mkdtempSync(join(tmpdir(), 'indicia-audit-cli-')), 'data');
     const at = ['--data-dir', dataDir];
-    const server = await serveIndicia([...at, '--port', '0'], { INDICIA_AUDIT_ANCHOR_INTERVAL: '1' });
-    // Anchors every second, and once more at shutdown.
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const server = await serveIndicia([...at, '--port', '0'], {
+      INDICIA_AUDIT_ANCHOR_INTERVAL: '1',
+      INDICIA_AUDIT_VERIFY_INTERVAL: '1',
+    });
+    // Anchors every second (and once more at shutdown); verifies every second, shown in its metrics.
+    let metrics = '';
+    for (let attempt = 0; attempt < 100; attempt += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      metrics = await (await fetch(`${server.url}/metrics`)).text();
+      if (/indicia_audit_records_verified\{[^}]*\} [1-9]/.test(metrics)) break;
+    }
+    assert.match(metrics, /indicia_audit_records_verified\{[^}]*\} [1-9]/);
+    assert.match(metrics, /indicia_audit_anchors_written_total\{[^}]*\} [1-9]/);
+    assert.match(metrics, /indicia_audit_last_verification_timestamp_seconds\{[^}]*\} [1-9]/);
+    assert.match(metrics, /indicia_audit_verification_failures_total\{[^}]*\} 0/);
+    assert.match(metrics, /indicia_audit_anchoring_stopped\{[^}]*\} 0/);
+    assert.match(metrics, /indicia_audit_unanchored_events\{[^}]*\} \d+/);
     assert.equal(await server.stop(), 0);
 
     const intact = await runIndicia(['audit', 'verify', ...at]);
