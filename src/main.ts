@@ -455,6 +455,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       logger,
       metrics,
       intervalSeconds: config.auditAnchorIntervalSeconds,
+      memoryFile: join(config.dataDir, 'audit-anchor.json'),
     });
     auditVerification = startAuditVerificationJob({
       db: store.db,

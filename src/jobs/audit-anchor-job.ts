@@ -1,3 +1,4 @@
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Kysely } from 'kysely';
 import {
   type AuditAnchor,
@@ -69,6 +70,38 @@ async function verifySegment(
   return problems;
 }
 
+/** The newest anchor this server wrote or verified, as kept in its memory file. */
+interface RememberedAnchor {
+  readonly record: string;
+  readonly digest: string;
+  readonly mac: string;
+  readonly moduleSerial: string;
+}
+
+function readMemory(file: string | undefined): AuditAnchor | null {
+  if (file === undefined || !existsSync(file)) return null;
+  const kept = JSON.parse(readFileSync(file, 'utf8')) as RememberedAnchor;
+  return {
+    record: JSON.parse(kept.record) as AuditAnchor['record'],
+    bytes: Buffer.from(kept.record, 'utf8'),
+    digest: kept.digest,
+    mac: Buffer.from(kept.mac, 'base64'),
+    moduleSerial: kept.moduleSerial,
+  };
+}
+
+function writeMemory(file: string | undefined, anchor: AuditAnchor): void {
+  if (file === undefined) return;
+  const kept: RememberedAnchor = {
+    record: anchor.bytes.toString('utf8'),
+    digest: anchor.digest,
+    mac: anchor.mac.toString('base64'),
+    moduleSerial: anchor.moduleSerial,
+  };
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(kept)}\n`, { mode: 0o600, flush: true });
+  renameSync(`${file}.tmp`, file);
+}
+
 /**
  * The anchor writer: every `intervalSeconds` it MACs, inside a crypto module, an anchor naming
  * every audit chain's head and the previous anchor's digest. Verified as written: before it
@@ -83,10 +116,27 @@ export function startAuditAnchorJob(dependencies: {
   readonly logger: Logger;
   readonly metrics: ServerMetrics;
   readonly intervalSeconds: number;
+  /**
+   * A file outside the database (the data directory) where the writer keeps the newest anchor
+   * it wrote or verified, so that after a restart too it notices anchors deleted from the
+   * database (with the events after the one left standing rewritten).
+   */
+  readonly memoryFile?: string;
 }): AuditAnchorJob {
-  const { db, macs, logger, metrics, intervalSeconds } = dependencies;
+  const { db, macs, logger, metrics, intervalSeconds, memoryFile } = dependencies;
   let stoppedReason: string | null = null;
   let remembered: AuditAnchor | null = null;
+  let memoryProblem: string | null = null;
+  try {
+    remembered = readMemory(memoryFile);
+  } catch (error) {
+    memoryProblem = `the anchor writer's memory file ${memoryFile ?? ''} cannot be read (${error instanceof Error ? error.message : String(error)})`;
+  }
+  const remember = (anchor: AuditAnchor | null): void => {
+    if (anchor === null || anchor.digest === remembered?.digest) return;
+    remembered = anchor;
+    writeMemory(memoryFile, anchor);
+  };
   let running: Promise<AnchorRun> | undefined;
   metrics.audit.anchoringStopped.set(0);
 
@@ -111,6 +161,7 @@ export function startAuditAnchorJob(dependencies: {
   /** The anchors from the one this writer knew to the newest: still there, authentic and linked. */
   const checkAnchors = async (newest: AuditAnchor | null): Promise<string | null> => {
     if (remembered === null) {
+      // Nothing remembered (a first start): the newest anchor's MAC; the verification job checks the rest.
       return newest === null ? null : checkAnchor(newest, newest.record.sequence, macs.verify);
     }
     const known = remembered.record.sequence;
@@ -133,6 +184,7 @@ export function startAuditAnchorJob(dependencies: {
 
   const anchorNow = async (): Promise<AnchorRun> => {
     if (stoppedReason !== null) return { kind: 'stopped', reason: stoppedReason };
+    if (memoryProblem !== null) return alarm(memoryProblem, null);
     const previous = await newestAnchor(db);
     const anchorProblem = await checkAnchors(previous);
     if (anchorProblem !== null) return alarm(anchorProblem, null);
@@ -141,7 +193,7 @@ export function startAuditAnchorJob(dependencies: {
     const first = problems[0];
     if (first !== undefined)
       return alarm(`chain ${first.chain}, record ${first.sequence}: ${first.message}`, first);
-    remembered = previous;
+    remember(previous);
     const anchored = new Map((previous?.record.heads ?? []).map((head) => [head.chain, head]));
     const isUnchanged =
       heads.size === anchored.size &&
@@ -154,7 +206,7 @@ export function startAuditAnchorJob(dependencies: {
       [...heads].map(([chain, head]) => ({ chain, sequence: head.sequence, hash: head.hash })),
     );
     if (anchor === null) return { kind: 'raced' };
-    remembered = anchor;
+    remember(anchor);
     metrics.audit.anchorsWritten.inc();
     return { kind: 'anchored', anchor: anchor.record.sequence, chains: heads.size };
   };
@@ -165,10 +217,21 @@ export function startAuditAnchorJob(dependencies: {
     });
     return running;
   };
+  // A failure that repeats (no module can serve while the service is stopped) is logged once.
+  let lastFailure: string | null = null;
   const timer =
     intervalSeconds > 0
       ? setInterval(() => {
-          runOnce().catch((error: unknown) => logger.error({ err: error }, 'audit anchoring failed'));
+          runOnce().then(
+            () => {
+              lastFailure = null;
+            },
+            (error: unknown) => {
+              const message = error instanceof Error ? error.message : String(error);
+              if (message !== lastFailure) logger.error({ err: error }, 'audit anchoring failed');
+              lastFailure = message;
+            },
+          );
         }, intervalSeconds * 1000)
       : undefined;
   timer?.unref();

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   AUDIT_ANCHOR_LABEL,
@@ -266,6 +269,29 @@ for (const fixture of dialectFixtures) {
       await append(store, undefined, 1);
       assert.equal((await second.runOnce()).kind, 'stopped');
       assert.match(second.stoppedReason ?? '', /anchor 1, which this server verified or wrote, is gone/);
+
+      // After a restart too: the writer remembers its newest anchor in a file outside the database.
+      await clear();
+      const memoryFile = join(mkdtempSync(join(tmpdir(), 'indicia-anchor-memory-')), 'audit-anchor.json');
+      const remembering = () =>
+        startAuditAnchorJob({
+          db: store.db,
+          macs: macs(),
+          logger: capturingLogger().logger,
+          metrics: createMetrics(),
+          intervalSeconds: 0,
+          memoryFile,
+        });
+      await append(store, 'SW-AAAAAAAAAA', 2);
+      assert.equal((await remembering().runOnce()).kind, 'anchored');
+      await append(store, 'SW-AAAAAAAAAA', 2);
+      assert.equal((await remembering().runOnce()).kind, 'anchored');
+      // An insider deletes every anchor and rewrites the chain; the next start would anchor it afresh.
+      await store.db.deleteFrom('audit_anchors').execute();
+      await rewriteChain(store.db, 'SW-AAAAAAAAAA', 1, (details) => ({ ...details, index: 42 }));
+      const restarted = remembering();
+      assert.equal((await restarted.runOnce()).kind, 'stopped');
+      assert.match(restarted.stoppedReason ?? '', /anchor 2, which this server verified or wrote, is gone/);
     });
   });
 }
