@@ -36,7 +36,8 @@ export interface AppendOptions {
   readonly chain?: string;
 }
 
-const CHAIN_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/;
+/** Printable ASCII, no space at either end: any module serial (a PKCS#11 token's serial included). */
+const CHAIN_ID = /^[\x21-\x7e](?:[\x20-\x7e]{0,198}[\x21-\x7e])?$/;
 const ZERO_HASH = '0'.repeat(64);
 
 /**
@@ -54,7 +55,7 @@ export function assertChainId(chain: string): void {
   if (!CHAIN_ID.test(chain))
     throw new AuditError(
       'audit.invalid_chain',
-      `"${chain}" is not an audit chain id: use 1 to 100 letters, digits, '.', '_', ':' or '-', starting with a letter or digit.`,
+      `"${chain}" is not an audit chain id: use 1 to 200 printable ASCII characters, without a space at either end (a crypto module's serial, for example).`,
     );
 }
 

@@ -96,7 +96,7 @@ for (const fixture of dialectFixtures) {
         firstBrokenSequence: null,
       });
       await assert.rejects(
-        store.db.transaction().execute((trx) => appendAuditEvents(trx, [event('x')], { chain: 'no spaces' })),
+        store.db.transaction().execute((trx) => appendAuditEvents(trx, [event('x')], { chain: ' padded ' })),
         (error: unknown) => error instanceof AuditError && error.code === 'audit.invalid_chain',
       );
       // An event moved to another chain breaks that chain's links.
