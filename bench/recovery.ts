@@ -21,7 +21,12 @@ const METERS = 32;
 type Running = Awaited<ReturnType<typeof startIndicia>>;
 
 /** Single indicia from `issuers` for `seconds`: how many per second. */
-async function issueFor(indicia: Running, meterIds: readonly string[], issuers: number, seconds: number): Promise<number> {
+async function issueFor(
+  indicia: Running,
+  meterIds: readonly string[],
+  issuers: number,
+  seconds: number,
+): Promise<number> {
   let pieces = 0;
   const started = performance.now();
   const deadline = started + seconds * 1000;
@@ -53,19 +58,23 @@ async function logWriteCost(indicia: Running, meterIds: readonly string[], secon
   for (const row of rows)
     for (let round = 0; round < 2; round += 1)
       for (const isLogged of [true, false]) {
-        await (isLogged
-          ? sql`drop trigger if exists bench_no_module_log`
-          : sql`create trigger if not exists bench_no_module_log before insert on module_log when new.packages is not null begin
+        await (
+          isLogged
+            ? sql`drop trigger if exists bench_no_module_log`
+            : sql`create trigger if not exists bench_no_module_log before insert on module_log when new.packages is not null begin
               insert into module_log (module_serial, counter, previous_digest, digest, sealed, recorded_at, packages, statements)
               values (new.module_serial, new.counter, new.previous_digest, new.digest, new.sealed, new.recorded_at, null, null);
               select raise(ignore);
             end`
         ).execute(indicia.store.db);
-        console.log(`measuring ${row.issuers} issuer(s) ${isLogged ? 'with' : 'without'} the replay payload (${seconds} s)...`);
+        console.log(
+          `measuring ${row.issuers} issuer(s) ${isLogged ? 'with' : 'without'} the replay payload (${seconds} s)...`,
+        );
         (isLogged ? row.withLog : row.without).push(await issueFor(indicia, meterIds, row.issuers, seconds));
       }
   await sql`drop trigger if exists bench_no_module_log`.execute(indicia.store.db);
-  const mean = (values: number[]): number => values.reduce((total, value) => total + value, 0) / values.length;
+  const mean = (values: number[]): number =>
+    values.reduce((total, value) => total + value, 0) / values.length;
   console.log('  protected log payload write cost (single indicia, SQLite; rows alternate):');
   for (const row of rows)
     console.log(
@@ -161,7 +170,9 @@ export async function runBenchmark(args: readonly string[]): Promise<number> {
     const issuedPerSecond = pieces / issuing;
     const replayedPerSecond = replayedMovements / replaySeconds;
     console.log('');
-    console.log(`recovery: SQLite (WAL, synchronous=FULL), 2 software modules, ${METERS} meters, ${issuers} issuers`);
+    console.log(
+      `recovery: SQLite (WAL, synchronous=FULL), 2 software modules, ${METERS} meters, ${issuers} issuers`,
+    );
     console.log(`  machine: ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node.js ${process.version}`);
     console.log(
       `  issued:   ${pieces.toLocaleString('en-US')} indicia in ${issuing.toFixed(1)} s = ${Math.round(issuedPerSecond).toLocaleString('en-US')}/s (${commits.groups.toLocaleString('en-US')} group commits)`,
@@ -170,7 +181,9 @@ export async function runBenchmark(args: readonly string[]): Promise<number> {
       `  replayed: ${replayedMovements.toLocaleString('en-US')} movements (${match?.[1] ?? '?'} records) in ${replaySeconds.toFixed(1)} s = ${Math.round(replayedPerSecond).toLocaleString('en-US')}/s`,
     );
     console.log(`  replay ÷ issuance: ${(replayedPerSecond / issuedPerSecond).toFixed(1)}× (goal ≥ 5×)`);
-    console.log(`  whole restore (backup in place, archive read and checked, replay, modules compared): ${restoring.toFixed(1)} s`);
+    console.log(
+      `  whole restore (backup in place, archive read and checked, replay, modules compared): ${restoring.toFixed(1)} s`,
+    );
     return 0;
   } finally {
     rmSync(folder, { recursive: true, force: true });

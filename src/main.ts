@@ -11,6 +11,7 @@ import {
   createDemoAccountsIfEmpty,
 } from './accounts/index.ts';
 import { createApiServer } from './api/index.ts';
+import { anchorMacs, moduleLogCrossCheck } from './audit/index.ts';
 import {
   type AuthorityService,
   createAuthorityService,
@@ -25,9 +26,13 @@ import {
 } from './custody/index.ts';
 import type { Config } from './config/index.ts';
 import {
+  type AuditAnchorJob,
+  type AuditVerificationJob,
   type LogShippingJob,
   type ReconciliationJob,
   type WebhookDeliveryJob,
+  startAuditAnchorJob,
+  startAuditVerificationJob,
   startLogShippingJob,
   startReconciliationJob,
   startWebhookDeliveryJob,
@@ -111,6 +116,9 @@ export interface RunningIndicia {
   readonly reconciliation: ReconciliationJob;
   /** Ships the protected log to the log archive (INDICIA_LOG_ARCHIVE_DIR) on its interval. */
   readonly logShipping: LogShippingJob;
+  /** The audit log's anchor writer (root chain, MACed in a module) and its verification job. */
+  readonly auditAnchoring: AuditAnchorJob;
+  readonly auditVerification: AuditVerificationJob;
   /** Set only on the start that created the module keys: shown once, stored only as a hash. */
   readonly createdOfficerCredential: string | undefined;
   /** Credentials of demo accounts created by this start; empty on every later start. */
@@ -315,6 +323,8 @@ export function moduleOpener(config: Config): (moduleNumber: number) => Promise<
 
 export interface OperatorServices {
   readonly store: Store;
+  /** The operator's module (number 100), for work custody does not do (audit anchor MACs). */
+  readonly pool: ModulePool;
   readonly custody: CustodyService;
   readonly authority: AuthorityService;
   readonly meters: MetersService;
@@ -355,6 +365,7 @@ export async function withOperatorServices<T>(
         const authority = createAuthorityService({ db: store.db, custody });
         return await work({
           store,
+          pool,
           custody,
           authority,
           meters: createMetersService({
@@ -419,6 +430,8 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
   let pool: ModulePool | undefined;
   let reconciliation: ReconciliationJob | undefined;
   let shipping: LogShippingJob | undefined;
+  let auditAnchoring: AuditAnchorJob | undefined;
+  let auditVerification: AuditVerificationJob | undefined;
   let mailer: Mailer | undefined;
   let deliveries: WebhookDeliveryJob | undefined;
   let poolService: PoolService | undefined;
@@ -454,6 +467,27 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       metrics,
       archiveDir: logArchiveDir(config),
       intervalSeconds: config.logShipIntervalSeconds,
+    });
+    const auditPool = pool;
+    const auditMacs = anchorMacs((work) => auditPool.withModule(work));
+    auditAnchoring = startAuditAnchorJob({
+      db: store.db,
+      macs: auditMacs,
+      logger,
+      metrics,
+      intervalSeconds: config.auditAnchorIntervalSeconds,
+      memoryFile: join(config.dataDir, 'audit-anchor.json'),
+    });
+    auditVerification = startAuditVerificationJob({
+      db: store.db,
+      verifyMac: auditMacs.verify,
+      crossCheck: () =>
+        moduleLogCrossCheck(store.db, (sealed) =>
+          auditPool.withModule((module) => module.verifyCheckpoint(sealed)),
+        ),
+      logger,
+      metrics,
+      intervalSeconds: config.auditVerifyIntervalSeconds,
     });
     const { fingerprint: enrollmentKeyFingerprint } = await meters.enrollmentKey();
     const demoCredentials = await createDemoAccountsIfEmpty(store.db);
@@ -602,6 +636,8 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
     const server = app;
     const reconciliationJob = reconciliation;
     const shippingJob = shipping;
+    const anchoring = auditAnchoring;
+    const verification = auditVerification;
     const outgoingMail = mailer;
     const webhookDeliveries = deliveries;
     const pooledPrinting = pooled;
@@ -630,6 +666,8 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
         await pooledPrinting.close();
         await shippingJob.stop();
         outgoingMail.close();
+        verification.stop();
+        await anchoring.stop(); // a last anchor, while the modules are still open
         await modulePool.close();
         releaseModules();
         await store.close();
@@ -658,6 +696,8 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       enrollmentKeyFingerprint,
       reconciliation: reconciliationJob,
       logShipping: shippingJob,
+      auditAnchoring: anchoring,
+      auditVerification: verification,
       createdOfficerCredential: modules.createdOfficerCredential,
       demoCredentials,
       close,
@@ -665,6 +705,8 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
   } catch (error) {
     reconciliation?.stop();
     await shipping?.stop();
+    auditVerification?.stop();
+    await auditAnchoring?.stop({ isFinalAnchor: false });
     await deliveries?.stop();
     await poolService?.close();
     mailer?.close();

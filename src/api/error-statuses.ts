@@ -1,5 +1,6 @@
 import type { AccountErrorCode } from '../accounts/index.ts';
 import type { AddressErrorCode } from '../addresses/index.ts';
+import type { AuditErrorCode } from '../audit/index.ts';
 import type { AuthorityErrorCode } from '../authority/index.ts';
 import type { ConfigErrorCode } from '../config/index.ts';
 import type { CustodyErrorCode } from '../custody/index.ts';
@@ -23,6 +24,7 @@ export type KnownErrorCode =
   | AccountErrorCode
   | AddressErrorCode
   | ApiErrorCode
+  | AuditErrorCode
   | AuthorityErrorCode
   | ConfigErrorCode
   | CustodyErrorCode
@@ -68,6 +70,8 @@ export const errorPresentations: Readonly<Record<KnownErrorCode, ErrorPresentati
   'money.negative': invalid,
   'money.invalid_amount': invalid,
   'config.invalid': hidden,
+  'audit.invalid_chain': hidden,
+  'audit.unknown_anchor': hidden,
   'config.unknown_key': hidden,
   'config.file_unreadable': hidden,
   'store.unavailable': { status: 503, isMessagePublic: false },

@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
-import { type Kysely, sql } from 'kysely';
+import type { Kysely } from 'kysely';
 import { canonicalJson } from '../encoding/index.ts';
 import type { AuditEventsTable, DatabaseSchema } from '../store/index.ts';
+import { AuditError } from './audit-error.ts';
+
+/** The chain of installation-wide events, and of every event written before chains (0018). */
+export const INSTALLATION_CHAIN = 'installation';
 
 export interface AuditEventInput {
   readonly kind: string;
@@ -13,6 +17,7 @@ export interface AuditEventInput {
 }
 
 export interface AuditEvent {
+  readonly chain: string;
   readonly sequence: number;
   readonly at: string;
   readonly kind: string;
@@ -23,8 +28,42 @@ export interface AuditEvent {
   readonly hash: string;
 }
 
+export interface AppendOptions {
+  /**
+   * The chain to append to (default `installation`). Appends lock only their chain's head row, so
+   * writers of different chains (custody: one per crypto module, by serial) never queue on each other.
+   */
+  readonly chain?: string;
+}
+
+/** Printable ASCII, no space at either end: any module serial (a PKCS#11 token's serial included). */
+const CHAIN_ID = /^[\x21-\x7e](?:[\x20-\x7e]{0,198}[\x21-\x7e])?$/;
+const ZERO_HASH = '0'.repeat(64);
+
+/**
+ * The `previousHash` of a chain's first event. The installation chain keeps the zero hash its
+ * events had before chains; every other chain starts from its own name, so no event can be moved
+ * to another chain (or a chain renamed) without breaking the first link.
+ */
+export function genesisHash(chain: string): string {
+  return chain === INSTALLATION_CHAIN
+    ? ZERO_HASH
+    : createHash('sha256').update(`indicia/audit-chain/v1\n${chain}`).digest('hex');
+}
+
+export function assertChainId(chain: string): void {
+  if (!CHAIN_ID.test(chain))
+    throw new AuditError(
+      'audit.invalid_chain',
+      `"${chain}" is not an audit chain id: use 1 to 200 printable ASCII characters, without a space at either end (a crypto module's serial, for example).`,
+    );
+}
+
 /** SHA-256 over the previous hash and the event's canonical form. */
-export function auditHash(previousHash: string, event: Omit<AuditEvent, 'previousHash' | 'hash'>): string {
+export function auditHash(
+  previousHash: string,
+  event: Omit<AuditEvent, 'previousHash' | 'hash' | 'chain'>,
+): string {
   return createHash('sha256')
     .update(previousHash)
     .update('\n')
@@ -42,22 +81,29 @@ export function auditHash(previousHash: string, event: Omit<AuditEvent, 'previou
 }
 
 /**
- * Appends events to the hash chain inside the caller's transaction, so they commit or vanish with
- * the change they describe. Touching the head row first serializes appends (a row lock on
- * PostgreSQL; SQLite has one writer anyway).
+ * Appends events to a hash chain inside the caller's transaction, so they commit or vanish with
+ * the change they describe. The first statement creates or locks the chain's head row (a row lock
+ * on PostgreSQL until the transaction ends; SQLite has one writer anyway), which orders appends
+ * to that chain and to no other.
  *
  * @example await db.transaction().execute((trx) => appendAuditEvents(trx, [{ kind: 'meter.funded', meterId, details: { amountMills } }]));
+ * @example await appendAuditEvents(trx, events, { chain: module.serial });
  */
 export async function appendAuditEvents(
   trx: Kysely<DatabaseSchema>,
   events: readonly AuditEventInput[],
+  options: AppendOptions = {},
 ): Promise<AuditEvent[]> {
+  const chain = options.chain ?? INSTALLATION_CHAIN;
+  assertChainId(chain);
   if (events.length === 0) return [];
-  await sql`update audit_head set sequence = sequence where id = 1`.execute(trx);
   const head = await trx
-    .selectFrom('audit_head')
-    .select(['sequence', 'hash'])
-    .where('id', '=', 1)
+    .insertInto('audit_heads')
+    .values({ chain, sequence: 0, hash: genesisHash(chain) })
+    .onConflict((conflict) =>
+      conflict.column('chain').doUpdateSet((eb) => ({ sequence: eb.ref('audit_heads.sequence') })),
+    )
+    .returning(['sequence', 'hash'])
     .executeTakeFirstOrThrow();
   let { sequence, hash } = head;
   const written: AuditEvent[] = [];
@@ -71,7 +117,7 @@ export async function appendAuditEvents(
       meterId: input.meterId ?? null,
       details: input.details,
     };
-    const event: AuditEvent = { ...unhashed, previousHash: hash, hash: auditHash(hash, unhashed) };
+    const event: AuditEvent = { chain, ...unhashed, previousHash: hash, hash: auditHash(hash, unhashed) };
     written.push(event);
     hash = event.hash;
   }
@@ -79,6 +125,7 @@ export async function appendAuditEvents(
     .insertInto('audit_events')
     .values(
       written.map((event) => ({
+        chain,
         sequence: event.sequence,
         at: event.at,
         kind: event.kind,
@@ -90,12 +137,13 @@ export async function appendAuditEvents(
       })),
     )
     .execute();
-  await trx.updateTable('audit_head').set({ sequence, hash }).where('id', '=', 1).execute();
+  await trx.updateTable('audit_heads').set({ sequence, hash }).where('chain', '=', chain).execute();
   return written;
 }
 
-function eventFromRow(row: AuditEventsTable): AuditEvent {
+export function eventFromRow(row: AuditEventsTable): AuditEvent {
   return {
+    chain: row.chain,
     sequence: row.sequence,
     at: row.at,
     kind: row.kind,
@@ -107,47 +155,15 @@ function eventFromRow(row: AuditEventsTable): AuditEvent {
   };
 }
 
-export interface ChainVerification {
-  readonly isIntact: boolean;
-  readonly events: number;
-  /** The first event whose hash or link does not check out. */
-  readonly firstBrokenSequence: number | null;
-}
-
-/** Walks the whole chain and recomputes every hash. */
-export async function verifyAuditChain(db: Kysely<DatabaseSchema>): Promise<ChainVerification> {
-  let previousHash = '0'.repeat(64);
-  let expectedSequence = 1;
-  let events = 0;
-  const rows = await db.selectFrom('audit_events').selectAll().orderBy('sequence').execute();
-  for (const row of rows) {
-    events += 1;
-    const recomputed = auditHash(previousHash, eventFromRow(row));
-    if (row.sequence !== expectedSequence || row.previous_hash !== previousHash || row.hash !== recomputed) {
-      return { isIntact: false, events, firstBrokenSequence: row.sequence };
-    }
-    previousHash = row.hash;
-    expectedSequence += 1;
-  }
-  const head = await db
-    .selectFrom('audit_head')
-    .select(['sequence', 'hash'])
-    .where('id', '=', 1)
-    .executeTakeFirst();
-  if (head === undefined || head.sequence !== events || head.hash !== previousHash) {
-    return { isIntact: false, events, firstBrokenSequence: events + 1 };
-  }
-  return { isIntact: true, events, firstBrokenSequence: null };
-}
-
-/** Events about one meter or module, oldest first. */
+/** Events about one meter or module, oldest first (by time, then chain order). */
 export async function auditEventsFor(
   db: Kysely<DatabaseSchema>,
-  filter: { meterId?: string; moduleSerial?: string; kind?: string },
+  filter: { meterId?: string; moduleSerial?: string; kind?: string; chain?: string },
 ): Promise<AuditEvent[]> {
-  let query = db.selectFrom('audit_events').selectAll().orderBy('sequence');
+  let query = db.selectFrom('audit_events').selectAll().orderBy('at').orderBy('chain').orderBy('sequence');
   if (filter.meterId !== undefined) query = query.where('meter_id', '=', filter.meterId);
   if (filter.moduleSerial !== undefined) query = query.where('module_serial', '=', filter.moduleSerial);
   if (filter.kind !== undefined) query = query.where('kind', '=', filter.kind);
+  if (filter.chain !== undefined) query = query.where('chain', '=', filter.chain);
   return (await query.execute()).map(eventFromRow);
 }

@@ -8,6 +8,7 @@ import { ADDRESS_USAGE } from './address-command.ts';
 import { RATES_USAGE } from './rates-command.ts';
 import { MODULES_USAGE } from './modules-command.ts';
 import { AUTHORITY_USAGE } from './authority-command.ts';
+import { AUDIT_USAGE } from './audit-command.ts';
 
 /** Help lines are wrapped to this width, so an 80-column terminal shows them whole. */
 export const HELP_WIDTH = 80;
@@ -68,6 +69,7 @@ export function helpText(version: string): string {
     ...METERS_USAGE.split('\n').map((line) => `  ${line}`),
     ...POOL_USAGE.split('\n').map((line) => `  ${line}`),
     ...AUTHORITY_USAGE.split('\n').map((line) => `  ${line}`),
+    ...AUDIT_USAGE.split('\n').map((line) => `  ${line}`),
     ...CLIENT_USAGE.split('\n').map((line) => `  ${line}`),
     ...PRINT_USAGE.split('\n').map((line) => `  ${line}`),
     ...VERIFY_USAGE.split('\n').map((line) => `  ${line}`),

@@ -13,6 +13,7 @@ import { metersCommand, reconcileCommand } from './meters-command.ts';
 import { poolCommand } from './pool-command.ts';
 import { modulesCommand } from './modules-command.ts';
 import { authorityCommand, certificatesCommand } from './authority-command.ts';
+import { auditCommand } from './audit-command.ts';
 
 /**
  * Runs the `indicia` command line and returns the exit status: 0 success, 1 a start or run
@@ -49,6 +50,8 @@ export async function runCli(
         return await restoreCommand(rest, io);
       case 'reconcile':
         return await reconcileCommand(rest, io);
+      case 'audit':
+        return await auditCommand(rest, io);
       case 'client':
         return await clientCommand(rest, io);
       case 'print':
@@ -73,7 +76,7 @@ export async function runCli(
         return command === undefined ? 2 : 0;
       default:
         return fail(
-          `unknown command "${command}"; the commands are serve, migrate, modules, meters, pool, authority, certificates, reconcile, restore, client, print, batch, address, rates and help (see indicia --help).`,
+          `unknown command "${command}"; the commands are serve, migrate, modules, meters, pool, authority, certificates, reconcile, restore, audit, client, print, batch, address, rates and help (see indicia --help).`,
           2,
         );
     }

@@ -65,7 +65,9 @@ function describeGap(gap: RecoveryGap): string {
       `    record ${entry.counter}: meter ${entry.meterId} ${entry.type} ${entry.amountMills} mills → AR ${entry.ascendingRegisterMills}, DR ${entry.descendingRegisterMills} (package version ${entry.packageSequence})`,
     );
   if (gap.unknownRecords > 0)
-    lines.push(`    ${gap.unknownRecords} more record(s) the module no longer remembers: their meters cannot be named`);
+    lines.push(
+      `    ${gap.unknownRecords} more record(s) the module no longer remembers: their meters cannot be named`,
+    );
   return lines.join('\n');
 }
 
@@ -83,7 +85,8 @@ export async function restoreCommand(args: readonly string[], io: CommandIo): Pr
   );
   const started = performance.now();
   const backup = typeof values['backup'] === 'string' ? values['backup'] : undefined;
-  const archiveDir = typeof values['log-archive'] === 'string' ? values['log-archive'] : logArchiveDir(config);
+  const archiveDir =
+    typeof values['log-archive'] === 'string' ? values['log-archive'] : logArchiveDir(config);
   const target = databaseTargetFor(config);
   if (backup !== undefined && target.dialect !== 'sqlite')
     throw new UsageError(
@@ -116,8 +119,12 @@ export async function restoreCommand(args: readonly string[], io: CommandIo): Pr
           `Replayed the log archive ${archiveDir}: ${archive.shipments} shipment(s), ${report.records} record(s); ${report.present} already in the restored database, ${report.replayed} re-applied (${report.movements} movements) in ${report.seconds.toFixed(1)} s.\n`,
         );
         for (const failure of report.rowFailures)
-          io.write(`  record ${failure.counter} of module ${failure.module}: its rows could not be written again (${failure.reason})\n`);
-        io.write(`Recovery point: ${report.recoveryPoint ?? 'the backup itself (the archive holds nothing newer)'}.\n`);
+          io.write(
+            `  record ${failure.counter} of module ${failure.module}: its rows could not be written again (${failure.reason})\n`,
+          );
+        io.write(
+          `Recovery point: ${report.recoveryPoint ?? 'the backup itself (the archive holds nothing newer)'}.\n`,
+        );
         // Each module's own memory against the result.
         const forEachModule = async (work: (modulePool: ModulePool) => Promise<void>): Promise<void> => {
           for (const moduleNumber of await installationModuleNumbers(config, store)) {
@@ -142,7 +149,9 @@ export async function restoreCommand(args: readonly string[], io: CommandIo): Pr
         });
         const open = gaps.filter((gap) => gap.decision === 'inhibit');
         if (open.length === 0) {
-          io.write('Every module agrees with the restored database: nothing was committed after the recovery point.\n');
+          io.write(
+            'Every module agrees with the restored database: nothing was committed after the recovery point.\n',
+          );
           return 0;
         }
         io.write('The gap: what the modules committed after the recovery point, beyond the shipped log:\n');
@@ -180,7 +189,10 @@ export async function restoreCommand(args: readonly string[], io: CommandIo): Pr
         await forEachModule(async (modulePool) => {
           for (const module of modulePool.modules)
             if (serials.has(module.serial))
-              await createCustodyService({ db: store.db, pool: modulePool }).reanchorModule(module.serial, credential);
+              await createCustodyService({ db: store.db, pool: modulePool }).reanchorModule(
+                module.serial,
+                credential,
+              );
         });
         io.write(
           'Accepted (--accept-gap): the modules now take the restored database as the truth; the gap is kept in recovery_gaps, and scans of its pieces are named as such.\n',

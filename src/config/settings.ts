@@ -31,6 +31,8 @@ export interface Config {
   reconcileIntervalMinutes: number;
   logShipIntervalSeconds: number;
   logArchiveDir: string | undefined;
+  auditAnchorIntervalSeconds: number;
+  auditVerifyIntervalSeconds: number;
   smtpUrl: string | undefined;
   mailFrom: string;
   publicUrl: string | undefined;
@@ -254,6 +256,22 @@ export const settings: readonly Setting[] = [
       'Folder the protected log is shipped to (default <dataDir>/log-archive); mount it from another disk or host: a copy beside the database is lost with it.',
     defaultValue: undefined,
     parse: (raw) => optionalText(raw, 'a folder path'),
+  },
+  {
+    key: 'auditAnchorIntervalSeconds',
+    env: 'INDICIA_AUDIT_ANCHOR_INTERVAL',
+    description:
+      'Seconds between anchors: a crypto module MACs every audit chain head into the root chain, after verifying what was written since the last (0 turns anchoring off).',
+    defaultValue: 10,
+    parse: (raw) => integer(raw, 0, 86_400, 'a number of seconds'),
+  },
+  {
+    key: 'auditVerifyIntervalSeconds',
+    env: 'INDICIA_AUDIT_VERIFY_INTERVAL',
+    description:
+      'Seconds between verifications of the audit log (chains, anchor MACs, module log cross-check), as indicia audit verify does (0 turns the job off).',
+    defaultValue: 3_600,
+    parse: (raw) => integer(raw, 0, 604_800, 'a number of seconds'),
   },
   {
     key: 'smtpUrl',

@@ -447,7 +447,8 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
       }
     } catch (error) {
       // A protected log that does not verify as written stops the writer: nothing more is signed.
-      if (error instanceof CustodyError && error.code === 'custody.module_log_broken') pool.stop(error.message);
+      if (error instanceof CustodyError && error.code === 'custody.module_log_broken')
+        pool.stop(error.message);
       for (const job of jobs) job.reject(error);
     }
   };

@@ -6,3 +6,5 @@ export {
   type WebhookDeliveryOptions,
 } from './webhook-delivery-job.ts';
 export { startLogShippingJob, type LogShippingJob } from './log-shipping-job.ts';
+export { startAuditAnchorJob, type AnchorRun, type AuditAnchorJob } from './audit-anchor-job.ts';
+export { startAuditVerificationJob, type AuditVerificationJob } from './audit-verification-job.ts';

@@ -1,4 +1,14 @@
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { Kysely } from 'kysely';
 import type { CapturedStatement, DatabaseSchema } from '../store/index.ts';
@@ -78,18 +88,16 @@ async function unshipped(
     );
   }
   return rows
-    .map(
-      (row): ShippedRecord => ({
-        module: row.module_serial,
-        counter: Number(row.counter),
-        previous: row.previous_digest,
-        digest: row.digest,
-        sealed: row.sealed,
-        recordedAt: row.recorded_at,
-        packages: row.packages === null ? [] : (JSON.parse(row.packages) as ShippedRecord['packages']),
-        statements: row.statements === null ? [] : (JSON.parse(row.statements) as CapturedStatement[]),
-      }),
-    )
+    .map((row): ShippedRecord => ({
+      module: row.module_serial,
+      counter: Number(row.counter),
+      previous: row.previous_digest,
+      digest: row.digest,
+      sealed: row.sealed,
+      recordedAt: row.recorded_at,
+      packages: row.packages === null ? [] : (JSON.parse(row.packages) as ShippedRecord['packages']),
+      statements: row.statements === null ? [] : (JSON.parse(row.statements) as CapturedStatement[]),
+    }))
     .sort(compareRecords)
     .slice(0, limit);
 }
@@ -146,7 +154,8 @@ export async function shipLog(dependencies: ShipperDependencies): Promise<Shipme
     const batch = await unshipped(db, last.through, RECORDS_PER_FILE);
     if (batch.length === 0) break;
     const through = { ...last.through };
-    for (const record of batch) through[record.module] = Math.max(through[record.module] ?? 0, record.counter);
+    for (const record of batch)
+      through[record.module] = Math.max(through[record.module] ?? 0, record.counter);
     const sequence = last.sequence + 1;
     const text = encodeShipment(
       {
@@ -198,7 +207,9 @@ export interface ArchiveContents {
 export function readArchive(archiveDir: string, key: Buffer): ArchiveContents {
   let names: string[];
   try {
-    names = readdirSync(archiveDir).filter((name) => /^shipment-\d{10}\.jsonl$/.test(name)).sort();
+    names = readdirSync(archiveDir)
+      .filter((name) => /^shipment-\d{10}\.jsonl$/.test(name))
+      .sort();
   } catch {
     throw new LogShippingError('shipping.archive_missing', `There is no log archive at ${archiveDir}.`);
   }
@@ -213,12 +224,21 @@ export function readArchive(archiveDir: string, key: Buffer): ArchiveContents {
       shipment = decodeShipment(text, key);
     } catch (error) {
       if (!(error instanceof ShipmentDamaged)) throw error;
-      throw new LogShippingError('shipping.shipment_damaged', `Shipment ${name} in ${archiveDir} cannot be used: ${error.message}.`);
+      throw new LogShippingError(
+        'shipping.shipment_damaged',
+        `Shipment ${name} in ${archiveDir} cannot be used: ${error.message}.`,
+      );
     }
     if (shipment.header.sequence !== index + 1 || shipmentFileName(index + 1) !== name)
-      throw new LogShippingError('shipping.shipment_missing', `The archive ${archiveDir} lacks shipment ${index + 1} (found ${name} in its place).`);
+      throw new LogShippingError(
+        'shipping.shipment_missing',
+        `The archive ${archiveDir} lacks shipment ${index + 1} (found ${name} in its place).`,
+      );
     if (shipment.header.previousFile !== previous)
-      throw new LogShippingError('shipping.shipment_damaged', `Shipment ${name} does not follow the shipment before it in ${archiveDir}.`);
+      throw new LogShippingError(
+        'shipping.shipment_damaged',
+        `Shipment ${name} does not follow the shipment before it in ${archiveDir}.`,
+      );
     previous = shipmentFileDigest(text);
     dialect = shipment.header.dialect;
     through = shipment.trailer.through;

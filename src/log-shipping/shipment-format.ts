@@ -14,7 +14,11 @@ export interface ShippedRecord {
   /** base64 of the sealed checkpoint record (MACed inside the module). */
   readonly sealed: string;
   readonly recordedAt: string;
-  readonly packages: readonly { readonly meterId: string; readonly sequence: number; readonly sealed: string }[];
+  readonly packages: readonly {
+    readonly meterId: string;
+    readonly sequence: number;
+    readonly sealed: string;
+  }[];
   readonly statements: readonly CapturedStatement[];
 }
 
@@ -77,15 +81,20 @@ export function decodeShipment(text: string, key: Buffer): Shipment {
     throw new ShipmentDamaged('its header or trailer is not JSON');
   }
   if (header.format !== SHIPMENT_FORMAT) throw new ShipmentDamaged(`its format is not ${SHIPMENT_FORMAT}`);
-  const body = lines.slice(0, -1).map((line) => `${line}\n`).join('');
+  const body = lines
+    .slice(0, -1)
+    .map((line) => `${line}\n`)
+    .join('');
   const sha256 = createHash('sha256').update(body).digest('hex');
-  if (sha256 !== trailer.sha256) throw new ShipmentDamaged('its lines do not match its digest (changed or truncated)');
+  if (sha256 !== trailer.sha256)
+    throw new ShipmentDamaged('its lines do not match its digest (changed or truncated)');
   const expected = createHmac('sha256', key).update(sha256).digest();
   const given = Buffer.from(typeof trailer.mac === 'string' ? trailer.mac : '', 'hex');
   if (given.length !== expected.length || !timingSafeEqual(given, expected))
-    throw new ShipmentDamaged('its MAC does not verify under the installation\'s shipment key');
+    throw new ShipmentDamaged("its MAC does not verify under the installation's shipment key");
   const records = lines.slice(1, -1).map((line) => JSON.parse(line) as ShippedRecord);
-  if (records.length !== trailer.records) throw new ShipmentDamaged('it holds another number of records than its trailer says');
+  if (records.length !== trailer.records)
+    throw new ShipmentDamaged('it holds another number of records than its trailer says');
   return { header, records, trailer };
 }
 

@@ -40,7 +40,8 @@ export async function assessGap(db: Kysely<DatabaseSchema>, module: CryptoModule
     .select('checkpoint')
     .where('serial', '=', module.serial)
     .executeTakeFirst();
-  const checkpoint = row?.checkpoint === undefined || row.checkpoint === null ? null : Buffer.from(row.checkpoint, 'base64');
+  const checkpoint =
+    row?.checkpoint === undefined || row.checkpoint === null ? null : Buffer.from(row.checkpoint, 'base64');
   const decision = module.checkpointAgreement(checkpoint);
   const restoredCounter = counterOf(checkpoint);
   const moduleCounter = module.newestRecordCounter();

@@ -18,7 +18,11 @@ export interface ReplayReport {
   /** Movements (transactions) re-applied. */
   readonly movements: number;
   /** Records whose rows (an indicium, a receipt) could not be written again, and why. */
-  readonly rowFailures: readonly { readonly module: string; readonly counter: number; readonly reason: string }[];
+  readonly rowFailures: readonly {
+    readonly module: string;
+    readonly counter: number;
+    readonly reason: string;
+  }[];
   /** When the newest record in the archive was committed: what the restore gets back to. */
   readonly recoveryPoint: string | null;
   readonly seconds: number;
@@ -173,7 +177,11 @@ export async function replayArchive(
       present += 1;
       continue;
     }
-    if (end !== undefined ? record.counter !== end.counter + 1 : record.counter !== 1 && record.previous !== null)
+    if (
+      end !== undefined
+        ? record.counter !== end.counter + 1
+        : record.counter !== 1 && record.previous !== null
+    )
       throw new RecoveryError(
         'recovery.archive_incomplete',
         `The archive continues module ${record.module}'s log at record ${record.counter}, but the restored database ends at ${end?.counter ?? 'no record'}: records in between are in neither. Restore an older backup.`,
@@ -186,9 +194,9 @@ export async function replayArchive(
   for (const [serial, end] of await chainEnds(db)) previousDigest.set(serial, end.digest);
   for (let start = 0; start < pending.length; start += RECORDS_PER_COMMIT) {
     const batch = pending.slice(start, start + RECORDS_PER_COMMIT);
-    const meterIds = [...new Set(batch.flatMap((record) => record.packages.map((entry) => entry.meterId)))].filter(
-      (meterId) => !current.has(meterId),
-    );
+    const meterIds = [
+      ...new Set(batch.flatMap((record) => record.packages.map((entry) => entry.meterId))),
+    ].filter((meterId) => !current.has(meterId));
     for (let index = 0; index < meterIds.length; index += 500) {
       const rows = await db
         .selectFrom('psd_packages')
@@ -196,7 +204,10 @@ export async function replayArchive(
         .where('meter_id', 'in', meterIds.slice(index, index + 500))
         .execute();
       for (const row of rows)
-        current.set(row.meter_id, { sealed: Buffer.from(row.sealed, 'base64'), sequence: Number(row.sequence) });
+        current.set(row.meter_id, {
+          sealed: Buffer.from(row.sealed, 'base64'),
+          sequence: Number(row.sequence),
+        });
     }
     const results: { record: ShippedRecord; replayed: ReplayedRecord }[] = [];
     for (const record of batch) {
@@ -220,7 +231,8 @@ export async function replayArchive(
       for (const { record, replayed: result } of results) {
         await storeReplayed(trx, record, result, now);
         const failure = await rewriteRows(trx, record.statements);
-        if (failure !== null) rowFailures.push({ module: record.module, counter: record.counter, reason: failure });
+        if (failure !== null)
+          rowFailures.push({ module: record.module, counter: record.counter, reason: failure });
         movements += result.record.transactions.length;
       }
       await appendAuditEvents(trx, [
@@ -228,7 +240,10 @@ export async function replayArchive(
           kind: 'recovery.log_replayed',
           details: {
             records: results.map(({ record }) => `${record.module}:${record.counter}`),
-            movements: results.reduce((sum, { replayed: result }) => sum + result.record.transactions.length, 0),
+            movements: results.reduce(
+              (sum, { replayed: result }) => sum + result.record.transactions.length,
+              0,
+            ),
           },
         },
       ]);

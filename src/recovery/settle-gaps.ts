@@ -15,7 +15,9 @@ export interface ModuleGapRecords {
 /** The meters a sealed record names, read from its JSON (the module checks the MAC when settling). */
 function metersOf(sealed: Buffer): string[] {
   const body = sealed.subarray(6, 6 + sealed.readUInt16BE(4)).toString('utf8');
-  return (JSON.parse(body) as { transactions: { meterId: string }[] }).transactions.map((entry) => entry.meterId);
+  return (JSON.parse(body) as { transactions: { meterId: string }[] }).transactions.map(
+    (entry) => entry.meterId,
+  );
 }
 
 /**
@@ -39,7 +41,10 @@ export async function settleGaps(
       .where('meter_id', 'in', meterIds.slice(index, index + 500))
       .execute();
     for (const row of rows)
-      current.set(row.meter_id, { sealed: Buffer.from(row.sealed, 'base64'), sequence: Number(row.sequence) });
+      current.set(row.meter_id, {
+        sealed: Buffer.from(row.sealed, 'base64'),
+        sequence: Number(row.sequence),
+      });
   }
   const settlement = await officer.settleGap({ sealedRecords, current });
   // Each settled package goes beside the record of its meter's last movement.
@@ -47,7 +52,8 @@ export async function settleGaps(
   for (const { record } of settlement.records)
     for (const entry of record.transactions) {
       const known = settlement.packages.find((settled) => settled.meterId === entry.meterId);
-      if (known?.sequence === entry.packageSequence) lastRecordOf.set(entry.meterId, `${record.moduleSerial}:${record.counter}`);
+      if (known?.sequence === entry.packageSequence)
+        lastRecordOf.set(entry.meterId, `${record.moduleSerial}:${record.counter}`);
     }
   const now = new Date().toISOString();
   await db.transaction().execute(async (trx) => {
@@ -108,7 +114,10 @@ export async function settleGaps(
         kind: 'recovery.gap_settled',
         details: {
           records: settlement.records.map(({ record }) => `${record.moduleSerial}:${record.counter}`),
-          meters: settlement.packages.map((entry) => ({ meterId: entry.meterId, packageSequence: entry.sequence })),
+          meters: settlement.packages.map((entry) => ({
+            meterId: entry.meterId,
+            packageSequence: entry.sequence,
+          })),
         },
       },
     ]);

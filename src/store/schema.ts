@@ -25,7 +25,8 @@ export interface DatabaseSchema {
   recovery_gaps: RecoveryGapsTable;
   psd_packages: PsdPackagesTable;
   audit_events: AuditEventsTable;
-  audit_head: AuditHeadTable;
+  audit_heads: AuditHeadsTable;
+  audit_anchors: AuditAnchorsTable;
   certificates: CertificatesTable;
   number_allocators: NumberAllocatorsTable;
   meters: MetersTable;
@@ -402,7 +403,9 @@ export interface PsdPackagesTable {
 }
 
 /** The audit log: each event's hash covers the previous event's hash, so any change shows. */
+/** One event of one audit chain (0018: every chain numbers its own events from 1). */
 export interface AuditEventsTable {
+  chain: string;
   sequence: number;
   at: string;
   kind: string;
@@ -414,11 +417,27 @@ export interface AuditEventsTable {
   hash: string;
 }
 
-/** One row (id 1): the chain's last sequence and hash. Updating it serializes appends. */
-export interface AuditHeadTable {
-  id: number;
+/** One row per audit chain: its last sequence and hash. Appending locks only its own chain's row. */
+export interface AuditHeadsTable {
+  chain: string;
   sequence: number;
   hash: string;
+}
+
+/**
+ * The root chain: each anchor names every audit chain's head and the digest of the anchor before,
+ * MACed inside a crypto module (`mac`, base64) under a key the database never sees.
+ */
+export interface AuditAnchorsTable {
+  sequence: number;
+  anchored_at: string;
+  /** The anchor record exactly as MACed: canonical JSON. */
+  record: string;
+  /** SHA-256 (hex) of `record`: what the next anchor names as its previous. */
+  digest: string;
+  mac: string;
+  /** The module that made the MAC (any module of the installation verifies it: they share the key). */
+  module_serial: string;
 }
 
 /** The accounts.role check allows these (0001; 'verifier', who records scans, since 0014). */

@@ -6,8 +6,61 @@ export interface ServerMetrics {
   readonly errorsByCode: Counter<'code'>;
   /** The last reconciliation: meters checked, and how many did not balance. */
   readonly reconciliation: Gauge<'result'>;
+  /** The audit log: its anchors and its verification (see docs/operations.md "Verifying the audit log"). */
+  readonly audit: AuditMetrics;
   /** Exports group commit's counts (read at each scrape): commits, and the commands they held. */
   observeGroupCommits(read: () => { readonly groups: number; readonly commands: number }): void;
+}
+
+export interface AuditMetrics {
+  /** Events the last verification walked (hash, link, sequence; anchors; module log cross-check). */
+  readonly recordsVerified: Gauge;
+  /** Unix time (s) the last verification finished. */
+  readonly lastVerification: Gauge;
+  /** Verifications that found a bad record. */
+  readonly verificationFailures: Counter;
+  /** Events after the newest anchor at the last verification: not yet vouched for by a MAC. */
+  readonly unanchoredEvents: Gauge;
+  /** Anchors this server wrote into the root chain. */
+  readonly anchorsWritten: Counter;
+  /** 1 once the anchor writer found a segment that does not verify and stopped; 0 while it anchors. */
+  readonly anchoringStopped: Gauge;
+}
+
+function auditMetrics(registry: Registry): AuditMetrics {
+  const registers = [registry];
+  return {
+    recordsVerified: new Gauge({
+      name: 'indicia_audit_records_verified',
+      help: 'Audit events the last audit log verification checked.',
+      registers,
+    }),
+    lastVerification: new Gauge({
+      name: 'indicia_audit_last_verification_timestamp_seconds',
+      help: 'When the last audit log verification finished (Unix time).',
+      registers,
+    }),
+    verificationFailures: new Counter({
+      name: 'indicia_audit_verification_failures_total',
+      help: 'Audit log verifications that found a bad record or anchor.',
+      registers,
+    }),
+    unanchoredEvents: new Gauge({
+      name: 'indicia_audit_unanchored_events',
+      help: 'Audit events after the newest anchor at the last verification (not yet MACed).',
+      registers,
+    }),
+    anchorsWritten: new Counter({
+      name: 'indicia_audit_anchors_written_total',
+      help: 'Anchors this server MACed into the audit root chain.',
+      registers,
+    }),
+    anchoringStopped: new Gauge({
+      name: 'indicia_audit_anchoring_stopped',
+      help: '1 when the anchor writer found a chain segment that does not verify and stopped anchoring.',
+      registers,
+    }),
+  };
 }
 
 /**
@@ -39,6 +92,7 @@ export function createMetrics(): ServerMetrics {
       labelNames: ['result'],
       registers: [registry],
     }),
+    audit: auditMetrics(registry),
     observeGroupCommits(read) {
       // Counters in meaning; gauges because the counts live in custody and are read when scraped.
       new Gauge({

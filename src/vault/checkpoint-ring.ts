@@ -131,7 +131,9 @@ export class CheckpointRing {
     const oldest = this.#entries.at(-1)?.record.counter;
     const covered = index >= 0 || (databaseCheckpoint === null && (oldest === undefined || oldest === 1));
     const after =
-      index >= 0 ? confirmed.filter(({ record }) => record.counter > (this.#entries[index]?.record.counter ?? 0)) : confirmed;
+      index >= 0
+        ? confirmed.filter(({ record }) => record.counter > (this.#entries[index]?.record.counter ?? 0))
+        : confirmed;
     return { covered, records: [...after].reverse() };
   }
 

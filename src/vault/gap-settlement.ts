@@ -66,12 +66,17 @@ function settle(state: PsdState, entry: TransactionEntry): PsdState {
  * a hole and obey the module's rules, and its package is sealed again at its newest version. The
  * device chains stay as restored: a device signs again after fetching its current challenge.
  */
-export async function settleGap(context: ReplayContext, request: GapSettlementRequest): Promise<GapSettlement> {
+export async function settleGap(
+  context: ReplayContext,
+  request: GapSettlementRequest,
+): Promise<GapSettlement> {
   const records = [];
-  for (const sealed of request.sealedRecords) records.push({ sealed, record: await openCheckpoint(context.backend, sealed) });
+  for (const sealed of request.sealedRecords)
+    records.push({ sealed, record: await openCheckpoint(context.backend, sealed) });
   const movements = new Map<string, TransactionEntry[]>();
   for (const { record } of records)
-    for (const entry of record.transactions) movements.set(entry.meterId, [...(movements.get(entry.meterId) ?? []), entry]);
+    for (const entry of record.transactions)
+      movements.set(entry.meterId, [...(movements.get(entry.meterId) ?? []), entry]);
   const packages: ReplayedPackage[] = [];
   for (const [meterId, entries] of movements) {
     const current = request.current.get(meterId);
@@ -87,7 +92,10 @@ export async function settleGap(context: ReplayContext, request: GapSettlementRe
         { ascending: state.ascendingRegister, descending: state.descendingRegister },
         entry,
       );
-      if (expected.ascending !== entry.ascendingRegisterMills || expected.descending !== entry.descendingRegisterMills)
+      if (
+        expected.ascending !== entry.ascendingRegisterMills ||
+        expected.descending !== entry.descendingRegisterMills
+      )
         throw unsettleable(
           meterId,
           `its ${entry.type} of ${entry.amountMills} mills from AR ${state.ascendingRegister}, DR ${state.descendingRegister} cannot end at AR ${entry.ascendingRegisterMills}, DR ${entry.descendingRegisterMills}`,

@@ -50,6 +50,7 @@ export {
   type SelfTestResult,
 } from './known-answer-tests.ts';
 export type { ModuleRole, ModuleState, ModuleStatus } from './module-status.ts';
+export type { ModuleServices } from './module-services.ts';
 export { applyOperation, type PsdOperation } from './psd-operations.ts';
 export {
   readPackageHeader,
@@ -98,5 +99,10 @@ export {
   type EnrollmentRequest,
   type OpenedEnrollment,
 } from './client-protocol.ts';
-export type { LoggedPackageVersion, ReplayRecordRequest, ReplayedPackage, ReplayedRecord } from './log-replay.ts';
+export type {
+  LoggedPackageVersion,
+  ReplayRecordRequest,
+  ReplayedPackage,
+  ReplayedRecord,
+} from './log-replay.ts';
 export type { GapSettlement, GapSettlementRequest } from './gap-settlement.ts';

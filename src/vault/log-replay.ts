@@ -92,7 +92,10 @@ export function expectedAfter(
  * the log holds must say the same; then it is sealed again under the current master key version.
  * Anything else refuses with `vault.replay_mismatch`, naming the record and the meter.
  */
-export async function replayRecord(context: ReplayContext, request: ReplayRecordRequest): Promise<ReplayedRecord> {
+export async function replayRecord(
+  context: ReplayContext,
+  request: ReplayRecordRequest,
+): Promise<ReplayedRecord> {
   const record = await openCheckpoint(context.backend, request.sealedRecord);
   if (
     request.previousDigest !== null &&
@@ -109,7 +112,10 @@ export async function replayRecord(context: ReplayContext, request: ReplayRecord
       const current = request.current.get(entry.meterId);
       if (entry.type === 'create') {
         if (current !== undefined)
-          throw mismatch(record, `it creates meter ${entry.meterId}, which the restored database already has`);
+          throw mismatch(
+            record,
+            `it creates meter ${entry.meterId}, which the restored database already has`,
+          );
         before = null;
         fromSequence.set(entry.meterId, null);
       } else {
@@ -119,7 +125,11 @@ export async function replayRecord(context: ReplayContext, request: ReplayRecord
           meterId: entry.meterId,
           sequence: current.sequence,
         });
-        before = { ascending: state.ascendingRegister, descending: state.descendingRegister, sequence: state.sequence };
+        before = {
+          ascending: state.ascendingRegister,
+          descending: state.descendingRegister,
+          sequence: state.sequence,
+        };
         fromSequence.set(entry.meterId, current.sequence);
       }
     }
@@ -130,7 +140,10 @@ export async function replayRecord(context: ReplayContext, request: ReplayRecord
       );
     if (before !== null) {
       const after = expectedAfter(before, entry);
-      if (after.ascending !== entry.ascendingRegisterMills || after.descending !== entry.descendingRegisterMills)
+      if (
+        after.ascending !== entry.ascendingRegisterMills ||
+        after.descending !== entry.descendingRegisterMills
+      )
         throw mismatch(
           record,
           `meter ${entry.meterId}'s ${entry.type} of ${entry.amountMills} mills from AR ${before.ascending}, DR ${before.descending} cannot end at AR ${entry.ascendingRegisterMills}, DR ${entry.descendingRegisterMills}`,
@@ -154,14 +167,19 @@ export async function replayRecord(context: ReplayContext, request: ReplayRecord
       state.ascendingRegister !== after.ascending ||
       state.descendingRegister !== after.descending
     )
-      throw mismatch(record, `the logged package of meter ${meterId} does not hold the registers the record names`);
+      throw mismatch(
+        record,
+        `the logged package of meter ${meterId} does not hold the registers the record names`,
+      );
     packages.push({
       meterId,
       sequence: state.sequence,
       keyVersion: context.version,
       // Sealed again only when a newer master key version came since: the logged one is authentic.
       sealedPackage:
-        keyVersion === context.version ? logged.sealed : await resealUnder(context.backend, state, context.version),
+        keyVersion === context.version
+          ? logged.sealed
+          : await resealUnder(context.backend, state, context.version),
       fromSequence: fromSequence.get(meterId) ?? null,
     });
   }

@@ -2,8 +2,24 @@ import type { Mills } from '../money/index.ts';
 import type { CryptoBackend } from './backend/crypto-backend.ts';
 import { type EnrollmentRequest, type OpenedEnrollment, openEnrollment } from './client-protocol.ts';
 import { controlCodeInput } from './module-commands.ts';
+import { VaultError } from './vault-error.ts';
 
 const DERIVED_SECRET_LABEL = 'indicia/derived-secret/v1\n';
+/**
+ * Record MACs use the checkpoint key under this prefix: checkpoint records begin 'ICKP' and rings
+ * 'IRN', so no record MAC is ever a valid checkpoint's or ring's, nor theirs a record's.
+ */
+const RECORD_MAC_PREFIX = 'indicia/record-mac/v1\n';
+const RECORD_LABEL = /^[a-z0-9][a-z0-9.-]{0,63}$/;
+
+function recordMacInput(label: string, bytes: Buffer): Buffer {
+  if (!RECORD_LABEL.test(label))
+    throw new VaultError(
+      'vault.wrong_state',
+      `"${label}" is not a record MAC label: use 1 to 64 lower-case letters, digits, '.' or '-'.`,
+    );
+  return Buffer.concat([Buffer.from(`${RECORD_MAC_PREFIX}${label}\n`, 'utf8'), bytes]);
+}
 
 /**
  * What a module does with its domain keys besides PSD commands: MPSD control codes, device
@@ -58,5 +74,20 @@ export class ModuleServices {
   deriveSecret(label: string): Promise<Buffer> {
     this.#requireUser();
     return this.#backend.mac('control', Buffer.from(`${DERIVED_SECRET_LABEL}${label}`, 'utf8'));
+  }
+
+  /**
+   * A MAC over `bytes` for records kept outside the module (the audit log's anchors), under the
+   * checkpoint key the database never sees, domain-separated by `label` (e.g. 'audit-anchor').
+   */
+  macRecord(label: string, bytes: Buffer): Promise<Buffer> {
+    this.#requireUser();
+    return this.#backend.mac('checkpoint', recordMacInput(label, bytes));
+  }
+
+  /** Constant-time check of a `macRecord` MAC. */
+  verifyRecordMac(label: string, bytes: Buffer, mac: Buffer): Promise<boolean> {
+    this.#requireUser();
+    return this.#backend.verifyMac('checkpoint', recordMacInput(label, bytes), mac);
   }
 }

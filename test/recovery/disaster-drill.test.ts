@@ -40,16 +40,25 @@ const start = (dataDir: string, archiveDir: string): Promise<RunningIndicia> =>
     logDestination: new PassThrough().resume(),
   });
 
-async function registersOf(indicia: RunningIndicia, meterId: string): Promise<{ ar: number; dr: number; sequence: number }> {
+async function registersOf(
+  indicia: RunningIndicia,
+  meterId: string,
+): Promise<{ ar: number; dr: number; sequence: number }> {
   const view = await indicia.custody.readMeter(meterId);
   return { ar: view.ascendingRegister, dr: view.descendingRegister, sequence: view.sequence };
 }
 
 async function indiciumIds(indicia: RunningIndicia): Promise<string[]> {
-  return (await indicia.store.db.selectFrom('indicia').select('id').orderBy('id').execute()).map((row) => row.id);
+  return (await indicia.store.db.selectFrom('indicia').select('id').orderBy('id').execute()).map(
+    (row) => row.id,
+  );
 }
 
-async function restore(args: string[], env: Record<string, string>, cwd: string): Promise<{ status: number; output: string }> {
+async function restore(
+  args: string[],
+  env: Record<string, string>,
+  cwd: string,
+): Promise<{ status: number; output: string }> {
   let output = '';
   const status = await runCli(['restore', ...args], { env, cwd, write: (text) => (output += text) });
   return { status, output };
@@ -71,8 +80,16 @@ describe('disaster drill on SQLite: backup, ship, lose the database, restore + r
         let indicia = await start(dataDir, archiveDir);
         const officer = indicia.createdOfficerCredential;
         assert.ok(officer !== undefined);
-        const meter = await indicia.meters.create({ customerNumber: 7101, licensingZip: '94107', maxDescendingRegister: mills(500_000) });
-        const other = await indicia.meters.create({ customerNumber: 7102, licensingZip: '10001', maxDescendingRegister: mills(500_000) });
+        const meter = await indicia.meters.create({
+          customerNumber: 7101,
+          licensingZip: '94107',
+          maxDescendingRegister: mills(500_000),
+        });
+        const other = await indicia.meters.create({
+          customerNumber: 7102,
+          licensingZip: '10001',
+          maxDescendingRegister: mills(500_000),
+        });
         await indicia.meters.fund(meter.meterId, 100_000, 'drill');
         await indicia.meters.fund(other.meterId, 50_000, 'drill');
         await indicia.meters.issue(meter.meterId, [piece, piece]);
@@ -87,7 +104,11 @@ describe('disaster drill on SQLite: backup, ship, lose the database, restore + r
           indicia.meters.issue(meter.meterId, [piece]),
           indicia.meters.fund(other.meterId, 5_000, 'drill'),
         ]);
-        const late = await indicia.meters.create({ customerNumber: 7103, licensingZip: '60601', maxDescendingRegister: mills(500_000) });
+        const late = await indicia.meters.create({
+          customerNumber: 7103,
+          licensingZip: '60601',
+          maxDescendingRegister: mills(500_000),
+        });
         await indicia.meters.fund(late.meterId, 20_000, 'drill');
         await indicia.meters.issue(late.meterId, [piece]);
         const shipped = await indicia.logShipping.runOnce();
@@ -117,7 +138,10 @@ describe('disaster drill on SQLite: backup, ship, lose the database, restore + r
         } else if (outcome === 'settled') {
           assert.equal(first.status, 0, first.output);
           assert.equal(listed.length, gapPieces, first.output);
-          assert.match(first.output, /Settled from the modules' own memory: \d+ record\(s\) added to the log, 1 meter\(s\)/);
+          assert.match(
+            first.output,
+            /Settled from the modules' own memory: \d+ record\(s\) added to the log, 1 meter\(s\)/,
+          );
         } else {
           assert.equal(first.status, 1, first.output);
           assert.match(first.output, /more record\(s\) the module no longer remembers/);
@@ -144,7 +168,8 @@ describe('disaster drill on SQLite: backup, ship, lose the database, restore + r
             assert.equal(ownGaps.length, gapPieces);
             assert.ok(ownGaps.every((gap) => gap.status === 'settled'));
           }
-          if (outcome === 'beyond memory') assert.ok(gaps.every((gap) => gap.status === 'open') && gaps.length > 0);
+          if (outcome === 'beyond memory')
+            assert.ok(gaps.every((gap) => gap.status === 'open') && gaps.length > 0);
           // A piece of the gap is genuine at verification, named as printed in the gap (when it is known).
           for (const data of gapIndicia) {
             const check = await indicia.meters.check(data);
@@ -157,7 +182,11 @@ describe('disaster drill on SQLite: backup, ship, lose the database, restore + r
           // The modules sign again, and the books balance.
           assert.equal((await indicia.meters.issue(meter.meterId, [piece])).length, 1);
           const report = await reconcileMeters({ db: indicia.store.db, custody: indicia.custody });
-          assert.equal(report.isBalanced, true, JSON.stringify(report.meters.filter((entry) => entry.differences.length > 0)));
+          assert.equal(
+            report.isBalanced,
+            true,
+            JSON.stringify(report.meters.filter((entry) => entry.differences.length > 0)),
+          );
         } finally {
           await indicia.close();
         }

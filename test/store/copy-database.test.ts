@@ -77,8 +77,8 @@ describe('copyDatabase (SQLite → PostgreSQL)', () => {
       allocators.find((row) => row.name === 'customer-number')?.next_number,
       Number.MAX_SAFE_INTEGER,
     );
-    const head = await target.db.selectFrom('audit_head').selectAll().execute();
-    assert.deepEqual(head, await source.db.selectFrom('audit_head').selectAll().execute());
+    const head = await target.db.selectFrom('audit_heads').selectAll().execute();
+    assert.deepEqual(head, await source.db.selectFrom('audit_heads').selectAll().execute());
   });
 
   it('refuses a target that has any table, and leaves it as it was', async () => {
