@@ -25,8 +25,10 @@ import {
 } from './custody/index.ts';
 import type { Config } from './config/index.ts';
 import {
+  type BackupJob,
   type ReconciliationJob,
   type WebhookDeliveryJob,
+  startBackupJob,
   startReconciliationJob,
   startWebhookDeliveryJob,
 } from './jobs/index.ts';
@@ -37,6 +39,7 @@ import { RenderPool } from './labels/index.ts';
 import { RatesService, rateTableDirectories } from './rates/index.ts';
 import { LabelStock, MailingLists } from './printing/index.ts';
 import { createWebhooksService, enqueueWebhookEvent } from './webhooks/index.ts';
+import { backupBackendFor } from './backup/index.ts';
 import {
   DEFAULT_METER_SETTINGS,
   type MeterSettings,
@@ -407,6 +410,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
   let app: FastifyInstance | undefined;
   let pool: ModulePool | undefined;
   let reconciliation: ReconciliationJob | undefined;
+  let backupJob: BackupJob | undefined;
   let mailer: Mailer | undefined;
   let deliveries: WebhookDeliveryJob | undefined;
   let poolService: PoolService | undefined;
@@ -434,6 +438,9 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       metrics,
       intervalMinutes: config.reconcileIntervalMinutes,
     });
+    const backups = (): ReturnType<typeof backupBackendFor> =>
+      backupBackendFor(config, join(config.dataDir, SQLITE_FILE_NAME));
+    backupJob = startBackupJob({ backups, logger, metrics, at: config.backupAt });
     const { fingerprint: enrollmentKeyFingerprint } = await meters.enrollmentKey();
     const demoCredentials = await createDemoAccountsIfEmpty(store.db);
     for (const { accountId, customer } of demoCredentials) {
@@ -602,6 +609,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
         await Promise.race([server.close(), timeout]);
         clearTimeout(timer);
         reconciliationJob.stop();
+        backupJob?.stop();
         await lists.stop();
         await renderer.close();
         await webhookDeliveries.stop();
@@ -640,6 +648,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
     };
   } catch (error) {
     reconciliation?.stop();
+    backupJob?.stop();
     await deliveries?.stop();
     await poolService?.close();
     mailer?.close();

@@ -65,7 +65,8 @@ export interface RestoreReport {
    * PostgreSQL: where recovery will stop when the restored cluster starts: the end of the
    * archived WAL, or the target time asked for.
    */
-  readonly recoveryTarget?: { readonly type: 'end-of-archive' } | { readonly type: 'time'; readonly time: string };
+  readonly recoveryTarget?:
+    { readonly type: 'end-of-archive' } | { readonly type: 'time'; readonly time: string };
   /**
    * PostgreSQL: the newest WAL segment in the archive and when it was archived: with
    * `end-of-archive`, the restored cluster holds every commit up to that segment's end.

@@ -417,7 +417,7 @@ export const settings: readonly Setting[] = [
     key: 'backupDir',
     env: 'INDICIA_BACKUP_DIR',
     description:
-      'Folder backups go to (default <dataDir>/backups). Mount it from another disk or host: a backup on the database\'s own disk dies with it.',
+      "Folder backups go to (default <dataDir>/backups). Mount it from another disk or host: a backup on the database's own disk dies with it.",
     defaultValue: undefined,
     parse: (raw) => optionalText(raw, 'a folder path'),
   },

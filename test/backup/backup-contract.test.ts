@@ -16,9 +16,9 @@ const RETENTION = 2;
 /** Commits probe rows 1, 2, 3, … one transaction each until stopped; `committed` counts them. */
 function startWriter(live: LiveDatabase): { readonly committed: number; stop(): Promise<void> } {
   let committed = 0;
-  let isStopping = false;
+  const state = { isStopping: false };
   const loop = (async () => {
-    while (!isStopping) {
+    while (!state.isStopping) {
       await live.insert(committed + 1);
       committed += 1;
       // node:sqlite commits without leaving the microtask queue: let timers and the backup run.
@@ -30,7 +30,7 @@ function startWriter(live: LiveDatabase): { readonly committed: number; stop(): 
       return committed;
     },
     async stop() {
-      isStopping = true;
+      state.isStopping = true;
       await loop;
     },
   };
@@ -45,7 +45,9 @@ async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_00
 }
 
 function assertPrefix(rows: readonly number[], what: string): void {
-  rows.forEach((n, index) => assert.equal(n, index + 1, `${what}: row ${index + 1} is ${n}, the rows have a gap`));
+  rows.forEach((n, index) =>
+    assert.equal(n, index + 1, `${what}: row ${index + 1} is ${n}, the rows have a gap`),
+  );
 }
 
 async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
@@ -69,7 +71,7 @@ for (const fixture of [sqliteBackupFixture, pgBackRestBackupFixture] satisfies B
       live = await fixture.start(RETENTION);
     });
     after(async () => {
-      await live?.stop();
+      await live.stop();
     });
 
     it('takes a full backup while writes go on, lists it and verifies it', async () => {

@@ -112,7 +112,14 @@ export async function startArchivingCluster(
     rmSync(folder, { recursive: true, force: true });
   };
   process.once('exit', stop);
-  return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, port, dataDir, socketDir: folder, folder, stop };
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
+    dataDir,
+    socketDir: folder,
+    folder,
+    stop,
+  };
 }
 
 /**

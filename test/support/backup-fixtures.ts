@@ -1,4 +1,12 @@
-import { appendFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -126,9 +134,16 @@ async function readRestoredCluster(dataDir: string, folder: string): Promise<Res
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     try {
-      const rows = await client.query<{ n: number }>('select n from backup_probe where n < 1000000 order by n');
-      const migrations = await client.query<{ name: string }>('select name from kysely_migration order by name');
-      return { rows: rows.rows.map((row) => Number(row.n)), migrations: migrations.rows.map((row) => row.name) };
+      const rows = await client.query<{ n: number }>(
+        'select n from backup_probe where n < 1000000 order by n',
+      );
+      const migrations = await client.query<{ name: string }>(
+        'select name from kysely_migration order by name',
+      );
+      return {
+        rows: rows.rows.map((row) => row.n),
+        migrations: migrations.rows.map((row) => row.name),
+      };
     } finally {
       await client.end();
     }
@@ -190,7 +205,8 @@ export async function startArchivingDatabase(retention: number): Promise<Archivi
       if (file === undefined) throw new Error(`no table files in backup ${id}`);
       appendFileSync(file, 'damage');
     },
-    emptyBackups: () => createPgBackRestBackups({ ...own, directory: postgresOwnedFolder('indicia-backup-empty-') }),
+    emptyBackups: () =>
+      createPgBackRestBackups({ ...own, directory: postgresOwnedFolder('indicia-backup-empty-') }),
     async stop() {
       await store.close();
       cluster.stop();
@@ -206,7 +222,9 @@ export async function switchAndArchiveWal(cluster: ArchivingCluster, timeoutMs =
   const client = new pg.Client({ connectionString: cluster.url });
   await client.connect();
   try {
-    const { rows } = await client.query<{ segment: string }>('select pg_walfile_name(pg_switch_wal()) as segment');
+    const { rows } = await client.query<{ segment: string }>(
+      'select pg_walfile_name(pg_switch_wal()) as segment',
+    );
     const segment = rows[0]?.segment ?? '';
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -216,7 +234,9 @@ export async function switchAndArchiveWal(cluster: ArchivingCluster, timeoutMs =
       const last = archiver.rows[0]?.last ?? '';
       if (last >= segment) return segment;
       if (Date.now() > deadline)
-        throw new Error(`WAL segment ${segment} was not archived in time (last ${last}, failed ${archiver.rows[0]?.failed})`);
+        throw new Error(
+          `WAL segment ${segment} was not archived in time (last ${last}, failed ${archiver.rows[0]?.failed})`,
+        );
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   } finally {

@@ -20,7 +20,11 @@ import {
   renderPgBackRestConfig,
 } from './pgbackrest-config.ts';
 
-export { type PgBackRestSettings, postgresArchiveSettings, renderPgBackRestConfig } from './pgbackrest-config.ts';
+export {
+  type PgBackRestSettings,
+  postgresArchiveSettings,
+  renderPgBackRestConfig,
+} from './pgbackrest-config.ts';
 
 /** The parts of `pgbackrest info --output=json` read here. */
 interface StanzaInfo {
@@ -42,7 +46,8 @@ interface StanzaInfo {
 const EMPTY_STANZA_CODES = new Set([1, 2, 3]);
 
 function ownerIds(user: string): { uid: number; gid: number } {
-  const id = (flag: string): number => Number(spawnSync('id', [flag, user], { encoding: 'utf8' }).stdout.trim());
+  const id = (flag: string): number =>
+    Number(spawnSync('id', [flag, user], { encoding: 'utf8' }).stdout.trim());
   return { uid: id('-u'), gid: id('-g') };
 }
 
@@ -101,13 +106,18 @@ export function createPgBackRestBackups(settings: PgBackRestSettings): BackupBac
   const info = async (): Promise<StanzaInfo> => {
     await writeConfig();
     const [stanzaInfo] = JSON.parse(await run('info', '--output=json')) as StanzaInfo[];
-    if (stanzaInfo === undefined) throw new BackupError('backup.failed', `pgbackrest info knows no stanza ${stanza}.`);
+    if (stanzaInfo === undefined)
+      throw new BackupError('backup.failed', `pgbackrest info knows no stanza ${stanza}.`);
     return stanzaInfo;
   };
 
   const list = async (): Promise<BackupRecord[]> => {
     const stanzaInfo = await info();
-    if (stanzaInfo.status.code !== 0 && !EMPTY_STANZA_CODES.has(stanzaInfo.status.code) && stanzaInfo.backup.length === 0)
+    if (
+      stanzaInfo.status.code !== 0 &&
+      !EMPTY_STANZA_CODES.has(stanzaInfo.status.code) &&
+      stanzaInfo.backup.length === 0
+    )
       throw new BackupError('backup.failed', `pgbackrest info: ${stanzaInfo.status.message}`);
     return stanzaInfo.backup
       .filter((backup) => backup.error !== true)
@@ -166,12 +176,16 @@ export function createPgBackRestBackups(settings: PgBackRestSettings): BackupBac
     const needed = [chosen.id, ...(chosen.basedOn === undefined ? [] : chosen.id.split('_').slice(0, 1))];
     for (const label of new Set(needed)) {
       const status = statusOf.get(label);
-      if (status !== 'valid') problems.push(`backup ${label}: ${status ?? 'not checked by pgbackrest verify'}`);
+      if (status !== 'valid')
+        problems.push(`backup ${label}: ${status ?? 'not checked by pgbackrest verify'}`);
     }
     return {
       id: chosen.id,
       isValid: problems.length === 0,
-      checks: ['pgbackrest verify: file checksums and sizes of the backup and the backups it builds on', 'WAL archive checksums'],
+      checks: [
+        'pgbackrest verify: file checksums and sizes of the backup and the backups it builds on',
+        'WAL archive checksums',
+      ],
       problems,
     };
   };
@@ -189,7 +203,8 @@ export function createPgBackRestBackups(settings: PgBackRestSettings): BackupBac
       await this.prepare();
       await run('backup', `--type=${kind === 'full' ? 'full' : 'incr'}`);
       const newest = (await list()).at(-1);
-      if (newest === undefined) throw new BackupError('backup.failed', 'pgbackrest backup ran but lists no backup.');
+      if (newest === undefined)
+        throw new BackupError('backup.failed', 'pgbackrest backup ran but lists no backup.');
       return newest;
     },
     list,
@@ -206,7 +221,9 @@ export function createPgBackRestBackups(settings: PgBackRestSettings): BackupBac
     async restore(id: string, destination: string, options: RestoreOptions = {}): Promise<RestoreReport> {
       const target = options.target ?? 'end-of-archive';
       const time = target === 'end-of-archive' ? undefined : recoveryTime(target.time);
-      let { chosen, backups } = await find(id);
+      const found = await find(id);
+      const { backups } = found;
+      let { chosen } = found;
       if (id === 'latest' && time !== undefined) {
         // The newest backup finished before the target: recovery cannot go back behind a backup's end.
         const newest = backups.filter((backup) => Date.parse(backup.finishedAt) <= time.millis).at(-1);
@@ -226,9 +243,13 @@ export function createPgBackRestBackups(settings: PgBackRestSettings): BackupBac
         );
       const report = await verify(chosen.id);
       if (!report.isValid)
-        throw new BackupError('backup.corrupt', `backup ${chosen.id} does not verify: ${report.problems.join('; ')}.`, {
-          details: { id: chosen.id },
-        });
+        throw new BackupError(
+          'backup.corrupt',
+          `backup ${chosen.id} does not verify: ${report.problems.join('; ')}.`,
+          {
+            details: { id: chosen.id },
+          },
+        );
       if (!existsSync(dataDir)) {
         await mkdir(dataDir, { recursive: true, mode: 0o700 });
         chownToRunAs(dataDir);
@@ -238,7 +259,9 @@ export function createPgBackRestBackups(settings: PgBackRestSettings): BackupBac
         `--pg1-path=${dataDir}`,
         `--set=${chosen.id}`,
         `--archive-mode=${options.archiveMode ?? 'preserve'}`,
-        ...(time === undefined ? ['--type=default'] : ['--type=time', `--target=${time.text}`, '--target-action=promote']),
+        ...(time === undefined
+          ? ['--type=default']
+          : ['--type=time', `--target=${time.text}`, '--target-action=promote']),
       );
       return {
         backupId: chosen.id,

@@ -10,7 +10,9 @@ export interface CommandResult {
 /** Runs pgBackRest (as `runAs` through runuser when this process is root); never blocks the event loop. */
 export function runPgBackRest(args: readonly string[], runAs: string | undefined): Promise<CommandResult> {
   const asOther = runAs !== undefined && process.getuid?.() === 0;
-  const [file, argv] = asOther ? ['runuser', ['-u', runAs, '--', 'pgbackrest', ...args]] : ['pgbackrest', [...args]];
+  const [file, argv] = asOther
+    ? ['runuser', ['-u', runAs, '--', 'pgbackrest', ...args]]
+    : ['pgbackrest', [...args]];
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

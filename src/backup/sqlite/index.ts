@@ -60,8 +60,9 @@ function inspect(file: string): { integrity: string[]; migrations: SqliteManifes
       .all()
       .map((row) => String(Object.values(row)[0]));
     const hasTable =
-      database.prepare("select 1 from sqlite_master where type = 'table' and name = ?").get(MIGRATION_TABLE) !==
-      undefined;
+      database
+        .prepare("select 1 from sqlite_master where type = 'table' and name = ?")
+        .get(MIGRATION_TABLE) !== undefined;
     const names = hasTable
       ? database
           .prepare(`select name from ${MIGRATION_TABLE} order by name`)
@@ -83,11 +84,16 @@ function vacuumInto(source: string, target: string): Promise<string> {
       if (message.takenAt !== undefined) resolvePromise(message.takenAt);
       else
         reject(
-          new BackupError('backup.failed', `VACUUM INTO from ${source} failed: ${message.error ?? 'no reason'}`),
+          new BackupError(
+            'backup.failed',
+            `VACUUM INTO from ${source} failed: ${message.error ?? 'no reason'}`,
+          ),
         );
     });
-    worker.once('error', (error) =>
-      reject(new BackupError('backup.failed', `the backup worker failed: ${error.message}`, { cause: error })),
+    worker.once('error', (error: Error) =>
+      reject(
+        new BackupError('backup.failed', `the backup worker failed: ${error.message}`, { cause: error }),
+      ),
     );
     worker.once('exit', (code) => {
       if (code !== 0) reject(new BackupError('backup.failed', `the backup worker exited with ${code}`));
@@ -133,7 +139,9 @@ export function createSqliteBackups(settings: SqliteBackupSettings): BackupBacke
       .map((name) => name.slice(0, -'.json'.length))
       .filter((id) => ID_PATTERN.test(id));
     const manifests = await Promise.all(ids.map(readManifest));
-    return manifests.map(toRecord).sort((a, b) => a.takenAt.localeCompare(b.takenAt) || a.id.localeCompare(b.id));
+    return manifests
+      .map(toRecord)
+      .sort((a, b) => a.takenAt.localeCompare(b.takenAt) || a.id.localeCompare(b.id));
   };
 
   const verify = async (id: string): Promise<VerifyReport> => {
@@ -145,15 +153,20 @@ export function createSqliteBackups(settings: SqliteBackupSettings): BackupBacke
     else {
       const { size } = await stat(file);
       checks.push(`size ${size} bytes`);
-      if (size !== manifest.bytes) problems.push(`the file has ${size} bytes, its manifest says ${manifest.bytes}`);
+      if (size !== manifest.bytes)
+        problems.push(`the file has ${size} bytes, its manifest says ${manifest.bytes}`);
       const sha256 = await sha256Of(file);
       checks.push('sha256 against the manifest');
-      if (sha256 !== manifest.sha256) problems.push(`sha256 ${sha256} differs from the manifest's ${manifest.sha256}`);
+      if (sha256 !== manifest.sha256)
+        problems.push(`sha256 ${sha256} differs from the manifest's ${manifest.sha256}`);
       try {
         const { integrity, migrations } = inspect(file);
         checks.push('PRAGMA integrity_check', 'migration level');
         if (integrity.join() !== 'ok') problems.push(`integrity_check: ${integrity.slice(0, 5).join('; ')}`);
-        if (migrations.count !== manifest.migrations.count || migrations.latest !== manifest.migrations.latest)
+        if (
+          migrations.count !== manifest.migrations.count ||
+          migrations.latest !== manifest.migrations.latest
+        )
           problems.push(
             `the file holds ${migrations.count} migrations (${migrations.latest}), its manifest says ${manifest.migrations.count}`,
           );
@@ -200,7 +213,9 @@ export function createSqliteBackups(settings: SqliteBackupSettings): BackupBacke
           source,
         };
         await rename(partial, fileOf(id));
-        await writeFile(`${manifestOf(id)}.partial`, `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
+        await writeFile(`${manifestOf(id)}.partial`, `${JSON.stringify(manifest, null, 2)}\n`, {
+          mode: 0o600,
+        });
         await rename(`${manifestOf(id)}.partial`, manifestOf(id));
         return toRecord(manifest);
       } catch (error) {
@@ -222,7 +237,10 @@ export function createSqliteBackups(settings: SqliteBackupSettings): BackupBacke
         if (name.endsWith('.partial') && Date.now() - (await stat(path)).mtimeMs > STALE_PARTIAL_MS)
           await rm(path, { force: true });
       }
-      return { removed: removed.map(({ id }) => id), kept: backups.slice(removed.length).map(({ id }) => id) };
+      return {
+        removed: removed.map(({ id }) => id),
+        kept: backups.slice(removed.length).map(({ id }) => id),
+      };
     },
     verify,
     async restore(id, destination): Promise<RestoreReport> {
@@ -240,16 +258,23 @@ export function createSqliteBackups(settings: SqliteBackupSettings): BackupBacke
         );
       const report = await verify(chosen.id);
       if (!report.isValid)
-        throw new BackupError('backup.corrupt', `backup ${chosen.id} does not verify: ${report.problems.join('; ')}.`, {
-          details: { id: chosen.id },
-        });
+        throw new BackupError(
+          'backup.corrupt',
+          `backup ${chosen.id} does not verify: ${report.problems.join('; ')}.`,
+          {
+            details: { id: chosen.id },
+          },
+        );
       await mkdir(dirname(target), { recursive: true });
       const partial = `${target}.restoring`;
       await copyFile(fileOf(chosen.id), partial);
       const { integrity, migrations } = inspect(partial);
       if (integrity.join() !== 'ok' || (await sha256Of(partial)) !== chosen.sha256) {
         await rm(partial, { force: true });
-        throw new BackupError('backup.corrupt', `the copy of backup ${chosen.id} at ${partial} does not verify.`);
+        throw new BackupError(
+          'backup.corrupt',
+          `the copy of backup ${chosen.id} at ${partial} does not verify.`,
+        );
       }
       await rename(partial, target);
       return { backupId: chosen.id, kind: 'full', takenAt: chosen.takenAt, destination: target, migrations };
