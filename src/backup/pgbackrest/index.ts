@@ -94,10 +94,12 @@ export function createPgBackRestBackups(settings: PgBackRestSettings): BackupBac
     !existsSync(configFile) || (await readFile(configFile, 'utf8')).startsWith(WRITTEN_BY_INDICIA);
 
   const writeConfig = async (): Promise<void> => {
-    if (!existsSync(directory)) {
-      await mkdir(directory, { recursive: true, mode: 0o750 });
-      chownToRunAs(directory);
-    }
+    // pgBackRest makes its repository folders but not its log folder (it only warns).
+    for (const folder of [directory, join(directory, 'log')])
+      if (!existsSync(folder)) {
+        await mkdir(folder, { recursive: true, mode: 0o750 });
+        chownToRunAs(folder);
+      }
     if (!(await isOwnConfig())) return;
     await mkdir(dirname(configFile), { recursive: true });
     await writeFile(configFile, renderPgBackRestConfig(settings), { mode: 0o644 });
