@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { DatabaseSync } from 'node:sqlite';
@@ -193,12 +193,14 @@ export function createSqliteBackups(settings: SqliteBackupSettings): BackupBacke
       if (!existsSync(source))
         throw new BackupError('backup.failed', `there is no database at ${source} to back up.`);
       await this.prepare();
-      let started = new Date();
-      while (existsSync(manifestOf(idFor(started)))) started = new Date(started.getTime() + 1);
-      const id = idFor(started);
-      const partial = `${fileOf(id)}.partial`;
+      const partial = join(directory, `taking-${randomUUID()}.sqlite.partial`);
       try {
         const takenAt = await vacuumInto(source, partial);
+        // Named after the moment of its snapshot; two in one millisecond get the next free name.
+        let named = new Date(takenAt);
+        while (existsSync(manifestOf(idFor(named))) || existsSync(fileOf(idFor(named))))
+          named = new Date(named.getTime() + 1);
+        const id = idFor(named);
         const { migrations } = inspect(partial);
         const { size } = await stat(partial);
         const manifest: SqliteManifest = {
