@@ -29,6 +29,7 @@ export interface Config {
   inhibitThreshold: number;
   cryptoOfficerCredential: string | undefined;
   reconcileIntervalMinutes: number;
+  logShipIntervalSeconds: number;
   smtpUrl: string | undefined;
   mailFrom: string;
   publicUrl: string | undefined;
@@ -44,11 +45,10 @@ export interface Config {
   scanFraudPolicy: 'disable-meter' | 'report-only';
   pricingPlans: PricingPlans;
   defaultPricingPlan: string;
-  // Backups and log shipping (src/backup, docs/operations.md "Backups").
+  // Backups (src/backup, docs/operations.md "Backups").
   backupDir: string | undefined;
   backupRetention: number;
   backupAt: string;
-  logShipIntervalSeconds: number;
   pgbackrestConfig: string | undefined;
   pgbackrestStanza: string;
   pgbackrestRunAs: string | undefined;
@@ -248,6 +248,14 @@ export const settings: readonly Setting[] = [
     parse: (raw) => integer(raw, 0, 10_080, 'a number of minutes'),
   },
   {
+    key: 'logShipIntervalSeconds',
+    env: 'INDICIA_LOG_SHIP_INTERVAL',
+    description:
+      'Seconds between shipments of the protected log to the log archive (0 turns shipping off): the most a restore can lose.',
+    defaultValue: 300,
+    parse: (raw) => integer(raw, 0, 86_400, 'a number of seconds'),
+  },
+  {
     key: 'smtpUrl',
     env: 'INDICIA_SMTP_URL',
     description:
@@ -412,7 +420,7 @@ export const settings: readonly Setting[] = [
     isSecret: true,
     parse: (raw) => optionalText(raw, 'a credential'),
   },
-  // Backups (src/backup) and log shipping: one block, documented in docs/operations.md "Backups".
+  // Backups (src/backup): one block, documented in docs/operations.md "Backups".
   {
     key: 'backupDir',
     env: 'INDICIA_BACKUP_DIR',
@@ -441,14 +449,6 @@ export const settings: readonly Setting[] = [
         ? value
         : { problem: 'must be a UTC time like 02:00, or off' };
     },
-  },
-  {
-    key: 'logShipIntervalSeconds',
-    env: 'INDICIA_LOG_SHIP_INTERVAL',
-    description:
-      'Seconds between log shipments off the primary; on PostgreSQL also archive_timeout, the longest a WAL segment waits before pgBackRest archives it.',
-    defaultValue: 300,
-    parse: (raw) => integer(raw, 1, 86_400, 'a number of seconds'),
   },
   {
     key: 'pgbackrestConfig',

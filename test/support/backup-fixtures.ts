@@ -186,6 +186,7 @@ export async function startArchivingDatabase(retention: number): Promise<Archivi
     store.db,
   );
   let restores = 0;
+  const leftovers: string[] = [];
   return {
     cluster,
     settings: own,
@@ -205,12 +206,15 @@ export async function startArchivingDatabase(retention: number): Promise<Archivi
       if (file === undefined) throw new Error(`no table files in backup ${id}`);
       appendFileSync(file, 'damage');
     },
-    emptyBackups: () =>
-      createPgBackRestBackups({ ...own, directory: postgresOwnedFolder('indicia-backup-empty-') }),
+    emptyBackups: () => {
+      const empty = postgresOwnedFolder('indicia-backup-empty-');
+      leftovers.push(empty);
+      return createPgBackRestBackups({ ...own, directory: empty });
+    },
     async stop() {
       await store.close();
       cluster.stop();
-      rmSync(repository, { recursive: true, force: true });
+      for (const folder of [repository, ...leftovers]) rmSync(folder, { recursive: true, force: true });
     },
   };
 }

@@ -171,8 +171,7 @@ export function createPgBackRestBackups(settings: PgBackRestSettings): BackupBac
       if (backup?.[1] !== undefined && backup[2] !== undefined) statusOf.set(backup[1], backup[2]);
       const archive = /^archiveId: (\S+),/.exec(line);
       const counts = lines[index + 1] ?? '';
-      if (archive !== null && /[1-9]/.test(counts.replace(/^missing: \d+, /, '')))
-        problems.push(`WAL archive ${archive[1]}: ${counts}`);
+      if (archive !== null && /: [1-9]/.test(counts)) problems.push(`WAL archive ${archive[1]}: ${counts}`);
     }
     // An incremental backup is only as good as the backups it references.
     const needed = [chosen.id, ...(chosen.basedOn === undefined ? [] : chosen.id.split('_').slice(0, 1))];
