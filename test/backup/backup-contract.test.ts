@@ -126,6 +126,7 @@ for (const fixture of [sqliteBackupFixture, pgBackRestBackupFixture] satisfies B
       await rejectsWith(live.backups.restore('20200101-000000F', live.newDestination()), 'backup.not_found');
       const empty = live.emptyBackups();
       assert.deepEqual(await empty.list(), []);
+      await rejectsWith(empty.verify(first.id), 'backup.none');
       await rejectsWith(empty.restore('latest', live.newDestination()), 'backup.none');
       const occupied = live.newDestination();
       const file = fixture.name === 'sqlite' ? occupied : join(occupied, 'PG_VERSION');

@@ -145,6 +145,11 @@ export function createSqliteBackups(settings: SqliteBackupSettings): BackupBacke
   };
 
   const verify = async (id: string): Promise<VerifyReport> => {
+    if ((await list()).length === 0)
+      throw new BackupError(
+        'backup.none',
+        `there are no backups in ${directory} yet; take one with indicia backup.`,
+      );
     const manifest = await readManifest(id);
     const file = fileOf(id);
     const checks: string[] = [];
