@@ -9,6 +9,8 @@ import { kindOfNextBackup, millisecondsUntil, startBackupJob } from '../../src/j
 import { migrateToLatest, openStore } from '../../src/store/index.ts';
 import { createLogger, createMetrics } from '../../src/telemetry/index.ts';
 import { runIndicia } from '../support/cli-process.ts';
+import { dialectFixtures } from '../support/dialects.ts';
+import { startTestServer } from '../support/start-server.ts';
 
 const DAY = 24 * 60 * 60_000;
 
@@ -94,6 +96,24 @@ describe('the daily backup job', () => {
     });
     await assert.rejects(failing.runOnce(), { code: 'backup.failed' });
     assert.equal(failing.nextRunAt, undefined);
+  });
+});
+
+describe('the server', () => {
+  it('starts the daily backup job: its metrics are exported; on PostgreSQL without INDICIA_PG_DATA_DIR it warns at start', async () => {
+    for (const fixture of dialectFixtures) {
+      const server = await startTestServer(fixture, { INDICIA_BACKUP_AT: '02:00' });
+      try {
+        const exported = await (await fetch(`${server.indicia.url}/metrics`)).text();
+        assert.match(exported, /indicia_backup_failures_total\{[^}]*\} 0/);
+        const warnings = server
+          .logLines()
+          .filter((line) => line['msg'] === 'the daily backup cannot run as configured');
+        assert.equal(warnings.length, fixture.name === 'postgres' ? 1 : 0, fixture.name);
+      } finally {
+        await server.stop();
+      }
+    }
   });
 });
 
