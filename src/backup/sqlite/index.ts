@@ -1,7 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { DatabaseSync } from 'node:sqlite';
 import { dirname, join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type {
@@ -13,6 +12,7 @@ import type {
   VerifyReport,
 } from '../backup-backend.ts';
 import { BackupError } from '../backup-error.ts';
+import { type VacuumResult, inspect } from './sqlite-inspection.ts';
 
 /** The manifest beside each backup file, `<id>.json`; a backup without one is not complete. */
 export interface SqliteManifest {
@@ -36,8 +36,6 @@ export interface SqliteBackupSettings {
 }
 
 const ID_PATTERN = /^\d{8}-\d{6}-\d{3}F$/;
-// Written by Kysely's migrator; read directly because backup sits beside store, not above it.
-const MIGRATION_TABLE = 'kysely_migration';
 const STALE_PARTIAL_MS = 60 * 60_000;
 
 function idFor(time: Date): string {
@@ -51,37 +49,15 @@ async function sha256Of(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** Opens read-only; the integrity check and the migration level, without changing a byte. */
-function inspect(file: string): { integrity: string[]; migrations: SqliteManifest['migrations'] } {
-  const database = new DatabaseSync(file, { readOnly: true });
-  try {
-    const integrity = database
-      .prepare('PRAGMA integrity_check')
-      .all()
-      .map((row) => String(Object.values(row)[0]));
-    const hasTable =
-      database
-        .prepare("select 1 from sqlite_master where type = 'table' and name = ?")
-        .get(MIGRATION_TABLE) !== undefined;
-    const names = hasTable
-      ? database
-          .prepare(`select name from ${MIGRATION_TABLE} order by name`)
-          .all()
-          .map((row) => String(row['name']))
-      : [];
-    return { integrity, migrations: { count: names.length, latest: names.at(-1) ?? null } };
-  } finally {
-    database.close();
-  }
-}
-
-function vacuumInto(source: string, target: string): Promise<string> {
+/** Runs VACUUM INTO on a worker thread: the snapshot's moment and the migrations it holds. */
+function vacuumInto(source: string, target: string): Promise<VacuumResult> {
   return new Promise((resolvePromise, reject) => {
     const worker = new Worker(new URL('./vacuum-worker.ts', import.meta.url), {
       workerData: { source, target },
     });
-    worker.once('message', (message: { takenAt?: string; error?: string }) => {
-      if (message.takenAt !== undefined) resolvePromise(message.takenAt);
+    worker.once('message', (message: Partial<VacuumResult> & { error?: string }) => {
+      if (message.takenAt !== undefined && message.migrations !== undefined)
+        resolvePromise({ takenAt: message.takenAt, migrations: message.migrations });
       else
         reject(
           new BackupError(
@@ -200,13 +176,12 @@ export function createSqliteBackups(settings: SqliteBackupSettings): BackupBacke
       await this.prepare();
       const partial = join(directory, `taking-${randomUUID()}.sqlite.partial`);
       try {
-        const takenAt = await vacuumInto(source, partial);
+        const { takenAt, migrations } = await vacuumInto(source, partial);
         // Named after the moment of its snapshot; two in one millisecond get the next free name.
         let named = new Date(takenAt);
         while (existsSync(manifestOf(idFor(named))) || existsSync(fileOf(idFor(named))))
           named = new Date(named.getTime() + 1);
         const id = idFor(named);
-        const { migrations } = inspect(partial);
         const { size } = await stat(partial);
         const manifest: SqliteManifest = {
           format: 'indicia-sqlite-backup/1',

@@ -2,6 +2,7 @@
 // node:sqlite is synchronous, so on the event loop it would stop every request meanwhile.
 import { DatabaseSync } from 'node:sqlite';
 import { parentPort, workerData } from 'node:worker_threads';
+import { readMigrations } from './sqlite-inspection.ts';
 
 const { source, target } = workerData as { source: string; target: string };
 
@@ -20,10 +21,10 @@ try {
   const copy = new DatabaseSync(target);
   try {
     copy.exec('PRAGMA journal_mode = DELETE');
+    parentPort?.postMessage({ takenAt, migrations: readMigrations(copy) });
   } finally {
     copy.close();
   }
-  parentPort?.postMessage({ takenAt });
 } catch (error) {
   parentPort?.postMessage({ error: error instanceof Error ? error.message : String(error) });
 }
