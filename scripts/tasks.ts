@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { startPostgresCluster, TEST_POSTGRES_URL_ENV } from '../test/support/postgres-cluster.ts';
 import { ensureSoftHsmInstalled } from '../test/support/softhsm.ts';
 import { ensureLabelReadersInstalled } from '../test/support/zxing-reader.ts';
+import { postgresWithPgBackRest } from '../test/support/archiving-postgres.ts';
 import { codeLocation, writeCodeManifest } from '../src/vault/index.ts';
 
 const root = join(import.meta.dirname, '..');
@@ -79,6 +80,7 @@ async function runTests(patterns: readonly string[]): Promise<boolean> {
   // race for the dpkg lock.
   ensureSoftHsmInstalled();
   ensureLabelReadersInstalled();
+  postgresWithPgBackRest();
   // One PostgreSQL cluster for the whole run; each storage test makes its own database in it.
   console.log('\n▶ starting a private PostgreSQL cluster for the storage contract suite');
   const cluster = await startPostgresCluster();

@@ -28,11 +28,13 @@ import type { Config } from './config/index.ts';
 import {
   type AuditAnchorJob,
   type AuditVerificationJob,
+  type BackupJob,
   type LogShippingJob,
   type ReconciliationJob,
   type WebhookDeliveryJob,
   startAuditAnchorJob,
   startAuditVerificationJob,
+  startBackupJob,
   startLogShippingJob,
   startReconciliationJob,
   startWebhookDeliveryJob,
@@ -44,6 +46,7 @@ import { RenderPool } from './labels/index.ts';
 import { RatesService, rateTableDirectories } from './rates/index.ts';
 import { LabelStock, MailingLists } from './printing/index.ts';
 import { createWebhooksService, enqueueWebhookEvent } from './webhooks/index.ts';
+import { backupBackendFor } from './backup/index.ts';
 import {
   DEFAULT_METER_SETTINGS,
   type MeterSettings,
@@ -432,6 +435,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
   let shipping: LogShippingJob | undefined;
   let auditAnchoring: AuditAnchorJob | undefined;
   let auditVerification: AuditVerificationJob | undefined;
+  let backupJob: BackupJob | undefined;
   let mailer: Mailer | undefined;
   let deliveries: WebhookDeliveryJob | undefined;
   let poolService: PoolService | undefined;
@@ -489,6 +493,9 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       metrics,
       intervalSeconds: config.auditVerifyIntervalSeconds,
     });
+    const backups = (): ReturnType<typeof backupBackendFor> =>
+      backupBackendFor(config, join(config.dataDir, SQLITE_FILE_NAME));
+    backupJob = startBackupJob({ backups, logger, metrics, at: config.backupAt });
     const { fingerprint: enrollmentKeyFingerprint } = await meters.enrollmentKey();
     const demoCredentials = await createDemoAccountsIfEmpty(store.db);
     for (const { accountId, customer } of demoCredentials) {
@@ -660,6 +667,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
         await Promise.race([server.close(), timeout]);
         clearTimeout(timer);
         reconciliationJob.stop();
+        backupJob?.stop();
         await lists.stop();
         await renderer.close();
         await webhookDeliveries.stop();
@@ -707,6 +715,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
     await shipping?.stop();
     auditVerification?.stop();
     await auditAnchoring?.stop({ isFinalAnchor: false });
+    backupJob?.stop();
     await deliveries?.stop();
     await poolService?.close();
     mailer?.close();

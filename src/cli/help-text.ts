@@ -9,6 +9,7 @@ import { RATES_USAGE } from './rates-command.ts';
 import { MODULES_USAGE } from './modules-command.ts';
 import { AUTHORITY_USAGE } from './authority-command.ts';
 import { AUDIT_USAGE } from './audit-command.ts';
+import { BACKUP_USAGE } from './backup-command.ts';
 
 /** Help lines are wrapped to this width, so an 80-column terminal shows them whole. */
 export const HELP_WIDTH = 80;
@@ -75,6 +76,7 @@ export function helpText(version: string): string {
     ...VERIFY_USAGE.split('\n').map((line) => `  ${line}`),
     ...ADDRESS_USAGE.split('\n').map((line) => `  ${line}`),
     ...RATES_USAGE.split('\n').map((line) => `  ${line}`),
+    ...BACKUP_USAGE.split('\n').map((line) => `  ${line}`),
     '  indicia help                Show this text (also --help, -h).',
     '  indicia --version           Print the version.',
     '',

@@ -14,6 +14,7 @@ import { poolCommand } from './pool-command.ts';
 import { modulesCommand } from './modules-command.ts';
 import { authorityCommand, certificatesCommand } from './authority-command.ts';
 import { auditCommand } from './audit-command.ts';
+import { backupCommand } from './backup-command.ts';
 
 /**
  * Runs the `indicia` command line and returns the exit status: 0 success, 1 a start or run
@@ -64,6 +65,8 @@ export async function runCli(
         return await addressCommand(rest, io);
       case 'rates':
         return ratesCommand(rest, io);
+      case 'backup':
+        return await backupCommand(rest, io);
       case '--version':
       case '-v':
       case 'version':
@@ -76,7 +79,7 @@ export async function runCli(
         return command === undefined ? 2 : 0;
       default:
         return fail(
-          `unknown command "${command}"; the commands are serve, migrate, modules, meters, pool, authority, certificates, reconcile, restore, audit, client, print, batch, address, rates and help (see indicia --help).`,
+          `unknown command "${command}"; the commands are serve, migrate, modules, meters, pool, authority, certificates, reconcile, restore, audit, client, print, batch, address, rates, backup and help (see indicia --help).`,
           2,
         );
     }

@@ -48,6 +48,15 @@ export interface Config {
   scanFraudPolicy: 'disable-meter' | 'report-only';
   pricingPlans: PricingPlans;
   defaultPricingPlan: string;
+  // Backups (src/backup, docs/operations.md "Backups").
+  backupDir: string | undefined;
+  backupRetention: number;
+  backupAt: string;
+  pgbackrestConfig: string | undefined;
+  pgbackrestStanza: string;
+  pgbackrestRunAs: string | undefined;
+  pgDataDir: string | undefined;
+  pgSocketDir: string;
 }
 
 /** One setting: its name in a config file, its environment variable, its parser and its help text. */
@@ -437,6 +446,77 @@ export const settings: readonly Setting[] = [
     defaultValue: undefined,
     isSecret: true,
     parse: (raw) => optionalText(raw, 'a credential'),
+  },
+  // Backups (src/backup): one block, documented in docs/operations.md "Backups".
+  {
+    key: 'backupDir',
+    env: 'INDICIA_BACKUP_DIR',
+    description:
+      "Folder backups go to (default <dataDir>/backups). Mount it from another disk or host: a backup on the database's own disk dies with it.",
+    defaultValue: undefined,
+    parse: (raw) => optionalText(raw, 'a folder path'),
+  },
+  {
+    key: 'backupRetention',
+    env: 'INDICIA_BACKUP_RETENTION',
+    description:
+      'Full backups kept; older ones (and, on PostgreSQL, the incremental backups and WAL only they need) are removed after each backup.',
+    defaultValue: 7,
+    parse: (raw) => integer(raw, 1, 1000, 'a number of full backups'),
+  },
+  {
+    key: 'backupAt',
+    env: 'INDICIA_BACKUP_AT',
+    description:
+      'UTC time of day (HH:MM) the server takes its daily backup, or off when backups are taken elsewhere (cron running indicia backup).',
+    defaultValue: '02:00',
+    parse: (raw) => {
+      const value = typeof raw === 'string' ? raw.trim() : '';
+      return value === 'off' || /^([01]\d|2[0-3]):[0-5]\d$/.test(value)
+        ? value
+        : { problem: 'must be a UTC time like 02:00, or off' };
+    },
+  },
+  {
+    key: 'pgbackrestConfig',
+    env: 'INDICIA_PGBACKREST_CONFIG',
+    description:
+      'PostgreSQL: the pgbackrest.conf to use (default <backupDir>/pgbackrest.conf). Indicia writes it from these settings unless the file exists without its "Written by Indicia" first line.',
+    defaultValue: undefined,
+    parse: optionalFile,
+  },
+  {
+    key: 'pgbackrestStanza',
+    env: 'INDICIA_PGBACKREST_STANZA',
+    description: "PostgreSQL: pgBackRest's name for the cluster (its stanza).",
+    defaultValue: 'indicia',
+    parse: (raw) =>
+      typeof raw === 'string' && /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(raw.trim())
+        ? raw.trim()
+        : { problem: 'must be a name of letters, digits, _ and -' },
+  },
+  {
+    key: 'pgbackrestRunAs',
+    env: 'INDICIA_PGBACKREST_RUN_AS',
+    description:
+      'PostgreSQL: OS user pgBackRest runs as (through runuser) when Indicia runs as root, normally postgres; unset, it runs as the current user.',
+    defaultValue: undefined,
+    parse: (raw) => optionalText(raw, 'a user name'),
+  },
+  {
+    key: 'pgDataDir',
+    env: 'INDICIA_PG_DATA_DIR',
+    description:
+      "PostgreSQL: the cluster's data directory on this host (pg1-path), e.g. /var/lib/postgresql/15/main; backups need it.",
+    defaultValue: undefined,
+    parse: optionalFile,
+  },
+  {
+    key: 'pgSocketDir',
+    env: 'INDICIA_PG_SOCKET_DIR',
+    description: "PostgreSQL: the folder of the cluster's Unix socket, which pgBackRest connects through.",
+    defaultValue: '/var/run/postgresql',
+    parse: (raw) => text(raw, 'a folder path'),
   },
 ];
 

@@ -431,7 +431,7 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
             packages: committed.packages,
             statements,
           });
-          await appendAuditEvents(trx, events);
+          await appendAuditEvents(trx, events, { chain: module.serial });
         });
         commits.groups += 1;
         commits.commands += committed.record.transactions.length;

@@ -1,3 +1,10 @@
+export {
+  FULL_BACKUP_EVERY_MS,
+  kindOfNextBackup,
+  millisecondsUntil,
+  startBackupJob,
+  type BackupJob,
+} from './backup-job.ts';
 export { startReconciliationJob, type ReconciliationJob } from './reconciliation-job.ts';
 export {
   DEFAULT_RETRY_SCHEDULE_SECONDS,

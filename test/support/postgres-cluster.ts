@@ -14,7 +14,8 @@ export interface PostgresCluster {
   stop(): void;
 }
 
-function findBinDir(): string | undefined {
+/** The newest Debian PostgreSQL bin folder (initdb, pg_ctl), preferring POSTGRES_MAJOR. */
+export function findBinDir(): string | undefined {
   const preferred = `/usr/lib/postgresql/${POSTGRES_MAJOR}/bin`;
   if (existsSync(join(preferred, 'initdb'))) return preferred;
   if (!existsSync('/usr/lib/postgresql')) return undefined;

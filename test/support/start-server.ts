@@ -27,6 +27,8 @@ export async function startTestServer(
       INDICIA_LOG_LEVEL: 'info',
       // Tests sign in and sign up far more often from 127.0.0.1 than a person would.
       INDICIA_RATE_LIMIT_SCALE: '1000',
+      // The daily backup has its own tests; a test server never takes one at 02:00.
+      INDICIA_BACKUP_AT: 'off',
       ...(fresh.target.dialect === 'postgres' ? { INDICIA_DATABASE_URL: fresh.target.url } : {}),
       ...env,
     },
