@@ -643,7 +643,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
         await webhookDeliveries.stop();
         await pooledPrinting.close();
         outgoingMail.close();
-        verification.stop();
+        await verification.stop();
         await anchoring.stop(); // a last anchor, while the modules are still open
         await modulePool.close();
         releaseModules();
@@ -680,7 +680,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
     };
   } catch (error) {
     reconciliation?.stop();
-    auditVerification?.stop();
+    await auditVerification?.stop();
     await auditAnchoring?.stop({ isFinalAnchor: false });
     await deliveries?.stop();
     await poolService?.close();

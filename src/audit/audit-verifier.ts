@@ -112,6 +112,10 @@ export async function verifyAuditLog(
   let expected = first;
   for (const [index, anchor] of anchors.entries()) {
     const sequence = anchor.record.sequence;
+    if (sequence < expected) {
+      anchorProblem('anchor-link', sequence, `anchor ${sequence} appears again after anchor ${expected - 1}`);
+      continue;
+    }
     const isAfterGap = sequence !== expected;
     if (isAfterGap)
       anchorProblem(
