@@ -65,14 +65,14 @@ export function startAuditVerificationJob(dependencies: {
             anchors: report.anchors,
             fromAnchor: report.firstAnchor,
             unanchored: report.unanchored,
-            problems: report.problems.length,
+            problems: report.problemCount,
             firstProblem: report.firstProblem?.message ?? null,
           },
         },
       ]),
     );
     logger.info(
-      { records: report.records, anchors: report.anchors, problems: report.problems.length },
+      { records: report.records, anchors: report.anchors, problems: report.problemCount },
       'audit log verified',
     );
     return report;
