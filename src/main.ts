@@ -674,7 +674,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
         await pooledPrinting.close();
         await shippingJob.stop();
         outgoingMail.close();
-        verification.stop();
+        await verification.stop();
         await anchoring.stop(); // a last anchor, while the modules are still open
         await modulePool.close();
         releaseModules();
@@ -713,7 +713,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
   } catch (error) {
     reconciliation?.stop();
     await shipping?.stop();
-    auditVerification?.stop();
+    await auditVerification?.stop();
     await auditAnchoring?.stop({ isFinalAnchor: false });
     backupJob?.stop();
     await deliveries?.stop();

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { DatabaseSchema } from '../store/index.ts';
 import { AuditError } from './audit-error.ts';
 import {
+  type AnchoredHead,
   type AuditAnchor,
   FIRST_ANCHOR_PREVIOUS,
   type RecordMacs,
@@ -67,14 +68,28 @@ export interface AuditVerification {
   readonly unanchored: number;
   /** psd.* events the caller's cross-check looked at. */
   readonly crossChecked: number;
-  /** Anchor problems first (by anchor), then each chain's (by chain, then sequence). */
+  /** Anchor problems first (by anchor), then each chain's (by chain, then sequence); the first 1000. */
   readonly problems: readonly AuditProblem[];
+  /** Every problem found, kept or not. */
+  readonly problemCount: number;
   readonly firstProblem: AuditProblem | null;
 }
 
-interface Checkpoint extends ChainPosition {
-  readonly anchor: number;
+/** Where the walk of one chain stands, and what the anchors said of it so far. */
+interface ChainState {
+  position: ChainPosition;
+  /** Whether `position` was reached by a walk (else it is a start not yet checked). */
+  isWalked: boolean;
+  /** The newest record an anchor vouched for and the chain matched. */
+  lastVouched: number;
+  /** Reported once: after a rewritten range, every later anchor of the chain differs too. */
+  isRewritten: boolean;
+  isTruncated: boolean;
 }
+
+/** Problems kept in the report; the rest are counted. */
+const KEPT_PROBLEMS = 1_000;
+const ANCHOR_PAGE = 1_000;
 
 /**
  * Verifies the whole audit log: every anchor of the root chain (its MAC, inside a module; its
@@ -83,9 +98,10 @@ interface Checkpoint extends ChainPosition {
  * its chain, and each chain's head row. A chain rewritten with recomputed hashes shows at the
  * first anchor whose head no longer matches: no one without the module key can make an anchor
  * that names the new hashes. The optional cross-check names the very event whose facts differ
- * from the protected module log.
+ * from the protected module log. Anchors are read a page at a time and each chain is walked
+ * forward as far as the next anchor names it, so memory stays small however long the log is.
  *
- * @example const report = await verifyAuditLog(db, { verifyMac: (bytes, mac) => module.services.verifyRecordMac(AUDIT_ANCHOR_LABEL, bytes, mac) });
+ * @example const report = await verifyAuditLog(db, { verifyMac: anchorMacs((work) => pool.withModule(work)).verify });
  */
 export async function verifyAuditLog(
   db: Kysely<DatabaseSchema>,
@@ -93,137 +109,189 @@ export async function verifyAuditLog(
 ): Promise<AuditVerification> {
   const anchorProblems: AuditProblem[] = [];
   const recordProblems: AuditProblem[] = [];
+  let problemCount = 0;
+  const keep = (list: AuditProblem[], problem: AuditProblem): void => {
+    problemCount += 1;
+    if (anchorProblems.length + recordProblems.length < KEPT_PROBLEMS) list.push(problem);
+  };
   const anchorProblem = (reason: AuditProblemReason, anchor: number, message: string): void => {
-    anchorProblems.push({ reason, chain: null, sequence: null, through: null, anchor, message });
+    keep(anchorProblems, { reason, chain: null, sequence: null, through: null, anchor, message });
   };
   const first = options.from ?? 1;
-  const anchors = await anchorsBetween(db, first);
-  if (options.from !== undefined && anchors[0]?.record.sequence !== options.from)
+  let page = await anchorsBetween(db, first, first + ANCHOR_PAGE - 1);
+  if (options.from !== undefined && page[0]?.record.sequence !== options.from)
     throw new AuditError(
       'audit.unknown_anchor',
       `There is no anchor ${options.from}; indicia audit verify without --from lists the anchors it checks.`,
     );
 
-  // The root chain. Only anchors whose MAC verifies vouch for heads.
-  const checkpoints = new Map<string, Checkpoint[]>();
+  let records = 0;
+  let crossChecked = 0;
+  const states = new Map<string, ChainState>();
+  const stateOf = (chain: string): ChainState => {
+    let state = states.get(chain);
+    if (state === undefined) {
+      state = {
+        position: genesisOf(chain),
+        isWalked: true,
+        lastVouched: 0,
+        isRewritten: false,
+        isTruncated: false,
+      };
+      states.set(chain, state);
+    }
+    return state;
+  };
+  const visit = (chain: string, counted: (event: AuditEvent) => void) => async (event: AuditEvent) => {
+    records += 1;
+    counted(event);
+    if (options.crossCheck === undefined || !event.kind.startsWith('psd.')) return;
+    crossChecked += 1;
+    const refusal = await options.crossCheck(event);
+    if (refusal !== null)
+      keep(recordProblems, {
+        reason: 'cross-check',
+        chain,
+        sequence: event.sequence,
+        through: null,
+        anchor: null,
+        message: `record ${event.sequence} (${event.kind}) disagrees with the protected module log: ${refusal}`,
+      });
+  };
+  /** Walks `chain` on from where it stands up to `through` (or its end). */
+  const walk = async (chain: string, through: number | undefined, counted: (event: AuditEvent) => void) => {
+    const state = stateOf(chain);
+    state.position = await walkChain(db, chain, state.position, {
+      ...(through === undefined ? {} : { through }),
+      checkStart: !state.isWalked,
+      report: (problem) => keep(recordProblems, { ...problem, through: null, anchor: null }),
+      visit: visit(chain, counted),
+    });
+    state.isWalked = true;
+  };
+  /** An anchor vouches for `head` of its chain: walk there and compare. */
+  const vouch = async (anchor: number, head: AnchoredHead): Promise<void> => {
+    const state = stateOf(head.chain);
+    if (head.sequence > state.position.sequence) await walk(head.chain, head.sequence, () => undefined);
+    if (head.sequence !== state.position.sequence) {
+      if (head.sequence > state.position.sequence && !state.isTruncated && !state.isRewritten) {
+        state.isTruncated = true;
+        keep(recordProblems, {
+          reason: 'anchor-head',
+          chain: head.chain,
+          sequence: state.position.sequence + 1,
+          through: head.sequence,
+          anchor,
+          message: `anchor ${anchor} vouches for record ${head.sequence}, but the chain ends at record ${state.position.sequence}: records ${state.position.sequence + 1} to ${head.sequence} were deleted`,
+        });
+      }
+      return;
+    }
+    if (state.position.hash === head.hash) {
+      if (!state.isRewritten) state.lastVouched = head.sequence;
+      return;
+    }
+    if (state.isRewritten) return;
+    state.isRewritten = true;
+    const from = state.lastVouched + 1;
+    keep(recordProblems, {
+      reason: 'anchor-head',
+      chain: head.chain,
+      sequence: from,
+      through: head.sequence,
+      anchor,
+      message: `anchor ${anchor} vouches for record ${head.sequence} with hash ${head.hash.slice(0, 12)}…, but the chain has ${state.position.hash.slice(0, 12)}…: a record from ${from} to ${head.sequence} was changed, and the hashes after it recomputed, after the anchor was made`,
+    });
+  };
+
+  // The root chain, page by page. Only anchors whose MAC verifies vouch for heads.
+  let anchors = 0;
+  const firstAnchor = page[0]?.record.sequence ?? null;
+  let newestAnchor: number | null = null;
   let previous: AuditAnchor | null = null;
-  let starts = new Map<string, ChainPosition>();
   let newestTrusted: AuditAnchor | null = null;
   let expected = first;
-  for (const [index, anchor] of anchors.entries()) {
-    const sequence = anchor.record.sequence;
-    const isAfterGap = sequence !== expected;
-    if (isAfterGap)
-      anchorProblem(
-        'anchor-link',
-        expected,
-        sequence === expected + 1
-          ? `anchor ${expected} is missing`
-          : `anchors ${expected} to ${sequence - 1} are missing`,
-      );
-    expected = sequence + 1;
-    const problem = await checkAnchor(anchor, sequence, options.verifyMac);
-    if (problem !== null) {
-      anchorProblem('anchor-mac', sequence, problem);
-      previous = anchor;
-      continue;
-    }
-    const expectedPrevious =
-      index === 0
-        ? options.from === undefined
+  while (page.length > 0) {
+    for (const anchor of page) {
+      anchors += 1;
+      const sequence = anchor.record.sequence;
+      newestAnchor = Math.max(newestAnchor ?? 0, sequence);
+      if (sequence < expected) {
+        anchorProblem(
+          'anchor-link',
+          sequence,
+          `anchor ${sequence} appears again after anchor ${expected - 1}`,
+        );
+        continue;
+      }
+      const isAfterGap = sequence !== expected;
+      if (isAfterGap)
+        anchorProblem(
+          'anchor-link',
+          expected,
+          sequence === expected + 1
+            ? `anchor ${expected} is missing`
+            : `anchors ${expected} to ${sequence - 1} are missing`,
+        );
+      expected = sequence + 1;
+      const problem = await checkAnchor(anchor, sequence, options.verifyMac);
+      if (problem !== null) {
+        anchorProblem('anchor-mac', sequence, problem);
+        previous = anchor;
+        continue;
+      }
+      const isStart = sequence === options.from;
+      const expectedPrevious = isStart
+        ? anchor.record.previous
+        : previous === null
           ? FIRST_ANCHOR_PREVIOUS
-          : anchor.record.previous
-        : previous?.digest;
-    if (!isAfterGap && anchor.record.previous !== expectedPrevious)
-      anchorProblem(
-        'anchor-link',
-        sequence,
-        `anchor ${sequence} does not name the digest of anchor ${sequence - 1} before it`,
-      );
-    if (index === 0 && options.from !== undefined)
-      starts = new Map(anchor.record.heads.map((head) => [head.chain, head]));
-    else
+          : previous.digest;
+      if (!isAfterGap && anchor.record.previous !== expectedPrevious)
+        anchorProblem(
+          'anchor-link',
+          sequence,
+          `anchor ${sequence} does not name the digest of anchor ${sequence - 1} before it`,
+        );
+      if (newestTrusted !== null)
+        for (const head of newestTrusted.record.heads) {
+          const now = anchor.record.heads.find((candidate) => candidate.chain === head.chain);
+          if (now === undefined || now.sequence < head.sequence)
+            anchorProblem(
+              'anchor-head',
+              sequence,
+              `anchor ${sequence} names chain ${head.chain} ${now === undefined ? 'not at all' : `at record ${now.sequence}`}, but anchor ${newestTrusted.record.sequence} named it at record ${head.sequence}`,
+            );
+        }
       for (const head of anchor.record.heads) {
-        const list = checkpoints.get(head.chain) ?? [];
-        list.push({ anchor: sequence, sequence: head.sequence, hash: head.hash });
-        checkpoints.set(head.chain, list);
+        if (isStart)
+          states.set(head.chain, {
+            position: { sequence: head.sequence, hash: head.hash },
+            isWalked: false,
+            lastVouched: head.sequence,
+            isRewritten: false,
+            isTruncated: false,
+          });
+        else await vouch(sequence, head);
       }
-    if (newestTrusted !== null)
-      for (const head of newestTrusted.record.heads) {
-        const now = anchor.record.heads.find((candidate) => candidate.chain === head.chain);
-        if (now === undefined || now.sequence < head.sequence)
-          anchorProblem(
-            'anchor-head',
-            sequence,
-            `anchor ${sequence} names chain ${head.chain} ${now === undefined ? 'not at all' : `at record ${now.sequence}`}, but anchor ${newestTrusted.record.sequence} named it at record ${head.sequence}`,
-          );
-      }
-    newestTrusted = anchor;
-    previous = anchor;
+      newestTrusted = anchor;
+      previous = anchor;
+    }
+    const last = page.at(-1)?.record.sequence ?? expected;
+    page = await anchorsBetween(db, last + 1, last + ANCHOR_PAGE);
   }
 
-  // Every chain, against the anchors.
+  // Every chain to its end: what is left after the newest anchor is not yet anchored.
   const heads = await chainHeads(db);
-  const chains = [...new Set([...(await chainIds(db)), ...checkpoints.keys(), ...starts.keys()])].sort();
-  let records = 0;
+  const chains = [...new Set([...(await chainIds(db)), ...states.keys()])].sort();
   let unanchored = 0;
-  let crossChecked = 0;
   for (const chain of chains) {
-    const pending = [...(checkpoints.get(chain) ?? [])];
-    const newestAnchored = newestTrusted?.record.heads.find((head) => head.chain === chain)?.sequence ?? 0;
-    let lastVouched = starts.get(chain)?.sequence ?? 0;
-    const state = { isRewritten: false };
-    const matchAnchors = (sequence: number, hash: string): void => {
-      while (pending[0] !== undefined && pending[0].sequence <= sequence) {
-        const checkpoint = pending.shift() as Checkpoint;
-        if (checkpoint.sequence === sequence && checkpoint.hash !== hash && !state.isRewritten) {
-          state.isRewritten = true;
-          recordProblems.push({
-            reason: 'anchor-head',
-            chain,
-            sequence: lastVouched + 1,
-            through: sequence,
-            anchor: checkpoint.anchor,
-            message: `anchor ${checkpoint.anchor} vouches for record ${sequence} with hash ${checkpoint.hash.slice(0, 12)}…, but the chain has ${hash.slice(0, 12)}…: a record from ${lastVouched + 1} to ${sequence} was changed, and the hashes after it recomputed, after the anchor was made`,
-          });
-        }
-        if (!state.isRewritten) lastVouched = checkpoint.sequence;
-      }
-    };
-    const end = await walkChain(db, chain, starts.get(chain) ?? genesisOf(chain), {
-      report: (problem) => recordProblems.push({ ...problem, through: null, anchor: null }),
-      visit: async (event) => {
-        records += 1;
-        if (event.sequence > newestAnchored) unanchored += 1;
-        matchAnchors(event.sequence, event.hash);
-        if (options.crossCheck !== undefined && event.kind.startsWith('psd.')) {
-          crossChecked += 1;
-          const refusal = await options.crossCheck(event);
-          if (refusal !== null)
-            recordProblems.push({
-              reason: 'cross-check',
-              chain,
-              sequence: event.sequence,
-              through: null,
-              anchor: null,
-              message: `record ${event.sequence} (${event.kind}) disagrees with the protected module log: ${refusal}`,
-            });
-        }
-      },
+    await walk(chain, undefined, () => {
+      unanchored += 1;
     });
-    const beyond = pending.at(-1);
-    if (beyond !== undefined && !state.isRewritten)
-      recordProblems.push({
-        reason: 'anchor-head',
-        chain,
-        sequence: end.sequence + 1,
-        through: beyond.sequence,
-        anchor: beyond.anchor,
-        message: `anchor ${beyond.anchor} vouches for record ${beyond.sequence}, but the chain ends at record ${end.sequence}: records ${end.sequence + 1} to ${beyond.sequence} were deleted`,
-      });
+    const end = stateOf(chain).position;
     const head = heads.get(chain);
     if (head === undefined || head.sequence !== end.sequence || head.hash !== end.hash)
-      recordProblems.push({
+      keep(recordProblems, {
         reason: 'head',
         chain,
         sequence: end.sequence,
@@ -244,15 +312,16 @@ export async function verifyAuditLog(
   );
   const problems = [...anchorProblems, ...recordProblems];
   return {
-    isIntact: problems.length === 0,
+    isIntact: problemCount === 0,
     records,
     chains: chains.length,
-    anchors: anchors.length,
-    firstAnchor: anchors[0]?.record.sequence ?? null,
-    newestAnchor: anchors.at(-1)?.record.sequence ?? null,
+    anchors,
+    firstAnchor,
+    newestAnchor,
     unanchored,
     crossChecked,
     problems,
+    problemCount,
     firstProblem: problems[0] ?? null,
   };
 }

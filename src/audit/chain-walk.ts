@@ -56,13 +56,15 @@ export async function walkChain(
   start: ChainPosition,
   options: {
     readonly through?: number;
+    /** False when the walk goes on from where an earlier walk of this chain ended (checked then). */
+    readonly checkStart?: boolean;
     readonly visit?: (event: AuditEvent) => Promise<void>;
     readonly report: (problem: RecordProblem) => void;
   },
 ): Promise<ChainPosition> {
   const { report } = options;
   let position = start;
-  let isStartChecked = start.sequence === 0;
+  let isStartChecked = start.sequence === 0 || options.checkStart === false;
   let after = start.sequence - (isStartChecked ? 0 : 1);
   for (;;) {
     let query = db

@@ -43,14 +43,14 @@ function report(io: CommandIo, audit: AuditVerification, log: ModuleLogReport): 
   if (audit.firstProblem !== null) io.write(`first bad record: ${problemLine(audit.firstProblem)}\n`);
   for (const problem of audit.problems.slice(1, LISTED_PROBLEMS))
     io.write(`  also: ${problemLine(problem)}\n`);
-  if (audit.problems.length > LISTED_PROBLEMS)
-    io.write(`  and ${audit.problems.length - LISTED_PROBLEMS} more problem(s)\n`);
+  if (audit.problemCount > LISTED_PROBLEMS)
+    io.write(`  and ${audit.problemCount - LISTED_PROBLEMS} more problem(s)\n`);
   for (const problem of logProblems) io.write(`module log: ${problem}\n`);
   const isIntact = audit.isIntact && logProblems.length === 0;
   io.write(
     isIntact
       ? 'intact\n'
-      : `NOT INTACT: ${audit.problems.length} audit log and ${logProblems.length} module log problem(s); see docs/operations.md "Verifying the audit log"\n`,
+      : `NOT INTACT: ${audit.problemCount} audit log and ${logProblems.length} module log problem(s); see docs/operations.md "Verifying the audit log"\n`,
   );
   return isIntact;
 }

@@ -1,6 +1,7 @@
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
+import { backupBackendFor } from '../backup/index.ts';
 import { createCustodyService } from '../custody/index.ts';
 import { SHIPMENT_KEY_LABEL, readArchive } from '../log-shipping/index.ts';
 import {
@@ -27,7 +28,7 @@ import { type CommandIo, UsageError, parseSubcommand } from './commands.ts';
 import { officerCredential } from './modules-command.ts';
 
 const usage =
-  'usage: indicia restore [--backup FILE] [--log-archive DIR] [--accept-gap]   (see docs/operations.md, "Restoring after losing the database")';
+  'usage: indicia restore [--backup FILE|ID|latest] [--log-archive DIR] [--accept-gap]   (see docs/operations.md, "Restoring after losing the database")';
 
 /** Puts a SQLite backup file where the configured database goes, after checking it opens whole. */
 function placeSqliteBackup(backup: string, target: string): void {
@@ -54,6 +55,18 @@ function placeSqliteBackup(backup: string, target: string): void {
   }
   mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
   copyFileSync(backup, target);
+}
+
+/**
+ * The anchor writer remembers its newest audit anchor outside the database (a deleted anchor shows
+ * so); a restored database is older on purpose, so that memory is set aside, kept for the record.
+ */
+function setAnchorMemoryAside(dataDir: string, io: CommandIo): void {
+  const memory = join(dataDir, 'audit-anchor.json');
+  if (!existsSync(memory)) return;
+  const aside = `${memory}.before-restore-${new Date().toISOString().replaceAll(':', '-')}`;
+  renameSync(memory, aside);
+  io.write(`The audit anchor writer's memory of the lost database was set aside as ${aside}.\n`);
 }
 
 function describeGap(gap: RecoveryGap): string {
@@ -97,9 +110,22 @@ export async function restoreCommand(args: readonly string[], io: CommandIo): Pr
     'the server is running on this data directory: stop it before restoring',
   );
   try {
-    if (backup !== undefined && target.dialect === 'sqlite') placeSqliteBackup(backup, target.file);
+    if (backup !== undefined && target.dialect === 'sqlite') {
+      if (existsSync(backup) || backup.includes('/')) placeSqliteBackup(backup, target.file);
+      else {
+        // A backup id (or `latest`) of the installation's backups (INDICIA_BACKUP_DIR).
+        if (existsSync(target.file))
+          throw new RecoveryError(
+            'recovery.database_exists',
+            `There is a database at ${target.file} already. A restore never overwrites one: move it away (keep it for the investigation), then restore again.`,
+          );
+        const restored = await backupBackendFor(config, target.file).restore(backup, target.file);
+        io.write(`Restored backup ${restored.backupId} (taken ${restored.takenAt}) to ${target.file}.\n`);
+      }
+    }
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
     const releaseOperator = acquireLockFile(join(config.dataDir, OPERATOR_MODULE_LOCK));
+    setAnchorMemoryAside(config.dataDir, io);
     const { store } = await openMigratedStore(config);
     try {
       const credential = await officerCredential(config);

@@ -12,7 +12,8 @@ import type { Logger, ServerMetrics } from '../telemetry/index.ts';
 export interface AuditVerificationJob {
   /** Verifies once now (what the timer calls). */
   runOnce(): Promise<AuditVerification>;
-  stop(): void;
+  /** Stops the timer and waits for a run in progress. */
+  stop(): Promise<void>;
 }
 
 /** Problems logged one line each per run; the rest are counted. */
@@ -64,14 +65,14 @@ export function startAuditVerificationJob(dependencies: {
             anchors: report.anchors,
             fromAnchor: report.firstAnchor,
             unanchored: report.unanchored,
-            problems: report.problems.length,
+            problems: report.problemCount,
             firstProblem: report.firstProblem?.message ?? null,
           },
         },
       ]),
     );
     logger.info(
-      { records: report.records, anchors: report.anchors, problems: report.problems.length },
+      { records: report.records, anchors: report.anchors, problems: report.problemCount },
       'audit log verified',
     );
     return report;
@@ -92,5 +93,11 @@ export function startAuditVerificationJob(dependencies: {
         }, intervalSeconds * 1000)
       : undefined;
   timer?.unref();
-  return { runOnce, stop: () => clearInterval(timer) };
+  return {
+    runOnce,
+    async stop() {
+      clearInterval(timer);
+      await running?.catch(() => undefined);
+    },
+  };
 }

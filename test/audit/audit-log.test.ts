@@ -163,6 +163,30 @@ for (const fixture of dialectFixtures) {
       }
     });
 
+    it('verifies across pages of anchors: more than a thousand, one event each; a record changed deep in the log still shows', async () => {
+      await clear();
+      const anchorMacsOfPool = macs();
+      await store.db.transaction().execute(async (trx) => {
+        let previous = null;
+        for (let index = 0; index < 1_010; index += 1) {
+          await appendAuditEvents(trx, [event('test.event', { index })], { chain: 'SW-AAAAAAAAAA' });
+          const heads = await trx.selectFrom('audit_heads').selectAll().execute();
+          previous = await writeAnchor(trx, anchorMacsOfPool, previous, heads);
+        }
+      });
+      const intact = await verify();
+      assert.equal(intact.isIntact, true, JSON.stringify(intact.problems));
+      assert.deepEqual([intact.anchors, intact.records, intact.unanchored], [1_010, 1_010, 0]);
+      await rewriteChain(store.db, 'SW-AAAAAAAAAA', 1_005, (details) => ({ ...details, index: -1 }));
+      const tampered = await verify();
+      assert.equal(tampered.firstProblem?.reason, 'anchor-head');
+      assert.deepEqual(
+        [tampered.firstProblem.sequence, tampered.firstProblem.through, tampered.firstProblem.anchor],
+        [1_005, 1_005, 1_005],
+      );
+      assert.equal(tampered.problemCount, 1, JSON.stringify(tampered.problems));
+    });
+
     it('tamper drill: an amount changed and the SHA-256 chain recomputed is flagged by the anchor MAC and by the module log', async () => {
       await clear();
       const custody = createCustodyService({ db: store.db, pool });

@@ -198,6 +198,32 @@ for (const fixture of backendFixtures) {
       await module.close();
     });
 
+    it('MACs records under a label with a key the caller never sees; other labels, bytes or modules do not verify', async () => {
+      const module = await readyModule(installation, 5);
+      const other = await readyModule(installation, 4);
+      const bytes = Buffer.from('{"heads":[],"sequence":1}');
+      const mac = await module.services.macRecord('audit-anchor', bytes);
+      assert.equal(mac.length, 32);
+      assert.equal(await module.services.verifyRecordMac('audit-anchor', bytes, mac), true);
+      // The installation's modules share the key: any of them checks another's MAC.
+      assert.equal(await other.services.verifyRecordMac('audit-anchor', bytes, mac), true);
+      assert.equal(await module.services.verifyRecordMac('audit-anchor-2', bytes, mac), false);
+      assert.equal(
+        await module.services.verifyRecordMac('audit-anchor', Buffer.from(`${bytes.toString()} `), mac),
+        false,
+      );
+      // Domain separation: not a control code's MAC, nor a derived secret.
+      assert.notDeepEqual(mac, await module.services.deriveSecret('audit-anchor'));
+      assert.throws(() => module.services.macRecord('Bad Label\n', bytes), refusedWith('vault.wrong_state'));
+      module.logout();
+      assert.throws(
+        () => module.services.macRecord('audit-anchor', bytes),
+        refusedWith('vault.role_required'),
+      );
+      await module.close();
+      await other.close();
+    });
+
     it('rotates the master key: new packages use it, old ones stay readable until the minimum is raised', async () => {
       const module = await readyModule(installation, 6);
       const database = new SimulatedDatabase();
