@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
-import { runIndicia, serveIndicia } from '../support/cli-process.ts';
+import { type ServingProcess, runIndicia, serveIndicia } from '../support/cli-process.ts';
 import { dialectFixtures, type FreshDatabase } from '../support/dialects.ts';
 import { findFreePort } from '../support/free-port.ts';
 
@@ -92,70 +92,75 @@ describe('indicia migrate --to postgres://… (moving an embedded installation t
   let meterId = '';
   let sourceIndicia = 0;
   let arrived: Record<string, number> = {};
+  let server: ServingProcess | undefined;
+  after(() => server?.stop());
 
-  it('builds a SQLite installation with accounts, meters, fundings and indicia; a move beside its server is refused', async () => {
+  it('builds a SQLite installation: the demo customer enrolls, funds and prints through its server', async () => {
     url = await freshPostgresUrl();
     // The same port before and after: the customer's client keeps talking to "its" server.
     serveArgs = [...at, '--port', String(await findFreePort())];
-    // The first start creates the demo accounts and meter; the demo customer enrolls, funds and
-    // prints through the server; the operator creates, funds and issues from a meter of its own.
-    const server = await serveIndicia(serveArgs);
-    try {
-      const exported = /INDICIA_PASSWORD=(\S+) INDICIA_FINGERPRINT=(\S+)/.exec(server.output());
-      assert.ok(exported?.[1] !== undefined && exported[2] !== undefined, server.output());
-      const enrolled = await runIndicia(
-        [
-          'client',
-          'enroll',
-          '--url',
-          server.url,
-          '--email',
-          'customer@demo.indicia.test',
-          '--fingerprint',
-          exported[2],
-          ...state,
-        ],
-        { INDICIA_PASSWORD: exported[1] },
-      );
-      assert.equal(enrolled.status, 0, enrolled.stderr);
-      const funded = await runIndicia([
+    // The first start creates the demo accounts (operator, customer) and the customer's meter.
+    server = await serveIndicia(serveArgs);
+    const exported = /INDICIA_PASSWORD=(\S+) INDICIA_FINGERPRINT=(\S+)/.exec(server.output());
+    assert.ok(exported?.[1] !== undefined && exported[2] !== undefined, server.output());
+    const enrolled = await runIndicia(
+      [
         'client',
-        'fund',
-        '20.00',
-        '--card',
-        '4242424242424242',
-        '--exp',
-        '12/2099',
-        '--cvc',
-        '123',
+        'enroll',
+        '--url',
+        server.url,
+        '--email',
+        'customer@demo.indicia.test',
+        '--fingerprint',
+        exported[2],
         ...state,
-      ]);
-      assert.equal(funded.status, 0, funded.stderr);
-      assert.match(await clientPrint(2, join(folder, 'before'), state), /AR \$1\.46, DR \$18\.54/);
+      ],
+      { INDICIA_PASSWORD: exported[1] },
+    );
+    assert.equal(enrolled.status, 0, enrolled.stderr);
+    const funded = await runIndicia([
+      'client',
+      'fund',
+      '20.00',
+      '--card',
+      '4242424242424242',
+      '--exp',
+      '12/2099',
+      '--cvc',
+      '123',
+      ...state,
+    ]);
+    assert.equal(funded.status, 0, funded.stderr);
+    assert.match(await clientPrint(2, join(folder, 'before'), state), /AR \$1\.46, DR \$18\.54/);
+  });
 
-      const created = await runIndicia([
-        'meters',
-        'create',
-        '--customer',
-        '1001',
-        '--zip',
-        '94107',
-        '--max-dr',
-        '500.00',
-        ...at,
-      ]);
-      assert.equal(created.status, 0, created.stderr);
-      meterId = /Meter (\S+) created/.exec(created.stdout)?.[1] ?? '';
-      assert.equal((await runIndicia(['meters', 'fund', meterId, '100.00', ...at])).status, 0);
-      assert.match(await issue(meterId, 3, at), /AR \$2\.19 DR \$97\.81/);
+  it('adds a meter of the operator, funded, with pieces issued beside the running server', async () => {
+    assert.ok(server !== undefined, 'the server runs');
+    const created = await runIndicia([
+      'meters',
+      'create',
+      '--customer',
+      '1001',
+      '--zip',
+      '94107',
+      '--max-dr',
+      '500.00',
+      ...at,
+    ]);
+    assert.equal(created.status, 0, created.stderr);
+    meterId = /Meter (\S+) created/.exec(created.stdout)?.[1] ?? '';
+    assert.equal((await runIndicia(['meters', 'fund', meterId, '100.00', ...at])).status, 0);
+    assert.match(await issue(meterId, 3, at), /AR \$2\.19 DR \$97\.81/);
+  });
 
-      const whileRunning = await runIndicia(['migrate', '--to', url, ...at], {}, MOVE_TIMEOUT_MS);
-      assert.equal(whileRunning.status, 1);
-      assert.match(whileRunning.stderr, /the server is running .*stop it first \(pid \d+\)/);
-      assert.deepEqual(await tableCounts(url), {}, 'a refused move writes nothing');
-    } finally {
-      await server.stop();
-    }
+  it('refuses to move beside the running server, writing nothing', async () => {
+    assert.ok(server !== undefined && meterId !== '', 'the installation was built');
+    const whileRunning = await runIndicia(['migrate', '--to', url, ...at], {}, MOVE_TIMEOUT_MS);
+    assert.equal(whileRunning.status, 1);
+    assert.match(whileRunning.stderr, /the server is running .*stop it first \(pid \d+\)/);
+    assert.deepEqual(await tableCounts(url), {}, 'a refused move writes nothing');
+    await server.stop();
+    server = undefined;
     sourceIndicia = sqliteCount(sqliteFile, 'indicia');
     assert.equal(sourceIndicia, 5);
   });
