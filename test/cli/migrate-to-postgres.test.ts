@@ -180,7 +180,10 @@ describe('indicia migrate --to postgres://… (moving an embedded installation t
       moved.stdout,
       /3 module checkpoint\(s\) identical; 3 module\(s\) compared their checkpoint rings with the copy/,
     );
-    assert.match(moved.stdout, /INDICIA_DATABASE_URL=.* indicia serve --data-dir /);
+    assert.ok(
+      moved.stdout.includes(`INDICIA_DATABASE_URL='${url}' indicia serve --data-dir ${dataDir}\n`),
+      moved.stdout,
+    );
     assert.match(moved.stdout, /Recorded the move in .*database-moved\.json/);
 
     arrived = await tableCounts(url);
