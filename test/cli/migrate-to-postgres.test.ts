@@ -240,51 +240,86 @@ describe('indicia migrate --to postgres://… (moving an embedded installation t
     assert.equal(sqliteCount(sqliteFile, 'indicia'), sourceIndicia, 'the SQLite file is left as it was');
   });
 
-  it('a failure in the middle of the copy leaves the target empty; fixed, the move goes through', async () => {
+  describe('a move that fails', () => {
     const dataDir = join(mkdtempSync(join(tmpdir(), 'indicia-move-fail-')), 'data');
     const at = ['--data-dir', dataDir];
-    const url = await freshPostgresUrl();
-    const server = await serveIndicia([...at, '--port', '0']);
-    await server.stop();
-    // A row SQLite kept only because foreign keys were off when it was written: PostgreSQL
-    // refuses it after the tables before it in the order are copied.
     const sqliteFile = join(dataDir, 'indicia.sqlite');
-    const database = new DatabaseSync(sqliteFile);
-    database.exec('pragma foreign_keys = off');
-    database.exec(
-      "insert into meter_fundings (id, meter_id, amount_mills, source, package_sequence, created_at) values ('orphan-funding', 'NO-SUCH-METER', 1000, 'test', 1, '2026-01-01T00:00:00.000Z')",
-    );
-    database.close();
+    let url = '';
+    // The first audit event, by rowid: a chain column (migration 0018) may give several a sequence 1.
+    let firstEvent = { rowid: 0, at: '' };
+    const edit = (statements: string[]): void => {
+      const database = new DatabaseSync(sqliteFile);
+      try {
+        for (const statement of statements) database.exec(statement);
+      } finally {
+        database.close();
+      }
+    };
 
-    // A database that holds anything is refused as it is.
-    const occupied = await freshPostgresUrl();
-    const client = new pg.Client({ connectionString: occupied });
-    await client.connect();
-    await client.query("create table notes (body text); insert into notes values ('keep me')");
-    await client.end();
-    const refused = await runIndicia(['migrate', '--to', occupied, ...at], {}, MOVE_TIMEOUT_MS);
-    assert.equal(refused.status, 1);
-    assert.match(refused.stderr, /is not empty: it has tables \(notes\)\. Nothing was changed/);
-    assert.deepEqual(await tableCounts(occupied), { notes: 1 });
+    it('refuses a target that holds anything, as it is', async () => {
+      url = await freshPostgresUrl();
+      const server = await serveIndicia([...at, '--port', '0']);
+      await server.stop();
+      const database = new DatabaseSync(sqliteFile);
+      firstEvent = database
+        .prepare('select rowid, at from audit_events order by rowid limit 1')
+        .get() as typeof firstEvent;
+      database.close();
+      const occupied = await freshPostgresUrl();
+      const client = new pg.Client({ connectionString: occupied });
+      await client.connect();
+      await client.query("create table notes (body text); insert into notes values ('keep me')");
+      await client.end();
+      const refused = await runIndicia(['migrate', '--to', occupied, ...at], {}, MOVE_TIMEOUT_MS);
+      assert.equal(refused.status, 1);
+      assert.match(refused.stderr, /is not empty: it has tables \(notes\)\. Nothing was changed/);
+      assert.deepEqual(await tableCounts(occupied), { notes: 1 });
+    });
 
-    const failed = await runIndicia(['migrate', '--to', url, ...at], {}, MOVE_TIMEOUT_MS);
-    assert.equal(failed.status, 1);
-    assert.match(
-      failed.stderr,
-      /copying table meter_fundings to postgres:\/\/.* failed after 0 row\(s\): .*foreign key.*the target was left as empty as it was/,
-    );
-    assert.deepEqual(
-      await tableCounts(url),
-      {},
-      'no table, no row: the migrations rolled back with the copy',
-    );
+    it('leaves the target empty when PostgreSQL refuses a row in the middle of the copy', async () => {
+      assert.ok(firstEvent.at !== '', 'the installation was made');
+      // A row SQLite kept only because foreign keys were off when it was written: PostgreSQL
+      // refuses it after the tables before it in the order are copied.
+      edit([
+        'pragma foreign_keys = off',
+        "insert into meter_fundings (id, meter_id, amount_mills, source, package_sequence, created_at) values ('orphan-funding', 'NO-SUCH-METER', 1000, 'test', 1, '2026-01-01T00:00:00.000Z')",
+      ]);
+      const failed = await runIndicia(['migrate', '--to', url, ...at], {}, MOVE_TIMEOUT_MS);
+      assert.equal(failed.status, 1);
+      assert.match(
+        failed.stderr,
+        /copying table meter_fundings to postgres:\/\/.* failed after 0 row\(s\): .*foreign key.*the target was left as empty as it was/,
+      );
+      assert.deepEqual(
+        await tableCounts(url),
+        {},
+        'no table, no row: the migrations rolled back with the copy',
+      );
+    });
 
-    const fix = new DatabaseSync(sqliteFile);
-    fix.exec("delete from meter_fundings where id = 'orphan-funding'");
-    fix.close();
-    const moved = await runIndicia(['migrate', '--to', url, ...at], {}, MOVE_TIMEOUT_MS);
-    assert.equal(moved.status, 0, moved.stderr);
-    assert.match(moved.stdout, /Verified on arrival/);
+    it('leaves the target empty when the check on arrival refuses the copy', async () => {
+      assert.ok(firstEvent.at !== '', 'the installation was made');
+      // The row gone, but one audit event changed by hand: the copy arrives, its chain does not verify.
+      edit([
+        "delete from meter_fundings where id = 'orphan-funding'",
+        `update audit_events set at = '2000-01-01T00:00:00.000Z' where rowid = ${firstEvent.rowid}`,
+      ]);
+      const tampered = await runIndicia(['migrate', '--to', url, ...at], {}, MOVE_TIMEOUT_MS);
+      assert.equal(tampered.status, 1);
+      assert.match(
+        tampered.stderr,
+        /the source's audit chain is broken at event \d+: .*Nothing was kept on the target \(the copy was rolled back\)/,
+      );
+      assert.deepEqual(await tableCounts(url), {});
+    });
+
+    it('goes through once the source is put right', async () => {
+      assert.ok(firstEvent.at !== '', 'the installation was made');
+      edit([`update audit_events set at = '${firstEvent.at}' where rowid = ${firstEvent.rowid}`]);
+      const moved = await runIndicia(['migrate', '--to', url, ...at], {}, MOVE_TIMEOUT_MS);
+      assert.equal(moved.status, 0, moved.stderr);
+      assert.match(moved.stdout, /Verified on arrival/);
+    });
   });
 
   it('says what is wrong with the call before it opens anything', async () => {
