@@ -42,7 +42,11 @@ function summary(
     `  ${check.meters} meter(s); all ${check.packages} sealed package(s) (meters' and the authority's) open in the module with the source's registers (AR ${formatUsd(check.ascendingTotal)}, DR ${formatUsd(check.descendingTotal)} in total)`,
     `  ${check.checkpoints} module checkpoint(s) identical; ${check.modulesInStep} module(s) compared their checkpoint rings with the copy and find it as they find the source`,
     'Next steps:',
-    `  1. Start the server on PostgreSQL: INDICIA_DATABASE_URL='<the URL you gave, with its password>' indicia serve --data-dir ${dataDir}`,
+    // A URL without a password is shown as given; one with a password only with it masked.
+    `  1. Start the server on PostgreSQL: INDICIA_DATABASE_URL='${to}' indicia serve --data-dir ${dataDir}`,
+    ...(to.includes(':***@')
+      ? ['     (put the password back in place of ***, or give it in PGPASSWORD)']
+      : []),
     '     (keep the same data directory: it holds the crypto modules and their checkpoint rings).',
     '  2. Run indicia reconcile with the same INDICIA_DATABASE_URL.',
     `  3. Keep ${from} only as the state before the move: never start a server on it again.`,

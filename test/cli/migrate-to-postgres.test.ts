@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
-import { runIndicia, serveIndicia } from '../support/cli-process.ts';
+import { type ServingProcess, runIndicia, serveIndicia } from '../support/cli-process.ts';
 import { dialectFixtures, type FreshDatabase } from '../support/dialects.ts';
 import { findFreePort } from '../support/free-port.ts';
 
@@ -92,70 +92,75 @@ describe('indicia migrate --to postgres://… (moving an embedded installation t
   let meterId = '';
   let sourceIndicia = 0;
   let arrived: Record<string, number> = {};
+  let server: ServingProcess | undefined;
+  after(() => server?.stop());
 
-  it('builds a SQLite installation with accounts, meters, fundings and indicia; a move beside its server is refused', async () => {
+  it('builds a SQLite installation: the demo customer enrolls, funds and prints through its server', async () => {
     url = await freshPostgresUrl();
     // The same port before and after: the customer's client keeps talking to "its" server.
     serveArgs = [...at, '--port', String(await findFreePort())];
-    // The first start creates the demo accounts and meter; the demo customer enrolls, funds and
-    // prints through the server; the operator creates, funds and issues from a meter of its own.
-    const server = await serveIndicia(serveArgs);
-    try {
-      const exported = /INDICIA_PASSWORD=(\S+) INDICIA_FINGERPRINT=(\S+)/.exec(server.output());
-      assert.ok(exported?.[1] !== undefined && exported[2] !== undefined, server.output());
-      const enrolled = await runIndicia(
-        [
-          'client',
-          'enroll',
-          '--url',
-          server.url,
-          '--email',
-          'customer@demo.indicia.test',
-          '--fingerprint',
-          exported[2],
-          ...state,
-        ],
-        { INDICIA_PASSWORD: exported[1] },
-      );
-      assert.equal(enrolled.status, 0, enrolled.stderr);
-      const funded = await runIndicia([
+    // The first start creates the demo accounts (operator, customer) and the customer's meter.
+    server = await serveIndicia(serveArgs);
+    const exported = /INDICIA_PASSWORD=(\S+) INDICIA_FINGERPRINT=(\S+)/.exec(server.output());
+    assert.ok(exported?.[1] !== undefined && exported[2] !== undefined, server.output());
+    const enrolled = await runIndicia(
+      [
         'client',
-        'fund',
-        '20.00',
-        '--card',
-        '4242424242424242',
-        '--exp',
-        '12/2099',
-        '--cvc',
-        '123',
+        'enroll',
+        '--url',
+        server.url,
+        '--email',
+        'customer@demo.indicia.test',
+        '--fingerprint',
+        exported[2],
         ...state,
-      ]);
-      assert.equal(funded.status, 0, funded.stderr);
-      assert.match(await clientPrint(2, join(folder, 'before'), state), /AR \$1\.46, DR \$18\.54/);
+      ],
+      { INDICIA_PASSWORD: exported[1] },
+    );
+    assert.equal(enrolled.status, 0, enrolled.stderr);
+    const funded = await runIndicia([
+      'client',
+      'fund',
+      '20.00',
+      '--card',
+      '4242424242424242',
+      '--exp',
+      '12/2099',
+      '--cvc',
+      '123',
+      ...state,
+    ]);
+    assert.equal(funded.status, 0, funded.stderr);
+    assert.match(await clientPrint(2, join(folder, 'before'), state), /AR \$1\.46, DR \$18\.54/);
+  });
 
-      const created = await runIndicia([
-        'meters',
-        'create',
-        '--customer',
-        '1001',
-        '--zip',
-        '94107',
-        '--max-dr',
-        '500.00',
-        ...at,
-      ]);
-      assert.equal(created.status, 0, created.stderr);
-      meterId = /Meter (\S+) created/.exec(created.stdout)?.[1] ?? '';
-      assert.equal((await runIndicia(['meters', 'fund', meterId, '100.00', ...at])).status, 0);
-      assert.match(await issue(meterId, 3, at), /AR \$2\.19 DR \$97\.81/);
+  it('adds a meter of the operator, funded, with pieces issued beside the running server', async () => {
+    assert.ok(server !== undefined, 'the server runs');
+    const created = await runIndicia([
+      'meters',
+      'create',
+      '--customer',
+      '1001',
+      '--zip',
+      '94107',
+      '--max-dr',
+      '500.00',
+      ...at,
+    ]);
+    assert.equal(created.status, 0, created.stderr);
+    meterId = /Meter (\S+) created/.exec(created.stdout)?.[1] ?? '';
+    assert.equal((await runIndicia(['meters', 'fund', meterId, '100.00', ...at])).status, 0);
+    assert.match(await issue(meterId, 3, at), /AR \$2\.19 DR \$97\.81/);
+  });
 
-      const whileRunning = await runIndicia(['migrate', '--to', url, ...at], {}, MOVE_TIMEOUT_MS);
-      assert.equal(whileRunning.status, 1);
-      assert.match(whileRunning.stderr, /the server is running .*stop it first \(pid \d+\)/);
-      assert.deepEqual(await tableCounts(url), {}, 'a refused move writes nothing');
-    } finally {
-      await server.stop();
-    }
+  it('refuses to move beside the running server, writing nothing', async () => {
+    assert.ok(server !== undefined && meterId !== '', 'the installation was built');
+    const whileRunning = await runIndicia(['migrate', '--to', url, ...at], {}, MOVE_TIMEOUT_MS);
+    assert.equal(whileRunning.status, 1);
+    assert.match(whileRunning.stderr, /the server is running .*stop it first \(pid \d+\)/);
+    assert.deepEqual(await tableCounts(url), {}, 'a refused move writes nothing');
+    await server.stop();
+    server = undefined;
     sourceIndicia = sqliteCount(sqliteFile, 'indicia');
     assert.equal(sourceIndicia, 5);
   });
@@ -175,7 +180,10 @@ describe('indicia migrate --to postgres://… (moving an embedded installation t
       moved.stdout,
       /3 module checkpoint\(s\) identical; 3 module\(s\) compared their checkpoint rings with the copy/,
     );
-    assert.match(moved.stdout, /INDICIA_DATABASE_URL=.* indicia serve --data-dir /);
+    assert.ok(
+      moved.stdout.includes(`INDICIA_DATABASE_URL='${url}' indicia serve --data-dir ${dataDir}\n`),
+      moved.stdout,
+    );
     assert.match(moved.stdout, /Recorded the move in .*database-moved\.json/);
 
     arrived = await tableCounts(url);
@@ -233,51 +241,86 @@ describe('indicia migrate --to postgres://… (moving an embedded installation t
     assert.equal(sqliteCount(sqliteFile, 'indicia'), sourceIndicia, 'the SQLite file is left as it was');
   });
 
-  it('a failure in the middle of the copy leaves the target empty; fixed, the move goes through', async () => {
+  describe('a move that fails', () => {
     const dataDir = join(mkdtempSync(join(tmpdir(), 'indicia-move-fail-')), 'data');
     const at = ['--data-dir', dataDir];
-    const url = await freshPostgresUrl();
-    const server = await serveIndicia([...at, '--port', '0']);
-    await server.stop();
-    // A row SQLite kept only because foreign keys were off when it was written: PostgreSQL
-    // refuses it after the tables before it in the order are copied.
     const sqliteFile = join(dataDir, 'indicia.sqlite');
-    const database = new DatabaseSync(sqliteFile);
-    database.exec('pragma foreign_keys = off');
-    database.exec(
-      "insert into meter_fundings (id, meter_id, amount_mills, source, package_sequence, created_at) values ('orphan-funding', 'NO-SUCH-METER', 1000, 'test', 1, '2026-01-01T00:00:00.000Z')",
-    );
-    database.close();
+    let url = '';
+    // The first audit event, by rowid: a chain column (migration 0018) may give several a sequence 1.
+    let firstEvent = { rowid: 0, at: '' };
+    const edit = (statements: string[]): void => {
+      const database = new DatabaseSync(sqliteFile);
+      try {
+        for (const statement of statements) database.exec(statement);
+      } finally {
+        database.close();
+      }
+    };
 
-    // A database that holds anything is refused as it is.
-    const occupied = await freshPostgresUrl();
-    const client = new pg.Client({ connectionString: occupied });
-    await client.connect();
-    await client.query("create table notes (body text); insert into notes values ('keep me')");
-    await client.end();
-    const refused = await runIndicia(['migrate', '--to', occupied, ...at], {}, MOVE_TIMEOUT_MS);
-    assert.equal(refused.status, 1);
-    assert.match(refused.stderr, /is not empty: it has tables \(notes\)\. Nothing was changed/);
-    assert.deepEqual(await tableCounts(occupied), { notes: 1 });
+    it('refuses a target that holds anything, as it is', async () => {
+      url = await freshPostgresUrl();
+      const server = await serveIndicia([...at, '--port', '0']);
+      await server.stop();
+      const database = new DatabaseSync(sqliteFile);
+      firstEvent = database
+        .prepare('select rowid, at from audit_events order by rowid limit 1')
+        .get() as typeof firstEvent;
+      database.close();
+      const occupied = await freshPostgresUrl();
+      const client = new pg.Client({ connectionString: occupied });
+      await client.connect();
+      await client.query("create table notes (body text); insert into notes values ('keep me')");
+      await client.end();
+      const refused = await runIndicia(['migrate', '--to', occupied, ...at], {}, MOVE_TIMEOUT_MS);
+      assert.equal(refused.status, 1);
+      assert.match(refused.stderr, /is not empty: it has tables \(notes\)\. Nothing was changed/);
+      assert.deepEqual(await tableCounts(occupied), { notes: 1 });
+    });
 
-    const failed = await runIndicia(['migrate', '--to', url, ...at], {}, MOVE_TIMEOUT_MS);
-    assert.equal(failed.status, 1);
-    assert.match(
-      failed.stderr,
-      /copying table meter_fundings to postgres:\/\/.* failed after 0 row\(s\): .*foreign key.*the target was left as empty as it was/,
-    );
-    assert.deepEqual(
-      await tableCounts(url),
-      {},
-      'no table, no row: the migrations rolled back with the copy',
-    );
+    it('leaves the target empty when PostgreSQL refuses a row in the middle of the copy', async () => {
+      assert.ok(firstEvent.at !== '', 'the installation was made');
+      // A row SQLite kept only because foreign keys were off when it was written: PostgreSQL
+      // refuses it after the tables before it in the order are copied.
+      edit([
+        'pragma foreign_keys = off',
+        "insert into meter_fundings (id, meter_id, amount_mills, source, package_sequence, created_at) values ('orphan-funding', 'NO-SUCH-METER', 1000, 'test', 1, '2026-01-01T00:00:00.000Z')",
+      ]);
+      const failed = await runIndicia(['migrate', '--to', url, ...at], {}, MOVE_TIMEOUT_MS);
+      assert.equal(failed.status, 1);
+      assert.match(
+        failed.stderr,
+        /copying table meter_fundings to postgres:\/\/.* failed after 0 row\(s\): .*foreign key.*the target was left as empty as it was/,
+      );
+      assert.deepEqual(
+        await tableCounts(url),
+        {},
+        'no table, no row: the migrations rolled back with the copy',
+      );
+    });
 
-    const fix = new DatabaseSync(sqliteFile);
-    fix.exec("delete from meter_fundings where id = 'orphan-funding'");
-    fix.close();
-    const moved = await runIndicia(['migrate', '--to', url, ...at], {}, MOVE_TIMEOUT_MS);
-    assert.equal(moved.status, 0, moved.stderr);
-    assert.match(moved.stdout, /Verified on arrival/);
+    it('leaves the target empty when the check on arrival refuses the copy', async () => {
+      assert.ok(firstEvent.at !== '', 'the installation was made');
+      // The row gone, but one audit event changed by hand: the copy arrives, its chain does not verify.
+      edit([
+        "delete from meter_fundings where id = 'orphan-funding'",
+        `update audit_events set at = '2000-01-01T00:00:00.000Z' where rowid = ${firstEvent.rowid}`,
+      ]);
+      const tampered = await runIndicia(['migrate', '--to', url, ...at], {}, MOVE_TIMEOUT_MS);
+      assert.equal(tampered.status, 1);
+      assert.match(
+        tampered.stderr,
+        /the source's audit chain is broken at event \d+: .*Nothing was kept on the target \(the copy was rolled back\)/,
+      );
+      assert.deepEqual(await tableCounts(url), {});
+    });
+
+    it('goes through once the source is put right', async () => {
+      assert.ok(firstEvent.at !== '', 'the installation was made');
+      edit([`update audit_events set at = '${firstEvent.at}' where rowid = ${firstEvent.rowid}`]);
+      const moved = await runIndicia(['migrate', '--to', url, ...at], {}, MOVE_TIMEOUT_MS);
+      assert.equal(moved.status, 0, moved.stderr);
+      assert.match(moved.stdout, /Verified on arrival/);
+    });
   });
 
   it('says what is wrong with the call before it opens anything', async () => {
