@@ -85,6 +85,12 @@ export function createFailoverPool(
 
   const guard = (client: pg.PoolClient): PostgresPoolClient => {
     let isBroken = false;
+    // A connection lost between two queries (inside a transaction) is an 'error' event with no
+    // query to fail; unheard, it would end the process. The next query fails instead.
+    const onError = (): void => {
+      isBroken = true;
+    };
+    client.on('error', onError);
     const query: Query = async (sql, parameters) => {
       try {
         return (await client.query(sql, [...parameters])) as PostgresQueryResult<unknown>;
@@ -101,7 +107,10 @@ export function createFailoverPool(
         return (client as { processID?: number }).processID;
       },
       query: query as PostgresPoolClient['query'],
-      release: (destroy?: boolean) => client.release(destroy === true || isBroken),
+      release: (destroy?: boolean) => {
+        client.removeListener('error', onError);
+        client.release(destroy === true || isBroken);
+      },
     };
   };
 
