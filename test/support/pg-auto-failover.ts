@@ -21,12 +21,12 @@ const APP_DATABASE = 'indicia';
  * replaced in a few seconds on loopback (see docs/operations.md for what to use between hosts).
  */
 const MONITOR_SETTINGS: Record<string, number> = {
-  'pgautofailover.health_check_period': 1000,
+  'pgautofailover.health_check_period': 500,
   'pgautofailover.health_check_timeout': 1000,
   'pgautofailover.health_check_max_retries': 1,
-  'pgautofailover.health_check_retry_delay': 500,
-  'pgautofailover.node_considered_unhealthy_timeout': 2000,
-  'pgautofailover.primary_demote_timeout': 3000,
+  'pgautofailover.health_check_retry_delay': 250,
+  'pgautofailover.node_considered_unhealthy_timeout': 1000,
+  'pgautofailover.primary_demote_timeout': 2000,
   'pgautofailover.startup_grace_period': 2000,
 };
 
@@ -295,13 +295,19 @@ export async function startAutoFailoverCluster(): Promise<AutoFailoverCluster> {
     const stop = async (): Promise<void> => {
       process.removeListener('exit', killAll);
       // Data nodes first, then the monitor: pg_autoctl stops its postgres on SIGTERM.
-      for (const keeper of [...keepers].reverse()) {
-        const child = keeper.process;
-        if (child === null) continue;
-        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-        killKeeper(keeper, 'SIGTERM');
-        await Promise.race([exited, sleep(15_000)]);
-      }
+      const terminate = async (group: readonly Keeper[]): Promise<void> => {
+        await Promise.all(
+          group.map(async (keeper) => {
+            const child = keeper.process;
+            if (child === null) return;
+            const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+            killKeeper(keeper, 'SIGTERM');
+            await Promise.race([exited, sleep(10_000)]);
+          }),
+        );
+      };
+      await terminate(keepers.filter((keeper) => keeper !== monitor));
+      await terminate([monitor]);
       killAll();
     };
 
