@@ -75,6 +75,14 @@ describe('failover drill: the PostgreSQL primary SIGKILLed under concurrent issu
         kills.push({ node: node.name, keeper, failedOver: primary.name !== node.name, toNextAckMs: acknowledgedAt - killedAt });
       }
       await load.nextAcknowledgementAfter(Date.now(), 30_000);
+    } catch (error) {
+      t.diagnostic(
+        `stopped after ${kills.length} kills: ${JSON.stringify(kills)}; refusals ${JSON.stringify(Object.fromEntries(load.refusals))}; ` +
+          `last messages ${JSON.stringify(Object.fromEntries(load.lastMessages))}; unexpected ${load.unexpected.map(String).join(' | ')}; ` +
+          `in flight for ${[...load.inFlight.values()].map((at) => Date.now() - at).join(', ')} ms; ` +
+          `modules ${JSON.stringify(pool.status())}; cluster ${JSON.stringify(await cluster.state().catch(String))}`,
+      );
+      throw error;
     } finally {
       await load.stop();
     }

@@ -27,6 +27,10 @@ export interface FailoverLoad {
   readonly fundings: readonly AcknowledgedFunding[];
   /** Refusals by error code: what callers heard while the database was switching. */
   readonly refusals: ReadonlyMap<string, number>;
+  /** The latest message heard for each refusal code. */
+  readonly lastMessages: ReadonlyMap<string, string>;
+  /** When each issuer's request now waiting for an answer began (ms since the epoch). */
+  readonly inFlight: ReadonlyMap<number, number>;
   /** Errors that were not IndiciaErrors (a raw driver error or a stack trace would land here). */
   readonly unexpected: readonly unknown[];
   /** Resolves with the time of the first acknowledgement of a request begun after `time` (ms since the epoch). */
@@ -46,19 +50,26 @@ export function startFailoverLoad(
   const acknowledged = new Map<string, AcknowledgedIndicium>();
   const fundings: AcknowledgedFunding[] = [];
   const refusals = new Map<string, number>();
+  const lastMessages = new Map<string, string>();
+  const inFlight = new Map<number, number>();
   const unexpected: unknown[] = [];
   const waiters: { after: number; resolve: (at: number) => void }[] = [];
   let isStopping = false;
 
   const refused = async (error: unknown): Promise<void> => {
-    if (isIndiciaError(error)) refusals.set(error.code, (refusals.get(error.code) ?? 0) + 1);
-    else unexpected.push(error);
+    if (isIndiciaError(error)) {
+      refusals.set(error.code, (refusals.get(error.code) ?? 0) + 1);
+      lastMessages.set(error.code, error.message);
+    } else {
+      unexpected.push(error);
+    }
     await sleep(100);
   };
   const issuer = async (issuerIndex: number): Promise<void> => {
     for (let round = 0; !isStopping; round += 1) {
       const meterId = meterIds[(issuerIndex + round) % meterIds.length] ?? '';
       const requestedAt = Date.now();
+      inFlight.set(issuerIndex, requestedAt);
       try {
         const issued = await meters.issue(meterId, [
           { postage: (400 + ((issuerIndex * 31 + round) % 300)) as Mills, rateCategory: 'FC' },
@@ -80,6 +91,8 @@ export function startFailoverLoad(
         }
       } catch (error) {
         await refused(error);
+      } finally {
+        inFlight.delete(issuerIndex);
       }
     }
   };
@@ -102,6 +115,8 @@ export function startFailoverLoad(
     acknowledged,
     fundings,
     refusals,
+    lastMessages,
+    inFlight,
     unexpected,
     nextAcknowledgementAfter: (time, timeoutMs) =>
       new Promise((resolve, reject) => {
