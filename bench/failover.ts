@@ -69,7 +69,9 @@ export async function measureFailover(
           const { node, killedAt } = await cluster.killPrimary({ keeper: true });
           const acknowledgedAt = await load.nextAcknowledgementAfter(killedAt, 60_000);
           measured.push(acknowledgedAt - killedAt);
-          log(`kill ${kill + 1}: ${node.name} → next acknowledged indicium after ${acknowledgedAt - killedAt} ms`);
+          log(
+            `kill ${kill + 1}: ${node.name} → next acknowledged indicium after ${acknowledgedAt - killedAt} ms`,
+          );
         }
         await cluster.waitForPrimaryAndSyncStandby();
       } finally {
@@ -111,7 +113,9 @@ export async function runBenchmark(args: readonly string[]): Promise<number> {
   );
   console.log('  health checks every 0.5 s, unhealthy after 1 s, demote timeout 2 s), 2 software modules');
   console.log(`  machine: ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}, Node.js ${process.version}`);
-  console.log(`  kill → next acknowledged indicium: ${figures.killToAcknowledgementMs.map(seconds).join(', ')}`);
+  console.log(
+    `  kill → next acknowledged indicium: ${figures.killToAcknowledgementMs.map(seconds).join(', ')}`,
+  );
   console.log(`  median ${seconds(figures.medianMs)}, max ${seconds(figures.maxMs)} (goal < 10 s)`);
   console.log(
     `  ${figures.acknowledged} indicia acknowledged, ${figures.refused} requests refused while switching, ` +

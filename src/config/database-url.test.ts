@@ -26,7 +26,10 @@ describe('parsePostgresUrl', () => {
       { host: '[::1]', port: 5435 },
     ]);
     assert.equal(url.targetSessionAttrs, 'read-write');
-    assert.equal(url.singleHostUrl(0), 'postgres://indicia:s3cret@127.0.0.1:5433/indicia?application_name=web');
+    assert.equal(
+      url.singleHostUrl(0),
+      'postgres://indicia:s3cret@127.0.0.1:5433/indicia?application_name=web',
+    );
     assert.equal(url.singleHostUrl(2), 'postgres://indicia:s3cret@[::1]:5435/indicia?application_name=web');
     assert.throws(() => url.singleHostUrl(3), RangeError);
   });
@@ -57,7 +60,11 @@ describe('parsePostgresUrl', () => {
   });
 
   it('tells multi-host URLs from single-host ones', () => {
-    assert.equal(isMultiHostUrl('postgres://u:p,w@a/db'), false, 'a comma in the password is not a host list');
+    assert.equal(
+      isMultiHostUrl('postgres://u:p,w@a/db'),
+      false,
+      'a comma in the password is not a host list',
+    );
     assert.equal(isMultiHostUrl('postgres://u@a:1,b:2/db'), true);
     assert.equal(isMultiHostUrl('postgres://a/db?options=x,y'), false);
   });

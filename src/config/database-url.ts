@@ -68,7 +68,8 @@ export function parsePostgresUrl(url: string): PostgresUrl | { problem: string }
   const rest = parameters.toString();
   const build = (info: string | null, host: DatabaseHost): string =>
     `${scheme}://${info === null ? '' : `${info}@`}${host.host}:${host.port}${path}${rest === '' ? '' : `?${rest}`}`;
-  const redactedInfo = userInfo === null || !userInfo.includes(':') ? userInfo : `${userInfo.split(':')[0]}:***`;
+  const redactedInfo =
+    userInfo === null || !userInfo.includes(':') ? userInfo : `${userInfo.split(':')[0]}:***`;
   for (const host of hosts) {
     try {
       new URL(build(userInfo, host));

@@ -16,8 +16,11 @@ describe('a multi-host database URL on a pg_auto_failover formation', { timeout:
     cluster = await startAutoFailoverCluster();
   });
   after(async () => {
-    await store?.close();
-    await cluster?.stop();
+    try {
+      await store.close();
+    } finally {
+      await cluster.stop();
+    }
   });
 
   it('replicates synchronously: a commit waits for the standby', async () => {
@@ -78,6 +81,8 @@ describe('a multi-host database URL on a pg_auto_failover formation', { timeout:
       'the committed row survived, the interrupted transaction left nothing',
     );
     assert.match(await cluster.synchronousStandbyNames(), /^ANY 1/);
-    console.log(`failover: first write ${seconds.toFixed(1)} s after the kill, ${refusals} refusals meanwhile`);
+    console.log(
+      `failover: first write ${seconds.toFixed(1)} s after the kill, ${refusals} refusals meanwhile`,
+    );
   });
 });

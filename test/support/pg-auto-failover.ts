@@ -10,7 +10,11 @@ import { installDebianPackages, isRoot, runCommand } from './system-packages.ts'
 
 const BIN_DIR = `/usr/lib/postgresql/${POSTGRES_MAJOR}/bin`;
 const EXTENSION = `/usr/lib/postgresql/${POSTGRES_MAJOR}/lib/pgautofailover.so`;
-const PACKAGES = [`postgresql-${POSTGRES_MAJOR}`, `postgresql-${POSTGRES_MAJOR}-auto-failover`, 'pg-auto-failover-cli'];
+const PACKAGES = [
+  `postgresql-${POSTGRES_MAJOR}`,
+  `postgresql-${POSTGRES_MAJOR}-auto-failover`,
+  'pg-auto-failover-cli',
+];
 const USER = 'postgres';
 /** The application's role and database on the data nodes. */
 const APP_USER = 'indicia';
@@ -82,14 +86,20 @@ function uidOf(user: string): { uid: number; gid: number } {
   const uid = runCommand('id', ['-u', user]);
   const gid = runCommand('id', ['-g', user]);
   if (uid.status !== 0 || gid.status !== 0) {
-    throw new Error(`the "${user}" user is missing; reinstall the Debian package postgresql-${POSTGRES_MAJOR}.`);
+    throw new Error(
+      `the "${user}" user is missing; reinstall the Debian package postgresql-${POSTGRES_MAJOR}.`,
+    );
   }
   return { uid: Number(uid.output.trim()), gid: Number(gid.output.trim()) };
 }
 
 function ensureInstalled(): void {
-  if (existsSync('/usr/bin/pg_autoctl') && existsSync(EXTENSION) && existsSync(join(BIN_DIR, 'pg_ctl'))) return;
-  installDebianPackages(PACKAGES, 'pg_auto_failover (monitor, keeper, extension) is needed for the failover tests');
+  if (existsSync('/usr/bin/pg_autoctl') && existsSync(EXTENSION) && existsSync(join(BIN_DIR, 'pg_ctl')))
+    return;
+  installDebianPackages(
+    PACKAGES,
+    'pg_auto_failover (monitor, keeper, extension) is needed for the failover tests',
+  );
   if (!existsSync('/usr/bin/pg_autoctl') || !existsSync(EXTENSION)) {
     throw new Error(`${PACKAGES.join(' ')} were installed but pg_autoctl or ${EXTENSION} is still missing.`);
   }
@@ -116,7 +126,6 @@ export async function startAutoFailoverCluster(): Promise<AutoFailoverCluster> {
     throw new Error('the failover drill runs pg_autoctl as the postgres user, so it must run as root.');
   }
   ensureInstalled();
-  const startedAt = Date.now();
   const { uid, gid } = uidOf(USER);
   // In memory when possible: a SIGKILL loses nothing the kernel holds, so the drill's durability
   // is the same, and the nodes' fsyncs (and pg_rewind's when a node rejoins) cost nothing.
@@ -130,7 +139,8 @@ export async function startAutoFailoverCluster(): Promise<AutoFailoverCluster> {
   ];
   const pgAutoctl = (args: readonly string[]): string => {
     const result = runCommand('env', [...environment, 'pg_autoctl', ...args], { asUser: USER, cwd: folder });
-    if (result.status !== 0) throw new Error(`pg_autoctl ${args.slice(0, 2).join(' ')} failed:\n${result.output}`);
+    if (result.status !== 0)
+      throw new Error(`pg_autoctl ${args.slice(0, 2).join(' ')} failed:\n${result.output}`);
     return result.output;
   };
   const keepers: Keeper[] = [];
@@ -172,11 +182,27 @@ export async function startAutoFailoverCluster(): Promise<AutoFailoverCluster> {
     const monitorPort = await findFreePort();
     const monitorData = join(folder, 'monitor');
     pgAutoctl([
-      'create', 'monitor', '--pgdata', monitorData, '--pgport', String(monitorPort),
-      '--hostname', '127.0.0.1', '--auth', 'trust', '--no-ssl', '--pgctl', join(BIN_DIR, 'pg_ctl'),
+      'create',
+      'monitor',
+      '--pgdata',
+      monitorData,
+      '--pgport',
+      String(monitorPort),
+      '--hostname',
+      '127.0.0.1',
+      '--auth',
+      'trust',
+      '--no-ssl',
+      '--pgctl',
+      join(BIN_DIR, 'pg_ctl'),
     ]);
     pgAutoctl(['config', 'set', '--pgdata', monitorData, 'postgresql.listen_addresses', '127.0.0.1']);
-    const monitor: Keeper = { pgdata: monitorData, log: join(folder, 'monitor.log'), process: null, diedAt: null };
+    const monitor: Keeper = {
+      pgdata: monitorData,
+      log: join(folder, 'monitor.log'),
+      process: null,
+      diedAt: null,
+    };
     keepers.push(monitor);
     startKeeper(monitor);
     const monitorUrl = `postgres://autoctl_node@127.0.0.1:${monitorPort}/pg_auto_failover?sslmode=disable`;
@@ -194,9 +220,27 @@ export async function startAutoFailoverCluster(): Promise<AutoFailoverCluster> {
       const port = await findFreePort();
       const pgdata = join(folder, name);
       pgAutoctl([
-        'create', 'postgres', '--pgdata', pgdata, '--pgport', String(port), '--listen', '127.0.0.1',
-        '--hostname', '127.0.0.1', '--name', name, '--dbname', APP_DATABASE, '--monitor', monitorUrl,
-        '--auth', 'trust', '--no-ssl', '--pgctl', join(BIN_DIR, 'pg_ctl'),
+        'create',
+        'postgres',
+        '--pgdata',
+        pgdata,
+        '--pgport',
+        String(port),
+        '--listen',
+        '127.0.0.1',
+        '--hostname',
+        '127.0.0.1',
+        '--name',
+        name,
+        '--dbname',
+        APP_DATABASE,
+        '--monitor',
+        monitorUrl,
+        '--auth',
+        'trust',
+        '--no-ssl',
+        '--pgctl',
+        join(BIN_DIR, 'pg_ctl'),
       ]);
       const keeper: Keeper = { pgdata, log: join(folder, `${name}.log`), process: null, diedAt: null };
       keepers.push(keeper);
@@ -205,7 +249,10 @@ export async function startAutoFailoverCluster(): Promise<AutoFailoverCluster> {
       if (nodes.length === 1) {
         await waitUntil(30_000, `${name} to run as a single primary`, async () => {
           const admin = `postgres://${USER}@127.0.0.1:${port}/${APP_DATABASE}`;
-          await query(admin, `do $$ begin if not exists (select from pg_roles where rolname = '${APP_USER}') then create role ${APP_USER} login; end if; end $$`);
+          await query(
+            admin,
+            `do $$ begin if not exists (select from pg_roles where rolname = '${APP_USER}') then create role ${APP_USER} login; end if; end $$`,
+          );
           await query(admin, `alter database ${APP_DATABASE} owner to ${APP_USER}`);
           return true;
         });
@@ -216,11 +263,18 @@ export async function startAutoFailoverCluster(): Promise<AutoFailoverCluster> {
       if (node === undefined) throw new Error(`the monitor names an unknown node ${name}`);
       return node;
     };
-    const keeperOf = (node: FailoverNode): Keeper => keepers.find((keeper) => keeper.pgdata === node.pgdata) as Keeper;
+    const keeperOf = (node: FailoverNode): Keeper =>
+      keepers.find((keeper) => keeper.pgdata === node.pgdata) as Keeper;
 
     const state = async (): Promise<NodeState[]> =>
       (
-        await query<{ nodename: string; nodeport: number; reportedstate: string; goalstate: string; health: number }>(
+        await query<{
+          nodename: string;
+          nodeport: number;
+          reportedstate: string;
+          goalstate: string;
+          health: number;
+        }>(
           monitorUrl,
           'select nodename, nodeport, reportedstate, goalstate, health from pgautofailover.node order by nodeid',
         )
@@ -232,7 +286,12 @@ export async function startAutoFailoverCluster(): Promise<AutoFailoverCluster> {
         isHealthy: row.health === 1,
       }));
     const describe = (states: readonly NodeState[]): string =>
-      states.map((node) => `${node.name} ${node.reportedState}→${node.goalState}${node.isHealthy ? '' : ' (unhealthy)'}`).join(', ');
+      states
+        .map(
+          (node) =>
+            `${node.name} ${node.reportedState}→${node.goalState}${node.isHealthy ? '' : ' (unhealthy)'}`,
+        )
+        .join(', ');
     const isPrimaryState = (value: string): boolean => value === 'primary' || value === 'wait_primary';
 
     const currentPrimary = async (timeoutMs = 30_000): Promise<FailoverNode> => {
@@ -268,11 +327,17 @@ export async function startAutoFailoverCluster(): Promise<AutoFailoverCluster> {
           for (const node of nodes) {
             const keeper = keeperOf(node);
             if (keeper.process !== null || keeper.diedAt === null) continue;
-            const tookOver = last.some((other) => other.name !== node.name && isPrimaryState(other.goalState));
+            const tookOver = last.some(
+              (other) => other.name !== node.name && isPrimaryState(other.goalState),
+            );
             if (tookOver || Date.now() - keeper.diedAt > 20_000) startKeeper(keeper);
           }
-          const primary = last.find((node) => node.reportedState === 'primary' && node.goalState === 'primary');
-          const standby = last.find((node) => node.reportedState === 'secondary' && node.goalState === 'secondary');
+          const primary = last.find(
+            (node) => node.reportedState === 'primary' && node.goalState === 'primary',
+          );
+          const standby = last.find(
+            (node) => node.reportedState === 'secondary' && node.goalState === 'secondary',
+          );
           if (primary === undefined || standby === undefined) return undefined;
           if ((await synchronousStandbyNames()) === '') return undefined;
           return nodeOf(primary.name);
@@ -313,9 +378,7 @@ export async function startAutoFailoverCluster(): Promise<AutoFailoverCluster> {
       killAll();
     };
 
-    console.log(`pg_auto_failover formation up in ${Date.now() - startedAt} ms`);
     await waitForPrimaryAndSyncStandby(120_000);
-    console.log(`pg_auto_failover synchronous standby in ${Date.now() - startedAt} ms`);
     return {
       urls: {
         multiHost: `postgres://${APP_USER}@${nodes.map((node) => `127.0.0.1:${node.port}`).join(',')}/${APP_DATABASE}?target_session_attrs=read-write`,
@@ -332,7 +395,10 @@ export async function startAutoFailoverCluster(): Promise<AutoFailoverCluster> {
     };
   } catch (error) {
     const logs = keepers
-      .map((keeper) => `--- ${keeper.log}\n${existsSync(keeper.log) ? readFileSync(keeper.log, 'utf8').slice(-3000) : ''}`)
+      .map(
+        (keeper) =>
+          `--- ${keeper.log}\n${existsSync(keeper.log) ? readFileSync(keeper.log, 'utf8').slice(-3000) : ''}`,
+      )
       .join('\n');
     killAll();
     process.removeListener('exit', killAll);
@@ -354,7 +420,11 @@ function killPostmaster(pgdata: string): boolean {
   }
 }
 
-async function waitUntil<T>(timeoutMs: number, what: string, probe: () => Promise<T | undefined | false>): Promise<T> {
+async function waitUntil<T>(
+  timeoutMs: number,
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError = '';
   for (;;) {
@@ -364,7 +434,8 @@ async function waitUntil<T>(timeoutMs: number, what: string, probe: () => Promis
     } catch (error) {
       lastError = ` (last: ${(error as Error).message})`;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError}`);
     await sleep(250);
   }
 }

@@ -14,7 +14,8 @@ const LOST_SQLSTATES = new Set([
   '25006', // read_only_sql_transaction: the node is a standby now
 ]);
 const LOST_SYSTEM_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH']);
-const LOST_MESSAGES = /Connection terminated|not queryable|Connection ended|timeout expired|connection timeout/i;
+const LOST_MESSAGES =
+  /Connection terminated|not queryable|Connection ended|timeout expired|connection timeout/i;
 
 /** Whether an error from node-postgres says the connection or its server is lost (not a query error). */
 export function isConnectionLoss(error: unknown): boolean {
@@ -61,11 +62,19 @@ export function createFailoverPool(
   class PreferredHostClient extends pg.Client {
     constructor(config: pg.ClientConfig = {}) {
       const index = preferred;
-      super({ ...config, connectionString: url.singleHostUrl(index), connectionTimeoutMillis: connectTimeoutMs });
+      super({
+        ...config,
+        connectionString: url.singleHostUrl(index),
+        connectionTimeoutMillis: connectTimeoutMs,
+      });
       hostIndexes.set(this, index);
     }
   }
-  const pool = new pg.Pool({ Client: PreferredHostClient, max: options.maxConnections, types: options.types });
+  const pool = new pg.Pool({
+    Client: PreferredHostClient,
+    max: options.maxConnections,
+    types: options.types,
+  });
   // An idle connection whose server died: the pool drops it; nothing is waiting on it.
   pool.on('error', () => undefined);
 
