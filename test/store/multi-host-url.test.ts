@@ -41,7 +41,7 @@ describe('a multi-host database URL on a pg_auto_failover formation', { timeout:
     assert.equal(rows[0]?.port, primary.port);
   });
 
-  it('after the primary is killed (keeper too): one clear error at most, then the new primary', async () => {
+  it('after the primary is killed (keeper too): one clear error at most, then the new primary', async (t) => {
     const old = await cluster.currentPrimary();
     // Hold a connection inside a transaction across the kill.
     const held = store.db.transaction().execute(async (trx) => {

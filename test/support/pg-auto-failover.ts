@@ -93,7 +93,11 @@ function uidOf(user: string): { uid: number; gid: number } {
   return { uid: Number(uid.output.trim()), gid: Number(gid.output.trim()) };
 }
 
-function ensureInstalled(): void {
+/**
+ * Installs Debian's pg_auto_failover packages when missing (the test runner calls it once, so
+ * test processes do not race for the dpkg lock); throws saying what is missing if it cannot.
+ */
+export function ensureAutoFailoverInstalled(): void {
   if (existsSync('/usr/bin/pg_autoctl') && existsSync(EXTENSION) && existsSync(join(BIN_DIR, 'pg_ctl')))
     return;
   installDebianPackages(
@@ -125,7 +129,7 @@ export async function startAutoFailoverCluster(): Promise<AutoFailoverCluster> {
   if (!isRoot()) {
     throw new Error('the failover drill runs pg_autoctl as the postgres user, so it must run as root.');
   }
-  ensureInstalled();
+  ensureAutoFailoverInstalled();
   const { uid, gid } = uidOf(USER);
   // In memory when possible: a SIGKILL loses nothing the kernel holds, so the drill's durability
   // is the same, and the nodes' fsyncs (and pg_rewind's when a node rejoins) cost nothing.
