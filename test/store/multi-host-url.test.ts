@@ -81,7 +81,7 @@ describe('a multi-host database URL on a pg_auto_failover formation', { timeout:
       'the committed row survived, the interrupted transaction left nothing',
     );
     assert.match(await cluster.synchronousStandbyNames(), /^ANY 1/);
-    console.log(
+    t.diagnostic(
       `failover: first write ${seconds.toFixed(1)} s after the kill, ${refusals} refusals meanwhile`,
     );
   });
