@@ -96,6 +96,36 @@ describe(
               `in flight for ${[...load.inFlight.values()].map((at) => Date.now() - at).join(', ')} ms; ` +
               `modules ${JSON.stringify(pool.status())}; cluster ${JSON.stringify(await cluster.state().catch(String))}`,
           );
+          t.diagnostic(`the monitor's events:\n${(await cluster.events(60).catch(() => [])).join('\n')}`);
+          const stored = new Set(
+            (
+              await store.db
+                .selectFrom('indicia')
+                .select('id')
+                .execute()
+                .catch(() => [])
+            ).map((row) => row.id),
+          );
+          const lost = [...load.acknowledged.keys()].filter((id) => !stored.has(id));
+          t.diagnostic(`acknowledged indicia missing from the database: ${lost.length}`);
+          for (const module of pool.status().modules) {
+            const logged = await store.db
+              .selectFrom('module_log')
+              .select(['counter', 'digest', 'recorded_at'])
+              .where('module_serial', '=', module.serial)
+              .orderBy('counter', 'desc')
+              .limit(4)
+              .execute()
+              .catch(() => []);
+            const discarded = await auditEventsFor(store.db, {
+              moduleSerial: module.serial,
+              kind: 'vault.auto_recovery_discarded',
+            }).catch(() => []);
+            t.diagnostic(
+              `${module.serial}: module_log newest ${JSON.stringify(logged.map((row) => [row.counter, row.recorded_at]))}; ` +
+                `discarded ${JSON.stringify(discarded.map((event) => [event.details['counter'], event.details['recordedAt'], event.at]))}`,
+            );
+          }
           throw error;
         } finally {
           await load.stop();

@@ -1,7 +1,17 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chownSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import {
+  chownSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { findFreePort } from './free-port.ts';
@@ -70,6 +80,8 @@ export interface AutoFailoverCluster {
   /** Waits until one node is primary and the other its synchronous standby, restarting killed keepers. */
   waitForPrimaryAndSyncStandby(timeoutMs?: number): Promise<FailoverNode>;
   state(): Promise<NodeState[]>;
+  /** The monitor's latest events (`pg_autoctl show events`), oldest first, one line each. */
+  events(count?: number): Promise<string[]>;
   /** The primary's synchronous_standby_names. */
   synchronousStandbyNames(): Promise<string>;
   stop(): Promise<void>;
@@ -289,6 +301,16 @@ export async function startAutoFailoverCluster(): Promise<AutoFailoverCluster> {
         goalState: row.goalstate,
         isHealthy: row.health === 1,
       }));
+    const events = async (count = 40): Promise<string[]> =>
+      (
+        await query<{ at: string; nodename: string; description: string }>(
+          monitorUrl,
+          `select to_char(eventtime, 'HH24:MI:SS.MS') as at, nodename, description
+             from pgautofailover.event order by eventid desc limit ${Math.trunc(count)}`,
+        )
+      )
+        .reverse()
+        .map((row) => `${row.at} ${row.nodename}: ${row.description}`);
     const describe = (states: readonly NodeState[]): string =>
       states
         .map(
@@ -379,6 +401,13 @@ export async function startAutoFailoverCluster(): Promise<AutoFailoverCluster> {
       };
       await terminate(keepers.filter((keeper) => keeper !== monitor));
       await terminate([monitor]);
+      // INDICIA_FAILOVER_LOGS=<folder> keeps the keepers' and monitor's logs for a post-mortem.
+      const keep = process.env['INDICIA_FAILOVER_LOGS'];
+      if (keep !== undefined && keep !== '') {
+        mkdirSync(keep, { recursive: true });
+        for (const keeper of keepers)
+          if (existsSync(keeper.log)) copyFileSync(keeper.log, join(keep, basename(keeper.log)));
+      }
       killAll();
     };
 
@@ -394,6 +423,7 @@ export async function startAutoFailoverCluster(): Promise<AutoFailoverCluster> {
       killPrimary,
       waitForPrimaryAndSyncStandby,
       state,
+      events,
       synchronousStandbyNames,
       stop,
     };
