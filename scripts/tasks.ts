@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startPostgresCluster, TEST_POSTGRES_URL_ENV } from '../test/support/postgres-cluster.ts';
+import { ensureAutoFailoverInstalled } from '../test/support/pg-auto-failover.ts';
 import { ensureSoftHsmInstalled } from '../test/support/softhsm.ts';
 import { ensureLabelReadersInstalled } from '../test/support/zxing-reader.ts';
 import { postgresWithPgBackRest } from '../test/support/archiving-postgres.ts';
@@ -81,6 +82,7 @@ async function runTests(patterns: readonly string[]): Promise<boolean> {
   ensureSoftHsmInstalled();
   ensureLabelReadersInstalled();
   postgresWithPgBackRest();
+  ensureAutoFailoverInstalled();
   // One PostgreSQL cluster for the whole run; each storage test makes its own database in it.
   console.log('\n▶ starting a private PostgreSQL cluster for the storage contract suite');
   const cluster = await startPostgresCluster();

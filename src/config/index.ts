@@ -16,3 +16,10 @@ export {
   type PricingPlans,
   type RefundPolicy,
 } from './pricing-plans.ts';
+export {
+  type DatabaseHost,
+  type PostgresUrl,
+  type TargetSessionAttrs,
+  isMultiHostUrl,
+  parsePostgresUrl,
+} from './database-url.ts';

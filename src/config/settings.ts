@@ -4,6 +4,7 @@ import {
   type PricingPlans,
   parsePricingPlans,
 } from './pricing-plans.ts';
+import { isMultiHostUrl, parsePostgresUrl } from './database-url.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -124,13 +125,19 @@ export const settings: readonly Setting[] = [
     key: 'databaseUrl',
     env: 'INDICIA_DATABASE_URL',
     flag: '--database-url',
-    description: 'postgres://user:password@host:port/db to use PostgreSQL instead of the SQLite file.',
+    description:
+      'postgres://user:password@host:port/db to use PostgreSQL instead of the SQLite file; list a primary and its standby as host1:port1,host2:port2 with ?target_session_attrs=read-write.',
     defaultValue: undefined,
     isSecret: true,
     parse: (raw) => {
       if (raw === undefined || raw === '') return undefined;
       if (typeof raw !== 'string' || !/^postgres(ql)?:\/\/\S+$/.test(raw.trim())) {
         return { problem: 'must be a URL like postgres://user:password@localhost:5432/indicia' };
+      }
+      // A libpq host list (primary and standby) is checked host by host; one host as before.
+      if (isMultiHostUrl(raw)) {
+        const parsed = parsePostgresUrl(raw);
+        return 'problem' in parsed ? parsed : raw.trim();
       }
       try {
         new URL(raw.trim());

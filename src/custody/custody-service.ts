@@ -30,6 +30,7 @@ import { type ModuleLogReport, verifyModuleLog } from './module-log.ts';
 import {
   type InstallationModule,
   type ZeroizationReport,
+  durableModuleCheckpoint,
   listInstallationModules,
   moduleCheckpoint as readModuleCheckpoint,
   reanchorModule,
@@ -210,6 +211,9 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
     );
   };
   let isLeasing = false;
+  // Modules whose last group here did not fail. The others, and each module at its first group,
+  // read their checkpoint durably (durableModuleCheckpoint) before the module relies on it.
+  const settledModules = new Set<string>();
   const commits = { groups: 0, commands: 0 };
   let inhibitionsReadAt = 0;
 
@@ -364,7 +368,10 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
       // Another process's inhibited module may have stopped the installation meanwhile.
       if (Date.now() - inhibitionsReadAt > INHIBITIONS_REFRESH_MS) await refreshInhibitions();
       pool.assertServing(module);
-      const databaseCheckpoint = await moduleCheckpoint(module.serial);
+      const databaseCheckpoint = settledModules.has(module.serial)
+        ? await moduleCheckpoint(module.serial)
+        : await durableModuleCheckpoint(db, module.serial);
+      settledModules.add(module.serial);
       const { runnable, packages } = await packagesFor(
         jobs,
         module.checkpointAgreement(databaseCheckpoint).kind === 'inhibit',
@@ -449,6 +456,7 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
       // A protected log that does not verify as written stops the writer: nothing more is signed.
       if (error instanceof CustodyError && error.code === 'custody.module_log_broken')
         pool.stop(error.message);
+      settledModules.delete(module.serial);
       for (const job of jobs) job.reject(error);
     }
   };

@@ -40,6 +40,27 @@ export async function moduleCheckpoint(db: Database, serial: string): Promise<Bu
     : Buffer.from(row.checkpoint, 'base64');
 }
 
+/**
+ * {@link moduleCheckpoint}, read in a transaction that also writes the row (to itself), so the read
+ * is confirmed by a commit: with a synchronous standby, that commit returns only once everything
+ * the read saw is on the standby too. After a failed commit, a primary that crashed and came back
+ * can show a commit it recovered locally but never replicated; a failover would then take it
+ * away again, after the module had moved past it as committed.
+ */
+export async function durableModuleCheckpoint(
+  db: Kysely<DatabaseSchema>,
+  serial: string,
+): Promise<Buffer | null> {
+  return db.transaction().execute(async (trx) => {
+    await trx
+      .updateTable('crypto_modules')
+      .set((eb) => ({ checkpoint: eb.ref('checkpoint') }))
+      .where('serial', '=', serial)
+      .execute();
+    return moduleCheckpoint(trx, serial);
+  });
+}
+
 /** Whose a module number is: the operator commands' (100) or a server's. */
 export const ownerOf = (moduleNumber: number | null): InstallationModule['owner'] =>
   moduleNumber === null ? 'unknown' : moduleNumber === OPERATOR_MODULE_NUMBER ? 'operator' : 'server';
