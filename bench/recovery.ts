@@ -121,7 +121,7 @@ export async function runBenchmark(args: readonly string[]): Promise<number> {
       await indicia.meters.fund(meter.meterId, 100_000_000_000, 'bench');
       meterIds.push(meter.meterId);
     }
-    if (values['write-cost'] === true) {
+    if (values['write-cost']) {
       await logWriteCost(indicia, meterIds, seconds);
       await indicia.close();
       return 0;

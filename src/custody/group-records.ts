@@ -117,7 +117,7 @@ export async function appendModuleLog(
     .executeTakeFirst();
   if (
     last !== undefined &&
-    (Number(last.counter) !== record.counter - 1 ||
+    (last.counter !== record.counter - 1 ||
       (record.previous !== undefined && record.previous !== null && record.previous !== last.digest))
   ) {
     throw new CustodyError(

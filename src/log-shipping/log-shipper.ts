@@ -61,7 +61,7 @@ async function lastShipment(db: Kysely<DatabaseSchema>): Promise<LastShipment> {
     .executeTakeFirst();
   if (row === undefined) return { sequence: 0, digest: null, through: {} };
   return {
-    sequence: Number(row.sequence),
+    sequence: row.sequence,
     digest: row.digest,
     through: JSON.parse(row.through) as Record<string, number>,
   };
@@ -90,7 +90,7 @@ async function unshipped(
   return rows
     .map((row): ShippedRecord => ({
       module: row.module_serial,
-      counter: Number(row.counter),
+      counter: row.counter,
       previous: row.previous_digest,
       digest: row.digest,
       sealed: row.sealed,

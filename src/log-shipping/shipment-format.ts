@@ -80,7 +80,8 @@ export function decodeShipment(text: string, key: Buffer): Shipment {
   } catch {
     throw new ShipmentDamaged('its header or trailer is not JSON');
   }
-  if (header.format !== SHIPMENT_FORMAT) throw new ShipmentDamaged(`its format is not ${SHIPMENT_FORMAT}`);
+  if ((header.format as string) !== SHIPMENT_FORMAT)
+    throw new ShipmentDamaged(`its format is not ${SHIPMENT_FORMAT}`);
   const body = lines
     .slice(0, -1)
     .map((line) => `${line}\n`)

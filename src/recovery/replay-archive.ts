@@ -38,17 +38,14 @@ async function chainEnds(db: Kysely<DatabaseSchema>): Promise<Map<string, ChainE
   const rows = await db
     .selectFrom('module_log')
     .select(['module_serial', 'counter', 'digest'])
-    .where(({ eb, selectFrom }) =>
-      eb(
-        'counter',
-        '=',
-        selectFrom('module_log as newest')
-          .select((inner) => inner.fn.max('newest.counter').as('counter'))
-          .whereRef('newest.module_serial', '=', 'module_log.module_serial'),
-      ),
+    .where('counter', '=', (eb) =>
+      eb
+        .selectFrom('module_log as newest')
+        .select((inner) => inner.fn.max('newest.counter').as('counter'))
+        .whereRef('newest.module_serial', '=', 'module_log.module_serial'),
     )
     .execute();
-  for (const row of rows) ends.set(row.module_serial, { counter: Number(row.counter), digest: row.digest });
+  for (const row of rows) ends.set(row.module_serial, { counter: row.counter, digest: row.digest });
   return ends;
 }
 
@@ -206,7 +203,7 @@ export async function replayArchive(
       for (const row of rows)
         current.set(row.meter_id, {
           sealed: Buffer.from(row.sealed, 'base64'),
-          sequence: Number(row.sequence),
+          sequence: row.sequence,
         });
     }
     const results: { record: ShippedRecord; replayed: ReplayedRecord }[] = [];

@@ -43,7 +43,7 @@ export async function settleGaps(
     for (const row of rows)
       current.set(row.meter_id, {
         sealed: Buffer.from(row.sealed, 'base64'),
-        sequence: Number(row.sequence),
+        sequence: row.sequence,
       });
   }
   const settlement = await officer.settleGap({ sealedRecords, current });
