@@ -368,9 +368,16 @@ export function createCustodyService({ db, pool }: CustodyDependencies): Custody
       // Another process's inhibited module may have stopped the installation meanwhile.
       if (Date.now() - inhibitionsReadAt > INHIBITIONS_REFRESH_MS) await refreshInhibitions();
       pool.assertServing(module);
-      const databaseCheckpoint = settledModules.has(module.serial)
+      let databaseCheckpoint = settledModules.has(module.serial)
         ? await moduleCheckpoint(module.serial)
         : await durableModuleCheckpoint(db, module.serial);
+      // A checkpoint the module would discard a record for, or inhibit over, is read again the
+      // same way: an old primary its keeper restarted answers for a while after a failover.
+      if (
+        settledModules.has(module.serial) &&
+        module.checkpointAgreement(databaseCheckpoint).kind !== 'proceed'
+      )
+        databaseCheckpoint = await durableModuleCheckpoint(db, module.serial);
       settledModules.add(module.serial);
       const { runnable, packages } = await packagesFor(
         jobs,

@@ -43,9 +43,10 @@ export async function moduleCheckpoint(db: Database, serial: string): Promise<Bu
 /**
  * {@link moduleCheckpoint}, read in a transaction that also writes the row (to itself), so the read
  * is confirmed by a commit: with a synchronous standby, that commit returns only once everything
- * the read saw is on the standby too. After a failed commit, a primary that crashed and came back
- * can show a commit it recovered locally but never replicated; a failover would then take it
- * away again, after the module had moved past it as committed.
+ * the read saw is on the standby too. An old primary that crashed and was restarted by its keeper
+ * answers for a while after its standby took over: it can show a commit it recovered locally but
+ * never replicated, or miss commits made on the new primary. There such a commit never returns
+ * (no standby acknowledges it) and fails when the old primary is stopped.
  */
 export async function durableModuleCheckpoint(
   db: Kysely<DatabaseSchema>,
