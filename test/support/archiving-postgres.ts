@@ -19,6 +19,8 @@ export interface ArchivingCluster {
   readonly socketDir: string;
   /** The cluster's folder (owned by the postgres user); restored data directories go beside it. */
   readonly folder: string;
+  /** The disaster: stops the server at once (no checkpoint) and deletes its data directory. */
+  destroy(): void;
   stop(): void;
 }
 
@@ -112,12 +114,20 @@ export async function startArchivingCluster(
     rmSync(folder, { recursive: true, force: true });
   };
   process.once('exit', stop);
+  const destroy = (): void => {
+    runCommand(join(binDir, 'pg_ctl'), ['-D', dataDir, '-m', 'immediate', '-w', 'stop'], {
+      asUser: POSTGRES_OS_USER,
+      cwd: folder,
+    });
+    rmSync(dataDir, { recursive: true, force: true });
+  };
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
     dataDir,
     socketDir: folder,
     folder,
+    destroy,
     stop,
   };
 }
