@@ -1,6 +1,11 @@
 import type { Transaction } from 'kysely';
 import type { AuditEventInput } from '../audit/index.ts';
-import type { CapturedStatement, DatabaseSchema } from '../store/index.ts';
+import {
+  type CapturedStatement,
+  type DatabaseSchema,
+  insertModuleLogEntry,
+  writePackageVersions,
+} from '../store/index.ts';
 import {
   type CheckpointRecord,
   type CommandOutcome,
@@ -19,35 +24,12 @@ export async function storePackages(
   packages: CommittedGroup['packages'],
   now: string,
 ): Promise<void> {
-  for (const stored of packages) {
-    const sealed = stored.sealedPackage.toString('base64');
-    if (stored.fromSequence === null) {
-      await trx
-        .insertInto('psd_packages')
-        .values({
-          meter_id: stored.meterId,
-          sequence: stored.sequence,
-          key_version: stored.keyVersion,
-          sealed,
-          created_at: now,
-          updated_at: now,
-        })
-        .execute();
-      continue;
-    }
-    const updated = await trx
-      .updateTable('psd_packages')
-      .set({ sequence: stored.sequence, key_version: stored.keyVersion, sealed, updated_at: now })
-      .where('meter_id', '=', stored.meterId)
-      .where('sequence', '=', stored.fromSequence)
-      .executeTakeFirst();
-    if (updated.numUpdatedRows !== 1n) {
-      throw new CustodyError(
-        'custody.concurrent_update',
-        `Meter ${stored.meterId} changed during the command; try again.`,
-      );
-    }
-  }
+  const moved = await writePackageVersions(trx, packages, now);
+  if (moved !== null)
+    throw new CustodyError(
+      'custody.concurrent_update',
+      `Meter ${moved} changed during the command; try again.`,
+    );
 }
 
 export function recoveryEvents(
@@ -125,25 +107,16 @@ export async function appendModuleLog(
       `The protected module log of module ${record.moduleSerial} ends at record ${last.counter}, which is not the record ${record.counter - 1} the module's chain continues from: the log was changed. Nothing more is written; verify it with indicia audit verify.`,
     );
   }
-  await trx
-    .insertInto('module_log')
-    .values({
-      module_serial: record.moduleSerial,
-      counter: record.counter,
-      previous_digest: record.previous ?? null,
-      digest: checkpointDigest(sealed),
-      sealed: sealed.toString('base64'),
-      recorded_at: now,
-      packages: JSON.stringify(
-        payload.packages.map((entry) => ({
-          meterId: entry.meterId,
-          sequence: entry.sequence,
-          sealed: entry.sealedPackage.toString('base64'),
-        })),
-      ),
-      statements: payload.statements.length === 0 ? null : JSON.stringify(payload.statements),
-    })
-    .execute();
+  await insertModuleLogEntry(trx, {
+    moduleSerial: record.moduleSerial,
+    counter: record.counter,
+    previousDigest: record.previous ?? null,
+    digest: checkpointDigest(sealed),
+    sealed: sealed.toString('base64'),
+    recordedAt: now,
+    packages: payload.packages,
+    statements: payload.statements,
+  });
 }
 
 /** Audit events for commands the module refused because their package was an earlier version. */

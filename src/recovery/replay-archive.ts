@@ -1,9 +1,17 @@
 import { type Kysely, type Transaction, sql } from 'kysely';
 import { appendAuditEvents } from '../audit/index.ts';
 import type { ArchiveContents, ShippedRecord } from '../log-shipping/index.ts';
-import { type CapturedStatement, type DatabaseSchema, runCapturedStatements } from '../store/index.ts';
+import {
+  type CapturedStatement,
+  type CurrentPackage,
+  type DatabaseSchema,
+  insertModuleLogEntry,
+  readCurrentPackages,
+  runCapturedStatements,
+  writePackageVersions,
+} from '../store/index.ts';
 import type { CryptoModule, ReplayedRecord } from '../vault/index.ts';
-import { RecoveryError } from './recovery-error.ts';
+import { RecoveryError, concurrentChange } from './recovery-error.ts';
 
 /** Records re-applied per database transaction. */
 const RECORDS_PER_COMMIT = 100;
@@ -55,34 +63,8 @@ async function storeReplayed(
   replayed: ReplayedRecord,
   now: string,
 ): Promise<void> {
-  for (const entry of replayed.packages) {
-    const sealed = entry.sealedPackage.toString('base64');
-    if (entry.fromSequence === null) {
-      await trx
-        .insertInto('psd_packages')
-        .values({
-          meter_id: entry.meterId,
-          sequence: entry.sequence,
-          key_version: entry.keyVersion,
-          sealed,
-          created_at: now,
-          updated_at: now,
-        })
-        .execute();
-      continue;
-    }
-    const updated = await trx
-      .updateTable('psd_packages')
-      .set({ sequence: entry.sequence, key_version: entry.keyVersion, sealed, updated_at: now })
-      .where('meter_id', '=', entry.meterId)
-      .where('sequence', '=', entry.fromSequence)
-      .executeTakeFirst();
-    if (updated.numUpdatedRows !== 1n)
-      throw new RecoveryError(
-        'recovery.concurrent_change',
-        `Meter ${entry.meterId}'s package changed during the restore: is a server running on this database? Stop it and restore again.`,
-      );
-  }
+  const moved = await writePackageVersions(trx, replayed.packages, now);
+  if (moved !== null) throw concurrentChange(moved);
   const checkpoint = shipped.sealed;
   const module = await trx
     .updateTable('crypto_modules')
@@ -94,25 +76,16 @@ async function storeReplayed(
       .insertInto('crypto_modules')
       .values({ serial: shipped.module, backend: 'unknown', checkpoint, updated_at: now })
       .execute();
-  await trx
-    .insertInto('module_log')
-    .values({
-      module_serial: shipped.module,
-      counter: shipped.counter,
-      previous_digest: shipped.previous,
-      digest: shipped.digest,
-      sealed: shipped.sealed,
-      recorded_at: shipped.recordedAt,
-      packages: JSON.stringify(
-        replayed.packages.map((entry) => ({
-          meterId: entry.meterId,
-          sequence: entry.sequence,
-          sealed: entry.sealedPackage.toString('base64'),
-        })),
-      ),
-      statements: shipped.statements.length === 0 ? null : JSON.stringify(shipped.statements),
-    })
-    .execute();
+  await insertModuleLogEntry(trx, {
+    moduleSerial: shipped.module,
+    counter: shipped.counter,
+    previousDigest: shipped.previous,
+    digest: shipped.digest,
+    sealed: shipped.sealed,
+    recordedAt: shipped.recordedAt,
+    packages: replayed.packages,
+    statements: shipped.statements,
+  });
 }
 
 /** Writes a record's rows again inside a savepoint: a row that no longer fits is reported, not fatal. */
@@ -186,7 +159,7 @@ export async function replayArchive(
     ends.set(record.module, { counter: record.counter, digest: record.digest });
     pending.push(record);
   }
-  const current = new Map<string, { sealed: Buffer; sequence: number }>();
+  const current = new Map<string, CurrentPackage>();
   const previousDigest = new Map<string, string>();
   for (const [serial, end] of await chainEnds(db)) previousDigest.set(serial, end.digest);
   for (let start = 0; start < pending.length; start += RECORDS_PER_COMMIT) {
@@ -194,18 +167,7 @@ export async function replayArchive(
     const meterIds = [
       ...new Set(batch.flatMap((record) => record.packages.map((entry) => entry.meterId))),
     ].filter((meterId) => !current.has(meterId));
-    for (let index = 0; index < meterIds.length; index += 500) {
-      const rows = await db
-        .selectFrom('psd_packages')
-        .select(['meter_id', 'sealed', 'sequence'])
-        .where('meter_id', 'in', meterIds.slice(index, index + 500))
-        .execute();
-      for (const row of rows)
-        current.set(row.meter_id, {
-          sealed: Buffer.from(row.sealed, 'base64'),
-          sequence: row.sequence,
-        });
-    }
+    for (const [meterId, stored] of await readCurrentPackages(db, meterIds)) current.set(meterId, stored);
     const results: { record: ShippedRecord; replayed: ReplayedRecord }[] = [];
     for (const record of batch) {
       const result = await module.replayLogRecord({

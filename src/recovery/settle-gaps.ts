@@ -1,8 +1,13 @@
 import type { Kysely } from 'kysely';
 import { appendAuditEvents } from '../audit/index.ts';
-import type { DatabaseSchema } from '../store/index.ts';
+import {
+  type DatabaseSchema,
+  insertModuleLogEntry,
+  readCurrentPackages,
+  writePackageVersions,
+} from '../store/index.ts';
 import { type CryptoModule, type GapSettlement, checkpointDigest } from '../vault/index.ts';
-import { RecoveryError } from './recovery-error.ts';
+import { concurrentChange } from './recovery-error.ts';
 
 /** What one module remembers committing after the restored database's last record of it. */
 export interface ModuleGapRecords {
@@ -33,19 +38,7 @@ export async function settleGaps(
 ): Promise<GapSettlement> {
   const sealedRecords = gaps.flatMap((gap) => gap.records);
   const meterIds = [...new Set(sealedRecords.flatMap(metersOf))];
-  const current = new Map<string, { sealed: Buffer; sequence: number }>();
-  for (let index = 0; index < meterIds.length; index += 500) {
-    const rows = await db
-      .selectFrom('psd_packages')
-      .select(['meter_id', 'sealed', 'sequence'])
-      .where('meter_id', 'in', meterIds.slice(index, index + 500))
-      .execute();
-    for (const row of rows)
-      current.set(row.meter_id, {
-        sealed: Buffer.from(row.sealed, 'base64'),
-        sequence: row.sequence,
-      });
-  }
+  const current = await readCurrentPackages(db, meterIds);
   const settlement = await officer.settleGap({ sealedRecords, current });
   // Each settled package goes beside the record of its meter's last movement.
   const lastRecordOf = new Map<string, string>();
@@ -57,48 +50,21 @@ export async function settleGaps(
     }
   const now = new Date().toISOString();
   await db.transaction().execute(async (trx) => {
-    for (const entry of settlement.packages) {
-      const updated = await trx
-        .updateTable('psd_packages')
-        .set({
-          sequence: entry.sequence,
-          key_version: entry.keyVersion,
-          sealed: entry.sealedPackage.toString('base64'),
-          updated_at: now,
-        })
-        .where('meter_id', '=', entry.meterId)
-        .where('sequence', '=', entry.fromSequence ?? -1)
-        .executeTakeFirst();
-      if (updated.numUpdatedRows !== 1n)
-        throw new RecoveryError(
-          'recovery.concurrent_change',
-          `Meter ${entry.meterId}'s package changed during the restore: is a server running on this database? Stop it and restore again.`,
-        );
-    }
+    const moved = await writePackageVersions(trx, settlement.packages, now);
+    if (moved !== null) throw concurrentChange(moved);
     const newest = new Map<string, { counter: number; sealed: Buffer }>();
     for (const { sealed, record } of settlement.records) {
       const key = `${record.moduleSerial}:${record.counter}`;
-      await trx
-        .insertInto('module_log')
-        .values({
-          module_serial: record.moduleSerial,
-          counter: record.counter,
-          previous_digest: record.previous ?? null,
-          digest: checkpointDigest(sealed),
-          sealed: sealed.toString('base64'),
-          recorded_at: record.at,
-          packages: JSON.stringify(
-            settlement.packages
-              .filter((entry) => lastRecordOf.get(entry.meterId) === key)
-              .map((entry) => ({
-                meterId: entry.meterId,
-                sequence: entry.sequence,
-                sealed: entry.sealedPackage.toString('base64'),
-              })),
-          ),
-          statements: null,
-        })
-        .execute();
+      await insertModuleLogEntry(trx, {
+        moduleSerial: record.moduleSerial,
+        counter: record.counter,
+        previousDigest: record.previous ?? null,
+        digest: checkpointDigest(sealed),
+        sealed: sealed.toString('base64'),
+        recordedAt: record.at,
+        packages: settlement.packages.filter((entry) => lastRecordOf.get(entry.meterId) === key),
+        statements: [],
+      });
       const known = newest.get(record.moduleSerial);
       if (known === undefined || record.counter > known.counter)
         newest.set(record.moduleSerial, { counter: record.counter, sealed });

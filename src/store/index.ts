@@ -25,6 +25,14 @@ export {
 } from './commit-participant.ts';
 export { openStore, type Store } from './open-store.ts';
 export { type CapturedStatement, captureWrites, runCapturedStatements } from './statement-capture.ts';
+export {
+  type CurrentPackage,
+  type ModuleLogEntry,
+  type PackageVersion,
+  insertModuleLogEntry,
+  readCurrentPackages,
+  writePackageVersions,
+} from './package-versions.ts';
 export type {
   AccountRole,
   AccountsTable,
