@@ -60,6 +60,17 @@ describe('loadConfig', () => {
     );
   });
 
+  it("passes by the client's variables, which the README exports in the same shell", () => {
+    const env = {
+      INDICIA_URL: 'http://127.0.0.1:8080',
+      INDICIA_PASSWORD: 'secret',
+      INDICIA_FINGERPRINT: 'ab'.repeat(32),
+      INDICIA_API_KEY: 'key',
+      INDICIA_PORT: '9004',
+    };
+    assert.equal(loadConfig({ env, cwd }).port, 9004);
+  });
+
   it('refuses malformed values with what a valid one looks like', () => {
     refusal(
       () => loadConfig({ env: { INDICIA_PORT: 'eighty' }, cwd }),

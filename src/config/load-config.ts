@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from './config-error.ts';
-import { CONFIG_FILE_ENV, type Config, type Setting, settings } from './settings.ts';
+import { CLIENT_ENV, CONFIG_FILE_ENV, type Config, type Setting, settings } from './settings.ts';
 
 export interface ConfigSources {
   /** Environment variables; only INDICIA_* names are read, and unknown ones are refused. */
@@ -107,7 +107,7 @@ export function loadConfig(sources: ConfigSources): Config {
     if (!name.startsWith('INDICIA_') || raw === undefined) continue;
     const setting = settings.find((candidate) => candidate.env === name);
     if (setting === undefined) {
-      if (name === CONFIG_FILE_ENV) continue;
+      if (name === CONFIG_FILE_ENV || CLIENT_ENV.includes(name)) continue;
       throw new ConfigError(
         'config.unknown_key',
         `environment variable ${name} is not an Indicia setting${suggest(name, knownEnv)}; unset it or fix its name.`,

@@ -529,3 +529,9 @@ export const settings: readonly Setting[] = [
 
 /** The environment variable naming an optional JSON config file. */
 export const CONFIG_FILE_ENV = 'INDICIA_CONFIG';
+
+/**
+ * The client's variables (the CLI's `client`, `print` and `verify` commands and the README's
+ * `export` line): not server settings, so a server command run in the same shell passes them by.
+ */
+export const CLIENT_ENV = ['INDICIA_URL', 'INDICIA_PASSWORD', 'INDICIA_API_KEY', 'INDICIA_FINGERPRINT'];
