@@ -128,8 +128,15 @@ export class CheckpointRing {
     const index = this.#entries.findIndex(
       (entry) => databaseCheckpoint !== null && entry.sealed.equals(databaseCheckpoint),
     );
-    const oldest = this.#entries.at(-1)?.record.counter;
-    const covered = index >= 0 || (databaseCheckpoint === null && (oldest === undefined || oldest === 1));
+    const oldest = this.#entries.at(-1)?.record;
+    // Covered when the ring holds the database's checkpoint, or when its oldest record is the very
+    // next one (its MACed link names the checkpoint's digest): nothing is missing in between.
+    const followsCheckpoint =
+      databaseCheckpoint !== null && oldest?.previous === checkpointDigest(databaseCheckpoint);
+    const covered =
+      index >= 0 ||
+      followsCheckpoint ||
+      (databaseCheckpoint === null && (oldest === undefined || oldest.counter === 1));
     const after =
       index >= 0
         ? confirmed.filter(({ record }) => record.counter > (this.#entries[index]?.record.counter ?? 0))

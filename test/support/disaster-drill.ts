@@ -83,15 +83,20 @@ async function cli(args: string[], env: Record<string, string>): Promise<{ statu
   return { status, output };
 }
 
-/** Runs the drill on a database, `gapPieces` pieces printed after the last shipment. */
+/**
+ * Runs the drill on a database, `gapPieces` pieces printed after the last shipment, with 2 crypto
+ * modules (or `modules`) of 3 remembered records each.
+ */
 export async function runDisasterDrill(
   database: DrillDatabase,
   gapPieces: number,
   outcome: DrillOutcome,
+  modules = 2,
 ): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'indicia-disaster-'));
   const archiveDir = mkdtempSync(join(tmpdir(), 'indicia-archive-'));
-  const before = environment(dataDir, archiveDir, database.env);
+  const moduleEnv = { ...database.env, INDICIA_CRYPTO_MODULES: String(modules) };
+  const before = environment(dataDir, archiveDir, moduleEnv);
   let indicia: RunningIndicia | undefined;
   try {
     indicia = await start(before);
@@ -150,7 +155,12 @@ export async function runDisasterDrill(
 
     // The disaster: the database is gone (the log archive and the modules' own memory are not).
     const lost = await database.lose(dataDir);
-    const after = environment(dataDir, archiveDir, lost.env, officer);
+    const after = environment(
+      dataDir,
+      archiveDir,
+      { ...lost.env, INDICIA_CRYPTO_MODULES: String(modules) },
+      officer,
+    );
     const first = await cli(['restore', ...lost.restoreArgs, '--log-archive', archiveDir], after);
     assert.match(first.output, /Recovery point: \d{4}-/);
     assert.match(first.output, /\d+ re-applied \(\d+ movements\)/);
