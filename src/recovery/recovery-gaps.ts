@@ -45,7 +45,9 @@ export async function assessGap(db: Kysely<DatabaseSchema>, module: CryptoModule
   const decision = module.checkpointAgreement(checkpoint);
   const restoredCounter = counterOf(checkpoint);
   const moduleCounter = module.newestRecordCounter();
-  const transactions = decision.kind === 'inhibit' ? decision.lost : [];
+  // Oldest first, as a person reads the gap (the module lists them newest first).
+  const transactions =
+    decision.kind === 'inhibit' ? [...decision.lost].sort((left, right) => left.counter - right.counter) : [];
   const oldestKnown = transactions.reduce<number | null>(
     (oldest, entry) => (oldest === null || entry.counter < oldest ? entry.counter : oldest),
     null,
