@@ -226,46 +226,50 @@ for (const fixture of dialectFixtures) {
         assert.deepEqual(await state(server, client), before);
       });
 
-      it('prints a 10,000-piece list in one batch issuance into one 10,000-page PDF, rendered again after a stop mid-way', async () => {
-        const list = await client.printing.importMailingList(`${HEADER}${rows(10_000, '0.40')}`);
-        assert.equal(list.errorRows, 0);
-        const before = await client.meter();
-        const printed = await client.printing.printMailingList(list, { layout: 'label-4x6' });
-        assert.equal(printed.issued.pieces, 10_000);
-        const after = await client.meter();
-        assert.equal(after.ascendingRegisterMills - before.ascendingRegisterMills, 4_000_000);
-        // One module pass and one commit: every indicium of the list shares one package sequence.
-        const sequences = await server.indicia.store.db
-          .selectFrom('indicia')
-          .innerJoin('piece_addresses', 'piece_addresses.indicium_id', 'indicia.id')
-          .select('indicia.package_sequence')
-          .where('piece_addresses.list_id', '=', list.id)
-          .distinct()
-          .execute();
-        assert.equal(sequences.length, 1);
-        // The server stops (as in a crash) part-way through the PDF: the indicia are committed, the
-        // list stays `rendering`, and the next start renders it again from them.
-        while ((await client.printing.mailingList(list.id)).progress.pagesDone === 0)
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        await server.indicia.mailingLists.stop();
-        const cut = await client.printing.mailingList(list.id);
-        assert.equal(cut.state, 'rendering');
-        assert.ok(cut.progress.pagesDone < 10_000, `stopped at ${cut.progress.pagesDone} pages`);
-        const renderer = new RenderPool();
-        const restarted = new MailingLists(
-          server.indicia.store.db,
-          join(server.indicia.config.dataDir, 'mailing-lists'),
-          renderer,
-        );
-        await restarted.recover();
-        await restarted.idle();
-        await renderer.close();
-        const done = await client.printing.waitForPdf(list.id);
-        assert.equal(done.progress.pagesDone, 10_000);
-        const folder = mkdtempSync(join(tmpdir(), 'indicia-list-'));
-        writeFileSync(join(folder, 'list.pdf'), await client.printing.mailingListPdf(list.id));
-        assert.match(runCommand('pdfinfo', [join(folder, 'list.pdf')]).output, /Pages:\s+10000\b/);
-      });
+      it(
+        'prints a 10,000-piece list in one batch issuance into one 10,000-page PDF, rendered again after a stop mid-way',
+        { timeout: 300_000 },
+        async () => {
+          const list = await client.printing.importMailingList(`${HEADER}${rows(10_000, '0.40')}`);
+          assert.equal(list.errorRows, 0);
+          const before = await client.meter();
+          const printed = await client.printing.printMailingList(list, { layout: 'label-4x6' });
+          assert.equal(printed.issued.pieces, 10_000);
+          const after = await client.meter();
+          assert.equal(after.ascendingRegisterMills - before.ascendingRegisterMills, 4_000_000);
+          // One module pass and one commit: every indicium of the list shares one package sequence.
+          const sequences = await server.indicia.store.db
+            .selectFrom('indicia')
+            .innerJoin('piece_addresses', 'piece_addresses.indicium_id', 'indicia.id')
+            .select('indicia.package_sequence')
+            .where('piece_addresses.list_id', '=', list.id)
+            .distinct()
+            .execute();
+          assert.equal(sequences.length, 1);
+          // The server stops (as in a crash) part-way through the PDF: the indicia are committed, the
+          // list stays `rendering`, and the next start renders it again from them.
+          while ((await client.printing.mailingList(list.id)).progress.pagesDone === 0)
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          await server.indicia.mailingLists.stop();
+          const cut = await client.printing.mailingList(list.id);
+          assert.equal(cut.state, 'rendering');
+          assert.ok(cut.progress.pagesDone < 10_000, `stopped at ${cut.progress.pagesDone} pages`);
+          const renderer = new RenderPool();
+          const restarted = new MailingLists(
+            server.indicia.store.db,
+            join(server.indicia.config.dataDir, 'mailing-lists'),
+            renderer,
+          );
+          await restarted.recover();
+          await restarted.idle();
+          await renderer.close();
+          const done = await client.printing.waitForPdf(list.id);
+          assert.equal(done.progress.pagesDone, 10_000);
+          const folder = mkdtempSync(join(tmpdir(), 'indicia-list-'));
+          writeFileSync(join(folder, 'list.pdf'), await client.printing.mailingListPdf(list.id));
+          assert.match(runCommand('pdfinfo', [join(folder, 'list.pdf')]).output, /Pages:\s+10000\b/);
+        },
+      );
     }
   });
 }
