@@ -69,8 +69,11 @@ describe('crash: an issuing client killed with SIGKILL', () => {
     for (let kill = 0; kill < KILLS; kill += 1) {
       const run = start(['issue', dataDir, meterId]);
       await run.waitFor('READY');
-      // Kill at a random moment: sometimes before the first commit, mostly while issuing.
-      const delay = kill % 5 === 0 ? Math.floor(Math.random() * 20) : 40 + Math.floor(Math.random() * 200);
+      // Kill at a random moment: sometimes before the first commit, mostly while issuing (after
+      // the first indicium, however slowly a loaded machine gets there).
+      const isWhileIssuing = kill % 5 !== 0;
+      if (isWhileIssuing) await run.waitFor('ISSUED ');
+      const delay = Math.floor(Math.random() * (isWhileIssuing ? 200 : 20));
       await new Promise((resolve) => setTimeout(resolve, delay));
       run.process.kill('SIGKILL');
       await run.exited;
