@@ -10,8 +10,8 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import type { Kysely } from 'kysely';
-import type { CapturedStatement, DatabaseSchema } from '../store/index.ts';
+import type { Kysely, Selectable } from 'kysely';
+import type { CapturedStatement, DatabaseSchema, ModuleLogTable } from '../store/index.ts';
 import {
   type ShippedRecord,
   SHIPMENT_FORMAT,
@@ -67,39 +67,55 @@ async function lastShipment(db: Kysely<DatabaseSchema>): Promise<LastShipment> {
   };
 }
 
-/** Records not shipped yet, oldest commit first, at most `limit`. */
+const shippedRecord = (row: Selectable<ModuleLogTable>): ShippedRecord => ({
+  module: row.module_serial,
+  counter: row.counter,
+  previous: row.previous_digest,
+  digest: row.digest,
+  sealed: row.sealed,
+  recordedAt: row.recorded_at,
+  packages: row.packages === null ? [] : (JSON.parse(row.packages) as ShippedRecord['packages']),
+  statements: row.statements === null ? [] : (JSON.parse(row.statements) as CapturedStatement[]),
+});
+
+/**
+ * Records not shipped yet, at most `limit`: each module's in its counter order, merged across
+ * modules by commit time. A module's own order always wins over its clock (a clock stepped back
+ * must not ship a record before its predecessor), so a shipment is a prefix of every module's log.
+ */
 async function unshipped(
   db: Kysely<DatabaseSchema>,
   through: Readonly<Record<string, number>>,
   limit: number,
 ): Promise<ShippedRecord[]> {
   const serials = await db.selectFrom('module_log').select('module_serial').distinct().execute();
-  const rows = [];
+  const queues: ShippedRecord[][] = [];
   for (const { module_serial: serial } of serials) {
-    rows.push(
-      ...(await db
-        .selectFrom('module_log')
-        .selectAll()
-        .where('module_serial', '=', serial)
-        .where('counter', '>', through[serial] ?? 0)
-        .orderBy('counter')
-        .limit(limit)
-        .execute()),
-    );
+    const rows = await db
+      .selectFrom('module_log')
+      .selectAll()
+      .where('module_serial', '=', serial)
+      .where('counter', '>', through[serial] ?? 0)
+      .orderBy('counter')
+      .limit(limit)
+      .execute();
+    if (rows.length > 0) queues.push(rows.map(shippedRecord));
   }
-  return rows
-    .map((row): ShippedRecord => ({
-      module: row.module_serial,
-      counter: row.counter,
-      previous: row.previous_digest,
-      digest: row.digest,
-      sealed: row.sealed,
-      recordedAt: row.recorded_at,
-      packages: row.packages === null ? [] : (JSON.parse(row.packages) as ShippedRecord['packages']),
-      statements: row.statements === null ? [] : (JSON.parse(row.statements) as CapturedStatement[]),
-    }))
-    .sort(compareRecords)
-    .slice(0, limit);
+  const merged: ShippedRecord[] = [];
+  const heads = queues.map(() => 0);
+  while (merged.length < limit) {
+    let best = -1;
+    for (let index = 0; index < queues.length; index += 1) {
+      const head = queues[index]?.[heads[index] ?? 0];
+      const current = best < 0 ? undefined : queues[best]?.[heads[best] ?? 0];
+      if (head !== undefined && (current === undefined || compareRecords(head, current) < 0)) best = index;
+    }
+    const chosen = best < 0 ? undefined : queues[best]?.[heads[best] ?? 0];
+    if (chosen === undefined) break;
+    merged.push(chosen);
+    heads[best] = (heads[best] ?? 0) + 1;
+  }
+  return merged;
 }
 
 /** Commit order across modules: commit time, then module, then counter (a module's own order). */

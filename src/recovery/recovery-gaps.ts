@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { DatabaseSchema } from '../store/index.ts';
 import type { CheckpointDecision, CryptoModule } from '../vault/index.ts';
+import { unverifiedRecord } from './replay-order.ts';
 
 /** What one module committed after the restored database's (and archive's) last record of it. */
 export interface RecoveryGap {
@@ -22,12 +23,9 @@ export interface RecoveryGap {
   readonly covered: boolean;
 }
 
-/** Counter of a sealed checkpoint record, read from its JSON (authenticity is the module's to check). */
-function counterOf(sealed: Buffer | null): number | null {
-  if (sealed === null) return null;
-  const body = sealed.subarray(6, 6 + sealed.readUInt16BE(4)).toString('utf8');
-  return (JSON.parse(body) as { counter: number }).counter;
-}
+/** Counter of a sealed checkpoint record (authenticity is the module's to check). */
+const counterOf = (sealed: Buffer | null): number | null =>
+  sealed === null ? null : unverifiedRecord(sealed).counter;
 
 /**
  * Compares a module's own memory (its ring) with the restored database's checkpoint of it,

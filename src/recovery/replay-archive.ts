@@ -7,11 +7,13 @@ import {
   type DatabaseSchema,
   insertModuleLogEntry,
   readCurrentPackages,
+  readPackageSequences,
   runCapturedStatements,
   writePackageVersions,
 } from '../store/index.ts';
 import type { CryptoModule, ReplayedRecord } from '../vault/index.ts';
 import { RecoveryError, concurrentChange } from './recovery-error.ts';
+import { replayOrder, unverifiedRecord } from './replay-order.ts';
 
 /** Records re-applied per database transaction. */
 const RECORDS_PER_COMMIT = 100;
@@ -159,11 +161,19 @@ export async function replayArchive(
     ends.set(record.module, { counter: record.counter, digest: record.digest });
     pending.push(record);
   }
+  const named = [
+    ...new Set(
+      pending.flatMap((record) =>
+        unverifiedRecord(Buffer.from(record.sealed, 'base64')).transactions.map((entry) => entry.meterId),
+      ),
+    ),
+  ];
+  const ordered = replayOrder(pending, await readPackageSequences(db, named));
   const current = new Map<string, CurrentPackage>();
   const previousDigest = new Map<string, string>();
   for (const [serial, end] of await chainEnds(db)) previousDigest.set(serial, end.digest);
-  for (let start = 0; start < pending.length; start += RECORDS_PER_COMMIT) {
-    const batch = pending.slice(start, start + RECORDS_PER_COMMIT);
+  for (let start = 0; start < ordered.length; start += RECORDS_PER_COMMIT) {
+    const batch = ordered.slice(start, start + RECORDS_PER_COMMIT);
     const meterIds = [
       ...new Set(batch.flatMap((record) => record.packages.map((entry) => entry.meterId))),
     ].filter((meterId) => !current.has(meterId));

@@ -8,6 +8,7 @@ import {
 } from '../store/index.ts';
 import { type CryptoModule, type GapSettlement, checkpointDigest } from '../vault/index.ts';
 import { concurrentChange } from './recovery-error.ts';
+import { unverifiedRecord } from './replay-order.ts';
 
 /** What one module remembers committing after the restored database's last record of it. */
 export interface ModuleGapRecords {
@@ -15,14 +16,6 @@ export interface ModuleGapRecords {
   /** False when its memory does not reach back to that record. */
   readonly covered: boolean;
   readonly records: readonly Buffer[];
-}
-
-/** The meters a sealed record names, read from its JSON (the module checks the MAC when settling). */
-function metersOf(sealed: Buffer): string[] {
-  const body = sealed.subarray(6, 6 + sealed.readUInt16BE(4)).toString('utf8');
-  return (JSON.parse(body) as { transactions: { meterId: string }[] }).transactions.map(
-    (entry) => entry.meterId,
-  );
 }
 
 /**
@@ -37,7 +30,11 @@ export async function settleGaps(
   gaps: readonly ModuleGapRecords[],
 ): Promise<GapSettlement> {
   const sealedRecords = gaps.flatMap((gap) => gap.records);
-  const meterIds = [...new Set(sealedRecords.flatMap(metersOf))];
+  const meterIds = [
+    ...new Set(
+      sealedRecords.flatMap((sealed) => unverifiedRecord(sealed).transactions.map((entry) => entry.meterId)),
+    ),
+  ];
   const current = await readCurrentPackages(db, meterIds);
   const settlement = await officer.settleGap({ sealedRecords, current });
   // Each settled package goes beside the record of its meter's last movement.

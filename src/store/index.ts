@@ -31,6 +31,7 @@ export {
   type PackageVersion,
   insertModuleLogEntry,
   readCurrentPackages,
+  readPackageSequences,
   writePackageVersions,
 } from './package-versions.ts';
 export type {

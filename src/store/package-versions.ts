@@ -39,6 +39,23 @@ export async function readCurrentPackages(
   return current;
 }
 
+/** The stored package versions of `meterIds` (meters without a package are absent from the map). */
+export async function readPackageSequences(
+  db: Kysely<DatabaseSchema>,
+  meterIds: readonly string[],
+): Promise<Map<string, number>> {
+  const sequences = new Map<string, number>();
+  for (let index = 0; index < meterIds.length; index += METERS_PER_READ) {
+    const rows = await db
+      .selectFrom('psd_packages')
+      .select(['meter_id', 'sequence'])
+      .where('meter_id', 'in', meterIds.slice(index, index + METERS_PER_READ))
+      .execute();
+    for (const row of rows) sequences.set(row.meter_id, row.sequence);
+  }
+  return sequences;
+}
+
 /**
  * Stores package versions: a first package inserted, a changed one compare-and-swapped on the
  * version it replaces. Returns the first meter whose stored version had moved on (nothing after it
