@@ -361,7 +361,7 @@ async function startServerModules(config: Config, store: Store): Promise<ServerM
   } catch (error) {
     await opened?.pool.close();
     releaseLock();
-    await claim.release();
+    await claim.release({ forget: true });
     throw error;
   }
   const lock = releaseLock;

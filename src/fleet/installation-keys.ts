@@ -40,7 +40,7 @@ export function keysMissing(dataDir: string, why: string): StartupError {
   return new StartupError(
     'startup.installation_keys_missing',
     `this database belongs to an installation whose keys this server (data directory ${dataDir}) does not have: ${why}. ` +
-      `Nothing was created. ${HOW_TO_SHARE_KEYS}`,
+      `No keys were created. ${HOW_TO_SHARE_KEYS}`,
   );
 }
 

@@ -54,8 +54,11 @@ export interface ServerClaim {
   heartbeat(report: HeartbeatReport, port?: number): Promise<void>;
   /** Writes the heartbeat every interval until released; `onLost` when the claim cannot be kept. */
   startHeartbeat(report: () => HeartbeatReport, onLost: (reason: string) => void): void;
-  /** Stops the heartbeat, marks the server stopped and frees its locks. Idempotent. */
-  release(): Promise<void>;
+  /**
+   * Stops the heartbeat, marks the server stopped and frees its locks. Idempotent. `forget`
+   * (a start that failed) also removes what this start added: new module numbers, a new server row.
+   */
+  release(options?: { readonly forget?: boolean }): Promise<void>;
 }
 
 export interface ClaimOptions {
@@ -109,13 +112,13 @@ async function allocateModuleNumbers(
   serverId: string,
   count: number,
   backend: string,
-): Promise<number[]> {
+): Promise<{ numbers: number[]; added: number[] }> {
   const claims = await trx.selectFrom('module_claims').select(['module_number', 'server_id']).execute();
   const mine = claims
     .filter((claim) => claim.server_id === serverId)
     .map((claim) => claim.module_number)
     .sort((left, right) => left - right);
-  if (mine.length >= count) return mine.slice(0, count);
+  if (mine.length >= count) return { numbers: mine.slice(0, count), added: [] };
   const isFirstServer = claims.length === 0;
   const used = new Set([OPERATOR_MODULE_NUMBER, ...claims.map((claim) => claim.module_number)]);
   if (!isFirstServer) {
@@ -129,6 +132,7 @@ async function allocateModuleNumbers(
     for (const row of rows) if (row.module_number !== null) used.add(row.module_number);
   }
   const now = new Date().toISOString();
+  const added: number[] = [];
   for (let number = 1; mine.length < count; number += 1) {
     if (used.has(number)) continue;
     await trx
@@ -146,8 +150,9 @@ async function allocateModuleNumbers(
       })
       .execute();
     mine.push(number);
+    added.push(number);
   }
-  return mine;
+  return { numbers: mine, added };
 }
 
 /**
@@ -186,6 +191,8 @@ export async function claimServerModules(options: ClaimOptions): Promise<ServerC
     );
   }
   let moduleNumbers: number[];
+  let added: number[] = [];
+  let isNewServer = false;
   try {
     moduleNumbers = await db.transaction().execute(async (trx) => {
       if (target.dialect === 'postgres')
@@ -203,7 +210,9 @@ export async function claimServerModules(options: ClaimOptions): Promise<ServerC
               'servers on one installation, move it to PostgreSQL (indicia migrate --to postgres://…) and give every server INDICIA_DATABASE_URL and a data directory of its own.',
           );
       }
-      const numbers = await allocateModuleNumbers(trx, serverId, options.moduleCount, options.backend);
+      isNewServer = (await readServer(trx, serverId)) === undefined;
+      const allocation = await allocateModuleNumbers(trx, serverId, options.moduleCount, options.backend);
+      added = allocation.added;
       const now = new Date().toISOString();
       const row = {
         host: hostname(),
@@ -221,7 +230,7 @@ export async function claimServerModules(options: ClaimOptions): Promise<ServerC
         .values({ server_id: serverId, ...row, groups_committed: 0, commands_committed: 0 })
         .onConflict((conflict) => conflict.column('server_id').doUpdateSet(row))
         .execute();
-      return numbers;
+      return allocation.numbers;
     });
   } catch (error) {
     return fail(error);
@@ -346,10 +355,22 @@ export async function claimServerModules(options: ClaimOptions): Promise<ServerC
       }, intervalMs);
       timer.unref();
     },
-    release() {
+    release(releaseOptions = {}) {
       released ??= (async () => {
         clearInterval(timer);
         liveInstances.delete(instance);
+        if (releaseOptions.forget === true) {
+          await db.transaction().execute(async (trx) => {
+            if (added.length > 0)
+              await trx
+                .deleteFrom('module_claims')
+                .where('server_id', '=', serverId)
+                .where('module_number', 'in', added)
+                .execute();
+            if (isNewServer)
+              await trx.deleteFrom('servers').where('server_id', '=', serverId).where('instance', '=', instance).execute();
+          }).catch(() => undefined);
+        }
         await db
           .updateTable('servers')
           .set({ stopped_at: new Date().toISOString() })

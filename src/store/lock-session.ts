@@ -45,7 +45,7 @@ async function connectReadWrite(url: string): Promise<pg.Client> {
   } else hostUrls.push(url);
   const failures: string[] = [];
   for (const hostUrl of hostUrls) {
-    const client = new pg.Client({ connectionString: hostUrl });
+    const client = new pg.Client({ connectionString: hostUrl, connectionTimeoutMillis: 5_000 });
     client.on('error', () => undefined); // a lost connection shows at the next query
     try {
       await client.connect();
