@@ -19,6 +19,8 @@ export {
   HEARTBEAT_INTERVAL_MS,
   type HeartbeatReport,
   LEASE_MS,
+  SERIAL_LOCK_CLASS,
+  SERVER_LOCK_CLASS,
   type ServerClaim,
   claimServerModules,
 } from './server-claim.ts';

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { IndiciaClient } from '../../src/client/index.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { readFleet } from '../../src/fleet/index.ts';
 import { type RunningIndicia, startIndicia } from '../../src/main.ts';
@@ -150,6 +151,20 @@ describe('a farm of servers on one PostgreSQL database', { timeout: 240_000 }, (
     assert.deepEqual(
       fleet.modules.map((module) => [module.moduleNumber, module.serial, module.state]),
       serials.map((serial, index) => [index + 1, serial, 'user']),
+    );
+    // The operator's list, through either server, shows the whole fleet.
+    const operator = first.demoCredentials.find((credential) => credential.role === 'admin');
+    assert.ok(operator !== undefined);
+    const admin = new IndiciaClient({ baseUrl: second.url });
+    await admin.signIn(operator.email, operator.password);
+    const listed = await admin.adminModules();
+    assert.deepEqual(
+      listed.fleet.modules.map((module) => [module.serial, module.serverState, module.port]),
+      serials.map((serial, index) => [serial, 'live', index < 2 ? first.port : second.port]),
+    );
+    assert.deepEqual(
+      listed.modules.map((module) => module.serial),
+      serials.slice(2),
     );
   });
 
