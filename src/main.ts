@@ -339,11 +339,16 @@ async function startServerModules(config: Config, store: Store): Promise<ServerM
     );
     const keys = await readInstallationKeys(store.db);
     try {
-      opened = await openModulePool(config, { initializeIfEmpty: !keys.exist, moduleNumbers: claim.moduleNumbers });
+      opened = await openModulePool(config, {
+        initializeIfEmpty: !keys.exist,
+        moduleNumbers: claim.moduleNumbers,
+      });
     } catch (error) {
       const isMissing =
         error instanceof VaultError &&
-        (error.code === 'vault.kek_missing' || error.code === 'vault.wrong_state' || error.code === 'vault.key_file_invalid');
+        (error.code === 'vault.kek_missing' ||
+          error.code === 'vault.wrong_state' ||
+          error.code === 'vault.key_file_invalid');
       if (keys.exist && isMissing) throw keysMissing(config.dataDir, error.message);
       throw error;
     }
@@ -384,9 +389,13 @@ export async function installationModuleNumbers(config: Config, store: Store | n
   const known = store === null ? [] : await listInstallationModules(store.db);
   // In a farm: this data directory's claimed numbers; never another server's (its ring is elsewhere).
   const claims =
-    store === null ? { own: [], others: new Set<number>() } : await moduleNumbersOf(store.db, readServerId(config.dataDir));
+    store === null
+      ? { own: [], others: new Set<number>() }
+      : await moduleNumbersOf(store.db, readServerId(config.dataDir));
   const numbers = new Set([
-    ...(claims.own.length > 0 ? claims.own : Array.from({ length: config.cryptoModules }, (_, index) => index + 1)),
+    ...(claims.own.length > 0
+      ? claims.own
+      : Array.from({ length: config.cryptoModules }, (_, index) => index + 1)),
     ...(existingModuleNumbers(settings) ?? []),
     ...known.flatMap((row) =>
       row.moduleNumber !== null && row.zeroizedAt === null && row.backend === settings.backend
@@ -644,7 +653,9 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
         'a meter is refused: its package is not the newest version the module log holds',
       );
     // The installation's other modules (the operator's), read-only: their inhibitions count from now.
-    const others = (await installationModuleNumbers(config, store)).filter((n) => !claim.moduleNumbers.includes(n));
+    const others = (await installationModuleNumbers(config, store)).filter(
+      (n) => !claim.moduleNumbers.includes(n),
+    );
     for (const found of await inspectModules(store.db, others, moduleOpener(config), 'server start')) {
       if (found.problem !== null)
         logger.warn(

@@ -58,7 +58,13 @@ async function moduleNumberOf(config: Config, store: Store, serial: string): Pro
  * In a farm, maintenance runs where the module's ring is: refuses a module number another
  * server's data directory claims, and (for `all`: zeroization) any live server of the fleet.
  */
-async function assertFleetAllows(config: Config, store: Store, moduleNumber: number, action: string, all: boolean) {
+async function assertFleetAllows(
+  config: Config,
+  store: Store,
+  moduleNumber: number,
+  action: string,
+  all: boolean,
+) {
   const fleet = await readFleet(store.db, store.dialect);
   const here = readServerId(config.dataDir);
   const claim = fleet.modules.find((module) => module.moduleNumber === moduleNumber);

@@ -41,7 +41,9 @@ function describeInspected(config: Config, found: InspectedModule): string {
 
 /** The fleet: every server of the installation and the modules it claims, from their heartbeats. */
 export function fleetText(fleet: Fleet): string {
-  const lines = [`fleet: ${fleet.servers.length} server(s) on this database (a heartbeat older than ${fleet.leaseSeconds} s is not live)`];
+  const lines = [
+    `fleet: ${fleet.servers.length} server(s) on this database (a heartbeat older than ${fleet.leaseSeconds} s is not live)`,
+  ];
   for (const server of fleet.servers) {
     lines.push(
       `  ${server.serverId} ${server.state.padEnd(12)} ${server.host}${server.port === null ? '' : `:${server.port}`} pid ${server.pid}, data directory ${server.dataDir}`,

@@ -1,6 +1,11 @@
 import { hostname } from 'node:os';
 import type { Kysely } from 'kysely';
-import { type DatabaseSchema, type DialectName, advisoryObjectId, heldAdvisoryLocks } from '../store/index.ts';
+import {
+  type DatabaseSchema,
+  type DialectName,
+  advisoryObjectId,
+  heldAdvisoryLocks,
+} from '../store/index.ts';
 import { LEASE_MS, SERVER_LOCK_CLASS } from './server-claim.ts';
 
 /**
@@ -116,7 +121,8 @@ export async function readFleet(
       moduleNumber: row.module_number,
       serverId: row.server_id,
       serial: row.serial,
-      state: serverState === 'live' || serverState === 'unresponsive' ? (row.state ?? 'starting') : serverState,
+      state:
+        serverState === 'live' || serverState === 'unresponsive' ? (row.state ?? 'starting') : serverState,
       serverState,
       host: server?.host ?? '',
       port: server?.port ?? null,

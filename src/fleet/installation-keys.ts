@@ -24,7 +24,11 @@ export interface InstallationKeys {
 
 /** Reads the installation's key record: a fingerprint, or modules registered with live keys. */
 export async function readInstallationKeys(db: Kysely<DatabaseSchema>): Promise<InstallationKeys> {
-  const row = await db.selectFrom('installation_keys').select('fingerprint').where('id', '=', 1).executeTakeFirst();
+  const row = await db
+    .selectFrom('installation_keys')
+    .select('fingerprint')
+    .where('id', '=', 1)
+    .executeTakeFirst();
   if (row !== undefined) return { fingerprint: row.fingerprint, exist: true };
   const module = await db
     .selectFrom('crypto_modules')

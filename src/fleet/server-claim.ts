@@ -49,7 +49,9 @@ export interface ServerClaim {
    * Takes the serials of the opened modules: refuses (startup.modules_claimed) a serial another
    * live server drives, e.g. a data directory copied with its `vault/modules/` folders.
    */
-  bindSerials(modules: readonly { readonly serial: string; readonly moduleNumber: number | null }[]): Promise<void>;
+  bindSerials(
+    modules: readonly { readonly serial: string; readonly moduleNumber: number | null }[],
+  ): Promise<void>;
   /** Writes the heartbeat now: the server's port once it listens, and its modules' load. */
   heartbeat(report: HeartbeatReport, port?: number): Promise<void>;
   /** Writes the heartbeat every interval until released; `onLost` when the claim cannot be kept. */
@@ -238,7 +240,8 @@ export async function claimServerModules(options: ClaimOptions): Promise<ServerC
   liveInstances.add(instance);
 
   const lockSerials = async (on: LockSession): Promise<string | null> => {
-    for (const key of serialKeys) if (!(await on.tryLock(key))) return `a module serial's lock is held elsewhere`;
+    for (const key of serialKeys)
+      if (!(await on.tryLock(key))) return `a module serial's lock is held elsewhere`;
     return null;
   };
   let timer: NodeJS.Timeout | undefined;
@@ -310,10 +313,15 @@ export async function claimServerModules(options: ClaimOptions): Promise<ServerC
     serverId,
     moduleNumbers,
     async bindSerials(modules) {
-      const claims = await db.selectFrom('module_claims').select(['serial', 'server_id', 'heartbeat_at']).execute();
+      const claims = await db
+        .selectFrom('module_claims')
+        .select(['serial', 'server_id', 'heartbeat_at'])
+        .execute();
       for (const module of modules) {
         const key = { classId: SERIAL_LOCK_CLASS, objectId: advisoryObjectId(module.serial) };
-        const elsewhere = claims.find((claim) => claim.serial === module.serial && claim.server_id !== serverId);
+        const elsewhere = claims.find(
+          (claim) => claim.serial === module.serial && claim.server_id !== serverId,
+        );
         const isTakenElsewhere =
           session !== null
             ? !(await session.tryLock(key))
@@ -360,16 +368,23 @@ export async function claimServerModules(options: ClaimOptions): Promise<ServerC
         clearInterval(timer);
         liveInstances.delete(instance);
         if (releaseOptions.forget === true) {
-          await db.transaction().execute(async (trx) => {
-            if (added.length > 0)
-              await trx
-                .deleteFrom('module_claims')
-                .where('server_id', '=', serverId)
-                .where('module_number', 'in', added)
-                .execute();
-            if (isNewServer)
-              await trx.deleteFrom('servers').where('server_id', '=', serverId).where('instance', '=', instance).execute();
-          }).catch(() => undefined);
+          await db
+            .transaction()
+            .execute(async (trx) => {
+              if (added.length > 0)
+                await trx
+                  .deleteFrom('module_claims')
+                  .where('server_id', '=', serverId)
+                  .where('module_number', 'in', added)
+                  .execute();
+              if (isNewServer)
+                await trx
+                  .deleteFrom('servers')
+                  .where('server_id', '=', serverId)
+                  .where('instance', '=', instance)
+                  .execute();
+            })
+            .catch(() => undefined);
         }
         await db
           .updateTable('servers')

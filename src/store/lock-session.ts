@@ -89,10 +89,10 @@ export async function openLockSession(target: DatabaseTarget): Promise<LockSessi
   };
   return {
     async tryLock(key) {
-      const rows = await query<{ taken: boolean }>('select pg_try_advisory_lock($1::int4, $2::int4) as taken', [
-        key.classId,
-        key.objectId,
-      ]);
+      const rows = await query<{ taken: boolean }>(
+        'select pg_try_advisory_lock($1::int4, $2::int4) as taken',
+        [key.classId, key.objectId],
+      );
       return rows[0]?.taken === true;
     },
     async unlock(key) {

@@ -173,7 +173,12 @@ describe('a farm of servers on one PostgreSQL database', { timeout: 240_000 }, (
     const burst = async (indicia: RunningIndicia, meterId: string) => {
       for (let round = 0; round < 15; round += 1) await indicia.meters.issue(meterId, piece);
     };
-    await Promise.all([burst(first, meterA), burst(second, meterB), burst(first, meterA), burst(second, meterB)]);
+    await Promise.all([
+      burst(first, meterA),
+      burst(second, meterB),
+      burst(first, meterA),
+      burst(second, meterB),
+    ]);
     // The meters change servers: their packages are sealed under the keys both servers share.
     for (let round = 0; round < 5; round += 1) {
       await second.meters.issue(meterA, piece);
@@ -182,7 +187,11 @@ describe('a farm of servers on one PostgreSQL database', { timeout: 240_000 }, (
     assertServing(first);
     assertServing(second);
     const report = await first.reconciliation.runOnce();
-    assert.equal(report.isBalanced, true, JSON.stringify(report.meters.flatMap((meter) => meter.differences)));
+    assert.equal(
+      report.isBalanced,
+      true,
+      JSON.stringify(report.meters.flatMap((meter) => meter.differences)),
+    );
     const count = await first.store.db
       .selectFrom('indicia')
       .select((eb) => eb.fn.countAll<number>().as('count'))
@@ -207,7 +216,9 @@ describe('a farm of servers on one PostgreSQL database', { timeout: 240_000 }, (
     assert.equal(withOtherKeys.code, 'startup.installation_keys_missing');
     assert.match(withOtherKeys.message, /other keys/);
     // The same data directory twice: its modules are claimed.
-    const twice = await refusalOf(start(secondDir, { INDICIA_DATABASE_URL: databaseUrl, INDICIA_KEK_FILE: kekFile }));
+    const twice = await refusalOf(
+      start(secondDir, { INDICIA_DATABASE_URL: databaseUrl, INDICIA_KEK_FILE: kekFile }),
+    );
     assert.equal(twice.code, 'startup.modules_claimed');
     assert.match(twice.message, /data directory of its own/);
     // Refused starts claimed nothing for good.

@@ -16,7 +16,14 @@ const report = (moduleNumber: number, totalOperations: number) => ({
   commandsCommitted: 9,
   waitingCommands: 1,
   modules: [
-    { moduleNumber, serial: `SW-TEST${moduleNumber}`, state: 'user', totalOperations, operationsPerSecond: 2, load: 0.5 },
+    {
+      moduleNumber,
+      serial: `SW-TEST${moduleNumber}`,
+      state: 'user',
+      totalOperations,
+      operationsPerSecond: 2,
+      load: 0.5,
+    },
   ],
 });
 const until = async (condition: () => Promise<boolean>, what: string): Promise<void> => {
@@ -69,9 +76,15 @@ describe('a server claim on PostgreSQL', { timeout: 60_000 }, () => {
     });
     const losses: string[] = [];
     let operations = 5;
-    claim.startHeartbeat(() => report(claim.moduleNumbers[0] ?? 0, operations), (reason) => losses.push(reason));
+    claim.startHeartbeat(
+      () => report(claim.moduleNumbers[0] ?? 0, operations),
+      (reason) => losses.push(reason),
+    );
     try {
-      await until(async () => (await readFleet(store.db, 'postgres')).modules[0]?.totalOperations === 5, 'a heartbeat');
+      await until(
+        async () => (await readFleet(store.db, 'postgres')).modules[0]?.totalOperations === 5,
+        'a heartbeat',
+      );
       const fleet = await readFleet(store.db, 'postgres');
       assert.deepEqual(
         fleet.servers.map((server) => [server.state, server.groupsCommitted, server.waitingCommands]),
@@ -90,7 +103,10 @@ describe('a server claim on PostgreSQL', { timeout: 60_000 }, () => {
         const holder = await holderOf(claim.serverId);
         return holder !== null && holder !== before;
       }, 'the lock taken again');
-      await until(async () => (await readFleet(store.db, 'postgres')).modules[0]?.totalOperations === 6, 'a heartbeat');
+      await until(
+        async () => (await readFleet(store.db, 'postgres')).modules[0]?.totalOperations === 6,
+        'a heartbeat',
+      );
       assert.deepEqual(losses, []);
 
       // Its session ends again, and another process takes the claim first: the claim is lost.
@@ -100,10 +116,10 @@ describe('a server claim on PostgreSQL', { timeout: 60_000 }, () => {
         const holder = await holderOf(claim.serverId);
         await admin.query('select pg_terminate_backend($1)', [holder]);
         await until(async () => {
-          const { rows } = await thief.query<{ taken: boolean }>('select pg_try_advisory_lock($1::int4, $2::int4) as taken', [
-            SERVER_LOCK_CLASS,
-            advisoryObjectId(claim.serverId),
-          ]);
+          const { rows } = await thief.query<{ taken: boolean }>(
+            'select pg_try_advisory_lock($1::int4, $2::int4) as taken',
+            [SERVER_LOCK_CLASS, advisoryObjectId(claim.serverId)],
+          );
           return rows[0]?.taken === true;
         }, 'the thief to take the lock');
         await until(() => Promise.resolve(losses.length > 0), 'the claim to be lost');
@@ -137,7 +153,10 @@ describe('a server claim on PostgreSQL', { timeout: 60_000 }, () => {
         (error: Error & { code?: string }) =>
           error.code === 'startup.modules_claimed' && /vault\/modules/.test(error.message),
       );
-      await assert.rejects(claim(firstDir), (error: Error & { code?: string }) => error.code === 'startup.modules_claimed');
+      await assert.rejects(
+        claim(firstDir),
+        (error: Error & { code?: string }) => error.code === 'startup.modules_claimed',
+      );
     } finally {
       await first.release();
       await second.release();

@@ -24,7 +24,9 @@ const config = loadConfig({
 const indicia = await startIndicia(config, {
   logDestination: new Writable({ write: (_chunk, _encoding, done) => done() }),
 });
-process.stdout.write(`READY ${indicia.url} ${indicia.pool.modules.map((module) => module.moduleNumber).join(',')}\n`);
+process.stdout.write(
+  `READY ${indicia.url} ${indicia.pool.modules.map((module) => module.moduleNumber).join(',')}\n`,
+);
 if (meterId !== '') {
   for (;;) {
     for (const issued of await indicia.meters.issue(meterId, [{ postage: 700 as Mills, rateCategory: 'FC' }]))

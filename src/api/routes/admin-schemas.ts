@@ -119,9 +119,13 @@ export const ModulesStatus = Type.Object({
           heartbeatAt: Type.String(),
           stoppedAt: Nullable(Type.String()),
           state: FleetServerState,
-          groupsCommitted: Type.Integer({ description: 'Group commits since its start, at its last heartbeat' }),
+          groupsCommitted: Type.Integer({
+            description: 'Group commits since its start, at its last heartbeat',
+          }),
           commandsCommitted: Type.Integer({ description: 'Commands those groups carried' }),
-          waitingCommands: Type.Integer({ description: 'Commands waiting for one of its modules (in flight)' }),
+          waitingCommands: Type.Integer({
+            description: 'Commands waiting for one of its modules (in flight)',
+          }),
         }),
       ),
       modules: Type.Array(
