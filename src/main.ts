@@ -254,7 +254,12 @@ export async function withCustody<T>(
 ): Promise<T> {
   const { store } = await openMigratedStore(config);
   try {
-    const { pool } = await openModulePool(config, { initializeIfEmpty: false });
+    // In a farm, this data directory's own module numbers (fleet/), never another server's.
+    const { own } = await moduleNumbersOf(store.db, readServerId(config.dataDir));
+    const { pool } = await openModulePool(config, {
+      initializeIfEmpty: false,
+      ...(own.length > 0 ? { moduleNumbers: own.slice(0, config.cryptoModules) } : {}),
+    });
     try {
       return await work(createCustodyService({ db: store.db, pool }));
     } finally {
@@ -344,12 +349,17 @@ async function startServerModules(config: Config, store: Store): Promise<ServerM
         moduleNumbers: claim.moduleNumbers,
       });
     } catch (error) {
-      const isMissing =
-        error instanceof VaultError &&
-        (error.code === 'vault.kek_missing' ||
-          error.code === 'vault.wrong_state' ||
-          error.code === 'vault.key_file_invalid');
-      if (keys.exist && isMissing) throw keysMissing(config.dataDir, error.message);
+      const why =
+        !(error instanceof VaultError) || !keys.exist
+          ? null
+          : error.code === 'vault.kek_missing'
+            ? `it has no key-encryption key (INDICIA_KEK, INDICIA_KEK_FILE, or ${defaultKekPath(config.dataDir)})`
+            : error.code === 'vault.wrong_state'
+              ? `its crypto modules have no keys (software backend: there is no ${join(config.dataDir, 'vault', 'keyset.json')})`
+              : error.code === 'vault.key_file_invalid'
+                ? `its key-encryption key does not open its keyset (${error.message})`
+                : null;
+      if (why !== null) throw keysMissing(config.dataDir, why);
       throw error;
     }
     await claim.bindSerials(opened.pool.modules);

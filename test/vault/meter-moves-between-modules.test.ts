@@ -13,7 +13,7 @@ import { readyModule } from '../support/crypto-modules.ts';
 
 /** The database as custody keeps it: one package per meter, one checkpoint row per module serial. */
 class FarmDatabase {
-  sealedPackage = Buffer.alloc(0);
+  sealedPackage: Buffer = Buffer.alloc(0);
   sequence = 0;
   readonly checkpoints = new Map<string, Buffer>();
   readonly packages: { sealedPackage: Buffer; sequence: number }[] = [];
