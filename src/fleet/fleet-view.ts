@@ -127,8 +127,8 @@ export async function readFleet(
       host: server?.host ?? '',
       port: server?.port ?? null,
       totalOperations: row.total_operations,
-      operationsPerSecond: row.operations_per_second,
-      load: row.load,
+      operationsPerSecond: row.operations_per_kilosecond / 1000,
+      load: row.load_per_mille / 1000,
       heartbeatAt: row.heartbeat_at,
     };
   });

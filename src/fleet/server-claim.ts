@@ -146,8 +146,8 @@ async function allocateModuleNumbers(
         serial: null,
         state: null,
         total_operations: 0,
-        operations_per_second: 0,
-        load: 0,
+        operations_per_kilosecond: 0,
+        load_per_mille: 0,
         heartbeat_at: null,
       })
       .execute();
@@ -273,8 +273,8 @@ export async function claimServerModules(options: ClaimOptions): Promise<ServerC
             serial: module.serial,
             state: module.state,
             total_operations: module.totalOperations,
-            operations_per_second: module.operationsPerSecond,
-            load: module.load,
+            operations_per_kilosecond: Math.round(module.operationsPerSecond * 1000),
+            load_per_mille: Math.round(module.load * 1000),
             heartbeat_at: now,
           })
           .where('module_number', '=', module.moduleNumber)

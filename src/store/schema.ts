@@ -362,8 +362,9 @@ export interface ModuleClaimsTable {
   serial: string | null;
   state: string | null;
   total_operations: number;
-  operations_per_second: number;
-  load: number;
+  /** Operations per second × 1000, and load (busy share) × 1000: integers, exact on both dialects. */
+  operations_per_kilosecond: number;
+  load_per_mille: number;
   heartbeat_at: string | null;
 }
 

@@ -5,7 +5,8 @@ import type { Migration } from 'kysely/migration';
  * The installation's servers and the crypto module numbers each drives (fleet/): `servers` (one
  * row per data directory that ever ran `indicia serve`, with its heartbeat), `module_claims` (a
  * module number belongs to one server for good, because its checkpoint ring lives in that
- * server's data directory; the serial and load its heartbeat last reported), and
+ * server's data directory; the serial and load its heartbeat last reported, in integers so both
+ * dialects store them exactly), and
  * `installation_keys` (a fingerprint of the keys the installation's modules share, so a server
  * without them refuses to start instead of making keys of its own).
  */
@@ -34,8 +35,8 @@ export const migration0019: Migration = {
       .addColumn('serial', 'text')
       .addColumn('state', 'text')
       .addColumn('total_operations', 'bigint', (column) => column.notNull().defaultTo(0))
-      .addColumn('operations_per_second', 'real', (column) => column.notNull().defaultTo(0))
-      .addColumn('load', 'real', (column) => column.notNull().defaultTo(0))
+      .addColumn('operations_per_kilosecond', 'bigint', (column) => column.notNull().defaultTo(0))
+      .addColumn('load_per_mille', 'integer', (column) => column.notNull().defaultTo(0))
       .addColumn('heartbeat_at', 'text')
       .execute();
     await db.schema.createIndex('module_claims_server').on('module_claims').column('server_id').execute();
