@@ -46,6 +46,16 @@ import { RenderPool } from './labels/index.ts';
 import { RatesService, rateTableDirectories } from './rates/index.ts';
 import { LabelStock, MailingLists } from './printing/index.ts';
 import { createWebhooksService, enqueueWebhookEvent } from './webhooks/index.ts';
+import {
+  type ServerClaim,
+  assertInstallationKeys,
+  claimServerModules,
+  keysMissing,
+  moduleNumbersOf,
+  readFleet,
+  readInstallationKeys,
+  readServerId,
+} from './fleet/index.ts';
 import { backupBackendFor } from './backup/index.ts';
 import {
   DEFAULT_METER_SETTINGS,
@@ -82,6 +92,7 @@ import {
   ensureKeyEncryptionKey,
   existingModuleNumbers,
   OPERATOR_MODULE_NUMBER,
+  VaultError,
   openCryptoModules,
   readKeyEncryptionKey,
 } from './vault/index.ts';
@@ -220,6 +231,7 @@ export async function openModulePool(
     initializeZeroized?: boolean;
     firstModuleNumber?: number;
     modules?: number;
+    moduleNumbers?: readonly number[];
   },
 ): Promise<OpenedModules & { kekFile: KeyEncryptionKeyFile | undefined }> {
   const { settings, kekFile } = backendSettingsFor(config, { createKekIfMissing: options.initializeIfEmpty });
@@ -230,6 +242,7 @@ export async function openModulePool(
     initializeIfEmpty: options.initializeIfEmpty,
     initializeZeroized: options.initializeZeroized === true,
     ...(options.firstModuleNumber === undefined ? {} : { firstModuleNumber: options.firstModuleNumber }),
+    ...(options.moduleNumbers === undefined ? {} : { moduleNumbers: options.moduleNumbers }),
   });
   return { ...opened, kekFile };
 }
@@ -241,7 +254,12 @@ export async function withCustody<T>(
 ): Promise<T> {
   const { store } = await openMigratedStore(config);
   try {
-    const { pool } = await openModulePool(config, { initializeIfEmpty: false });
+    // In a farm, this data directory's own module numbers (fleet/), never another server's.
+    const { own } = await moduleNumbersOf(store.db, readServerId(config.dataDir));
+    const { pool } = await openModulePool(config, {
+      initializeIfEmpty: false,
+      ...(own.length > 0 ? { moduleNumbers: own.slice(0, config.cryptoModules) } : {}),
+    });
     try {
       return await work(createCustodyService({ db: store.db, pool }));
     } finally {
@@ -295,6 +313,83 @@ export function takeServerModulesLock(dataDir: string, refusal: string): () => v
   return acquireLockFile(join(dataDir, SERVER_MODULES_LOCK));
 }
 
+/** A server's modules, opened on the numbers it claimed, and what to undo at shutdown. */
+interface ServerModules {
+  readonly claim: ServerClaim;
+  readonly opened: Awaited<ReturnType<typeof openModulePool>>;
+  readonly release: () => Promise<void>;
+}
+
+/**
+ * The server's crypto modules, exclusively (fleet/): claims this data directory's module numbers
+ * in the database (a live server on them refuses the start), takes the lock file the maintenance
+ * commands look for, opens the modules, takes their serials, and checks that they hold the
+ * installation's keys. Keys are created only for a database no module has keys for; otherwise a
+ * server without them refuses to start, naming how to share them.
+ */
+async function startServerModules(config: Config, store: Store): Promise<ServerModules> {
+  const claim = await claimServerModules({
+    db: store.db,
+    target: databaseTargetFor(config),
+    dataDir: config.dataDir,
+    moduleCount: config.cryptoModules,
+    backend: config.cryptoBackend,
+  });
+  let releaseLock: () => void = () => undefined;
+  let opened: Awaited<ReturnType<typeof openModulePool>> | undefined;
+  try {
+    releaseLock = takeServerModulesLock(
+      config.dataDir,
+      `another server runs on ${config.dataDir} with its crypto modules ${claim.moduleNumbers.join(', ')}; stop it first`,
+    );
+    const keys = await readInstallationKeys(store.db);
+    try {
+      opened = await openModulePool(config, {
+        initializeIfEmpty: !keys.exist,
+        moduleNumbers: claim.moduleNumbers,
+      });
+    } catch (error) {
+      const why =
+        !(error instanceof VaultError) || !keys.exist
+          ? null
+          : error.code === 'vault.kek_missing'
+            ? `it has no key-encryption key (INDICIA_KEK, INDICIA_KEK_FILE, or ${defaultKekPath(config.dataDir)})`
+            : error.code === 'vault.wrong_state'
+              ? `its crypto modules have no keys (software backend: there is no ${join(config.dataDir, 'vault', 'keyset.json')})`
+              : error.code === 'vault.key_file_invalid'
+                ? `its key-encryption key does not open its keyset (${error.message})`
+                : null;
+      if (why !== null) throw keysMissing(config.dataDir, why);
+      throw error;
+    }
+    await claim.bindSerials(opened.pool.modules);
+    try {
+      await assertInstallationKeys(store.db, opened.pool, {
+        backend: config.cryptoBackend,
+        serverId: claim.serverId,
+        dataDir: config.dataDir,
+      });
+    } catch (error) {
+      if (error instanceof VaultError) throw keysMissing(config.dataDir, error.message);
+      throw error;
+    }
+  } catch (error) {
+    await opened?.pool.close();
+    releaseLock();
+    await claim.release({ forget: true });
+    throw error;
+  }
+  const lock = releaseLock;
+  return {
+    claim,
+    opened,
+    release: async () => {
+      lock();
+      await claim.release();
+    },
+  };
+}
+
 /**
  * The installation's module numbers: the configured server modules 1..N, the software module
  * folders that exist (the operator's 100 among them), and the numbers the module table knows.
@@ -302,8 +397,15 @@ export function takeServerModulesLock(dataDir: string, refusal: string): () => v
 export async function installationModuleNumbers(config: Config, store: Store | null): Promise<number[]> {
   const { settings } = backendSettingsFor(config, { createKekIfMissing: false });
   const known = store === null ? [] : await listInstallationModules(store.db);
+  // In a farm: this data directory's claimed numbers; never another server's (its ring is elsewhere).
+  const claims =
+    store === null
+      ? { own: [], others: new Set<number>() }
+      : await moduleNumbersOf(store.db, readServerId(config.dataDir));
   const numbers = new Set([
-    ...Array.from({ length: config.cryptoModules }, (_, index) => index + 1),
+    ...(claims.own.length > 0
+      ? claims.own
+      : Array.from({ length: config.cryptoModules }, (_, index) => index + 1)),
     ...(existingModuleNumbers(settings) ?? []),
     ...known.flatMap((row) =>
       row.moduleNumber !== null && row.zeroizedAt === null && row.backend === settings.backend
@@ -311,7 +413,7 @@ export async function installationModuleNumbers(config: Config, store: Store | n
         : [],
     ),
   ]);
-  return [...numbers].sort((left, right) => left - right);
+  return [...numbers].filter((n) => !claims.others.has(n)).sort((left, right) => left - right);
 }
 
 /** Opens (unstarted) module number n of the configured backend; never creates keys or a KEK. */
@@ -418,16 +520,14 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
   });
   const metrics = createMetrics();
   const { store, migrations } = await openMigratedStore(config);
-  let releaseModules: () => void;
+  let serverModules: ServerModules;
   try {
-    releaseModules = takeServerModulesLock(
-      config.dataDir,
-      `another server runs on ${config.dataDir} with its crypto modules 1..${config.cryptoModules}; stop it first`,
-    );
+    serverModules = await startServerModules(config, store);
   } catch (error) {
     await store.close();
     throw error;
   }
+  const { claim, opened: modules } = serverModules;
   let isShuttingDown = false;
   let app: FastifyInstance | undefined;
   let pool: ModulePool | undefined;
@@ -440,7 +540,6 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
   let deliveries: WebhookDeliveryJob | undefined;
   let poolService: PoolService | undefined;
   try {
-    const modules = await openModulePool(config, { initializeIfEmpty: true });
     const { kekFile } = modules;
     pool = modules.pool;
     for (const serial of modules.failedModules)
@@ -564,7 +663,9 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
         'a meter is refused: its package is not the newest version the module log holds',
       );
     // The installation's other modules (the operator's), read-only: their inhibitions count from now.
-    const others = (await installationModuleNumbers(config, store)).filter((n) => n > config.cryptoModules);
+    const others = (await installationModuleNumbers(config, store)).filter(
+      (n) => !claim.moduleNumbers.includes(n),
+    );
     for (const found of await inspectModules(store.db, others, moduleOpener(config), 'server start')) {
       if (found.problem !== null)
         logger.warn(
@@ -605,6 +706,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       },
       moduleStatus: () => modulePool.status(),
       installationModules: () => custody.installationModules(),
+      fleet: () => readFleet(store.db, store.dialect),
       zeroizeModule: (serial, credential, by) => custody.zeroizeModule(serial, credential, by),
       reconcile: () => {
         if (reconciliation === undefined) throw new Error('The reconciliation job is not running.');
@@ -629,6 +731,22 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
     const port = typeof address === 'object' && address !== null ? address.port : config.port;
     const url = publicUrl(tls ? 'https' : 'http', config.host, port);
     listeningUrl = url;
+    // The fleet sees this server's modules, their load and its port; losing the claim stops serving.
+    const heartbeatReport = () => {
+      const status = modulePool.status();
+      const commits = custody.groupCommits();
+      return {
+        groupsCommitted: commits.groups,
+        commandsCommitted: commits.commands,
+        waitingCommands: status.waitingCommands,
+        modules: status.modules,
+      };
+    };
+    await claim.heartbeat(heartbeatReport(), port);
+    claim.startHeartbeat(heartbeatReport, (reason) => {
+      logger.error({ reason }, 'this server lost its claim on its crypto modules; it stops serving');
+      modulePool.stop(`this server lost its claim on its crypto modules: ${reason}`);
+    });
     logger.info(
       {
         url,
@@ -677,7 +795,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
         await verification.stop();
         await anchoring.stop(); // a last anchor, while the modules are still open
         await modulePool.close();
-        releaseModules();
+        await serverModules.release();
         await store.close();
         logger.info('shutdown complete');
         logger.flush();
@@ -720,8 +838,8 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
     await poolService?.close();
     mailer?.close();
     await app?.close();
-    await pool?.close();
-    releaseModules();
+    await modules.pool.close();
+    await serverModules.release();
     await store.close();
     throw error;
   }

@@ -90,6 +90,7 @@ export interface ApiServerDependencies {
   readonly db: Kysely<DatabaseSchema>;
   readonly moduleStatus: () => PoolStatus;
   readonly installationModules: AdminRouteDependencies['installationModules'];
+  readonly fleet: AdminRouteDependencies['fleet'];
   readonly zeroizeModule: AdminRouteDependencies['zeroizeModule'];
   readonly reconcile: () => Promise<ReconciliationReport>;
   readonly webhooks: WebhooksService;
@@ -301,6 +302,7 @@ export async function createApiServer(dependencies: ApiServerDependencies): Prom
       meters: dependencies.meters,
       moduleStatus: dependencies.moduleStatus,
       installationModules: dependencies.installationModules,
+      fleet: dependencies.fleet,
       zeroizeModule: dependencies.zeroizeModule,
       reconcile: dependencies.reconcile,
     }),

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Config } from '../config/index.ts';
 import { type CustodyService, createCustodyService, listInstallationModules } from '../custody/index.ts';
+import { readFleet, readServerId } from '../fleet/index.ts';
 import {
   OPERATOR_MODULE_LOCK,
   OPERATOR_MODULE_NUMBER,
@@ -51,6 +52,33 @@ async function moduleNumberOf(config: Config, store: Store, serial: string): Pro
     if (found) return moduleNumber;
   }
   throw new UsageError(`this installation has no module ${serial}; indicia modules status lists its modules`);
+}
+
+/**
+ * In a farm, maintenance runs where the module's ring is: refuses a module number another
+ * server's data directory claims, and (for `all`: zeroization) any live server of the fleet.
+ */
+async function assertFleetAllows(
+  config: Config,
+  store: Store,
+  moduleNumber: number,
+  action: string,
+  all: boolean,
+) {
+  const fleet = await readFleet(store.db, store.dialect);
+  const here = readServerId(config.dataDir);
+  const claim = fleet.modules.find((module) => module.moduleNumber === moduleNumber);
+  const owner = fleet.servers.find((server) => server.serverId === claim?.serverId);
+  if (claim !== undefined && claim.serverId !== here)
+    throw new UsageError(
+      `module number ${moduleNumber} belongs to server ${claim.serverId}${owner === undefined ? '' : ` (data directory ${owner.dataDir} on ${owner.host})`}: its checkpoint ring is there, so ${action} runs on that host with --data-dir ${owner?.dataDir ?? '<its data directory>'}`,
+    );
+  const live = fleet.servers.filter((server) => server.state === 'live' || server.state === 'unresponsive');
+  if (all && live.length > 0)
+    throw new StartupError(
+      'startup.locked',
+      `${action} needs every server of the installation stopped; ${live.length === 1 ? 'a server is' : 'servers are'} running elsewhere: ${live.map((server) => `${server.serverId} (${server.host}, pid ${server.pid}${server.port === null ? '' : `, port ${server.port}`})`).join(', ')}`,
+    );
 }
 
 /** Takes the lock of the process that owns module `moduleNumber` (and, for `all`, both locks). */
@@ -106,6 +134,7 @@ export async function withInstallationModule<T>(
     const moduleNumber = await moduleNumberOf(config, store, serial);
     const release = lockOwners(config, moduleNumber, action, options.lockAll === true);
     try {
+      await assertFleetAllows(config, store, moduleNumber, action, options.lockAll === true);
       const { pool } = await openModulePool(config, {
         initializeIfEmpty: false,
         firstModuleNumber: moduleNumber,

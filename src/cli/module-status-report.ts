@@ -1,5 +1,6 @@
 import type { Config } from '../config/index.ts';
 import { type InspectedModule, inspectModules, listInstallationModules } from '../custody/index.ts';
+import { type Fleet, readFleet } from '../fleet/index.ts';
 import { installationModuleNumbers, moduleOpener, openMigratedStore } from '../main.ts';
 import type { CheckpointDecision, ModuleStatus } from '../vault/index.ts';
 import type { CommandIo } from './commands.ts';
@@ -36,6 +37,24 @@ function describeInspected(config: Config, found: InspectedModule): string {
     `  self-test    ${failed.length === 0 ? 'pass' : 'FAIL'} (${selfTest.map((result) => `${result.test} ${result.passed ? 'ok' : 'FAILED'}`).join(', ')})`,
     '',
   ].join('\n');
+}
+
+/** The fleet: every server of the installation and the modules it claims, from their heartbeats. */
+export function fleetText(fleet: Fleet): string {
+  const lines = [
+    `fleet: ${fleet.servers.length} server(s) on this database (a heartbeat older than ${fleet.leaseSeconds} s is not live)`,
+  ];
+  for (const server of fleet.servers) {
+    lines.push(
+      `  ${server.serverId} ${server.state.padEnd(12)} ${server.host}${server.port === null ? '' : `:${server.port}`} pid ${server.pid}, data directory ${server.dataDir}`,
+      `    heartbeat ${server.heartbeatAt}; ${server.groupsCommitted} group commit(s) of ${server.commandsCommitted} command(s) since ${server.startedAt}; ${server.waitingCommands} waiting`,
+    );
+    for (const module of fleet.modules.filter((candidate) => candidate.serverId === server.serverId))
+      lines.push(
+        `    module ${String(module.moduleNumber).padEnd(3)} ${(module.serial ?? '(not started yet)').padEnd(28)} ${module.state.padEnd(10)} ${module.totalOperations} operation(s), ${module.operationsPerSecond.toFixed(1)}/s, load ${module.load.toFixed(2)}`,
+      );
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 /**
@@ -75,6 +94,7 @@ export async function modulesStatus(config: Config, io: CommandIo): Promise<numb
           : 'the service runs'
       }\n`,
     );
+    io.write(fleetText(await readFleet(store.db, store.dialect)));
   } finally {
     await store.close();
   }

@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { userInfo } from 'node:os';
 import type { Config } from '../config/index.ts';
 import { registerModules } from '../custody/index.ts';
+import { moduleNumbersOf, readServerId } from '../fleet/index.ts';
 import {
   hasDatabase,
   installationModuleNumbers,
@@ -131,7 +132,13 @@ async function initialize(config: Config, io: CommandIo): Promise<number> {
   return withEveryModuleStopped(config, 'creating keys', async () => {
     const { store } = await openMigratedStore(config);
     try {
-      const opened = await openModulePool(config, { initializeIfEmpty: true, initializeZeroized: true });
+      // In a farm, this data directory's own module numbers (fleet/).
+      const { own } = await moduleNumbersOf(store.db, readServerId(config.dataDir));
+      const opened = await openModulePool(config, {
+        initializeIfEmpty: true,
+        initializeZeroized: true,
+        ...(own.length > 0 ? { moduleNumbers: own.slice(0, config.cryptoModules) } : {}),
+      });
       try {
         await registerModules(store.db, opened.pool.modules);
         io.write(

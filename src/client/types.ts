@@ -303,10 +303,45 @@ export interface MeterWithRegisters {
   };
 }
 
+/** A server of the installation as the fleet listing shows it (see ModulesStatus.fleet). */
+export type FleetServerState = 'live' | 'unresponsive' | 'gone' | 'stopped';
+
 export interface ModulesStatus {
   stopped: { reason: string; since: string } | null;
   inhibitThreshold: number;
   inhibitedModules: number;
+  /** Every server of the installation and every module number each claims, from their heartbeats. */
+  fleet: {
+    leaseSeconds: number;
+    servers: {
+      serverId: string;
+      host: string;
+      pid: number;
+      port: number | null;
+      dataDir: string;
+      startedAt: string;
+      heartbeatAt: string;
+      stoppedAt: string | null;
+      state: FleetServerState;
+      groupsCommitted: number;
+      commandsCommitted: number;
+      waitingCommands: number;
+    }[];
+    modules: {
+      moduleNumber: number;
+      serverId: string;
+      serial: string | null;
+      /** The module's state at its last heartbeat, or `gone` / `stopped` with its server. */
+      state: string;
+      serverState: FleetServerState;
+      host: string;
+      port: number | null;
+      totalOperations: number;
+      operationsPerSecond: number;
+      load: number;
+      heartbeatAt: string | null;
+    }[];
+  };
   waitingCommands: number;
   modules: {
     serial: string;

@@ -314,6 +314,8 @@ export async function zeroizeModule(
       .where('zeroized_at', 'is', null)
       .execute();
     const serials = retired.map((row) => row.serial);
+    // The fingerprint of the destroyed keys: the keys an officer makes next are recorded anew (fleet/).
+    await trx.deleteFrom('installation_keys').execute();
     await appendAuditEvents(trx, [
       {
         kind: 'vault.module_zeroized',

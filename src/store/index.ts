@@ -24,6 +24,13 @@ export {
   withCommitParticipant,
 } from './commit-participant.ts';
 export { openStore, type Store } from './open-store.ts';
+export {
+  type AdvisoryLockKey,
+  type LockSession,
+  advisoryObjectId,
+  heldAdvisoryLocks,
+  openLockSession,
+} from './lock-session.ts';
 export { type CapturedStatement, captureWrites, runCapturedStatements } from './statement-capture.ts';
 export {
   type CurrentPackage,
@@ -69,6 +76,9 @@ export type {
   ModuleLogTable,
   RecoveryGapsTable,
   CryptoModulesTable,
+  InstallationKeysTable,
+  ModuleClaimsTable,
+  ServersTable,
   CustomerBalancesTable,
   DatabaseSchema,
   IndiciaTable,

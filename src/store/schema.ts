@@ -20,6 +20,9 @@ export interface DatabaseSchema {
   known_devices: KnownDevicesTable;
   installation: InstallationTable;
   crypto_modules: CryptoModulesTable;
+  servers: ServersTable;
+  module_claims: ModuleClaimsTable;
+  installation_keys: InstallationKeysTable;
   module_log: ModuleLogTable;
   log_shipments: LogShipmentsTable;
   recovery_gaps: RecoveryGapsTable;
@@ -332,6 +335,48 @@ export interface RevenueProtectionReportsTable {
  * The module table: every module of the installation (each registers when it opens), its latest
  * checkpoint, MACed by the module (base64), and its inhibition, which every process counts.
  */
+/** A data directory that ran `indicia serve` on this database (fleet/), with its latest heartbeat. */
+export interface ServersTable {
+  server_id: string;
+  host: string;
+  pid: number;
+  port: number | null;
+  data_dir: string;
+  /** Random per start: tells this run from an earlier one of the same server (same pid in tests). */
+  instance: string;
+  started_at: string;
+  heartbeat_at: string;
+  /** Set by a clean shutdown; null while it runs or after it died. */
+  stopped_at: string | null;
+  groups_committed: number;
+  commands_committed: number;
+  waiting_commands: number;
+}
+
+/** A module number and the server that drives it, for good (its ring lives in that data directory). */
+export interface ModuleClaimsTable {
+  module_number: number;
+  server_id: string;
+  claimed_at: string;
+  /** What the module's last heartbeat said: its serial, state and load. */
+  serial: string | null;
+  state: string | null;
+  total_operations: number;
+  /** Operations per second × 1000, and load (busy share) × 1000: integers, exact on both dialects. */
+  operations_per_kilosecond: number;
+  load_per_mille: number;
+  heartbeat_at: string | null;
+}
+
+/** The fingerprint of the keys every module of the installation shares (one row, id 1). */
+export interface InstallationKeysTable {
+  id: number;
+  backend: string;
+  fingerprint: string;
+  recorded_at: string;
+  recorded_by: string;
+}
+
 export interface CryptoModulesTable {
   serial: string;
   backend: string;

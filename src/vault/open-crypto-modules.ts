@@ -40,6 +40,8 @@ export interface PoolSettings {
    * processes sharing a module would share its checkpoint ring and trip its rollback detection.
    */
   readonly firstModuleNumber?: number;
+  /** The module numbers to open, when not a run from `firstModuleNumber` (a server's claimed numbers). */
+  readonly moduleNumbers?: readonly number[];
 }
 
 export interface OpenedModules {
@@ -89,7 +91,8 @@ export async function openCryptoModules(
   let createdOfficerCredential: string | undefined;
   try {
     const first = pool.firstModuleNumber ?? 1;
-    for (let number = first; number < first + pool.modules; number += 1) {
+    const numbers = pool.moduleNumbers ?? Array.from({ length: pool.modules }, (_, index) => first + index);
+    for (const number of numbers) {
       const module = new CryptoModule(await createBackend(number), {
         ringSize: pool.ringSize,
         moduleNumber: number,

@@ -23,6 +23,14 @@ for (const fixture of dialectFixtures) {
       const modules = await admin.adminModules();
       assert.equal(modules.stopped, null);
       assert.ok(modules.modules.length >= 1 && modules.modules.every((module) => module.state === 'user'));
+      assert.deepEqual(
+        modules.fleet.servers.map((server) => [server.state, server.port]),
+        [['live', server.indicia.port]],
+      );
+      assert.deepEqual(
+        modules.fleet.modules.map((module) => module.serial),
+        modules.modules.map((module) => module.serial),
+      );
       const [demoMeter] = await admin.adminMeters(100_000);
       assert.ok(demoMeter !== undefined);
       assert.equal(demoMeter.mode, 'dedicated');

@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import type { AccountsService } from '../../accounts/index.ts';
 import type { MetersService, ReconciliationReport } from '../../meters/index.ts';
 import type { InstallationModule, ZeroizationReport } from '../../custody/index.ts';
+import type { Fleet } from '../../fleet/index.ts';
 import type { DatabaseSchema } from '../../store/index.ts';
 import type { PoolStatus } from '../../vault/index.ts';
 import { principalOf } from '../authentication.ts';
@@ -29,6 +30,8 @@ export interface AdminRouteDependencies {
   readonly moduleStatus: () => PoolStatus;
   /** Every module of the installation, from the module table (other processes' included). */
   readonly installationModules: () => Promise<InstallationModule[]>;
+  /** Every server of the installation and the modules each claims, with heartbeats (fleet/). */
+  readonly fleet: () => Promise<Fleet>;
   /** Destroys the installation's keys through one of this server's modules (`by`: who asked). */
   readonly zeroizeModule: (
     serial: string,
@@ -56,11 +59,17 @@ export function adminRoutes(dependencies: AdminRouteDependencies): FastifyPlugin
         config: { access: { roles: ['admin', 'crypto-officer', 'auditor', 'support'] } },
         schema: {
           tags,
-          summary: 'The crypto module pool: each module’s state, keys, load and checkpoint ring',
+          summary:
+            'The crypto module pool: each module’s state, keys, load and checkpoint ring; and the fleet: every module of every server',
           response: { 200: ModulesStatus },
         },
       },
-      async () => modulesStatusOf(dependencies.moduleStatus(), await dependencies.installationModules()),
+      async () =>
+        modulesStatusOf(
+          dependencies.moduleStatus(),
+          await dependencies.installationModules(),
+          await dependencies.fleet(),
+        ),
     );
 
     app.post(

@@ -2,6 +2,7 @@ import { Type } from 'typebox';
 import type { ReconciliationReport } from '../../meters/index.ts';
 import type { MetersTable } from '../../store/index.ts';
 import type { InstallationModule } from '../../custody/index.ts';
+import type { Fleet } from '../../fleet/index.ts';
 import type { PoolStatus, PsdView } from '../../vault/index.ts';
 
 const Mills = (description: string) => Type.Integer({ description: `${description}, in mills` });
@@ -77,6 +78,14 @@ const Inhibition = Type.Object({
   cause: Type.Union([Type.Literal('database'), Type.Literal('module')]),
 });
 
+const FleetServerState = Type.Union(
+  [Type.Literal('live'), Type.Literal('unresponsive'), Type.Literal('gone'), Type.Literal('stopped')],
+  {
+    description:
+      'live: its claim held, heartbeat within the lease; unresponsive: claim held, heartbeat late; gone: it died (its modules return when its data directory starts again); stopped: shut down cleanly',
+  },
+);
+
 export const ModulesStatus = Type.Object({
   stopped: Nullable(Type.Object({ reason: Type.String(), since: Type.String() })),
   inhibitThreshold: Type.Integer(),
@@ -95,6 +104,53 @@ export const ModulesStatus = Type.Object({
       zeroizedAt: Nullable(Type.String()),
     }),
     { description: 'Every module the installation has had (the module table), whichever process runs it' },
+  ),
+  fleet: Type.Object(
+    {
+      leaseSeconds: Type.Number({ description: 'A server whose heartbeat is older than this is not live' }),
+      servers: Type.Array(
+        Type.Object({
+          serverId: Type.String({ examples: ['srv_3f9c0a1b2c3d4e5f'] }),
+          host: Type.String(),
+          pid: Type.Integer(),
+          port: Nullable(Type.Integer()),
+          dataDir: Type.String(),
+          startedAt: Type.String(),
+          heartbeatAt: Type.String(),
+          stoppedAt: Nullable(Type.String()),
+          state: FleetServerState,
+          groupsCommitted: Type.Integer({
+            description: 'Group commits since its start, at its last heartbeat',
+          }),
+          commandsCommitted: Type.Integer({ description: 'Commands those groups carried' }),
+          waitingCommands: Type.Integer({
+            description: 'Commands waiting for one of its modules (in flight)',
+          }),
+        }),
+      ),
+      modules: Type.Array(
+        Type.Object({
+          moduleNumber: Type.Integer(),
+          serverId: Type.String(),
+          serial: Nullable(Type.String()),
+          state: Type.String({
+            description: 'The module’s state at its last heartbeat, or `gone` / `stopped` with its server',
+            examples: ['user', 'error', 'gone'],
+          }),
+          serverState: FleetServerState,
+          host: Type.String(),
+          port: Nullable(Type.Integer()),
+          totalOperations: Type.Integer(),
+          operationsPerSecond: Type.Number(),
+          load: Type.Number(),
+          heartbeatAt: Nullable(Type.String()),
+        }),
+      ),
+    },
+    {
+      description:
+        'Every server of the installation (one database) and every module number each claims, from their heartbeats',
+    },
   ),
   waitingCommands: Type.Integer(),
   modules: Type.Array(
@@ -183,9 +239,18 @@ export const Zeroization = Type.Object({
 });
 
 /** The pool's status and the installation's module table as plain JSON (the service's lists are read-only). */
-export function modulesStatusOf(status: PoolStatus, installation: readonly InstallationModule[]) {
+export function modulesStatusOf(
+  status: PoolStatus,
+  installation: readonly InstallationModule[],
+  fleet: Fleet,
+) {
   return {
     ...status,
+    fleet: {
+      leaseSeconds: fleet.leaseSeconds,
+      servers: fleet.servers.map((server) => ({ ...server })),
+      modules: fleet.modules.map((module) => ({ ...module })),
+    },
     inhibitedElsewhere: [...status.inhibitedElsewhere],
     installation: installation.map((module) => ({ ...module })),
     modules: status.modules.map((module) => ({
