@@ -9,7 +9,13 @@ export {
 export { startLogShippingJob, type LogShippingJob } from './log-shipping-job.ts';
 export { startAuditAnchorJob, type AnchorRun, type AuditAnchorJob } from './audit-anchor-job.ts';
 export { startAuditVerificationJob, type AuditVerificationJob } from './audit-verification-job.ts';
-export { type JobDefinition, type JobRunner, type JobSchedule, millisecondsUntil, startJobRunner } from './job-runner.ts';
+export {
+  type JobDefinition,
+  type JobRunner,
+  type JobSchedule,
+  millisecondsUntil,
+  startJobRunner,
+} from './job-runner.ts';
 export {
   DEFAULT_JOB_LEASE_MS,
   type JobCoordinator,

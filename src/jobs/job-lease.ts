@@ -58,7 +58,11 @@ export async function acquireJobLease(coordinator: JobCoordinator, job: string):
     .set({ holder, acquired_at: iso(now), expires_at: iso(now + leaseMs) })
     .where('job', '=', job)
     .where((where) =>
-      where.or([where('holder', 'is', null), where('holder', '=', holder), where('expires_at', '<', iso(now))]),
+      where.or([
+        where('holder', 'is', null),
+        where('holder', '=', holder),
+        where('expires_at', '<', iso(now)),
+      ]),
     )
     .executeTakeFirst();
   return taken.numUpdatedRows === 1n;
@@ -95,7 +99,9 @@ export async function jobLeaseHolder(
     .select(['holder', 'expires_at'])
     .where('job', '=', job)
     .executeTakeFirst();
-  return row?.holder == null || row.expires_at === null ? null : { holder: row.holder, expiresAt: row.expires_at };
+  return row?.holder == null || row.expires_at === null
+    ? null
+    : { holder: row.holder, expiresAt: row.expires_at };
 }
 
 /**

@@ -166,7 +166,10 @@ export function startJobRunner<T>(definition: JobDefinition<T>): JobRunner<T> {
   };
 
   /** Under the lease: one try for a timed period (null when the farm has it elsewhere). */
-  const leasedRun = async (period: string | null, trigger: 'timer' | 'manual' | 'shutdown'): Promise<T | null> => {
+  const leasedRun = async (
+    period: string | null,
+    trigger: 'timer' | 'manual' | 'shutdown',
+  ): Promise<T | null> => {
     if (leased === undefined) return measured(null);
     if (!(await acquireJobLease(leased, name))) return null;
     let runId: string | null;
@@ -184,7 +187,10 @@ export function startJobRunner<T>(definition: JobDefinition<T>): JobRunner<T> {
   };
 
   /** One at a time in this process: `running` is set before the first await. */
-  const claimAndRun = (period: string | null, trigger: 'timer' | 'manual' | 'shutdown'): Promise<T | null> => {
+  const claimAndRun = (
+    period: string | null,
+    trigger: 'timer' | 'manual' | 'shutdown',
+  ): Promise<T | null> => {
     const current = leasedRun(period, trigger);
     running = current;
     return current.finally(() => {
@@ -197,12 +203,9 @@ export function startJobRunner<T>(definition: JobDefinition<T>): JobRunner<T> {
       metrics.jobs.skipped.inc({ ...label, reason: 'overlap' });
       return;
     }
-    claimAndRun(period, 'timer').then(
-      (result) => {
-        if (result === null) metrics.jobs.skipped.inc({ ...label, reason: 'elsewhere' });
-      },
-      reportFailure,
-    );
+    claimAndRun(period, 'timer').then((result) => {
+      if (result === null) metrics.jobs.skipped.inc({ ...label, reason: 'elsewhere' });
+    }, reportFailure);
   };
 
   /** Passes of a job that is not a singleton: one at a time, and one more when asked meanwhile. */
