@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createDemoAccountsIfEmpty } from '../../src/accounts/index.ts';
 import { anchorMacs, appendAuditEvents, verifyAuditLog } from '../../src/audit/index.ts';
 import {
   type JobCoordinator,
@@ -11,7 +15,9 @@ import {
   startAuditAnchorJob,
   startAuditVerificationJob,
   startJobRunner,
+  startWebhookDeliveryJob,
 } from '../../src/jobs/index.ts';
+import { EVENT_ID_HEADER, WEBHOOK_EVENTS, createWebhooksService } from '../../src/webhooks/index.ts';
 import { type Store, migrateToLatest, openStore } from '../../src/store/index.ts';
 import { createMetrics } from '../../src/telemetry/index.ts';
 import type { ModulePool } from '../../src/vault/index.ts';
@@ -290,5 +296,92 @@ describe('timed jobs on a farm: three holders on one PostgreSQL database', () =>
     const report = await verifyAuditLog(first.db, { verifyMac: macs.verify });
     assert.equal(report.isIntact, true, JSON.stringify(report.problems));
     await pool.close();
+  });
+
+  it('webhook delivery is no singleton: three servers share the outbox, and each delivery is sent once', async () => {
+    const received = new Map<string, number>();
+    const sink = createServer((request, response) => {
+      const id = String(request.headers[EVENT_ID_HEADER.toLowerCase()]);
+      received.set(id, (received.get(id) ?? 0) + 1);
+      request.resume();
+      // A slow receiver: passes overlap, and every server finds deliveries due.
+      setTimeout(() => response.writeHead(204).end(), 20);
+    });
+    await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+    const first = stores[0] as Store;
+    const [demo] = await createDemoAccountsIfEmpty(first.db);
+    assert.ok(demo !== undefined);
+    const secretOf = () => Promise.resolve(Buffer.alloc(32, 7));
+    const { webhook } = await createWebhooksService(first.db, secretOf).subscribe(demo.accountId, {
+      url: `http://127.0.0.1:${(sink.address() as AddressInfo).port}/hook`,
+      events: [WEBHOOK_EVENTS[0] as string],
+    });
+    const count = 200;
+    const now = new Date().toISOString();
+    await first.db
+      .insertInto('webhook_deliveries')
+      .values(
+        Array.from({ length: count }, () => ({
+          id: randomUUID(),
+          subscription_id: webhook.id,
+          event: WEBHOOK_EVENTS[0] as (typeof WEBHOOK_EVENTS)[number],
+          payload: '{}',
+          status: 'pending' as const,
+          attempts: 0,
+          next_attempt_at: now,
+          last_status_code: null,
+          last_error: null,
+          created_at: now,
+          delivered_at: null,
+        })),
+      )
+      .execute();
+    const attempted = [0, 0, 0];
+    const jobs = stores.map((store) =>
+      startWebhookDeliveryJob({
+        db: store.db,
+        webhooks: createWebhooksService(store.db, secretOf),
+        logger: capturingLogger().logger,
+        metrics: createMetrics(),
+        allowPrivateTargets: true,
+        dialect: 'postgres',
+        intervalMs: 60_000, // only the passes below
+      }),
+    );
+    try {
+      const passes = stores.map(async (_, index) => {
+        for (const deadline = Date.now() + 20_000; Date.now() < deadline;) {
+          const job = jobs[index];
+          assert.ok(job !== undefined);
+          const sent = await job.runOnce();
+          attempted[index] = (attempted[index] ?? 0) + sent;
+          if (sent === 0 && received.size >= count) return;
+          if (sent === 0) await sleep(10);
+        }
+      });
+      await Promise.all(passes);
+    } finally {
+      await Promise.all(jobs.map((job) => job.stop()));
+      sink.close();
+    }
+    assert.equal(received.size, count, 'every delivery arrived');
+    assert.ok(
+      [...received.values()].every((times) => times === 1),
+      'a delivery was sent twice',
+    );
+    assert.equal(
+      attempted.reduce((sum, each) => sum + each, 0),
+      count,
+    );
+    assert.ok(
+      attempted.filter((each) => each > 0).length >= 2,
+      `one server did all the work: ${attempted.join(', ')}`,
+    );
+    const delivered = await first.db
+      .selectFrom('webhook_deliveries')
+      .select('status')
+      .where('subscription_id', '=', webhook.id)
+      .execute();
+    assert.ok(delivered.every((row) => row.status === 'delivered'));
   });
 });
