@@ -99,7 +99,8 @@ export function startJobRunner<T>(definition: JobDefinition<T>): JobRunner<T> {
   const leased = isSingleton ? coordinator : undefined;
   const now = definition.now ?? coordinator?.now ?? (() => new Date());
   const label = { job: name };
-  let running: Promise<T | null> | undefined;
+  /** This process's run in progress; null at its end when the period was the farm's elsewhere. */
+  let running: Promise<{ readonly value: T } | null> | undefined;
   let isStopped = false;
   let isAgain = false;
   let timer: NodeJS.Timeout | undefined;
@@ -169,8 +170,8 @@ export function startJobRunner<T>(definition: JobDefinition<T>): JobRunner<T> {
   const leasedRun = async (
     period: string | null,
     trigger: 'timer' | 'manual' | 'shutdown',
-  ): Promise<T | null> => {
-    if (leased === undefined) return measured(null);
+  ): Promise<{ readonly value: T } | null> => {
+    if (leased === undefined) return { value: await measured(null) };
     if (!(await acquireJobLease(leased, name))) return null;
     let runId: string | null;
     try {
@@ -183,14 +184,14 @@ export function startJobRunner<T>(definition: JobDefinition<T>): JobRunner<T> {
       await releaseJobLease(leased, name);
       return null;
     }
-    return await measured(runId);
+    return { value: await measured(runId) };
   };
 
   /** One at a time in this process: `running` is set before the first await. */
   const claimAndRun = (
     period: string | null,
     trigger: 'timer' | 'manual' | 'shutdown',
-  ): Promise<T | null> => {
+  ): Promise<{ readonly value: T } | null> => {
     const current = leasedRun(period, trigger);
     running = current;
     return current.finally(() => {
@@ -215,7 +216,7 @@ export function startJobRunner<T>(definition: JobDefinition<T>): JobRunner<T> {
       isAgain = true;
       return;
     }
-    const current = measured(null);
+    const current = measured(null).then((value) => ({ value }));
     running = current;
     current.catch(reportFailure).finally(() => {
       running = undefined;
@@ -253,11 +254,11 @@ export function startJobRunner<T>(definition: JobDefinition<T>): JobRunner<T> {
       if (running !== undefined) {
         // This server's own run serves; a timed try that found the period taken elsewhere is null.
         const result = await running;
-        if (result !== null) return result;
+        if (result !== null) return result.value;
         continue;
       }
       const result = await claimAndRun(null, trigger);
-      if (result !== null) return result;
+      if (result !== null) return result.value;
       if (Date.now() >= deadline || leased === undefined) {
         const holder = leased === undefined ? null : await jobLeaseHolder(leased, name);
         throw new JobError(
