@@ -99,7 +99,7 @@ export async function jobLeaseHolder(
     .select(['holder', 'expires_at'])
     .where('job', '=', job)
     .executeTakeFirst();
-  return row?.holder == null || row.expires_at === null
+  return row === undefined || row.holder === null || row.expires_at === null
     ? null
     : { holder: row.holder, expiresAt: row.expires_at };
 }

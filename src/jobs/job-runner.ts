@@ -267,7 +267,7 @@ export function startJobRunner<T>(definition: JobDefinition<T>): JobRunner<T> {
           { details: { job: name, holder: holder?.holder ?? null } },
         );
       }
-      await sleep(Math.min(250, Math.max(20, (leased?.leaseMs ?? 1_000) / 20)));
+      await sleep(Math.min(250, Math.max(20, leased.leaseMs / 20)));
     }
   };
 

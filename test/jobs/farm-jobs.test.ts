@@ -72,7 +72,8 @@ describe('timed jobs on a farm: three holders on one PostgreSQL database', () =>
   before(async () => {
     assert.ok(postgres !== undefined, 'the PostgreSQL fixture is missing');
     fresh = await postgres.freshDatabase();
-    for (const _ of HOLDERS) stores.push(await openStore(fresh.target));
+    const target = fresh.target;
+    stores = await Promise.all(HOLDERS.map(() => openStore(target)));
     const [first] = stores;
     assert.ok(first !== undefined);
     await migrateToLatest(first.db, first.location);
@@ -169,7 +170,7 @@ describe('timed jobs on a farm: three holders on one PostgreSQL database', () =>
         );
         children.set(holder, spawned);
         await new Promise<void>((resolve, reject) => {
-          spawned.stdout?.on('data', (chunk: Buffer) => {
+          spawned.stdout.on('data', (chunk: Buffer) => {
             if (chunk.toString().includes('READY')) resolve();
           });
           spawned.on('exit', (code) => reject(new Error(`job holder ${holder} exited with ${code}`)));
@@ -286,13 +287,13 @@ describe('timed jobs on a farm: three holders on one PostgreSQL database', () =>
       .selectFrom('audit_anchors')
       .select((eb) => eb.fn.countAll<number>().as('count'))
       .executeTakeFirstOrThrow();
-    assert.equal(Number(anchors.count), anchored.length);
+    assert.equal(anchors.count, anchored.length);
     const verifiedEvents = await first.db
       .selectFrom('audit_events')
       .select((eb) => eb.fn.countAll<number>().as('count'))
       .where('kind', '=', 'audit.verified')
       .executeTakeFirstOrThrow();
-    assert.equal(Number(verifiedEvents.count), verification.length);
+    assert.equal(verifiedEvents.count, verification.length);
     const report = await verifyAuditLog(first.db, { verifyMac: macs.verify });
     assert.equal(report.isIntact, true, JSON.stringify(report.problems));
     await pool.close();

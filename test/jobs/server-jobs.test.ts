@@ -20,9 +20,10 @@ for (const fixture of dialectFixtures) {
       try {
         await indicia.reconciliation.runOnce();
         const jobs = ['log-shipping', 'audit-anchoring', 'audit-verification'];
-        for (const deadline = Date.now() + 15_000; Date.now() < deadline; await sleep(100)) {
+        for (const deadline = Date.now() + 15_000; Date.now() < deadline;) {
           const runs = await listJobRuns(indicia.store.db, { limit: 1_000 });
           if (jobs.every((job) => runs.some((run) => run.job === job && run.outcome === 'succeeded'))) break;
+          await sleep(100);
         }
         const runs = await listJobRuns(indicia.store.db, { limit: 1_000 });
         for (const job of jobs) {
@@ -31,9 +32,11 @@ for (const fixture of dialectFixtures) {
           assert.ok(ofJob.every((run) => run.holder === indicia.jobHolder && run.period !== null));
         }
         const manual = runs.filter((run) => run.job === 'reconciliation');
+        const [reconciled] = manual;
         assert.equal(manual.length, 1);
-        assert.equal(manual[0]?.trigger, 'manual');
-        assert.deepEqual(manual[0]?.details, { meters: 1, unbalanced: 0 });
+        assert.ok(reconciled !== undefined);
+        assert.equal(reconciled.trigger, 'manual');
+        assert.deepEqual(reconciled.details, { meters: 1, unbalanced: 0 });
         const exported = await (await fetch(`${indicia.url}/metrics`)).text();
         assert.match(
           exported,
