@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { runCli } from '../../src/cli/index.ts';
 import { listJobRuns } from '../../src/jobs/index.ts';
 import { databaseTargetFor } from '../../src/main.ts';
 import { openStore } from '../../src/store/index.ts';
@@ -63,6 +64,21 @@ for (const fixture of dialectFixtures) {
           .where('holder', 'is not', null)
           .execute();
         assert.deepEqual(held, []);
+        // What an operator reads: `indicia jobs` beside the farm.
+        let printed = '';
+        const { config } = indicia;
+        const status = await runCli(
+          ['jobs', '--job', 'log-shipping', '--limit', '5', '--data-dir', config.dataDir],
+          {
+            env: config.databaseUrl === undefined ? {} : { INDICIA_DATABASE_URL: config.databaseUrl },
+            cwd: config.dataDir,
+            write: (text) => (printed += text),
+          },
+        );
+        assert.equal(status, 0, printed);
+        assert.match(printed, /log-shipping +\(free\)/);
+        assert.ok(printed.includes(`(shutdown)`) && printed.includes(indicia.jobHolder), printed);
+        assert.match(printed, / succeeded\n/);
       } finally {
         await store.close();
         await server.stop();
