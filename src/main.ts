@@ -32,6 +32,7 @@ import {
   type LogShippingJob,
   type ReconciliationJob,
   type WebhookDeliveryJob,
+  jobCoordinator,
   startAuditAnchorJob,
   startAuditVerificationJob,
   startBackupJob,
@@ -127,6 +128,8 @@ export interface RunningIndicia {
   readonly mailer: Mailer;
   /** Hex SHA-256 of the device-enrollment public key, which clients pin. */
   readonly enrollmentKeyFingerprint: string;
+  /** The name this server holds the farm's job leases under (job_runs.holder). */
+  readonly jobHolder: string;
   readonly reconciliation: ReconciliationJob;
   /** Ships the protected log to the log archive (INDICIA_LOG_ARCHIVE_DIR) on its interval. */
   readonly logShipping: LogShippingJob;
@@ -555,12 +558,15 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       settings: meterSettingsFor(config),
       scanFraudPolicy: config.scanFraudPolicy,
     });
+    // Timed jobs run once per period across every server on this database (job_leases, job_runs).
+    const coordinator = jobCoordinator({ db: store.db, leaseMs: config.jobLeaseSeconds * 1000 });
     reconciliation = startReconciliationJob({
       db: store.db,
       custody,
       logger,
       metrics,
       intervalMinutes: config.reconcileIntervalMinutes,
+      coordinator,
     });
     shipping = startLogShippingJob({
       db: store.db,
@@ -570,6 +576,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       metrics,
       archiveDir: logArchiveDir(config),
       intervalSeconds: config.logShipIntervalSeconds,
+      coordinator,
     });
     const auditPool = pool;
     const auditMacs = anchorMacs((work) => auditPool.withModule(work));
@@ -580,6 +587,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       metrics,
       intervalSeconds: config.auditAnchorIntervalSeconds,
       memoryFile: join(config.dataDir, 'audit-anchor.json'),
+      coordinator,
     });
     auditVerification = startAuditVerificationJob({
       db: store.db,
@@ -591,10 +599,11 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       logger,
       metrics,
       intervalSeconds: config.auditVerifyIntervalSeconds,
+      coordinator,
     });
     const backups = (): ReturnType<typeof backupBackendFor> =>
       backupBackendFor(config, join(config.dataDir, SQLITE_FILE_NAME));
-    backupJob = startBackupJob({ backups, logger, metrics, at: config.backupAt });
+    backupJob = startBackupJob({ backups, logger, metrics, at: config.backupAt, coordinator });
     const { fingerprint: enrollmentKeyFingerprint } = await meters.enrollmentKey();
     const demoCredentials = await createDemoAccountsIfEmpty(store.db);
     for (const { accountId, customer } of demoCredentials) {
@@ -639,6 +648,8 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       logger,
       retryScheduleSeconds: config.webhookRetrySchedule,
       allowPrivateTargets: config.webhookAllowPrivateTargets,
+      metrics,
+      dialect: store.dialect,
     });
     const webhookJob = deliveries;
     let listeningUrl = '';
@@ -784,8 +795,8 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
         });
         await Promise.race([server.close(), timeout]);
         clearTimeout(timer);
-        reconciliationJob.stop();
-        backupJob?.stop();
+        await reconciliationJob.stop();
+        await backupJob?.stop();
         await lists.stop();
         await renderer.close();
         await webhookDeliveries.stop();
@@ -820,6 +831,7 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       mailingLists: lists,
       mailer: outgoingMail,
       enrollmentKeyFingerprint,
+      jobHolder: coordinator.holder,
       reconciliation: reconciliationJob,
       logShipping: shippingJob,
       auditAnchoring: anchoring,
@@ -829,11 +841,11 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       close,
     };
   } catch (error) {
-    reconciliation?.stop();
+    await reconciliation?.stop();
     await shipping?.stop();
     await auditVerification?.stop();
     await auditAnchoring?.stop({ isFinalAnchor: false });
-    backupJob?.stop();
+    await backupJob?.stop();
     await deliveries?.stop();
     await poolService?.close();
     mailer?.close();

@@ -10,6 +10,7 @@ import { MODULES_USAGE } from './modules-command.ts';
 import { AUTHORITY_USAGE } from './authority-command.ts';
 import { AUDIT_USAGE } from './audit-command.ts';
 import { BACKUP_USAGE } from './backup-command.ts';
+import { JOBS_USAGE } from './jobs-command.ts';
 
 /** Help lines are wrapped to this width, so an 80-column terminal shows them whole. */
 export const HELP_WIDTH = 80;
@@ -71,6 +72,7 @@ export function helpText(version: string): string {
     ...POOL_USAGE.split('\n').map((line) => `  ${line}`),
     ...AUTHORITY_USAGE.split('\n').map((line) => `  ${line}`),
     ...AUDIT_USAGE.split('\n').map((line) => `  ${line}`),
+    ...JOBS_USAGE.split('\n').map((line) => `  ${line}`),
     ...CLIENT_USAGE.split('\n').map((line) => `  ${line}`),
     ...PRINT_USAGE.split('\n').map((line) => `  ${line}`),
     ...VERIFY_USAGE.split('\n').map((line) => `  ${line}`),

@@ -15,6 +15,7 @@ import { modulesCommand } from './modules-command.ts';
 import { authorityCommand, certificatesCommand } from './authority-command.ts';
 import { auditCommand } from './audit-command.ts';
 import { backupCommand } from './backup-command.ts';
+import { jobsCommand } from './jobs-command.ts';
 
 /**
  * Runs the `indicia` command line and returns the exit status: 0 success, 1 a start or run
@@ -53,6 +54,8 @@ export async function runCli(
         return await reconcileCommand(rest, io);
       case 'audit':
         return await auditCommand(rest, io);
+      case 'jobs':
+        return await jobsCommand(rest, io);
       case 'client':
         return await clientCommand(rest, io);
       case 'print':

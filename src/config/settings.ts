@@ -34,6 +34,7 @@ export interface Config {
   logArchiveDir: string | undefined;
   auditAnchorIntervalSeconds: number;
   auditVerifyIntervalSeconds: number;
+  jobLeaseSeconds: number;
   smtpUrl: string | undefined;
   mailFrom: string;
   publicUrl: string | undefined;
@@ -288,6 +289,14 @@ export const settings: readonly Setting[] = [
       'Seconds between verifications of the audit log (chains, anchor MACs, module log cross-check), as indicia audit verify does (0 turns the job off).',
     defaultValue: 3_600,
     parse: (raw) => integer(raw, 0, 604_800, 'a number of seconds'),
+  },
+  {
+    key: 'jobLeaseSeconds',
+    env: 'INDICIA_JOB_LEASE_SECONDS',
+    description:
+      'How long a server holds a timed job (reconciliation, log shipping, anchors, verification, backup) without renewing it; when a server dies, another runs its jobs from the next period after this.',
+    defaultValue: 30,
+    parse: (raw) => integer(raw, 2, 3_600, 'a number of seconds'),
   },
   {
     key: 'smtpUrl',

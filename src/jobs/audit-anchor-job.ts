@@ -16,12 +16,14 @@ import {
 } from '../audit/index.ts';
 import type { DatabaseSchema } from '../store/index.ts';
 import type { Logger, ServerMetrics } from '../telemetry/index.ts';
+import type { JobCoordinator } from './job-lease.ts';
+import { startJobRunner } from './job-runner.ts';
 
 export type AnchorRun =
   | { readonly kind: 'anchored'; readonly anchor: number; readonly chains: number }
   /** No chain moved since the newest anchor. */
   | { readonly kind: 'unchanged'; readonly anchor: number | null }
-  /** Another server stored the next anchor first; this one was dropped. */
+  /** Another server stored the next anchor first (it ran while this one's lease had lapsed); this one was dropped. */
   | { readonly kind: 'raced' }
   | { readonly kind: 'stopped'; readonly reason: string };
 
@@ -109,6 +111,7 @@ function writeMemory(file: string | undefined, anchor: AuditAnchor): void {
  * unchanged, and linked to every later one) and the chain segments since; anything that does not
  * verify raises the alarm (an `audit.alarm` event, the indicia_audit_anchoring_stopped metric, an
  * error log line) and stops anchoring until the server is restarted after an investigation.
+ * In a farm one server anchors each period (job-runner.ts); each keeps its own memory file.
  */
 export function startAuditAnchorJob(dependencies: {
   readonly db: Kysely<DatabaseSchema>;
@@ -122,6 +125,7 @@ export function startAuditAnchorJob(dependencies: {
    * database (with the events after the one left standing rewritten).
    */
   readonly memoryFile?: string;
+  readonly coordinator?: JobCoordinator;
 }): AuditAnchorJob {
   const { db, macs, logger, metrics, intervalSeconds, memoryFile } = dependencies;
   let stoppedReason: string | null = null;
@@ -137,7 +141,6 @@ export function startAuditAnchorJob(dependencies: {
     remembered = anchor;
     writeMemory(memoryFile, anchor);
   };
-  let running: Promise<AnchorRun> | undefined;
   metrics.audit.anchoringStopped.set(0);
 
   const alarm = async (reason: string, problem: RecordProblem | null): Promise<AnchorRun> => {
@@ -211,42 +214,22 @@ export function startAuditAnchorJob(dependencies: {
     return { kind: 'anchored', anchor: anchor.record.sequence, chains: heads.size };
   };
 
-  const runOnce = (): Promise<AnchorRun> => {
-    running ??= anchorNow().finally(() => {
-      running = undefined;
-    });
-    return running;
-  };
-  // A failure that repeats (no module can serve while the service is stopped) is logged once.
-  let lastFailure: string | null = null;
-  const timer =
-    intervalSeconds > 0
-      ? setInterval(() => {
-          runOnce().then(
-            () => {
-              lastFailure = null;
-            },
-            (error: unknown) => {
-              const message = error instanceof Error ? error.message : String(error);
-              if (message !== lastFailure) logger.error({ err: error }, 'audit anchoring failed');
-              lastFailure = message;
-            },
-          );
-        }, intervalSeconds * 1000)
-      : undefined;
-  timer?.unref();
+  const runner = startJobRunner({
+    name: 'audit-anchoring',
+    schedule: intervalSeconds > 0 ? { everyMs: intervalSeconds * 1000 } : 'off',
+    work: anchorNow,
+    describe: (run) => run,
+    failureMessage: 'audit anchoring failed',
+    logger,
+    metrics,
+    coordinator: dependencies.coordinator,
+  });
   return {
-    runOnce,
+    runOnce: () => runner.runOnce(),
     get stoppedReason() {
       return stoppedReason;
     },
-    async stop({ isFinalAnchor = true } = {}) {
-      clearInterval(timer);
-      await running?.catch(() => undefined);
-      if (intervalSeconds > 0 && isFinalAnchor)
-        await runOnce().catch((error: unknown) =>
-          logger.error({ err: error }, 'audit anchoring at shutdown failed'),
-        );
-    },
+    // A last anchor, while the modules are still open.
+    stop: ({ isFinalAnchor = true } = {}) => runner.stop({ finalRun: intervalSeconds > 0 && isFinalAnchor }),
   };
 }

@@ -8,6 +8,8 @@ import {
 } from '../audit/index.ts';
 import type { DatabaseSchema } from '../store/index.ts';
 import type { Logger, ServerMetrics } from '../telemetry/index.ts';
+import type { JobCoordinator } from './job-lease.ts';
+import { startJobRunner } from './job-runner.ts';
 
 export interface AuditVerificationJob {
   /** Verifies once now (what the timer calls). */
@@ -23,7 +25,8 @@ const LOGGED_PROBLEMS = 10;
  * The audit verification job: every `intervalSeconds` it verifies the audit log (the first run
  * from genesis, later runs from the newest anchor an intact run checked), with the module log
  * cross-check when given, exports the outcome as metrics, logs each problem and records the run
- * (`audit.verified`) in the installation chain. A run never overlaps the previous one.
+ * (`audit.verified`) in the installation chain. A run never overlaps the previous one; in a farm
+ * one server runs each period (job-runner.ts).
  */
 export function startAuditVerificationJob(dependencies: {
   readonly db: Kysely<DatabaseSchema>;
@@ -33,10 +36,10 @@ export function startAuditVerificationJob(dependencies: {
   readonly logger: Logger;
   readonly metrics: ServerMetrics;
   readonly intervalSeconds: number;
+  readonly coordinator?: JobCoordinator;
 }): AuditVerificationJob {
   const { db, verifyMac, crossCheck, logger, metrics, intervalSeconds } = dependencies;
   let from: number | undefined;
-  let running: Promise<AuditVerification> | undefined;
   const verify = async (): Promise<AuditVerification> => {
     const report = await verifyAuditLog(db, {
       verifyMac,
@@ -77,27 +80,23 @@ export function startAuditVerificationJob(dependencies: {
     );
     return report;
   };
-  const runOnce = (): Promise<AuditVerification> => {
-    running ??= verify().finally(() => {
-      running = undefined;
-    });
-    return running;
-  };
-  const timer =
-    intervalSeconds > 0
-      ? setInterval(() => {
-          runOnce().catch((error: unknown) => {
-            metrics.audit.verificationFailures.inc();
-            logger.error({ err: error }, 'audit log verification failed');
-          });
-        }, intervalSeconds * 1000)
-      : undefined;
-  timer?.unref();
-  return {
-    runOnce,
-    async stop() {
-      clearInterval(timer);
-      await running?.catch(() => undefined);
-    },
-  };
+  const runner = startJobRunner({
+    name: 'audit-verification',
+    schedule: intervalSeconds > 0 ? { everyMs: intervalSeconds * 1000 } : 'off',
+    work: () =>
+      verify().catch((error: unknown) => {
+        metrics.audit.verificationFailures.inc();
+        throw error;
+      }),
+    describe: (report) => ({
+      isIntact: report.isIntact,
+      records: report.records,
+      problems: report.problemCount,
+    }),
+    failureMessage: 'audit log verification failed',
+    logger,
+    metrics,
+    coordinator: dependencies.coordinator,
+  });
+  return { runOnce: () => runner.runOnce(), stop: () => runner.stop() };
 }

@@ -1,26 +1,14 @@
 import { Counter, Gauge } from 'prom-client';
 import type { BackupBackend, BackupKind, BackupRecord, PruneReport } from '../backup/index.ts';
 import type { Logger, ServerMetrics } from '../telemetry/index.ts';
+import type { JobCoordinator } from './job-lease.ts';
+import { type JobRunner, startJobRunner } from './job-runner.ts';
 
 /** A full PostgreSQL backup at least this often; incremental ones on the days between. */
 export const FULL_BACKUP_EVERY_MS = 7 * 24 * 60 * 60_000;
 
-export interface BackupJob {
-  /** Takes the day's backup and prunes now (also what the timer calls); one run at a time. */
-  runOnce(): Promise<{ backup: BackupRecord; pruned: PruneReport }>;
-  /** When the timer fires next; undefined when the daily backup is off. */
-  readonly nextRunAt: Date | undefined;
-  stop(): void;
-}
-
-/** Milliseconds from `now` to the next `HH:MM` UTC (a full day when it is that minute now). */
-export function millisecondsUntil(at: string, now: Date): number {
-  const [hours, minutes] = at.split(':').map(Number);
-  const next = new Date(now);
-  next.setUTCHours(hours ?? 0, minutes ?? 0, 0, 0);
-  if (next.getTime() <= now.getTime()) next.setUTCDate(next.getUTCDate() + 1);
-  return next.getTime() - now.getTime();
-}
+/** Takes the day's backup and prunes (runOnce now, or at its time); `nextRunAt` is undefined when off. */
+export type BackupJob = JobRunner<{ backup: BackupRecord; pruned: PruneReport }>;
 
 /**
  * SQLite: always full. PostgreSQL: full when there is none yet or the newest is a week old,
@@ -44,7 +32,8 @@ export function kindOfNextBackup(
 /**
  * The daily backup: at `at` (HH:MM UTC; `off` for none) takes a backup through the configured
  * backend, then prunes by retention. Exports the last success's time, size and duration, the
- * backups kept, and failures, on the server's Prometheus registry. A run never overlaps another.
+ * backups kept, and failures, on the server's Prometheus registry. A run never overlaps another;
+ * in a farm one server takes each day's backup (job-runner.ts).
  */
 export function startBackupJob(dependencies: {
   /** The backend, made when first needed: a PostgreSQL installation without INDICIA_PG_DATA_DIR throws. */
@@ -53,6 +42,7 @@ export function startBackupJob(dependencies: {
   metrics: ServerMetrics;
   at: string;
   now?: () => Date;
+  coordinator?: JobCoordinator;
 }): BackupJob {
   const { logger, metrics, at } = dependencies;
   const now = dependencies.now ?? (() => new Date());
@@ -83,47 +73,26 @@ export function startBackupJob(dependencies: {
     registers,
   });
 
-  let running: Promise<{ backup: BackupRecord; pruned: PruneReport }> | undefined;
-  const runOnce = (): Promise<{ backup: BackupRecord; pruned: PruneReport }> => {
-    running ??= (async () => {
-      const started = Date.now();
-      try {
-        const backups = dependencies.backups();
-        const kind = kindOfNextBackup(backups.name, await backups.list(), now());
-        const backup = await backups.take(kind);
-        const pruned = await backups.prune();
-        lastSuccess.set(Date.now() / 1000);
-        lastSize.set(backup.bytes);
-        lastDuration.set((Date.now() - started) / 1000);
-        kept.set(pruned.kept.length);
-        logger.info(
-          { backupId: backup.id, kind: backup.kind, bytes: backup.bytes, removed: pruned.removed },
-          'backup taken',
-        );
-        return { backup, pruned };
-      } catch (error) {
-        failures.inc();
-        throw error;
-      } finally {
-        running = undefined;
-      }
-    })();
-    return running;
-  };
-
-  let timer: NodeJS.Timeout | undefined;
-  let nextRunAt: Date | undefined;
-  let isStopped = false;
-  const schedule = (): void => {
-    if (isStopped) return;
-    const wait = millisecondsUntil(at, now());
-    nextRunAt = new Date(now().getTime() + wait);
-    timer = setTimeout(() => {
-      runOnce()
-        .catch((error: unknown) => logger.error({ err: error }, 'the daily backup failed'))
-        .finally(schedule);
-    }, wait);
-    timer.unref();
+  const backUp = async (): Promise<{ backup: BackupRecord; pruned: PruneReport }> => {
+    const started = Date.now();
+    try {
+      const backups = dependencies.backups();
+      const kind = kindOfNextBackup(backups.name, await backups.list(), now());
+      const backup = await backups.take(kind);
+      const pruned = await backups.prune();
+      lastSuccess.set(Date.now() / 1000);
+      lastSize.set(backup.bytes);
+      lastDuration.set((Date.now() - started) / 1000);
+      kept.set(pruned.kept.length);
+      logger.info(
+        { backupId: backup.id, kind: backup.kind, bytes: backup.bytes, removed: pruned.removed },
+        'backup taken',
+      );
+      return { backup, pruned };
+    } catch (error) {
+      failures.inc();
+      throw error;
+    }
   };
   if (at !== 'off') {
     try {
@@ -132,17 +101,21 @@ export function startBackupJob(dependencies: {
       // Said at start, not only at the first failed run a day later.
       logger.warn({ err: error }, 'the daily backup cannot run as configured');
     }
-    schedule();
   }
-  return {
-    runOnce,
-    get nextRunAt() {
-      return nextRunAt;
-    },
-    stop: () => {
-      isStopped = true;
-      clearTimeout(timer);
-      nextRunAt = undefined;
-    },
-  };
+  return startJobRunner({
+    name: 'backup',
+    schedule: at === 'off' ? 'off' : { dailyAt: at },
+    work: backUp,
+    describe: ({ backup, pruned }) => ({
+      backupId: backup.id,
+      kind: backup.kind,
+      bytes: backup.bytes,
+      removed: pruned.removed.length,
+    }),
+    failureMessage: 'the daily backup failed',
+    logger,
+    metrics,
+    now,
+    coordinator: dependencies.coordinator,
+  });
 }

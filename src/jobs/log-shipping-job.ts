@@ -4,6 +4,8 @@ import type { CustodyService } from '../custody/index.ts';
 import { SHIPMENT_KEY_LABEL, type ShipmentReport, shipLog } from '../log-shipping/index.ts';
 import type { DatabaseSchema } from '../store/index.ts';
 import type { Logger, ServerMetrics } from '../telemetry/index.ts';
+import type { JobCoordinator } from './job-lease.ts';
+import { startJobRunner } from './job-runner.ts';
 
 export interface LogShippingJob {
   /** Ships what is new now (also what the timer calls); null when nothing was new. */
@@ -15,7 +17,8 @@ export interface LogShippingJob {
 /**
  * Ships the protected log to the archive every `intervalSeconds` (log-shipping): the records the
  * commits since the last shipment made, as one MACed file per 500 records. A run never overlaps
- * the one before; a failure is logged, counted, and retried at the next interval.
+ * the one before and runs once per interval in a farm (job-runner.ts); a failure is logged,
+ * counted, and retried at the next interval. In a farm the archive folder is shared by every server.
  */
 export function startLogShippingJob(dependencies: {
   db: Kysely<DatabaseSchema>;
@@ -25,6 +28,7 @@ export function startLogShippingJob(dependencies: {
   metrics: ServerMetrics;
   archiveDir: string;
   intervalSeconds: number;
+  coordinator?: JobCoordinator;
 }): LogShippingJob {
   const { db, custody, logger, metrics, archiveDir, intervalSeconds } = dependencies;
   const registers = [metrics.registry];
@@ -44,47 +48,41 @@ export function startLogShippingJob(dependencies: {
     registers,
   });
   let key: Buffer | undefined;
-  let running: Promise<ShipmentReport | null> | undefined;
-  const runOnce = (): Promise<ShipmentReport | null> => {
-    running ??= (async () => {
-      try {
-        const report = await shipLog({
-          db,
-          dialect: dependencies.dialect,
-          archiveDir,
-          shipmentKey: async () => (key ??= await custody.deriveSecret(SHIPMENT_KEY_LABEL)),
-        });
-        if (report !== null) {
-          shipped.inc(report.records);
-          lastShipment.set(Date.now() / 1000);
-          logger.info(
-            { records: report.records, shipments: report.shipments, recoveryPoint: report.recoveryPoint },
-            'protected log shipped',
-          );
-        }
-        return report;
-      } catch (error) {
-        failures.inc();
-        throw error;
-      } finally {
-        running = undefined;
+  const ship = async (): Promise<ShipmentReport | null> => {
+    try {
+      const report = await shipLog({
+        db,
+        dialect: dependencies.dialect,
+        archiveDir,
+        shipmentKey: async () => (key ??= await custody.deriveSecret(SHIPMENT_KEY_LABEL)),
+      });
+      if (report !== null) {
+        shipped.inc(report.records);
+        lastShipment.set(Date.now() / 1000);
+        logger.info(
+          { records: report.records, shipments: report.shipments, recoveryPoint: report.recoveryPoint },
+          'protected log shipped',
+        );
       }
-    })();
-    return running;
+      return report;
+    } catch (error) {
+      failures.inc();
+      throw error;
+    }
   };
-  const timer =
-    intervalSeconds > 0
-      ? setInterval(() => {
-          runOnce().catch((error: unknown) => logger.error({ err: error }, 'log shipping failed'));
-        }, intervalSeconds * 1000)
-      : undefined;
-  timer?.unref();
+  const runner = startJobRunner({
+    name: 'log-shipping',
+    schedule: intervalSeconds > 0 ? { everyMs: intervalSeconds * 1000 } : 'off',
+    work: ship,
+    describe: (report) =>
+      report === null ? { records: 0 } : { records: report.records, shipments: report.shipments },
+    failureMessage: 'log shipping failed',
+    logger,
+    metrics,
+    coordinator: dependencies.coordinator,
+  });
   return {
-    runOnce,
-    async stop() {
-      clearInterval(timer);
-      if (intervalSeconds === 0) return;
-      await runOnce().catch((error: unknown) => logger.error({ err: error }, 'last log shipment failed'));
-    },
+    runOnce: () => runner.runOnce(),
+    stop: () => runner.stop({ finalRun: intervalSeconds > 0 }),
   };
 }

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
-import type { DatabaseSchema } from '../store/index.ts';
-import type { Logger } from '../telemetry/index.ts';
+import type { DatabaseSchema, DialectName } from '../store/index.ts';
+import type { Logger, ServerMetrics } from '../telemetry/index.ts';
+import { startJobRunner } from './job-runner.ts';
 import {
   EVENT_ID_HEADER,
   SIGNATURE_HEADER,
@@ -33,11 +34,23 @@ export interface WebhookDeliveryOptions {
   readonly allowPrivateTargets?: boolean;
   readonly intervalMs?: number;
   readonly timeoutMs?: number;
+  readonly metrics: ServerMetrics;
+  /** PostgreSQL claims with `for update skip locked`; SQLite has one writer and needs nothing more. */
+  readonly dialect?: DialectName;
+}
+
+interface Delivery {
+  readonly id: string;
+  readonly payload: string;
+  readonly attempts: number;
+  readonly subscription_id: string;
+  readonly url: string;
 }
 
 /**
- * Posts the webhook outbox: each due delivery is claimed (so two servers never send it twice at
- * once), signed (Indicia-Webhook-Signature over timestamp and body), sent with a timeout, and
+ * Posts the webhook outbox, on every server of a farm at once (not a singleton: each pass claims
+ * its own rows, so servers share the work and a dead one's claims lapse): each due delivery is
+ * claimed (so two servers never send it twice at once), signed (Indicia-Webhook-Signature over timestamp and body), sent with a timeout, and
  * either marked delivered on a 2xx answer or scheduled again with backoff until the schedule runs
  * out. Every attempt's outcome is in the delivery log.
  */
@@ -45,17 +58,8 @@ export function startWebhookDeliveryJob(options: WebhookDeliveryOptions): Webhoo
   const { db, webhooks, logger } = options;
   const schedule = options.retryScheduleSeconds ?? DEFAULT_RETRY_SCHEDULE_SECONDS;
   const timeoutMs = options.timeoutMs ?? 5_000;
-  let running: Promise<number> | null = null;
-  let again = false;
-  let stopped = false;
 
-  const deliver = async (delivery: {
-    id: string;
-    payload: string;
-    attempts: number;
-    subscription_id: string;
-    url: string;
-  }): Promise<void> => {
+  const deliver = async (delivery: Delivery, claimedUntil: string): Promise<void> => {
     const attempts = delivery.attempts + 1;
     let statusCode: number | null = null;
     let error: string | null = null;
@@ -107,6 +111,8 @@ export function startWebhookDeliveryJob(options: WebhookDeliveryOptions): Webhoo
             },
       )
       .where('id', '=', delivery.id)
+      // Still this claim: a server that outlived it (another re-sent the event) leaves the newer outcome.
+      .where('next_attempt_at', '=', claimedUntil)
       .execute();
     if (error !== null)
       logger.warn(
@@ -115,69 +121,62 @@ export function startWebhookDeliveryJob(options: WebhookDeliveryOptions): Webhoo
       );
   };
 
-  const runOnce = async (): Promise<number> => {
+  /**
+   * Claims up to BATCH due deliveries in one statement, for twice the timeout: other servers skip
+   * them meanwhile (PostgreSQL: rows another server is claiming are skipped, not waited for; the
+   * outer condition is checked again on the row it locks, so a row is never claimed twice), and a
+   * crash only delays them to the end of the claim.
+   */
+  const claimDue = async (): Promise<{ claimedUntil: string; claimed: Delivery[] }> => {
     const now = new Date();
-    const due = await db
+    const nowText = now.toISOString();
+    const claimedUntil = new Date(now.getTime() + 2 * timeoutMs).toISOString();
+    const due = db
       .selectFrom('webhook_deliveries')
-      .innerJoin('webhook_subscriptions', 'webhook_subscriptions.id', 'webhook_deliveries.subscription_id')
-      .select([
-        'webhook_deliveries.id',
-        'webhook_deliveries.payload',
-        'webhook_deliveries.attempts',
-        'webhook_deliveries.subscription_id',
-        'webhook_deliveries.next_attempt_at',
-        'webhook_subscriptions.url',
-      ])
-      .where('webhook_deliveries.status', '=', 'pending')
-      .where('webhook_deliveries.next_attempt_at', '<=', now.toISOString())
-      .orderBy('webhook_deliveries.next_attempt_at')
+      .select('id')
+      .where('status', '=', 'pending')
+      .where('next_attempt_at', '<=', nowText)
+      .orderBy('next_attempt_at')
       .limit(BATCH)
+      .$if(options.dialect === 'postgres', (query) => query.forUpdate().skipLocked());
+    const rows = await db
+      .updateTable('webhook_deliveries')
+      .set({ next_attempt_at: claimedUntil })
+      .where('id', 'in', due)
+      .where('status', '=', 'pending')
+      .where('next_attempt_at', '<=', nowText)
+      .returning(['id', 'payload', 'attempts', 'subscription_id'])
       .execute();
-    const claimed = [];
-    for (const delivery of due) {
-      // Claimed for twice the timeout: another server skips it meanwhile, and a crash retries it.
-      const claim = await db
-        .updateTable('webhook_deliveries')
-        .set({ next_attempt_at: new Date(now.getTime() + 2 * timeoutMs).toISOString() })
-        .where('id', '=', delivery.id)
-        .where('status', '=', 'pending')
-        .where('next_attempt_at', '=', delivery.next_attempt_at)
-        .executeTakeFirst();
-      if (claim.numUpdatedRows === 1n) claimed.push(delivery);
-    }
-    await Promise.all(claimed.map(deliver));
+    if (rows.length === 0) return { claimedUntil, claimed: [] };
+    const urls = new Map(
+      (
+        await db
+          .selectFrom('webhook_subscriptions')
+          .select(['id', 'url'])
+          .where('id', 'in', [...new Set(rows.map((row) => row.subscription_id))])
+          .execute()
+      ).map((row) => [row.id, row.url]),
+    );
+    return {
+      claimedUntil,
+      claimed: rows.map((row) => ({ ...row, url: urls.get(row.subscription_id) ?? '' })),
+    };
+  };
+
+  const runOnce = async (): Promise<number> => {
+    const { claimedUntil, claimed } = await claimDue();
+    await Promise.all(claimed.map((delivery) => deliver(delivery, claimedUntil)));
     return claimed.length;
   };
 
-  const pass = (): void => {
-    if (stopped) return;
-    if (running !== null) {
-      again = true;
-      return;
-    }
-    running = runOnce()
-      .catch((error: unknown) => {
-        logger.error({ err: error }, 'webhook delivery pass failed');
-        return 0;
-      })
-      .finally(() => {
-        running = null;
-        if (again) {
-          again = false;
-          pass();
-        }
-      });
-  };
-  const timer = setInterval(pass, options.intervalMs ?? 1_000);
-  timer.unref();
-
-  return {
-    runOnce,
-    kick: pass,
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await running;
-    },
-  };
+  const runner = startJobRunner({
+    name: 'webhook-delivery',
+    schedule: { everyMs: options.intervalMs ?? 1_000 },
+    work: runOnce,
+    failureMessage: 'webhook delivery pass failed',
+    logger,
+    metrics: options.metrics,
+    isSingleton: false,
+  });
+  return { runOnce, kick: () => runner.kick(), stop: () => runner.stop() };
 }

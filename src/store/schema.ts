@@ -25,6 +25,8 @@ export interface DatabaseSchema {
   installation_keys: InstallationKeysTable;
   module_log: ModuleLogTable;
   log_shipments: LogShipmentsTable;
+  job_leases: JobLeasesTable;
+  job_runs: JobRunsTable;
   recovery_gaps: RecoveryGapsTable;
   psd_packages: PsdPackagesTable;
   audit_events: AuditEventsTable;
@@ -417,6 +419,30 @@ export interface LogShipmentsTable {
   /** JSON: module serial → the newest counter shipped so far. */
   through: string;
   shipped_at: string;
+}
+
+/** Which server runs a timed job, until when (it renews the lease while it runs). */
+export interface JobLeasesTable {
+  job: string;
+  holder: string | null;
+  acquired_at: string | null;
+  expires_at: string | null;
+}
+
+export type JobRunOutcome = 'running' | 'succeeded' | 'failed' | 'abandoned';
+export type JobRunTrigger = 'timer' | 'manual' | 'shutdown';
+
+/** One run of a timed job: unique per job and period, so a period runs once in the farm. */
+export interface JobRunsTable {
+  id: string;
+  job: string;
+  period: string | null;
+  holder: string;
+  trigger: JobRunTrigger;
+  started_at: string;
+  finished_at: string | null;
+  outcome: JobRunOutcome;
+  details: string | null;
 }
 
 /** What a restore could not bring back: a module's transactions after the last shipped record. */

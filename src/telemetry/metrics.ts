@@ -8,6 +8,8 @@ export interface ServerMetrics {
   readonly reconciliation: Gauge<'result'>;
   /** The audit log: its anchors and its verification (see docs/operations.md "Verifying the audit log"). */
   readonly audit: AuditMetrics;
+  /** Every timed job's runs on this server, and the periods it left to another (src/jobs/job-runner.ts). */
+  readonly jobs: JobMetrics;
   /** Exports group commit's counts (read at each scrape): commits, and the commands they held. */
   observeGroupCommits(read: () => { readonly groups: number; readonly commands: number }): void;
 }
@@ -25,6 +27,63 @@ export interface AuditMetrics {
   readonly anchorsWritten: Counter;
   /** 1 once the anchor writer found a segment that does not verify and stopped; 0 while it anchors. */
   readonly anchoringStopped: Gauge;
+}
+
+export interface JobMetrics {
+  /** Runs this server made, by job and outcome (succeeded, failed). */
+  readonly runs: Counter<'job' | 'outcome'>;
+  /** Periods this server did not run: overlap (its own run still going), elsewhere (another server ran it or runs the job). */
+  readonly skipped: Counter<'job' | 'reason'>;
+  /** Unix time (s) this server last finished a run of the job successfully. */
+  readonly lastSuccess: Gauge<'job'>;
+  /** How long this server's last run of the job took, in seconds. */
+  readonly lastDuration: Gauge<'job'>;
+  /** 1 while this server holds the job's lease (runs it), else 0. */
+  readonly holding: Gauge<'job'>;
+  /** Runs that outlived their lease (renewal failed): another server may have taken the job over meanwhile. */
+  readonly leasesLost: Counter<'job'>;
+}
+
+function jobMetrics(registry: Registry): JobMetrics {
+  const registers = [registry];
+  return {
+    runs: new Counter({
+      name: 'indicia_job_runs_total',
+      help: 'Runs of each timed job on this server, by outcome (succeeded, failed).',
+      labelNames: ['job', 'outcome'],
+      registers,
+    }),
+    skipped: new Counter({
+      name: 'indicia_job_periods_skipped_total',
+      help: 'Periods of a timed job this server did not run: reason="overlap" (its last run was still going), "elsewhere" (another server of the farm ran it).',
+      labelNames: ['job', 'reason'],
+      registers,
+    }),
+    lastSuccess: new Gauge({
+      name: 'indicia_job_last_success_timestamp_seconds',
+      help: 'When this server last finished a run of the job successfully (Unix time); in a farm, take the max over servers.',
+      labelNames: ['job'],
+      registers,
+    }),
+    lastDuration: new Gauge({
+      name: 'indicia_job_last_duration_seconds',
+      help: "How long this server's last run of the job took.",
+      labelNames: ['job'],
+      registers,
+    }),
+    holding: new Gauge({
+      name: 'indicia_job_holding',
+      help: '1 while this server holds the job lease (is running the job), else 0.',
+      labelNames: ['job'],
+      registers,
+    }),
+    leasesLost: new Counter({
+      name: 'indicia_job_leases_lost_total',
+      help: 'Runs whose lease could not be renewed in time (database unreachable, process stalled): another server may have run the job at the same time.',
+      labelNames: ['job'],
+      registers,
+    }),
+  };
 }
 
 function auditMetrics(registry: Registry): AuditMetrics {
@@ -93,6 +152,7 @@ export function createMetrics(): ServerMetrics {
       registers: [registry],
     }),
     audit: auditMetrics(registry),
+    jobs: jobMetrics(registry),
     observeGroupCommits(read) {
       // Counters in meaning; gauges because the counts live in custody and are read when scraped.
       new Gauge({

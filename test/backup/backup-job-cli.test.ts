@@ -81,7 +81,7 @@ describe('the daily backup job', () => {
       assert.match(exported, /indicia_backups_kept\{[^}]*\} 1/);
       assert.match(exported, /indicia_backup_failures_total\{[^}]*\} 0/);
     } finally {
-      job.stop();
+      await job.stop();
     }
     const failing = startBackupJob({
       backups: () =>

@@ -18,6 +18,7 @@ import { migration0016 } from './0016-idempotency-leases.ts';
 import { migration0017 } from './0017-protected-log.ts';
 import { migration0018 } from './0018-audit-chains.ts';
 import { migration0019 } from './0019-server-claims.ts';
+import { migration0020 } from './0020-job-leases.ts';
 
 /**
  * Every migration, in order, for both dialects. Names are permanent: a database that holds a
@@ -43,4 +44,5 @@ export const migrations: Readonly<Record<string, Migration>> = {
   '0017-protected-log': migration0017,
   '0018-audit-chains': migration0018,
   '0019-server-claims': migration0019,
+  '0020-job-leases': migration0020,
 };
