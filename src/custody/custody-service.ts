@@ -166,7 +166,7 @@ export function createCustodyService({
     serialization: meterSerializationFor(db, meterWaitTimeoutMs),
     knownSequences,
   });
-  const refreshInhibitions = committer.refreshInhibitions;
+  const refreshInhibitions = (): Promise<void> => committer.refreshInhibitions();
   let isLeasing = false;
 
   const moduleCheckpoint = (serial: string): Promise<Buffer | null> => readModuleCheckpoint(db, serial);
