@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
-import { errorPresentations } from '../../src/api/error-statuses.ts';
+import { errorPresentations } from '../../src/api/index.ts';
 import { type AuthorityService, createAuthorityService } from '../../src/authority/index.ts';
 import { CustodyError, type CustodyService, createCustodyService } from '../../src/custody/index.ts';
 import {
