@@ -466,7 +466,11 @@ export async function withOperatorServices<T>(
         modules: 1,
       });
       try {
-        const custody = createCustodyService({ db: store.db, pool });
+        const custody = createCustodyService({
+          db: store.db,
+          pool,
+          meterWaitTimeoutMs: config.meterWaitTimeoutMs,
+        });
         // Registers module 100 and compares it with the database: an inhibition shows at once,
         // and the installation's recorded inhibitions count here as in the server.
         await custody.assessModules({ verifyLog: false });
@@ -547,7 +551,11 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
     pool = modules.pool;
     for (const serial of modules.failedModules)
       logger.error({ serial }, 'crypto module failed its power-up tests and serves nothing');
-    const custody = createCustodyService({ db: store.db, pool });
+    const custody = createCustodyService({
+      db: store.db,
+      pool,
+      meterWaitTimeoutMs: config.meterWaitTimeoutMs,
+    });
     metrics.observeGroupCommits(() => custody.groupCommits());
     const authority = createAuthorityService({ db: store.db, custody });
     await authority.ensureCertificateAuthority();

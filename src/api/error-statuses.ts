@@ -124,6 +124,7 @@ export const errorPresentations: Readonly<Record<KnownErrorCode, ErrorPresentati
   'custody.meter_not_found': { status: 404, isMessagePublic: true },
   'custody.meter_exists': { status: 409, isMessagePublic: true },
   'custody.concurrent_update': { status: 409, isMessagePublic: true },
+  'custody.meter_busy': { status: 503, isMessagePublic: true },
   'custody.module_not_found': { status: 404, isMessagePublic: true },
   'custody.module_log_broken': { status: 503, isMessagePublic: false },
   'indicium.field_invalid': invalid,

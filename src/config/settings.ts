@@ -19,6 +19,7 @@ export interface Config {
   tlsCertFile: string | undefined;
   tlsKeyFile: string | undefined;
   shutdownTimeoutMs: number;
+  meterWaitTimeoutMs: number;
   cryptoBackend: 'software' | 'pkcs11';
   cryptoModules: number;
   kekFile: string | undefined;
@@ -178,6 +179,14 @@ export const settings: readonly Setting[] = [
     description: 'How long a graceful shutdown waits for requests in flight before closing anyway.',
     defaultValue: 10_000,
     parse: (raw) => integer(raw, 0, 600_000, 'a duration in milliseconds'),
+  },
+  {
+    key: 'meterWaitTimeoutMs',
+    env: 'INDICIA_METER_WAIT_TIMEOUT_MS',
+    description:
+      "PostgreSQL: how long a command waits for a meter another server's commands hold before it is refused with custody.meter_busy (503, Retry-After).",
+    defaultValue: 10_000,
+    parse: (raw) => integer(raw, 1, 600_000, 'a duration in milliseconds'),
   },
   {
     key: 'cryptoBackend',

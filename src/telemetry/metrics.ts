@@ -11,7 +11,18 @@ export interface ServerMetrics {
   /** Every timed job's runs on this server, and the periods it left to another (src/jobs/job-runner.ts). */
   readonly jobs: JobMetrics;
   /** Exports group commit's counts (read at each scrape): commits, and the commands they held. */
-  observeGroupCommits(read: () => { readonly groups: number; readonly commands: number }): void;
+  observeGroupCommits(read: () => GroupCommitFigures): void;
+}
+
+/** Custody's group commit figures since start (custody.groupCommits()). */
+export interface GroupCommitFigures {
+  readonly groups: number;
+  readonly commands: number;
+  /** Milliseconds spent taking meters' locks (PostgreSQL), and takings that waited for another server. */
+  readonly lockedMs: number;
+  readonly lockWaits: number;
+  /** Groups passed again after a conflict rather than refused. */
+  readonly conflictRetries: number;
 }
 
 export interface AuditMetrics {
@@ -169,6 +180,30 @@ export function createMetrics(): ServerMetrics {
         registers: [registry],
         collect() {
           this.set(read().commands);
+        },
+      });
+      new Gauge({
+        name: 'indicia_meter_lock_waits_total',
+        help: "Group transactions whose meter locks took 2 ms or more: they waited for another server's group on a meter.",
+        registers: [registry],
+        collect() {
+          this.set(read().lockWaits);
+        },
+      });
+      new Gauge({
+        name: 'indicia_meter_lock_seconds_total',
+        help: 'Time spent taking meter locks (the lock statement, waits included).',
+        registers: [registry],
+        collect() {
+          this.set(read().lockedMs / 1000);
+        },
+      });
+      new Gauge({
+        name: 'indicia_group_commit_retries_total',
+        help: 'Groups passed again after a compare-and-swap conflict or deadlock, rather than refused.',
+        registers: [registry],
+        collect() {
+          this.set(read().conflictRetries);
         },
       });
     },
