@@ -10,7 +10,7 @@ import {
   createAccountsService,
   createDemoAccountsIfEmpty,
 } from './accounts/index.ts';
-import { createApiServer } from './api/index.ts';
+import { ApiError, createApiServer } from './api/index.ts';
 import { anchorMacs, moduleLogCrossCheck } from './audit/index.ts';
 import {
   type AuthorityService,
@@ -32,6 +32,7 @@ import {
   type LogShippingJob,
   type ReconciliationJob,
   type WebhookDeliveryJob,
+  JobError,
   jobCoordinator,
   startAuditAnchorJob,
   startAuditVerificationJob,
@@ -727,9 +728,16 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
       installationModules: () => custody.installationModules(),
       fleet: () => readFleet(store.db, store.dialect),
       zeroizeModule: (serial, credential, by) => custody.zeroizeModule(serial, credential, by),
-      reconcile: () => {
+      reconcile: async () => {
         if (reconciliation === undefined) throw new Error('The reconciliation job is not running.');
-        return reconciliation.runOnce();
+        try {
+          return await reconciliation.runOnce();
+        } catch (error) {
+          // Another server of the farm holds the job: a conflict the caller can retry, not a 500.
+          if (error instanceof JobError)
+            throw new ApiError('request.conflict', error.message, { details: error.details });
+          throw error;
+        }
       },
       licenceOf: (accountId) => licenceOf(store.db, accountId),
       health: {
