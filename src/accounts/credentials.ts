@@ -50,7 +50,9 @@ const ACCOUNT_COLUMNS = [
 
 function principalOf(
   account: AccountRow,
-  via: { sessionId: string } | { apiKeyId: string; scopes: readonly ApiKeyScope[] },
+  via:
+    | { sessionId: string; piecesSinceCheck: number }
+    | { apiKeyId: string; scopes: readonly ApiKeyScope[] },
 ): Principal {
   return {
     accountId: account.id,
@@ -61,6 +63,7 @@ function principalOf(
     isEmailVerified: account.email_verified_at !== null,
     via: 'sessionId' in via ? 'session' : 'api-key',
     sessionId: 'sessionId' in via ? via.sessionId : null,
+    piecesSinceCheck: 'piecesSinceCheck' in via ? via.piecesSinceCheck : null,
     apiKeyId: 'apiKeyId' in via ? via.apiKeyId : null,
     scopes: 'scopes' in via ? via.scopes : API_KEY_SCOPES,
   };
@@ -108,6 +111,7 @@ export async function sessionPrincipal(
       'sessions.expires_at',
       'sessions.last_seen_at',
       'sessions.ended_at',
+      'sessions.pieces_since_check',
     ])
     .where('sessions.token_hash', '=', secretHash(token))
     .executeTakeFirst();
@@ -121,7 +125,7 @@ export async function sessionPrincipal(
       .where('id', '=', row.session_id)
       .execute();
   }
-  return { principal: principalOf(row, { sessionId: row.session_id }), csrfHash: row.csrf_hash };
+  return { principal: principalOf(row, { sessionId: row.session_id, piecesSinceCheck: row.pieces_since_check }), csrfHash: row.csrf_hash };
 }
 
 /** Whether the CSRF token sent with a request belongs to its session (constant-time). */

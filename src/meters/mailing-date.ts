@@ -26,8 +26,24 @@ function formatIn(timeZone: string): Intl.DateTimeFormat {
   return format;
 }
 
-/** The wall-clock time in `timeZone` at `at`, as if it were UTC (milliseconds dropped). */
+const MINUTE = 60_000;
+/** Per time zone, the last minute converted and its wall-clock offset (zones move by whole minutes). */
+const lastMinutes = new Map<string, { minute: number; offset: number }>();
+
+/**
+ * The wall-clock time in `timeZone` at `at`, as if it were UTC (milliseconds dropped). Every
+ * issuance asks for today's date; formatting is ~40 µs, so the offset is kept for the minute.
+ */
 function wallClock(at: number, timeZone: string): number {
+  const minute = Math.floor(at / MINUTE);
+  const last = lastMinutes.get(timeZone);
+  if (last?.minute === minute) return Math.floor((at + last.offset) / 1000) * 1000;
+  const wall = formattedWallClock(minute * MINUTE, timeZone);
+  lastMinutes.set(timeZone, { minute, offset: wall - minute * MINUTE });
+  return Math.floor((at + wall - minute * MINUTE) / 1000) * 1000;
+}
+
+function formattedWallClock(at: number, timeZone: string): number {
   const parts: Record<string, number> = {};
   for (const part of formatIn(timeZone).formatToParts(at)) parts[part.type] = Number(part.value);
   const { year = 0, month = 1, day = 1, hour = 0, minute = 0, second = 0 } = parts;
