@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { AccountsTable, DatabaseSchema } from '../store/index.ts';
+import { type AccountsTable, type DatabaseSchema, preparedQuery } from '../store/index.ts';
 import { AccountError } from './account-error.ts';
 import { API_KEY_SCOPES, type ApiKeyScope, type Principal } from './principal.ts';
 import { matchesHash, newSecret, secretHash } from './secrets.ts';
@@ -94,14 +94,9 @@ export async function startSession(db: Kysely<DatabaseSchema>, accountId: string
   return { ...session, token, csrfToken };
 }
 
-/** The principal behind a session cookie, or null when the session is unknown, ended or expired. */
-export async function sessionPrincipal(
-  db: Kysely<DatabaseSchema>,
-  token: string,
-  now = new Date(),
-): Promise<{ principal: Principal; csrfHash: string } | null> {
-  if (token.length > 100) return null;
-  const row = await db
+// Every signed-in request runs it: built once (see preparedQuery).
+const sessionByTokenHash = preparedQuery((db) =>
+  db
     .selectFrom('sessions')
     .innerJoin('accounts', 'accounts.id', 'sessions.account_id')
     .select([
@@ -113,8 +108,17 @@ export async function sessionPrincipal(
       'sessions.ended_at',
       'sessions.pieces_since_check',
     ])
-    .where('sessions.token_hash', '=', secretHash(token))
-    .executeTakeFirst();
+    .where('sessions.token_hash', '=', ''),
+);
+
+/** The principal behind a session cookie, or null when the session is unknown, ended or expired. */
+export async function sessionPrincipal(
+  db: Kysely<DatabaseSchema>,
+  token: string,
+  now = new Date(),
+): Promise<{ principal: Principal; csrfHash: string } | null> {
+  if (token.length > 100) return null;
+  const [row] = await sessionByTokenHash(db, [secretHash(token)]);
   if (row === undefined || row.ended_at !== null) return null;
   const lastSeen = Date.parse(row.last_seen_at);
   if (Date.parse(row.expires_at) <= now.getTime() || now.getTime() - lastSeen > SESSION_IDLE_MS) return null;

@@ -27,20 +27,24 @@ function formatIn(timeZone: string): Intl.DateTimeFormat {
 }
 
 const MINUTE = 60_000;
-/** Per time zone, the last minute converted and its wall-clock offset (zones move by whole minutes). */
-const lastMinutes = new Map<string, { minute: number; offset: number }>();
-
 /**
- * The wall-clock time in `timeZone` at `at`, as if it were UTC (milliseconds dropped). Every
- * issuance asks for today's date; formatting is ~40 µs, so the offset is kept for the minute.
+ * Wall-clock offsets by time zone and minute (zones move by whole minutes): every issuance asks
+ * for today and for its certificate's bounds, and formatting one moment is ~40 µs.
  */
+const minuteOffsets = new Map<string, number>();
+const MINUTE_OFFSETS_KEPT = 4096;
+
+/** The wall-clock time in `timeZone` at `at`, as if it were UTC (milliseconds dropped). */
 function wallClock(at: number, timeZone: string): number {
-  const minute = Math.floor(at / MINUTE);
-  const last = lastMinutes.get(timeZone);
-  if (last?.minute === minute) return Math.floor((at + last.offset) / 1000) * 1000;
-  const wall = formattedWallClock(minute * MINUTE, timeZone);
-  lastMinutes.set(timeZone, { minute, offset: wall - minute * MINUTE });
-  return Math.floor((at + wall - minute * MINUTE) / 1000) * 1000;
+  const minute = Math.floor(at / MINUTE) * MINUTE;
+  const key = `${timeZone} ${minute}`;
+  let offset = minuteOffsets.get(key);
+  if (offset === undefined) {
+    offset = formattedWallClock(minute, timeZone) - minute;
+    if (minuteOffsets.size >= MINUTE_OFFSETS_KEPT) minuteOffsets.clear();
+    minuteOffsets.set(key, offset);
+  }
+  return Math.floor((at + offset) / 1000) * 1000;
 }
 
 function formattedWallClock(at: number, timeZone: string): number {

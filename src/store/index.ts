@@ -17,6 +17,7 @@ export {
   type DatabaseCopyReport,
 } from './copy-database.ts';
 export { allocateNumber, type NumberCounter } from './number-allocator.ts';
+export { preparedQuery } from './prepared-query.ts';
 export {
   type CommitParticipant,
   type CommittedPackage,
