@@ -185,29 +185,37 @@ export function installIdempotency(app: FastifyInstance, db: Kysely<DatabaseSche
     const scope = request.principal?.accountId ?? 'public';
     const hash = requestHash(request);
     const now = new Date();
-    await db
-      .deleteFrom('idempotency_keys')
-      .where('scope', '=', scope)
-      .where('key', '=', key)
-      .where('created_at', '<', new Date(now.getTime() - IDEMPOTENCY_KEY_LIFETIME_MS).toISOString())
-      .execute();
-    const inserted = await db
-      .insertInto('idempotency_keys')
-      .values({
-        scope,
-        key,
-        request_hash: hash,
-        status: 'in_progress',
-        response_status: null,
-        response_body: null,
-        created_at: now.toISOString(),
-        owner: IDEMPOTENCY_OWNER,
-        lease_expires_at: leaseUntil(),
-        effect: null,
-      })
-      .onConflict((conflict) => conflict.columns(['scope', 'key']).doNothing())
-      .executeTakeFirst();
-    if (inserted.numInsertedOrUpdatedRows === 1n) {
+    const claim = async (): Promise<boolean> => {
+      const inserted = await db
+        .insertInto('idempotency_keys')
+        .values({
+          scope,
+          key,
+          request_hash: hash,
+          status: 'in_progress',
+          response_status: null,
+          response_body: null,
+          created_at: now.toISOString(),
+          owner: IDEMPOTENCY_OWNER,
+          lease_expires_at: leaseUntil(),
+          effect: null,
+        })
+        .onConflict((conflict) => conflict.columns(['scope', 'key']).doNothing())
+        .executeTakeFirst();
+      return inserted.numInsertedOrUpdatedRows === 1n;
+    };
+    // A new key (nearly every request) is one statement; a key past its lifetime starts afresh.
+    let isClaimed = await claim();
+    if (!isClaimed) {
+      const expired = await db
+        .deleteFrom('idempotency_keys')
+        .where('scope', '=', scope)
+        .where('key', '=', key)
+        .where('created_at', '<', new Date(now.getTime() - IDEMPOTENCY_KEY_LIFETIME_MS).toISOString())
+        .executeTakeFirst();
+      if (expired.numDeletedRows > 0n) isClaimed = await claim();
+    }
+    if (isClaimed) {
       hold(request, scope, key);
       return;
     }

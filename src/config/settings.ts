@@ -19,6 +19,7 @@ export interface Config {
   tlsCertFile: string | undefined;
   tlsKeyFile: string | undefined;
   shutdownTimeoutMs: number;
+  shutdownDrainMs: number;
   cryptoBackend: 'software' | 'pkcs11';
   cryptoModules: number;
   kekFile: string | undefined;
@@ -176,6 +177,14 @@ export const settings: readonly Setting[] = [
     env: 'INDICIA_SHUTDOWN_TIMEOUT_MS',
     description: 'How long a graceful shutdown waits for requests in flight before closing anyway.',
     defaultValue: 10_000,
+    parse: (raw) => integer(raw, 0, 600_000, 'a duration in milliseconds'),
+  },
+  {
+    key: 'shutdownDrainMs',
+    env: 'INDICIA_SHUTDOWN_DRAIN_MS',
+    description:
+      'Behind a load balancer: how long a graceful shutdown answers /readyz 503 while still serving, before it stops accepting (at least the balancer\'s check interval × fall).',
+    defaultValue: 0,
     parse: (raw) => integer(raw, 0, 600_000, 'a duration in milliseconds'),
   },
   {

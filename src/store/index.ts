@@ -23,6 +23,7 @@ export {
   type CommittedPackage,
   currentCommitParticipant,
   withCommitParticipant,
+  withoutCommitParticipant,
 } from './commit-participant.ts';
 export { openStore, type Store } from './open-store.ts';
 export { type CapturedStatement, captureWrites, runCapturedStatements } from './statement-capture.ts';
