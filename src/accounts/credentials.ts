@@ -50,9 +50,7 @@ const ACCOUNT_COLUMNS = [
 
 function principalOf(
   account: AccountRow,
-  via:
-    | { sessionId: string; piecesSinceCheck: number }
-    | { apiKeyId: string; scopes: readonly ApiKeyScope[] },
+  via: { sessionId: string; piecesSinceCheck: number } | { apiKeyId: string; scopes: readonly ApiKeyScope[] },
 ): Principal {
   return {
     accountId: account.id,
@@ -129,7 +127,10 @@ export async function sessionPrincipal(
       .where('id', '=', row.session_id)
       .execute();
   }
-  return { principal: principalOf(row, { sessionId: row.session_id, piecesSinceCheck: row.pieces_since_check }), csrfHash: row.csrf_hash };
+  return {
+    principal: principalOf(row, { sessionId: row.session_id, piecesSinceCheck: row.pieces_since_check }),
+    csrfHash: row.csrf_hash,
+  };
 }
 
 /** Whether the CSRF token sent with a request belongs to its session (constant-time). */

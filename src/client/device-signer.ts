@@ -31,7 +31,9 @@ const LONGEST_RETRY_MS = 2_000;
 function isRetryable(error: unknown): boolean {
   if (!(error instanceof IndiciaApiError)) return error instanceof TypeError;
   if (!RETRYABLE_STATUSES.has(error.status)) return false;
-  return typeof error.code !== 'string' || error.code === 'http.unexpected' || RETRYABLE_CODES.has(error.code);
+  return (
+    typeof error.code !== 'string' || error.code === 'http.unexpected' || RETRYABLE_CODES.has(error.code)
+  );
 }
 
 /**

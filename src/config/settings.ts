@@ -183,7 +183,7 @@ export const settings: readonly Setting[] = [
     key: 'shutdownDrainMs',
     env: 'INDICIA_SHUTDOWN_DRAIN_MS',
     description:
-      'Behind a load balancer: how long a graceful shutdown answers /readyz 503 while still serving, before it stops accepting (at least the balancer\'s check interval × fall).',
+      "Behind a load balancer: how long a graceful shutdown answers /readyz 503 while still serving, before it stops accepting (at least the balancer's check interval × fall).",
     defaultValue: 0,
     parse: (raw) => integer(raw, 0, 600_000, 'a duration in milliseconds'),
   },

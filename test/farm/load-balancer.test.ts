@@ -18,7 +18,7 @@ import pg from 'pg';
 import { IndiciaClient } from '../../src/client/index.ts';
 import { PASSWORD, registration } from '../support/api-helpers.ts';
 import { runIndicia } from '../support/cli-process.ts';
-import { type FreshDatabase, dialectFixtures } from '../support/dialects.ts';
+import { dialectFixtures } from '../support/dialects.ts';
 import { findFreePort } from '../support/free-port.ts';
 import { type RunningHaproxy, startHaproxy } from '../support/haproxy.ts';
 import { type ServedIndicia, mailedToken, servedIndicia } from '../support/served-indicia.ts';
@@ -26,6 +26,21 @@ import { type ServedIndicia, mailedToken, servedIndicia } from '../support/serve
 const CUSTOMERS = 4;
 const POSTAGE = 730;
 const CARD = { number: '4242424242424242', expMonth: 12, expYear: 2099, cvc: '123' };
+
+/** Attempts that failed on the way (the SDK sent them again): cut connections and 5xx answers. */
+const failedAttempts = { cut: 0, serverError: 0 };
+
+/** fetch, counting the attempts that failed. */
+const countingFetch: typeof fetch = async (input, init) => {
+  try {
+    const response = await fetch(input, init);
+    if (response.status >= 500) failedAttempts.serverError += 1;
+    return response;
+  } catch (error) {
+    failedAttempts.cut += 1;
+    throw error;
+  }
+};
 
 interface Customer {
   readonly client: IndiciaClient;
@@ -52,21 +67,37 @@ function issueWhile(customers: readonly Customer[], running: () => boolean): Pro
   ).then((lists) => lists.flat());
 }
 
-/** haproxy's log lines of answers with status ≥ 500 that came from a server (not <NOSRV>). */
-function serverFailures(haproxy: RunningHaproxy, server: string): string[] {
+/** haproxy's log lines (httplog) of answers `server` (or <NOSRV>: none up) gave with `status`. */
+function answers(haproxy: RunningHaproxy, server: string, status: (code: number) => boolean): string[] {
   return haproxy
     .output()
     .split('\n')
     .filter((line) => {
       const match = / indicia_servers\/(\S+) \S+ (-?\d+) /.exec(line);
-      return match?.[1] === server && Number(match[2]) >= 500;
+      return match?.[1] === server && status(Number(match[2]));
     });
 }
+
+/** How many answers of each status each server (and haproxy itself: <NOSRV>) gave, from the log. */
+function answerCounts(haproxy: RunningHaproxy): string {
+  const counts = new Map<string, number>();
+  for (const line of haproxy.output().split('\n')) {
+    const match = / indicia_servers\/(\S+) \S+ (-?\d+) \S+ \S+ \S+ (\S+)/.exec(line);
+    if (match === null) continue;
+    const key = `${match[1]} ${match[2]} ${match[3]}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].map(([key, count]) => `${key} ×${count}`).join(', ');
+}
+
+/** Answers with status ≥ 500 (or none: -1) that came from a server, not from haproxy itself. */
+const serverFailures = (haproxy: RunningHaproxy, server: string): string[] =>
+  answers(haproxy, server, (code) => code >= 500 || code < 0);
 
 const postgres = dialectFixtures.find((fixture) => fixture.name === 'postgres');
 
 describe('a farm behind haproxy on one PostgreSQL database', { timeout: 300_000 }, () => {
-  let database: FreshDatabase;
+  const cleanups: (() => Promise<void>)[] = [];
   let databaseUrl: string;
   let dataDir: string;
   let haproxy: RunningHaproxy;
@@ -76,17 +107,30 @@ describe('a farm behind haproxy on one PostgreSQL database', { timeout: 300_000 
 
   before(async () => {
     assert.ok(postgres !== undefined, 'the PostgreSQL fixture is missing');
-    database = await postgres.freshDatabase();
-    assert.equal(database.target.dialect, 'postgres');
-    databaseUrl = database.target.dialect === 'postgres' ? database.target.url : '';
-    dataDir = mkdtempSync(join(tmpdir(), 'indicia-farm-'));
+    const fresh = await postgres.freshDatabase();
+    cleanups.push(() => fresh.dispose());
+    if (fresh.target.dialect !== 'postgres') throw new Error('the PostgreSQL fixture gave another database');
+    databaseUrl = fresh.target.url;
+    const folder = mkdtempSync(join(tmpdir(), 'indicia-farm-'));
+    dataDir = folder;
+    cleanups.push(async () => {
+      rmSync(folder, { recursive: true, force: true });
+      return Promise.resolve();
+    });
     const [portA, portB] = [await findFreePort(), await findFreePort()];
     slotA = servedIndicia('a', { port: portA, dataDir, databaseUrl });
     slotB = servedIndicia('b', { port: portB, dataDir, databaseUrl });
-    haproxy = await startHaproxy([
+    const balancer = await startHaproxy([
       { name: 'a', port: portA },
       { name: 'b', port: portB },
     ]);
+    haproxy = balancer;
+    cleanups.push(() => balancer.stop());
+    const [a, b] = [slotA, slotB];
+    cleanups.push(
+      () => a.kill(),
+      () => b.kill(),
+    );
     await slotA.start();
     await haproxy.waitFor('a', 'UP');
 
@@ -94,7 +138,7 @@ describe('a farm behind haproxy on one PostgreSQL database', { timeout: 300_000 
     for (let index = 0; index < CUSTOMERS; index += 1) {
       const email = `farm-${index}@example.com`;
       // Retries cover a restart's gap: 0.1 s doubling to 2 s, 12 times (about 17 s).
-      const client = new IndiciaClient({ baseUrl: haproxy.url, retries: 12 });
+      const client = new IndiciaClient({ baseUrl: haproxy.url, retries: 12, fetch: countingFetch });
       await client.register(registration(email));
       let token: string | undefined;
       for (let tries = 0; token === undefined && tries < 100; tries += 1) {
@@ -111,24 +155,25 @@ describe('a farm behind haproxy on one PostgreSQL database', { timeout: 300_000 
   });
 
   after(async () => {
-    await slotA?.kill();
-    await slotB?.kill();
-    await haproxy?.stop();
-    await database?.dispose();
-    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
+    // Servers first, then haproxy, then the data: the reverse of how they came.
+    for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
-  it('drains a server stopped with SIGTERM: readiness fails first, no request fails at a server', async () => {
+  it('drains a server stopped with SIGTERM: readiness fails first, no request fails at a server', async (t) => {
     let isLoading = true;
     const load = issueWhile(customers, () => isLoading);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
-    assert.ok(customers.every((customer) => customer.acknowledged.length > 0), 'every customer issued');
+    assert.ok(
+      customers.every((customer) => customer.acknowledged.length > 0),
+      'every customer issued',
+    );
 
     const stopped = slotA.stop();
     // While it drains: readiness 503, yet it still answers, and haproxy takes it out before it closes.
     const deadline = Date.now() + 2_000;
     let readiness = 0;
-    while (readiness !== 503 && Date.now() < deadline) readiness = (await fetch(`${slotA.url}/readyz`)).status;
+    while (readiness !== 503 && Date.now() < deadline)
+      readiness = (await fetch(`${slotA.url}/readyz`)).status;
     assert.equal(readiness, 503, 'readiness fails as soon as shutdown begins');
     assert.equal((await fetch(`${slotA.url}/healthz`)).status, 200, 'and the server still answers meanwhile');
     await haproxy.waitFor('a', 'DOWN', 5_000);
@@ -140,14 +185,22 @@ describe('a farm behind haproxy on one PostgreSQL database', { timeout: 300_000 
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     isLoading = false;
     assert.deepEqual(await load, [], 'no client call failed');
+    assert.ok(answers(haproxy, 'a', (code) => code === 201).length > 0, 'haproxy logged the issues');
+    assert.ok(answers(haproxy, 'b', (code) => code === 201).length > 0, 'the second slot took over');
     assert.deepEqual(serverFailures(haproxy, 'a'), [], 'no request failed at the stopped server');
     assert.deepEqual(serverFailures(haproxy, 'b'), []);
+    const gap = answers(haproxy, '<NOSRV>', () => true).length;
+    t.diagnostic(
+      `haproxy answered ${gap} request(s) with no slot ready (one at a time); the SDK retried them`,
+    );
+    t.diagnostic(`haproxy log (server status termination-state ×count): ${answerCounts(haproxy)}`);
   });
 
-  it('costs only the requests in flight when a server is killed: the SDK retries them with their keys', async () => {
+  it('costs only the requests in flight when a server is killed: the SDK retries them with their keys', async (t) => {
     let isLoading = true;
     const load = issueWhile(customers, () => isLoading);
     await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const failedBefore = { ...failedAttempts };
     await slotB.kill();
     await slotA.start();
     await haproxy.waitFor('a', 'UP');
@@ -155,7 +208,15 @@ describe('a farm behind haproxy on one PostgreSQL database', { timeout: 300_000 
     isLoading = false;
     assert.deepEqual(await load, [], 'every request in flight at the kill was answered on retry');
     // At most one request a customer was in flight at the killed server.
-    assert.ok(serverFailures(haproxy, 'b').length <= CUSTOMERS, serverFailures(haproxy, 'b').join('\n'));
+    const lost = serverFailures(haproxy, 'b');
+    assert.ok(lost.length <= CUSTOMERS, lost.join('\n'));
+    const cut = failedAttempts.cut - failedBefore.cut;
+    const refused = failedAttempts.serverError - failedBefore.serverError;
+    assert.ok(cut + refused > 0, 'the kill made some attempts fail (the retries were exercised)');
+    t.diagnostic(
+      `after the SIGKILL: ${cut} attempt(s) cut, ${refused} answered 5xx (haproxy: no server), all sent again with their keys`,
+    );
+    t.diagnostic(`haproxy log (server status termination-state ×count): ${answerCounts(haproxy)}`);
     assert.deepEqual(serverFailures(haproxy, 'a'), []);
     await slotA.stop();
 
@@ -176,9 +237,13 @@ describe('a farm behind haproxy on one PostgreSQL database', { timeout: 300_000 
     } finally {
       await db.end();
     }
-    const reconciled = await runIndicia(['reconcile', '--data-dir', dataDir], {
-      INDICIA_DATABASE_URL: databaseUrl,
-    }, 120_000);
+    const reconciled = await runIndicia(
+      ['reconcile', '--data-dir', dataDir],
+      {
+        INDICIA_DATABASE_URL: databaseUrl,
+      },
+      120_000,
+    );
     assert.equal(reconciled.status, 0, reconciled.stdout + reconciled.stderr);
   });
 });
