@@ -18,6 +18,7 @@ export {
 } from './copy-database.ts';
 export { allocateNumber, type NumberCounter } from './number-allocator.ts';
 export { preparedQuery } from './prepared-query.ts';
+export { withoutFlush } from './unflushed-write.ts';
 export {
   type CommitParticipant,
   type CommittedPackage,
