@@ -31,9 +31,12 @@ export async function serveIndicia(env: Record<string, string> = {}): Promise<Se
   const port = await findFreePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'indicia-bench-'));
   const url = `http://127.0.0.1:${port}`;
+  // BENCH_SERVER_CPU_PROF=<folder>: the server writes a V8 CPU profile there when it stops.
+  const profile = process.env['BENCH_SERVER_CPU_PROF'];
   const child = spawn(
     process.execPath,
     [
+      ...(profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${profile}`]),
       join(import.meta.dirname, '..', 'bin', 'indicia.js'),
       'serve',
       '--port',
@@ -42,7 +45,7 @@ export async function serveIndicia(env: Record<string, string> = {}): Promise<Se
       dataDir,
     ],
     {
-      stdio: 'ignore',
+      stdio: profile === undefined ? 'ignore' : ['ignore', 'ignore', 'inherit'],
       env: { ...process.env, INDICIA_PORT: undefined, INDICIA_DATA_DIR: undefined, ...env },
     },
   );

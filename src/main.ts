@@ -797,6 +797,13 @@ export async function startIndicia(config: Config, options: StartOptions = {}): 
     const close = (): Promise<void> => {
       closing ??= (async () => {
         isShuttingDown = true;
+        // /readyz answers 503 from now on; a load balancer takes this server out while it still
+        // serves, so no request meets a closed port. Then the listener closes and requests in
+        // flight finish.
+        if (config.shutdownDrainMs > 0) {
+          logger.info({ drainMs: config.shutdownDrainMs }, 'shutting down: draining (readiness fails)');
+          await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
+        }
         logger.info('shutting down: finishing requests in flight');
         let timer: NodeJS.Timeout | undefined;
         const timeout = new Promise<void>((resolve) => {

@@ -387,15 +387,20 @@ export function createAccountsService({
 
     async checkPrintingAllowance(principal, pieces) {
       if (principal.sessionId === null) return;
-      const session = await db
-        .selectFrom('sessions')
-        .select('pieces_since_check')
-        .where('id', '=', principal.sessionId)
-        .executeTakeFirst();
-      if (session !== undefined && session.pieces_since_check + pieces > passwordRecheckPieces)
+      // Read with the session when the request was authenticated: no second round trip.
+      const printed =
+        principal.piecesSinceCheck ??
+        (
+          await db
+            .selectFrom('sessions')
+            .select('pieces_since_check')
+            .where('id', '=', principal.sessionId)
+            .executeTakeFirst()
+        )?.pieces_since_check;
+      if (printed !== undefined && printed + pieces > passwordRecheckPieces)
         throw new AccountError(
           'account.password_check_required',
-          `This session printed ${session.pieces_since_check.toLocaleString('en-US')} of its ${passwordRecheckPieces.toLocaleString('en-US')} pieces since the password was last checked; confirm the password (POST /v1/sessions/current/password-check) to print on.`,
+          `This session printed ${printed.toLocaleString('en-US')} of its ${passwordRecheckPieces.toLocaleString('en-US')} pieces since the password was last checked; confirm the password (POST /v1/sessions/current/password-check) to print on.`,
         );
     },
 

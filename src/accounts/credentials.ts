@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { AccountsTable, DatabaseSchema } from '../store/index.ts';
+import { type AccountsTable, type DatabaseSchema, preparedQuery } from '../store/index.ts';
 import { AccountError } from './account-error.ts';
 import { API_KEY_SCOPES, type ApiKeyScope, type Principal } from './principal.ts';
 import { matchesHash, newSecret, secretHash } from './secrets.ts';
@@ -50,7 +50,7 @@ const ACCOUNT_COLUMNS = [
 
 function principalOf(
   account: AccountRow,
-  via: { sessionId: string } | { apiKeyId: string; scopes: readonly ApiKeyScope[] },
+  via: { sessionId: string; piecesSinceCheck: number } | { apiKeyId: string; scopes: readonly ApiKeyScope[] },
 ): Principal {
   return {
     accountId: account.id,
@@ -61,6 +61,7 @@ function principalOf(
     isEmailVerified: account.email_verified_at !== null,
     via: 'sessionId' in via ? 'session' : 'api-key',
     sessionId: 'sessionId' in via ? via.sessionId : null,
+    piecesSinceCheck: 'piecesSinceCheck' in via ? via.piecesSinceCheck : null,
     apiKeyId: 'apiKeyId' in via ? via.apiKeyId : null,
     scopes: 'scopes' in via ? via.scopes : API_KEY_SCOPES,
   };
@@ -91,14 +92,9 @@ export async function startSession(db: Kysely<DatabaseSchema>, accountId: string
   return { ...session, token, csrfToken };
 }
 
-/** The principal behind a session cookie, or null when the session is unknown, ended or expired. */
-export async function sessionPrincipal(
-  db: Kysely<DatabaseSchema>,
-  token: string,
-  now = new Date(),
-): Promise<{ principal: Principal; csrfHash: string } | null> {
-  if (token.length > 100) return null;
-  const row = await db
+// Every signed-in request runs it: built once (see preparedQuery).
+const sessionByTokenHash = preparedQuery((db) =>
+  db
     .selectFrom('sessions')
     .innerJoin('accounts', 'accounts.id', 'sessions.account_id')
     .select([
@@ -108,9 +104,19 @@ export async function sessionPrincipal(
       'sessions.expires_at',
       'sessions.last_seen_at',
       'sessions.ended_at',
+      'sessions.pieces_since_check',
     ])
-    .where('sessions.token_hash', '=', secretHash(token))
-    .executeTakeFirst();
+    .where('sessions.token_hash', '=', ''),
+);
+
+/** The principal behind a session cookie, or null when the session is unknown, ended or expired. */
+export async function sessionPrincipal(
+  db: Kysely<DatabaseSchema>,
+  token: string,
+  now = new Date(),
+): Promise<{ principal: Principal; csrfHash: string } | null> {
+  if (token.length > 100) return null;
+  const [row] = await sessionByTokenHash(db, [secretHash(token)]);
   if (row === undefined || row.ended_at !== null) return null;
   const lastSeen = Date.parse(row.last_seen_at);
   if (Date.parse(row.expires_at) <= now.getTime() || now.getTime() - lastSeen > SESSION_IDLE_MS) return null;
@@ -121,7 +127,10 @@ export async function sessionPrincipal(
       .where('id', '=', row.session_id)
       .execute();
   }
-  return { principal: principalOf(row, { sessionId: row.session_id }), csrfHash: row.csrf_hash };
+  return {
+    principal: principalOf(row, { sessionId: row.session_id, piecesSinceCheck: row.pieces_since_check }),
+    csrfHash: row.csrf_hash,
+  };
 }
 
 /** Whether the CSRF token sent with a request belongs to its session (constant-time). */

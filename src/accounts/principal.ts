@@ -28,6 +28,11 @@ export interface Principal {
   readonly via: 'session' | 'api-key';
   /** The session's id (not its token), when signed in through a browser session. */
   readonly sessionId: string | null;
+  /**
+   * A session's pieces printed since its password was last checked, as read with the session at
+   * authentication (the printing allowance is checked against it); null for an API key.
+   */
+  readonly piecesSinceCheck: number | null;
   readonly apiKeyId: string | null;
   /** Every scope for a session; the key's own for an API key. */
   readonly scopes: readonly ApiKeyScope[];

@@ -9,6 +9,7 @@ import {
   type DatabaseSchema,
   type IdempotencyKeysTable,
   withCommitParticipant,
+  withoutFlush,
 } from '../store/index.ts';
 import { ApiError } from './api-error.ts';
 import { type IdempotentEffect, replayAnswer } from './idempotent-replays.ts';
@@ -185,29 +186,41 @@ export function installIdempotency(app: FastifyInstance, db: Kysely<DatabaseSche
     const scope = request.principal?.accountId ?? 'public';
     const hash = requestHash(request);
     const now = new Date();
-    await db
-      .deleteFrom('idempotency_keys')
-      .where('scope', '=', scope)
-      .where('key', '=', key)
-      .where('created_at', '<', new Date(now.getTime() - IDEMPOTENCY_KEY_LIFETIME_MS).toISOString())
-      .execute();
-    const inserted = await db
-      .insertInto('idempotency_keys')
-      .values({
-        scope,
-        key,
-        request_hash: hash,
-        status: 'in_progress',
-        response_status: null,
-        response_body: null,
-        created_at: now.toISOString(),
-        owner: IDEMPOTENCY_OWNER,
-        lease_expires_at: leaseUntil(),
-        effect: null,
-      })
-      .onConflict((conflict) => conflict.columns(['scope', 'key']).doNothing())
-      .executeTakeFirst();
-    if (inserted.numInsertedOrUpdatedRows === 1n) {
+    // The claim is not flushed on its own: a crash that loses it loses the request's effect too
+    // (the effect commits durably, flushing the log through the claim, and marks the key in it).
+    const claim = async (): Promise<boolean> => {
+      const inserted = await withoutFlush(db, (unflushed) =>
+        unflushed
+          .insertInto('idempotency_keys')
+          .values({
+            scope,
+            key,
+            request_hash: hash,
+            status: 'in_progress',
+            response_status: null,
+            response_body: null,
+            created_at: now.toISOString(),
+            owner: IDEMPOTENCY_OWNER,
+            lease_expires_at: leaseUntil(),
+            effect: null,
+          })
+          .onConflict((conflict) => conflict.columns(['scope', 'key']).doNothing())
+          .executeTakeFirst(),
+      );
+      return inserted.numInsertedOrUpdatedRows === 1n;
+    };
+    // A new key (nearly every request) is one statement; a key past its lifetime starts afresh.
+    let isClaimed = await claim();
+    if (!isClaimed) {
+      const expired = await db
+        .deleteFrom('idempotency_keys')
+        .where('scope', '=', scope)
+        .where('key', '=', key)
+        .where('created_at', '<', new Date(now.getTime() - IDEMPOTENCY_KEY_LIFETIME_MS).toISOString())
+        .executeTakeFirst();
+      if (expired.numDeletedRows > 0n) isClaimed = await claim();
+    }
+    if (isClaimed) {
       hold(request, scope, key);
       return;
     }
@@ -268,29 +281,35 @@ export function installIdempotency(app: FastifyInstance, db: Kysely<DatabaseSche
       // Not a result (or a file — a label, a preview — which moves no value and is not kept): free
       // the key so the same request may be retried. A committed effect keeps its key: its retry
       // gets the answer rebuilt from it.
-      await db
-        .deleteFrom('idempotency_keys')
+      await withoutFlush(db, (unflushed) =>
+        unflushed
+          .deleteFrom('idempotency_keys')
+          .where('scope', '=', held.scope)
+          .where('key', '=', held.key)
+          .where('owner', '=', IDEMPOTENCY_OWNER)
+          .where('status', '=', 'in_progress')
+          .execute(),
+      );
+      return payload;
+    }
+    // Not flushed on its own either: lost in a crash, a committed effect's answer is rebuilt from
+    // its rows (replayAnswer), and a refusal, which moved nothing, is given again when retried.
+    await withoutFlush(db, (unflushed) =>
+      unflushed
+        .updateTable('idempotency_keys')
+        .set({
+          status: 'done',
+          response_status: reply.statusCode,
+          response_body:
+            typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : '',
+        })
         .where('scope', '=', held.scope)
         .where('key', '=', held.key)
         .where('owner', '=', IDEMPOTENCY_OWNER)
-        .where('status', '=', 'in_progress')
-        .execute();
-      return payload;
-    }
-    await db
-      .updateTable('idempotency_keys')
-      .set({
-        status: 'done',
-        response_status: reply.statusCode,
-        response_body:
-          typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : '',
-      })
-      .where('scope', '=', held.scope)
-      .where('key', '=', held.key)
-      .where('owner', '=', IDEMPOTENCY_OWNER)
-      // A refusal after the effect committed is not its result: the rebuilt answer is.
-      .where('status', 'in', reply.statusCode < 300 ? ['in_progress', 'committed'] : ['in_progress'])
-      .execute();
+        // A refusal after the effect committed is not its result: the rebuilt answer is.
+        .where('status', 'in', reply.statusCode < 300 ? ['in_progress', 'committed'] : ['in_progress'])
+        .execute(),
+    );
     return payload;
   });
 

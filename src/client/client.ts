@@ -46,6 +46,13 @@ export interface ClientOptions {
    * of its end (or in the last quarter of its life, when that is shorter); 30 by default, 0: never.
    */
   readonly renewDeviceWithinDays?: number;
+  /**
+   * How many times a signed (value-moving) request is sent again, with the same Idempotency-Key,
+   * after a connection error or a 502, 503 or 504 answer (a load balancer's, when a server stopped
+   * or died); 6 by default (about 5 s in all), 0: never. The server runs a key once: a request
+   * that did commit is answered with its stored answer.
+   */
+  readonly retries?: number;
 }
 
 const SESSION_COOKIE = 'indicia_session';
@@ -74,7 +81,7 @@ export class IndiciaClient {
     // Bound: a browser refuses fetch called as a method of another object ("Illegal invocation").
     this.#fetch = options.fetch ?? fetch.bind(globalThis);
     this.#apiKey = options.apiKey;
-    this.#signer = new DeviceSigner(this, options.renewDeviceWithinDays ?? 30);
+    this.#signer = new DeviceSigner(this, options.renewDeviceWithinDays ?? 30, options.retries ?? 6);
   }
 
   /** Whether requests carry a session (after signIn) or an API key. */

@@ -15,6 +15,27 @@ export interface DeviceTransport {
   deviceRecord(id: string): Promise<DeviceRecord>;
 }
 
+/** Answers a load balancer gives when a server stopped or died: the request may be sent again. */
+const RETRYABLE_STATUSES = new Set([502, 503, 504]);
+/** A server's own answers that another server (or this one in a moment) may not give. */
+const RETRYABLE_CODES = new Set(['service.not_ready', 'store.unavailable']);
+const FIRST_RETRY_MS = 100;
+const LONGEST_RETRY_MS = 2_000;
+
+/**
+ * Whether a failed signed request may be sent again with its Idempotency-Key: the connection
+ * failed or was cut (fetch rejects with a TypeError), or a 502/503/504 came from a proxy (no
+ * Indicia error code) or says the server cannot serve now. A server's refusal (a declined card,
+ * a failed payment processor: 502 payment.failed) is its answer, and is not sent again.
+ */
+function isRetryable(error: unknown): boolean {
+  if (!(error instanceof IndiciaApiError)) return error instanceof TypeError;
+  if (!RETRYABLE_STATUSES.has(error.status)) return false;
+  return (
+    typeof error.code !== 'string' || error.code === 'http.unexpected' || RETRYABLE_CODES.has(error.code)
+  );
+}
+
 /**
  * One client's device and the order of its signed requests: they go one at a time, each taking
  * the challenge the one before left, and the key is renewed first when it nears its end.
@@ -27,9 +48,12 @@ export class DeviceSigner {
   /** False once the server refused this client's credentials a renewal (an API key's scopes). */
   #canRenew = true;
 
-  constructor(transport: DeviceTransport, renewWithinDays: number) {
+  readonly #retries: number;
+
+  constructor(transport: DeviceTransport, renewWithinDays: number, retries = 0) {
     this.#transport = transport;
     this.#renewWithinDays = renewWithinDays;
+    this.#retries = retries;
   }
 
   async enroll(name: string, pinnedFingerprint: string, keepKey: boolean): Promise<Device> {
@@ -81,6 +105,23 @@ export class DeviceSigner {
     return answer.device;
   }
 
+  /**
+   * Sends a signed request, and again with the same headers (its Idempotency-Key and signature)
+   * after a connection error or a 502/503/504, at most `retries` more times, waiting 0.1 s
+   * doubling to 2 s (with jitter) in between. The last error is thrown.
+   */
+  async #withRetries<T>(send: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await send();
+      } catch (error) {
+        if (attempt >= this.#retries || !isRetryable(error)) throw error;
+        const wait = Math.min(LONGEST_RETRY_MS, FIRST_RETRY_MS * 2 ** attempt);
+        await new Promise((resolve) => setTimeout(resolve, wait * (0.8 + Math.random() * 0.4)));
+      }
+    }
+  }
+
   /** Runs `work` after this client's signed requests before it, whatever their outcome. */
   #inTurn<T>(work: () => Promise<T>): Promise<T> {
     const turn = this.#turns.then(work, work);
@@ -111,8 +152,10 @@ export class DeviceSigner {
       const device = this.#enrolled();
       await this.#renewIfDue(device);
       const headers = await device.headers(method, path, body);
-      if (idempotencyKey !== undefined) headers['idempotency-key'] = idempotencyKey;
-      const answer = await this.#transport.request<T>(method, path, body, headers);
+      // Every signed request carries a key, so that one whose answer was lost is sent again
+      // safely: the server answers a key it already ran with the stored answer, never twice.
+      headers['idempotency-key'] = idempotencyKey ?? `sdk-${globalThis.crypto.randomUUID()}`;
+      const answer = await this.#withRetries(() => this.#transport.request<T>(method, path, body, headers));
       // An answer without a challenge (a refund request left pending) moved nothing: the module
       // never saw the signature, so the device signs its next request with the same challenge.
       if (typeof answer.challenge === 'string') device.advance(answer.challenge, answer.registers);

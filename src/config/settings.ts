@@ -20,6 +20,7 @@ export interface Config {
   tlsKeyFile: string | undefined;
   shutdownTimeoutMs: number;
   meterWaitTimeoutMs: number;
+  shutdownDrainMs: number;
   cryptoBackend: 'software' | 'pkcs11';
   cryptoModules: number;
   kekFile: string | undefined;
@@ -187,6 +188,14 @@ export const settings: readonly Setting[] = [
       "PostgreSQL: how long a command waits for a meter another server's commands hold before it is refused with custody.meter_busy (503, Retry-After).",
     defaultValue: 10_000,
     parse: (raw) => integer(raw, 1, 600_000, 'a duration in milliseconds'),
+  },
+  {
+    key: 'shutdownDrainMs',
+    env: 'INDICIA_SHUTDOWN_DRAIN_MS',
+    description:
+      "Behind a load balancer: how long a graceful shutdown answers /readyz 503 while still serving, before it stops accepting (at least the balancer's check interval × fall).",
+    defaultValue: 0,
+    parse: (raw) => integer(raw, 0, 600_000, 'a duration in milliseconds'),
   },
   {
     key: 'cryptoBackend',

@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Mills } from '../money/index.ts';
-import type { DatabaseSchema, MetersTable } from '../store/index.ts';
+import { type DatabaseSchema, type MetersTable, preparedQuery } from '../store/index.ts';
 import type { PsdView } from '../vault/index.ts';
 
 /** A customer's postage account as the customer sees it. */
@@ -26,12 +26,17 @@ export async function dedicatedMeterOf(
   db: Kysely<DatabaseSchema>,
   customerNumber: number,
 ): Promise<MetersTable | undefined> {
-  return db
+  const [meter] = await dedicatedMeterQuery(db, [customerNumber, 'dedicated', 'withdrawn']);
+  return meter;
+}
+
+// Every issuance looks it up first: built once (see preparedQuery).
+const dedicatedMeterQuery = preparedQuery((db) =>
+  db
     .selectFrom('meters')
     .selectAll()
-    .where('customer_number', '=', customerNumber)
+    .where('customer_number', '=', 0)
     .where('mode', '=', 'dedicated')
     .where('status', '!=', 'withdrawn')
-    .orderBy('created_at', 'desc')
-    .executeTakeFirst();
-}
+    .orderBy('created_at', 'desc'),
+);

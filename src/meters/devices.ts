@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomFillSync, randomUUID } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { appendAuditEvents } from '../audit/index.ts';
 import type { CustodyService } from '../custody/index.ts';
@@ -40,9 +40,21 @@ export interface DeviceEnrollment {
   readonly confirmation: Buffer;
 }
 
+// Challenges are drawn from a block of random bytes filled 128 challenges at a time: one call into
+// the CSPRNG instead of one per request; every byte is handed out once.
+const CHALLENGE_BYTES = 32;
+const randomBlock = Buffer.alloc(CHALLENGE_BYTES * 128);
+let randomOffset = randomBlock.length;
+
 /** A new challenge: 32 random bytes, base64. */
 export function newChallenge(): string {
-  return randomBytes(32).toString('base64');
+  if (randomOffset === randomBlock.length) {
+    randomFillSync(randomBlock);
+    randomOffset = 0;
+  }
+  const challenge = randomBlock.toString('base64', randomOffset, randomOffset + CHALLENGE_BYTES);
+  randomOffset += CHALLENGE_BYTES;
+  return challenge;
 }
 
 /** The enrollment key and its fingerprint (hex SHA-256 of the SPKI DER), which clients pin. */

@@ -82,6 +82,34 @@ describe('mailing dates', () => {
     assert.equal(addDays('2026-12-31', 1), '2027-01-01');
   });
 
+  it('gives the same dates as formatting each moment, within a minute and across a transition', () => {
+    const zones = ['UTC', 'America/New_York', 'Asia/Kathmandu', 'Australia/Lord_Howe', 'America/Havana'];
+    const format = (at: number, timeZone: string): string =>
+      new Intl.DateTimeFormat('en-CA', {
+        timeZone,
+        year: 'numeric',
+        month: '2-digit',
+        day: '2-digit',
+      }).format(at);
+    // Around New York's and Lord Howe's (half-hour) changes and midnights, second by second and at random.
+    const starts = [
+      '2026-03-08T06:58:00Z',
+      '2026-04-04T14:58:00Z',
+      '2026-12-04T04:58:30Z',
+      '2026-12-03T18:14:00Z',
+    ];
+    for (const timeZone of zones)
+      for (const start of starts) {
+        const from = Date.parse(start);
+        for (let at = from; at < from + 180_000; at += 997)
+          assert.equal(
+            calendarDate(at, timeZone),
+            format(at, timeZone),
+            `${timeZone} ${new Date(at).toISOString()}`,
+          );
+      }
+  });
+
   it('prints only for days at whose end the certificate is still valid, as a verifier checks it', () => {
     const window = mailingWindow(noon, utc);
     const certificate = (notAfter: Date): CertificateValidity => ({

@@ -26,8 +26,28 @@ function formatIn(timeZone: string): Intl.DateTimeFormat {
   return format;
 }
 
+const MINUTE = 60_000;
+/**
+ * Wall-clock offsets by time zone and minute (zones move by whole minutes): every issuance asks
+ * for today and for its certificate's bounds, and formatting one moment is ~40 µs.
+ */
+const minuteOffsets = new Map<string, number>();
+const MINUTE_OFFSETS_KEPT = 4096;
+
 /** The wall-clock time in `timeZone` at `at`, as if it were UTC (milliseconds dropped). */
 function wallClock(at: number, timeZone: string): number {
+  const minute = Math.floor(at / MINUTE) * MINUTE;
+  const key = `${timeZone} ${minute}`;
+  let offset = minuteOffsets.get(key);
+  if (offset === undefined) {
+    offset = formattedWallClock(minute, timeZone) - minute;
+    if (minuteOffsets.size >= MINUTE_OFFSETS_KEPT) minuteOffsets.clear();
+    minuteOffsets.set(key, offset);
+  }
+  return Math.floor((at + offset) / 1000) * 1000;
+}
+
+function formattedWallClock(at: number, timeZone: string): number {
   const parts: Record<string, number> = {};
   for (const part of formatIn(timeZone).formatToParts(at)) parts[part.type] = Number(part.value);
   const { year = 0, month = 1, day = 1, hour = 0, minute = 0, second = 0 } = parts;

@@ -6,7 +6,7 @@ import type { AuthorityService } from '../authority/index.ts';
 import { isIndiciaError } from '../errors/index.ts';
 import type { CustodyService } from '../custody/index.ts';
 import { type Mills, add, formatUsd, nonNegativeMills } from '../money/index.ts';
-import type { DatabaseSchema, MeterStatus } from '../store/index.ts';
+import { type DatabaseSchema, type MeterStatus, withoutCommitParticipant } from '../store/index.ts';
 import type { CommandStep } from '../vault/index.ts';
 import { moveBalance } from './balances.ts';
 import {
@@ -364,13 +364,14 @@ export function createPoolService(dependencies: PoolDependencies): PoolService {
         }
         const hasPackage = await hasClientPackage(db, customerNumber);
         if (!hasPackage && request.authorization !== undefined) throw noClientPackage(customerNumber);
-        const entry = await acquire();
+        const entry = await withoutCommitParticipant(acquire);
         try {
           // A correction printed on this mini-PSD elsewhere may have spent what we counted on:
           // the registers are re-read and the request tried once more.
           for (let attempt = 1; ; attempt += 1) {
             try {
-              await topUp(entry, total);
+              // The top-up is the pool's, not the request's effect (its Idempotency-Key marks the issue).
+              await withoutCommitParticipant(() => topUp(entry, total));
               const issued = await issueIndicia(dependencies, entry.meterId, pieces, {
                 customerNumber,
                 mode: 'pooled',

@@ -33,3 +33,11 @@ export function withCommitParticipant<T>(participant: CommitParticipant, work: (
 export function currentCommitParticipant(): CommitParticipant | undefined {
   return participants.getStore();
 }
+
+/**
+ * Runs `work` outside any participant: housekeeping a request's command needs first (a pooled
+ * mini-PSD topped up from the master) commits on its own, not as the request's effect.
+ */
+export function withoutCommitParticipant<T>(work: () => Promise<T>): Promise<T> {
+  return participants.exit(work);
+}

@@ -17,11 +17,14 @@ export {
   type DatabaseCopyReport,
 } from './copy-database.ts';
 export { allocateNumber, type NumberCounter } from './number-allocator.ts';
+export { preparedQuery } from './prepared-query.ts';
+export { withoutFlush } from './unflushed-write.ts';
 export {
   type CommitParticipant,
   type CommittedPackage,
   currentCommitParticipant,
   withCommitParticipant,
+  withoutCommitParticipant,
 } from './commit-participant.ts';
 export { openStore, type Store } from './open-store.ts';
 export {
