@@ -1,7 +1,7 @@
 // The composition root: the one place that builds every part and wires them together, in order
 // (checks → database → migrations → keys → first-start data → HTTP server), and tears them down
 // in reverse on shutdown. Everything else receives its dependencies as arguments.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import {
@@ -18,12 +18,7 @@ import {
   fileLicenceApplication,
   licenceOf,
 } from './authority/index.ts';
-import {
-  type CustodyService,
-  createCustodyService,
-  inspectModules,
-  listInstallationModules,
-} from './custody/index.ts';
+import { type CustodyService, createCustodyService, inspectModules } from './custody/index.ts';
 import type { Config } from './config/index.ts';
 import {
   type AuditAnchorJob,
@@ -48,63 +43,35 @@ import { RenderPool } from './labels/index.ts';
 import { RatesService, rateTableDirectories } from './rates/index.ts';
 import { LabelStock, MailingLists } from './printing/index.ts';
 import { createWebhooksService, enqueueWebhookEvent } from './webhooks/index.ts';
-import {
-  type ServerClaim,
-  assertInstallationKeys,
-  claimServerModules,
-  keysMissing,
-  moduleNumbersOf,
-  readFleet,
-  readInstallationKeys,
-  readServerId,
-} from './fleet/index.ts';
+import { readFleet } from './fleet/index.ts';
 import { backupBackendFor } from './backup/index.ts';
 import {
-  DEFAULT_METER_SETTINGS,
-  type MeterSettings,
   type MetersService,
   type PoolService,
   createMetersService,
   createPoolService,
 } from './meters/index.ts';
-import {
-  StartupError,
-  acquireLockFile,
-  assertDataDirWritable,
-  assertDatabaseNotMoved,
-  assertPortFree,
-  readTlsFiles,
-} from './startup/index.ts';
-import {
-  type DatabaseTarget,
-  type MigrationReport,
-  type Store,
-  migrateToLatest,
-  openStore,
-} from './store/index.ts';
+import { assertDataDirWritable, assertPortFree, readTlsFiles } from './startup/index.ts';
+import { type MigrationReport, type Store } from './store/index.ts';
 import { type Logger, createLogger, createMetrics } from './telemetry/index.ts';
+import { type KeyEncryptionKeyFile, type ModulePool } from './vault/index.ts';
+
 import {
-  type BackendSettings,
-  CryptoModule,
-  type KeyEncryptionKeyFile,
-  type ModulePool,
-  type OpenedModules,
-  backendFactory,
-  defaultKekPath,
-  ensureKeyEncryptionKey,
-  existingModuleNumbers,
-  OPERATOR_MODULE_NUMBER,
-  VaultError,
-  openCryptoModules,
-  readKeyEncryptionKey,
-} from './vault/index.ts';
+  SQLITE_FILE_NAME,
+  type ServerModules,
+  installationModuleNumbers,
+  logArchiveDir,
+  meterSettingsFor,
+  moduleOpener,
+  openMigratedStore,
+  startServerModules,
+} from './installation/index.ts';
 
 // package.json sits one folder up from both src/main.ts and the packaged dist/main.js.
 const packageJson = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as {
   version: string;
 };
 export const VERSION: string = packageJson.version;
-export const SQLITE_FILE_NAME = 'indicia.sqlite';
 
 export interface RunningIndicia {
   /** Base URL clients use, e.g. http://127.0.0.1:8080 */
@@ -148,356 +115,6 @@ export interface RunningIndicia {
 export interface StartOptions {
   /** Where log lines go; standard output when omitted. */
   logDestination?: NodeJS.WritableStream;
-}
-
-/** Where the database is for a configuration: PostgreSQL when a URL is set, else the SQLite file. */
-export function databaseTargetFor(config: Config): DatabaseTarget {
-  return config.databaseUrl === undefined
-    ? { dialect: 'sqlite', file: join(config.dataDir, SQLITE_FILE_NAME) }
-    : { dialect: 'postgres', url: config.databaseUrl };
-}
-
-/** Where the protected log is shipped: INDICIA_LOG_ARCHIVE_DIR, else <dataDir>/log-archive. */
-export function logArchiveDir(config: Config): string {
-  return config.logArchiveDir ?? join(config.dataDir, 'log-archive');
-}
-
-/** Whether the configured database exists already (PostgreSQL: always taken to). */
-export function hasDatabase(config: Config): boolean {
-  return config.databaseUrl !== undefined || existsSync(join(config.dataDir, SQLITE_FILE_NAME));
-}
-
-/** Opens and migrates the configured database; used by `serve` and `migrate`. */
-export async function openMigratedStore(
-  config: Config,
-): Promise<{ store: Store; migrations: MigrationReport }> {
-  assertDataDirWritable(config.dataDir);
-  assertDatabaseNotMoved(config.dataDir, config.databaseUrl);
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const store = await openStore(databaseTargetFor(config));
-  try {
-    return { store, migrations: await migrateToLatest(store.db, store.location) };
-  } catch (error) {
-    await store.close();
-    throw error;
-  }
-}
-
-/**
- * Where the crypto modules' keys are: for the software backend the KEK comes from INDICIA_KEK,
- * INDICIA_KEK_FILE, or the default file in the data directory (created on first start).
- */
-export function backendSettingsFor(
-  config: Config,
-  options: { createKekIfMissing: boolean } = { createKekIfMissing: true },
-): { settings: BackendSettings; kekFile: KeyEncryptionKeyFile | undefined } {
-  if (config.cryptoBackend === 'pkcs11') {
-    return {
-      settings: {
-        backend: 'pkcs11',
-        library: config.pkcs11Library ?? '',
-        tokenLabel: config.pkcs11TokenLabel ?? '',
-        userPin: config.pkcs11Pin ?? '',
-      },
-      kekFile: undefined,
-    };
-  }
-  const vaultDir = join(config.dataDir, 'vault');
-  if (config.kek !== undefined)
-    return {
-      settings: { backend: 'software', vaultDir, kek: Buffer.from(config.kek, 'base64') },
-      kekFile: undefined,
-    };
-  if (config.kekFile !== undefined) {
-    return {
-      settings: { backend: 'software', vaultDir, kek: readKeyEncryptionKey(config.kekFile) },
-      kekFile: undefined,
-    };
-  }
-  if (!options.createKekIfMissing) {
-    return {
-      settings: { backend: 'software', vaultDir, kek: readKeyEncryptionKey(defaultKekPath(config.dataDir)) },
-      kekFile: undefined,
-    };
-  }
-  const kekFile = ensureKeyEncryptionKey(config.dataDir);
-  return { settings: { backend: 'software', vaultDir, kek: readKeyEncryptionKey(kekFile.path) }, kekFile };
-}
-
-/**
- * Opens the configured crypto module pool. The server creates the keys on its first start;
- * maintenance commands pass `initializeIfEmpty: false` and never create keys or a KEK.
- */
-export async function openModulePool(
-  config: Config,
-  options: {
-    initializeIfEmpty: boolean;
-    initializeZeroized?: boolean;
-    firstModuleNumber?: number;
-    modules?: number;
-    moduleNumbers?: readonly number[];
-  },
-): Promise<OpenedModules & { kekFile: KeyEncryptionKeyFile | undefined }> {
-  const { settings, kekFile } = backendSettingsFor(config, { createKekIfMissing: options.initializeIfEmpty });
-  const opened = await openCryptoModules(settings, {
-    modules: options.modules ?? config.cryptoModules,
-    ringSize: config.checkpointRingSize,
-    inhibitThreshold: config.inhibitThreshold,
-    initializeIfEmpty: options.initializeIfEmpty,
-    initializeZeroized: options.initializeZeroized === true,
-    ...(options.firstModuleNumber === undefined ? {} : { firstModuleNumber: options.firstModuleNumber }),
-    ...(options.moduleNumbers === undefined ? {} : { moduleNumbers: options.moduleNumbers }),
-  });
-  return { ...opened, kekFile };
-}
-
-/** Store, module pool and custody service for maintenance work outside the server; closes them after. */
-export async function withCustody<T>(
-  config: Config,
-  work: (custody: CustodyService) => Promise<T>,
-): Promise<T> {
-  const { store } = await openMigratedStore(config);
-  try {
-    // In a farm, this data directory's own module numbers (fleet/), never another server's.
-    const { own } = await moduleNumbersOf(store.db, readServerId(config.dataDir));
-    const { pool } = await openModulePool(config, {
-      initializeIfEmpty: false,
-      ...(own.length > 0 ? { moduleNumbers: own.slice(0, config.cryptoModules) } : {}),
-    });
-    try {
-      return await work(createCustodyService({ db: store.db, pool }));
-    } finally {
-      await pool.close();
-    }
-  } finally {
-    await store.close();
-  }
-}
-
-/** The meters' settings: the vendor's defaults, with the mailing-date window from configuration. */
-export function meterSettingsFor(config: Config): MeterSettings {
-  return {
-    ...DEFAULT_METER_SETTINGS,
-    mailingDateDaysAhead: config.mailingDateDaysAhead,
-    timeZone: config.timeZone,
-    deviceKeyDays: config.deviceKeyDays,
-    pricingPlans: config.pricingPlans,
-    defaultPricingPlan: config.defaultPricingPlan,
-  };
-}
-
-export { OPERATOR_MODULE_NUMBER };
-/** Held by the process using the operator module; and by the server for its modules 1..N. */
-export const OPERATOR_MODULE_LOCK = 'operator-module.lock';
-export const SERVER_MODULES_LOCK = 'server-modules.lock';
-
-/** The live process holding a lock file in the data directory, or null. */
-export function lockHolder(dataDir: string, lock: string): number | null {
-  const path = join(dataDir, lock);
-  if (!existsSync(path)) return null;
-  const pid = Number(readFileSync(path, 'utf8'));
-  if (!Number.isInteger(pid) || pid <= 0) return null;
-  try {
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return null;
-  }
-}
-
-/**
- * Takes the lock on the server's modules 1..N: two servers sharing a module would trip its
- * rollback detection, and maintenance on one (re-anchoring, zeroizing) needs its server stopped.
- * A holder in this very process (servers started in-process one after another) is taken as is.
- */
-export function takeServerModulesLock(dataDir: string, refusal: string): () => void {
-  const holder = lockHolder(dataDir, SERVER_MODULES_LOCK);
-  if (holder === process.pid) return () => undefined;
-  if (holder !== null) throw new StartupError('startup.locked', `${refusal} (pid ${holder}).`);
-  return acquireLockFile(join(dataDir, SERVER_MODULES_LOCK));
-}
-
-/** A server's modules, opened on the numbers it claimed, and what to undo at shutdown. */
-interface ServerModules {
-  readonly claim: ServerClaim;
-  readonly opened: Awaited<ReturnType<typeof openModulePool>>;
-  readonly release: () => Promise<void>;
-}
-
-/**
- * The server's crypto modules, exclusively (fleet/): claims this data directory's module numbers
- * in the database (a live server on them refuses the start), takes the lock file the maintenance
- * commands look for, opens the modules, takes their serials, and checks that they hold the
- * installation's keys. Keys are created only for a database no module has keys for; otherwise a
- * server without them refuses to start, naming how to share them.
- */
-async function startServerModules(config: Config, store: Store): Promise<ServerModules> {
-  const claim = await claimServerModules({
-    db: store.db,
-    target: databaseTargetFor(config),
-    dataDir: config.dataDir,
-    moduleCount: config.cryptoModules,
-    backend: config.cryptoBackend,
-  });
-  let releaseLock: () => void = () => undefined;
-  let opened: Awaited<ReturnType<typeof openModulePool>> | undefined;
-  try {
-    releaseLock = takeServerModulesLock(
-      config.dataDir,
-      `another server runs on ${config.dataDir} with its crypto modules ${claim.moduleNumbers.join(', ')}; stop it first`,
-    );
-    const keys = await readInstallationKeys(store.db);
-    try {
-      opened = await openModulePool(config, {
-        initializeIfEmpty: !keys.exist,
-        moduleNumbers: claim.moduleNumbers,
-      });
-    } catch (error) {
-      const why =
-        !(error instanceof VaultError) || !keys.exist
-          ? null
-          : error.code === 'vault.kek_missing'
-            ? `it has no key-encryption key (INDICIA_KEK, INDICIA_KEK_FILE, or ${defaultKekPath(config.dataDir)})`
-            : error.code === 'vault.wrong_state'
-              ? `its crypto modules have no keys (software backend: there is no ${join(config.dataDir, 'vault', 'keyset.json')})`
-              : error.code === 'vault.key_file_invalid'
-                ? `its key-encryption key does not open its keyset (${error.message})`
-                : null;
-      if (why !== null) throw keysMissing(config.dataDir, why);
-      throw error;
-    }
-    await claim.bindSerials(opened.pool.modules);
-    try {
-      await assertInstallationKeys(store.db, opened.pool, {
-        backend: config.cryptoBackend,
-        serverId: claim.serverId,
-        dataDir: config.dataDir,
-      });
-    } catch (error) {
-      if (error instanceof VaultError) throw keysMissing(config.dataDir, error.message);
-      throw error;
-    }
-  } catch (error) {
-    await opened?.pool.close();
-    releaseLock();
-    await claim.release({ forget: true });
-    throw error;
-  }
-  const lock = releaseLock;
-  return {
-    claim,
-    opened,
-    release: async () => {
-      lock();
-      await claim.release();
-    },
-  };
-}
-
-/**
- * The installation's module numbers: the configured server modules 1..N, the software module
- * folders that exist (the operator's 100 among them), and the numbers the module table knows.
- */
-export async function installationModuleNumbers(config: Config, store: Store | null): Promise<number[]> {
-  const { settings } = backendSettingsFor(config, { createKekIfMissing: false });
-  const known = store === null ? [] : await listInstallationModules(store.db);
-  // In a farm: this data directory's claimed numbers; never another server's (its ring is elsewhere).
-  const claims =
-    store === null
-      ? { own: [], others: new Set<number>() }
-      : await moduleNumbersOf(store.db, readServerId(config.dataDir));
-  const numbers = new Set([
-    ...(claims.own.length > 0
-      ? claims.own
-      : Array.from({ length: config.cryptoModules }, (_, index) => index + 1)),
-    ...(existingModuleNumbers(settings) ?? []),
-    ...known.flatMap((row) =>
-      row.moduleNumber !== null && row.zeroizedAt === null && row.backend === settings.backend
-        ? [row.moduleNumber]
-        : [],
-    ),
-  ]);
-  return [...numbers].filter((n) => !claims.others.has(n)).sort((left, right) => left - right);
-}
-
-/** Opens (unstarted) module number n of the configured backend; never creates keys or a KEK. */
-export function moduleOpener(config: Config): (moduleNumber: number) => Promise<CryptoModule> {
-  const createBackend = backendFactory(backendSettingsFor(config, { createKekIfMissing: false }).settings);
-  return async (moduleNumber) =>
-    new CryptoModule(await createBackend(moduleNumber), {
-      ringSize: config.checkpointRingSize,
-      moduleNumber,
-    });
-}
-
-export interface OperatorServices {
-  readonly store: Store;
-  /** The operator's module (number 100), for work custody does not do (audit anchor MACs). */
-  readonly pool: ModulePool;
-  readonly custody: CustodyService;
-  readonly authority: AuthorityService;
-  readonly meters: MetersService;
-}
-
-/**
- * Services for one operator command (`indicia meters ...`), on a crypto module of its own
- * (number 100) so the command can run beside a live server. A lock file keeps two commands from
- * sharing that module.
- */
-/** The meter settings this installation runs with: the defaults, and the configured device key life span. */
-
-export async function withOperatorServices<T>(
-  config: Config,
-  work: (services: OperatorServices) => Promise<T>,
-): Promise<T> {
-  if (!existsSync(config.dataDir)) {
-    throw new StartupError(
-      'startup.not_installed',
-      `There is no Indicia installation in ${config.dataDir}: start the server once (indicia serve --data-dir ${config.dataDir}) to create it, or give the right --data-dir.`,
-    );
-  }
-  const lock = join(config.dataDir, OPERATOR_MODULE_LOCK);
-  const release = acquireLockFile(lock);
-  try {
-    const { store } = await openMigratedStore(config);
-    try {
-      const { pool } = await openModulePool(config, {
-        initializeIfEmpty: false,
-        firstModuleNumber: OPERATOR_MODULE_NUMBER,
-        modules: 1,
-      });
-      try {
-        const custody = createCustodyService({
-          db: store.db,
-          pool,
-          meterWaitTimeoutMs: config.meterWaitTimeoutMs,
-        });
-        // Registers module 100 and compares it with the database: an inhibition shows at once,
-        // and the installation's recorded inhibitions count here as in the server.
-        await custody.assessModules({ verifyLog: false });
-        const authority = createAuthorityService({ db: store.db, custody });
-        return await work({
-          store,
-          pool,
-          custody,
-          authority,
-          meters: createMetersService({
-            db: store.db,
-            custody,
-            authority,
-            settings: meterSettingsFor(config),
-            scanFraudPolicy: config.scanFraudPolicy,
-          }),
-        });
-      } finally {
-        await pool.close();
-      }
-    } finally {
-      await store.close();
-    }
-  } finally {
-    release();
-  }
 }
 
 function publicUrl(protocol: string, host: string, port: number): string {

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import { verifyAuditChain } from '../audit/index.ts';
 import { createCustodyService } from '../custody/index.ts';
-import { OPERATOR_MODULE_NUMBER } from '../main.ts';
+import { OPERATOR_MODULE_NUMBER } from '../installation/index.ts';
 import { type Mills, add } from '../money/index.ts';
 import { type DatabaseSchema, StoreError } from '../store/index.ts';
 import type { CheckpointDecision, CryptoModule, ModulePool } from '../vault/index.ts';

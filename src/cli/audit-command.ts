@@ -6,7 +6,7 @@ import {
   verifyAuditLog,
 } from '../audit/index.ts';
 import type { ModuleLogReport } from '../custody/index.ts';
-import { withOperatorServices } from '../main.ts';
+import { withOperatorServices } from '../installation/index.ts';
 import { type CommandIo, UsageError, parseSubcommand } from './commands.ts';
 
 export const AUDIT_USAGE = [

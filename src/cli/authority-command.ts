@@ -1,5 +1,5 @@
 import { isRevocationReason, REVOCATION_REASONS } from '../authority/index.ts';
-import { withOperatorServices } from '../main.ts';
+import { withOperatorServices } from '../installation/index.ts';
 import { type CommandIo, UsageError, parseSubcommand } from './commands.ts';
 
 export const AUTHORITY_USAGE = [

@@ -9,7 +9,7 @@ import {
 } from '../backup/index.ts';
 import type { Config } from '../config/index.ts';
 import { kindOfNextBackup } from '../jobs/index.ts';
-import { SQLITE_FILE_NAME } from '../main.ts';
+import { SQLITE_FILE_NAME } from '../installation/index.ts';
 import { type CommandIo, UsageError, parseSubcommand } from './commands.ts';
 
 export const BACKUP_USAGE = [

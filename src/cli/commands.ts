@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { type Config, type ConfigSources, loadConfig, settings } from '../config/index.ts';
-import { type RunningIndicia, VERSION, openMigratedStore, startIndicia } from '../main.ts';
+import { type RunningIndicia, VERSION, startIndicia } from '../main.ts';
+import { openMigratedStore } from '../installation/index.ts';
 import { printStartBanner } from './start-banner.ts';
 
 /** A mistake in how the command was called (unknown flag, stray argument). */

@@ -12,7 +12,7 @@ import {
   openModulePool,
   takeServerModulesLock,
   SERVER_MODULES_LOCK,
-} from '../main.ts';
+} from '../installation/index.ts';
 import { StartupError, acquireLockFile } from '../startup/index.ts';
 import type { Store } from '../store/index.ts';
 import { UsageError } from './commands.ts';

@@ -1,5 +1,5 @@
 import { listJobRuns } from '../jobs/index.ts';
-import { hasDatabase, openMigratedStore } from '../main.ts';
+import { hasDatabase, openMigratedStore } from '../installation/index.ts';
 import { type CommandIo, UsageError, parseSubcommand } from './commands.ts';
 
 export const JOBS_USAGE = [

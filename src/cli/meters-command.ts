@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/index.ts';
-import { type OperatorServices, withOperatorServices } from '../main.ts';
+import { type OperatorServices, withOperatorServices } from '../installation/index.ts';
 import { reconcileMeters } from '../meters/index.ts';
 import { type Mills, formatUsd, parseDollars } from '../money/index.ts';
 import { type CommandIo, UsageError, parseSubcommand } from './commands.ts';

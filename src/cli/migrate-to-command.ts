@@ -7,7 +7,7 @@ import {
   moduleOpener,
   openMigratedStore,
   openModulePool,
-} from '../main.ts';
+} from '../installation/index.ts';
 import { formatUsd } from '../money/index.ts';
 import { StartupError, recordDatabaseMove } from '../startup/index.ts';
 import { type DatabaseCopyReport, copyDatabase, openStore, redactDatabaseUrl } from '../store/index.ts';

@@ -1,7 +1,7 @@
 import type { Config } from '../config/index.ts';
 import { type InspectedModule, inspectModules, listInstallationModules } from '../custody/index.ts';
 import { type Fleet, readFleet } from '../fleet/index.ts';
-import { installationModuleNumbers, moduleOpener, openMigratedStore } from '../main.ts';
+import { installationModuleNumbers, moduleOpener, openMigratedStore } from '../installation/index.ts';
 import type { CheckpointDecision, ModuleStatus } from '../vault/index.ts';
 import type { CommandIo } from './commands.ts';
 import { ownerText } from './installation-module.ts';

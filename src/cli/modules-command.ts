@@ -11,7 +11,7 @@ import {
   openMigratedStore,
   openModulePool,
   withCustody,
-} from '../main.ts';
+} from '../installation/index.ts';
 import { type CommandIo, UsageError, parseSubcommand } from './commands.ts';
 import { ownerText, withEveryModuleStopped, withInstallationModule } from './installation-module.ts';
 import { modulesStatus } from './module-status-report.ts';

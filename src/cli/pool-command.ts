@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Config } from '../config/index.ts';
-import { type OperatorServices, meterSettingsFor, withOperatorServices } from '../main.ts';
+import { type OperatorServices, meterSettingsFor, withOperatorServices } from '../installation/index.ts';
 import { type PoolService, createPoolService } from '../meters/index.ts';
 import { formatUsd, parseDollars } from '../money/index.ts';
 import { type CommandIo, UsageError, parseSubcommand } from './commands.ts';

@@ -13,7 +13,7 @@ import {
   openMigratedStore,
   openModulePool,
   takeServerModulesLock,
-} from '../main.ts';
+} from '../installation/index.ts';
 import {
   type RecoveryGap,
   RecoveryError,

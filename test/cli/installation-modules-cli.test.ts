@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/index.ts';
-import { type OperatorServices, withOperatorServices } from '../../src/main.ts';
+import { type OperatorServices, withOperatorServices } from '../../src/installation/index.ts';
 import { type Mills, mills } from '../../src/money/index.ts';
 import { VaultError } from '../../src/vault/index.ts';
 import { runIndicia, serveIndicia } from '../support/cli-process.ts';

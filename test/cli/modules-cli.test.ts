@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/index.ts';
 import type { CustodyService } from '../../src/custody/index.ts';
-import { openMigratedStore, withCustody } from '../../src/main.ts';
+import { openMigratedStore, withCustody } from '../../src/installation/index.ts';
 import type { Mills } from '../../src/money/index.ts';
 import { initializeToken } from '../../src/vault/index.ts';
 import { runIndicia, serveIndicia } from '../support/cli-process.ts';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { runCli } from '../../src/cli/index.ts';
 import { listJobRuns } from '../../src/jobs/index.ts';
-import { databaseTargetFor } from '../../src/main.ts';
+import { databaseTargetFor } from '../../src/installation/index.ts';
 import { openStore } from '../../src/store/index.ts';
 import { dialectFixtures } from '../support/dialects.ts';
 import { startTestServer } from '../support/start-server.ts';

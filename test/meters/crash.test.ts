@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { auditEventsFor } from '../../src/audit/index.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { reconcileMeters } from '../../src/meters/index.ts';
-import { withOperatorServices } from '../../src/main.ts';
+import { withOperatorServices } from '../../src/installation/index.ts';
 
 const KILLS = 20;
 const child = join(import.meta.dirname, '..', 'support', 'issuing-child.ts');

@@ -6,7 +6,7 @@ import 'reflect-metadata';
 import { loadConfig } from '../../src/config/index.ts';
 import { createAuthorityService } from '../../src/authority/index.ts';
 import { createCustodyService } from '../../src/custody/index.ts';
-import { openMigratedStore, openModulePool } from '../../src/main.ts';
+import { openMigratedStore, openModulePool } from '../../src/installation/index.ts';
 import { createMetersService } from '../../src/meters/index.ts';
 import type { Mills } from '../../src/money/index.ts';
 
